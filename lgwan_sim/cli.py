@@ -1,0 +1,57 @@
+"""The ``lgwan-sim`` command line: a thin shell over the library.
+
+``main(argv)`` parses arguments, calls the library and maps every
+:class:`~lgwan_sim.errors.LgwanSimError` to one line on stderr and exit code 2.
+Command groups live in ``lgwan_sim/_cli/``; each module there exposes ``commands``,
+a list of click commands registered below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import click
+
+from lgwan_sim import __version__
+from lgwan_sim.errors import LgwanSimError
+
+__all__ = ["cli", "main"]
+
+#: Modules under ``lgwan_sim._cli`` whose ``commands`` join the root group.
+_COMMAND_MODULES: tuple[str, ...] = ("topology",)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lgwan-sim")
+def cli() -> None:
+    """Simulate and emulate Japan's LGWAN: topology, scenarios, LGPKI."""
+
+
+for _name in _COMMAND_MODULES:
+    for _command in importlib.import_module(f"lgwan_sim._cli.{_name}").commands:
+        cli.add_command(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 2 user error, 1 crash)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name="lgwan-sim", standalone_mode=False)
+    except LgwanSimError as exc:
+        click.echo(f"lgwan-sim: error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("lgwan-sim: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"lgwan-sim: error: {exc.format_message()}", err=True)
+        return 2 if exc.exit_code == 2 else exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

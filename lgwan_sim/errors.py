@@ -1,0 +1,123 @@
+"""The exception tree of lgwan-sim.
+
+::
+
+    LgwanSimError
+     ├── InputError (ValueError)          bad user input: a file, field and value
+     │    ├── TopologyError               a topology or roster file is malformed
+     │    └── ScenarioError               a scenario file is malformed
+     ├── UnknownSiteError (KeyError)      a site id that the topology does not have
+     ├── NoRouteError                     no path between two sites
+     ├── EngineError                      the simulation cannot go on (e.g. sustained overload)
+     └── PkiError                         the certificate authority refused or failed
+          └── VerificationError           a certificate, CRL or message did not verify
+
+The command line maps every ``LgwanSimError`` to one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "EngineError",
+    "InputError",
+    "LgwanSimError",
+    "NoRouteError",
+    "PkiError",
+    "ScenarioError",
+    "TopologyError",
+    "UnknownSiteError",
+    "VerificationError",
+]
+
+
+class LgwanSimError(Exception):
+    """Root of every error that lgwan-sim raises on purpose."""
+
+
+class InputError(LgwanSimError, ValueError):
+    """User input is wrong. The message names the file, the line or field, and the value.
+
+    Parameters
+    ----------
+    message:
+        What is wrong, e.g. ``"capacity_bps must be > 0"``.
+    file:
+        The file the input came from, if any.
+    line:
+        1-based line number in ``file``, if known.
+    field:
+        The field (column, key or dotted path) that holds the bad value.
+    value:
+        The bad value as given.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        value: object = None,
+    ) -> None:
+        self.reason = message
+        self.file = None if file is None else str(file)
+        self.line = line
+        self.field = field
+        self.value = value
+        where = ""
+        if self.file is not None:
+            where = self.file if line is None else f"{self.file}:{line}"
+        parts = [p for p in (where, field) if p]
+        prefix = ": ".join(parts)
+        text = message if value is None else f"{message} (got {value!r})"
+        super().__init__(f"{prefix}: {text}" if prefix else text)
+
+
+class TopologyError(InputError):
+    """A topology, roster or site/link definition is malformed."""
+
+
+class ScenarioError(InputError):
+    """A scenario file is malformed or refers to something that does not exist."""
+
+
+class UnknownSiteError(LgwanSimError, KeyError):
+    """A site id that the topology does not contain."""
+
+    def __init__(self, site_id: str, *, hint: str = "") -> None:
+        msg = f"unknown site {site_id!r}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+        self.site_id = site_id
+
+    def __str__(self) -> str:  # KeyError would quote the message again
+        return str(self.args[0])
+
+
+class NoRouteError(LgwanSimError):
+    """There is no usable path between two sites."""
+
+    def __init__(self, src: str, dst: str) -> None:
+        super().__init__(f"no route from {src!r} to {dst!r}")
+        self.src = src
+        self.dst = dst
+
+
+class EngineError(LgwanSimError):
+    """The engine cannot continue, e.g. flows pile up under sustained overload."""
+
+
+class PkiError(LgwanSimError):
+    """The certificate authority refused a request or found its store inconsistent."""
+
+
+class VerificationError(PkiError):
+    """A certificate path, CRL or signed message failed verification; ``reason`` says why."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason

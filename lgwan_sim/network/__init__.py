@@ -1,0 +1,35 @@
+"""The network model: sites, links, topologies, the national builder and routing."""
+
+from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
+from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
+from lgwan_sim.network._national import (
+    Prefecture,
+    build_national,
+    load_prefectures,
+    load_topology,
+    topology_from_mapping,
+)
+from lgwan_sim.network._roster import RosterEntry, load_roster
+from lgwan_sim.network._routing import Route, Router, RoutingChange
+from lgwan_sim.network._topology import Topology
+
+__all__ = [
+    "REGIONS",
+    "Link",
+    "LinkKind",
+    "Prefecture",
+    "RosterEntry",
+    "Route",
+    "Router",
+    "RoutingChange",
+    "Site",
+    "SiteKind",
+    "Topology",
+    "build_national",
+    "great_circle_km",
+    "load_prefectures",
+    "load_roster",
+    "load_topology",
+    "propagation_delay_s",
+    "topology_from_mapping",
+]

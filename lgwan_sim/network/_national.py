@@ -1,0 +1,610 @@
+"""Builders: the national LGWAN from ``topology/national.yaml``, and topology files."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lgwan_sim._resources import bundled_dir
+from lgwan_sim._yaml import LineDict, LineList, line_of, load_yaml
+from lgwan_sim.errors import TopologyError
+from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
+from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
+from lgwan_sim.network._roster import RosterEntry, load_roster
+from lgwan_sim.network._topology import Topology
+
+__all__ = [
+    "Prefecture",
+    "build_national",
+    "load_prefectures",
+    "load_topology",
+    "national_spec_path",
+]
+
+_GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
+_KM_PER_DEG_LAT = 111.32
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prefecture:
+    code: str
+    name_ja: str
+    name_en: str
+    region: str
+    capital: str
+    lat: float
+    lon: float
+    municipalities: int
+
+
+def national_spec_path() -> Path:
+    return bundled_dir("topology") / "national.yaml"
+
+
+# -- small typed readers that name the file, line and field -------------------------------
+class _Reader:
+    def __init__(self, file: Path) -> None:
+        self.file = file
+
+    def fail(
+        self, msg: str, container: Any, key: str | int, field: str, value: object
+    ) -> TopologyError:
+        line = line_of(container, key)
+        return TopologyError(msg, file=self.file, line=line, field=field, value=value)
+
+    def mapping(self, parent: Any, key: str, field: str) -> LineDict:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if not isinstance(value, dict):
+            raise self.fail("must be a mapping", parent, key, field, value)
+        return value  # type: ignore[return-value]
+
+    def seq(self, parent: Any, key: str, field: str) -> LineList:
+        value = parent.get(key) if isinstance(parent, dict) else None
+        if not isinstance(value, list):
+            raise self.fail("must be a list", parent, key, field, value)
+        return value  # type: ignore[return-value]
+
+    def text(
+        self, parent: Mapping[str, Any], key: str, field: str, default: str | None = None
+    ) -> str:
+        value = parent.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise self.fail("must be a non-empty string", parent, key, field, value)
+        return value
+
+    def number(
+        self,
+        parent: Mapping[str, Any],
+        key: str,
+        field: str,
+        *,
+        positive: bool = True,
+        default: float | None = None,
+    ) -> float:
+        value = parent.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise self.fail("must be a number", parent, key, field, value)
+        if positive and value <= 0:
+            raise self.fail("must be > 0", parent, key, field, value)
+        if not positive and value < 0:
+            raise self.fail("must be >= 0", parent, key, field, value)
+        return float(value)
+
+    def only(self, mapping: LineDict, allowed: Sequence[str], field: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key; allowed: {', '.join(allowed)}",
+                    mapping,
+                    key,
+                    f"{field}.{key}",
+                    key,
+                )
+
+
+def load_prefectures(path: str | Path | None = None) -> list[Prefecture]:
+    """Read the 47-row prefecture table (code, names, region, capital position, counts)."""
+    path = Path(path) if path is not None else bundled_dir("topology") / "prefectures.csv"
+    required = (
+        "code",
+        "name_ja",
+        "name_en",
+        "region",
+        "capital_en",
+        "lat",
+        "lon",
+        "municipalities",
+    )
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise TopologyError(f"cannot read prefecture table: {exc.strerror}", file=path) from None
+    result: list[Prefecture] = []
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise TopologyError("missing column", file=path, line=1, field=missing[0])
+        seen: set[str] = set()
+        for row in reader:
+            line = reader.line_num
+            code = row["code"].strip()
+            if len(code) != 2 or not code.isdigit() or not 1 <= int(code) <= 47:
+                raise TopologyError(
+                    "prefecture code must be 01..47", file=path, line=line, field="code", value=code
+                )
+            if code in seen:
+                raise TopologyError(
+                    "duplicate prefecture code", file=path, line=line, field="code", value=code
+                )
+            seen.add(code)
+            if row["region"] not in REGIONS:
+                raise TopologyError(
+                    "unknown region", file=path, line=line, field="region", value=row["region"]
+                )
+            try:
+                lat, lon = float(row["lat"]), float(row["lon"])
+                count = int(row["municipalities"])
+            except ValueError:
+                raise TopologyError(
+                    "lat, lon and municipalities must be numbers",
+                    file=path,
+                    line=line,
+                    field="lat/lon/municipalities",
+                    value=(row["lat"], row["lon"], row["municipalities"]),
+                ) from None
+            _check_in_japan(lat, lon, file=path, line=line)
+            if count < 0:
+                raise TopologyError(
+                    "must be >= 0", file=path, line=line, field="municipalities", value=count
+                )
+            result.append(
+                Prefecture(
+                    code=code,
+                    name_ja=row["name_ja"],
+                    name_en=row["name_en"],
+                    region=row["region"],
+                    capital=row["capital_en"],
+                    lat=lat,
+                    lon=lon,
+                    municipalities=count,
+                )
+            )
+    return sorted(result, key=lambda p: p.code)
+
+
+def _check_in_japan(lat: float, lon: float, *, file: Path, line: int | None) -> None:
+    # Japan spans about 20-46 N and 122-154 E (Okinotorishima to Etorofu, Yonaguni to Minamitorishima).
+    if not (20.0 <= lat <= 46.0):
+        raise TopologyError(
+            "latitude outside Japan (20..46)", file=file, line=line, field="lat", value=lat
+        )
+    if not (122.0 <= lon <= 154.0):
+        raise TopologyError(
+            "longitude outside Japan (122..154)", file=file, line=line, field="lon", value=lon
+        )
+
+
+def _spiral(
+    lat0: float, lon0: float, index: int, count: int, radius_km: float
+) -> tuple[float, float]:
+    """Deterministic position ``index`` of ``count`` on a golden-angle spiral (sunflower)."""
+    r_km = radius_km * math.sqrt((index + 0.5) / max(count, 1))
+    theta = index * _GOLDEN_ANGLE
+    dlat = r_km * math.cos(theta) / _KM_PER_DEG_LAT
+    dlon = r_km * math.sin(theta) / (_KM_PER_DEG_LAT * math.cos(math.radians(lat0)))
+    return round(lat0 + dlat, 5), round(lon0 + dlon, 5)
+
+
+def build_national(
+    *,
+    roster: str | Path | None = None,
+    spec: str | Path | None = None,
+    backup_lines: bool | None = None,
+) -> Topology:
+    """Build the national LGWAN.
+
+    Parameters
+    ----------
+    roster:
+        A CSV shaped like ``lgcode,pref_code,pref,name,name_kana,lat,lon``. Its rows replace
+        the synthetic municipalities (real names and positions).
+    spec:
+        The national parameter file; the bundled ``topology/national.yaml`` by default.
+    backup_lines:
+        Override the spec's ``links.backup.enabled``: give every local body a low-capacity
+        backup line to the nearest central site.
+
+    Raises
+    ------
+    TopologyError
+        If the spec, the prefecture table or the roster is malformed.
+    """
+    spec_path = Path(spec) if spec is not None else national_spec_path()
+    doc = load_yaml(spec_path, error=TopologyError)
+    rd = _Reader(spec_path)
+    if not isinstance(doc, LineDict):
+        raise TopologyError("the national spec must be a mapping", file=spec_path, line=1)
+    rd.only(
+        doc,
+        (
+            "name",
+            "prefectures",
+            "central_sites",
+            "gov_gateway",
+            "data_centres",
+            "asp_providers",
+            "links",
+            "placement",
+        ),
+        "national",
+    )
+    prefectures = load_prefectures(spec_path.parent / rd.text(doc, "prefectures", "prefectures"))
+    by_code = {p.code: p for p in prefectures}
+    lk = rd.mapping(doc, "links", "links")
+    equip = rd.number(lk, "equipment_delay_s", "links.equipment_delay_s", positive=False)
+    backup = rd.mapping(lk, "backup", "links.backup")
+    use_backup = bool(backup.get("enabled", False)) if backup_lines is None else backup_lines
+
+    sites: list[Site] = []
+    links: list[Link] = []
+    pos: dict[str, tuple[float, float]] = {}
+
+    def add_site(site: Site) -> Site:
+        sites.append(site)
+        pos[site.id] = (site.lat, site.lon)
+        return site
+
+    def add_link(
+        a: str,
+        b: str,
+        kind: LinkKind,
+        cap_key: str,
+        *,
+        capacity: float | None = None,
+        metric_penalty_s: float = 0.0,
+    ) -> None:
+        cap = capacity if capacity is not None else rd.number(lk, cap_key, f"links.{cap_key}")
+        dist = great_circle_km(*pos[a], *pos[b])
+        delay = propagation_delay_s(dist, equipment_delay_s=equip)
+        links.append(
+            Link(
+                a=a,
+                b=b,
+                kind=kind,
+                capacity_bps=cap,
+                delay_s=round(delay, 9),
+                metric=(delay + metric_penalty_s) if metric_penalty_s else None,
+                basis=f"links.{cap_key}",
+            )
+        )
+
+    def node_site(
+        entry: LineDict, idx: int, kind: SiteKind, field: str, *, pref: Prefecture | None = None
+    ) -> Site:
+        allowed = ("id", "campus", "name", "name_ja", "lat", "lon", "prefecture")
+        rd.only(entry, allowed, f"{field}[{idx}]")
+        lat = (
+            pref.lat
+            if pref and "lat" not in entry
+            else rd.number(entry, "lat", f"{field}[{idx}].lat")
+        )
+        lon = (
+            pref.lon
+            if pref and "lon" not in entry
+            else rd.number(entry, "lon", f"{field}[{idx}].lon")
+        )
+        return Site(
+            id=rd.text(entry, "id", f"{field}[{idx}].id"),
+            kind=kind,
+            name=rd.text(entry, "name", f"{field}[{idx}].name"),
+            name_ja=str(entry.get("name_ja", "")),
+            lat=lat,
+            lon=lon,
+            campus=entry.get("campus"),
+            prefecture=pref.code if pref else None,
+            region=pref.region if pref else None,
+        )
+
+    centrals: list[Site] = []
+    for i, entry in enumerate(rd.seq(doc, "central_sites", "central_sites")):
+        c = add_site(node_site(entry, i, SiteKind.CENTRAL, "central_sites"))
+        if not c.campus:
+            raise rd.fail(
+                "central site needs a campus", entry, "id", f"central_sites[{i}].campus", None
+            )
+        centrals.append(c)
+        sgw = add_site(
+            Site(
+                id=f"sgw-{c.campus}",
+                kind=SiteKind.SECURITY_GATEWAY,
+                campus=c.campus,
+                name=f"Security gateway ({c.campus})",
+                name_ja="セキュリティゲートウェイ",
+                lat=c.lat,
+                lon=c.lon,
+            )
+        )
+        seg = add_site(
+            Site(
+                id=f"aspseg-{c.campus}",
+                kind=SiteKind.ASP_SEGMENT,
+                campus=c.campus,
+                name=f"LGWAN-ASP segment ({c.campus})",
+                name_ja="LGWAN-ASP接続セグメント",
+                lat=c.lat,
+                lon=c.lon,
+            )
+        )
+        add_link(c.id, sgw.id, LinkKind.BACKBONE, "central_to_gateway_bps")
+        add_link(sgw.id, seg.id, LinkKind.BACKBONE, "gateway_to_asp_segment_bps")
+    if len(centrals) < 1:
+        raise TopologyError(
+            "at least one central site is required", file=spec_path, field="central_sites"
+        )
+    for i, a in enumerate(centrals):
+        for b in centrals[i + 1 :]:
+            add_link(a.id, b.id, LinkKind.BACKBONE, "central_interconnect_bps")
+
+    gov = rd.mapping(doc, "gov_gateway", "gov_gateway")
+    gov_site = add_site(node_site(gov, 0, SiteKind.GOV_GATEWAY, "gov_gateway"))
+    for c in centrals:
+        add_link(gov_site.id, f"sgw-{c.campus}", LinkKind.BACKBONE, "gov_gateway_bps")
+
+    for i, entry in enumerate(rd.seq(doc, "asp_providers", "asp_providers")):
+        asp = add_site(node_site(entry, i, SiteKind.ASP, "asp_providers"))
+        for c in centrals:  # the duplicated ASP segment: every provider is dual-homed
+            add_link(asp.id, f"aspseg-{c.campus}", LinkKind.ACCESS, "asp_access_bps")
+
+    overrides = rd.mapping(lk, "prefecture_uplink_overrides", "links.prefecture_uplink_overrides")
+    for code in overrides:
+        if code not in by_code:
+            raise rd.fail(
+                "unknown prefecture code",
+                overrides,
+                code,
+                f"links.prefecture_uplink_overrides.{code}",
+                code,
+            )
+    roster_entries = load_roster(roster, prefectures=by_code) if roster is not None else None
+    placement = rd.mapping(doc, "placement", "placement")
+    spacing = rd.number(placement, "spacing_km", "placement.spacing_km")
+    max_radius = rd.number(placement, "max_radius_km", "placement.max_radius_km")
+
+    def nearest_central(site: Site) -> Site:
+        return min(
+            centrals, key=lambda c: (great_circle_km(site.lat, site.lon, c.lat, c.lon), c.id)
+        )
+
+    local_bodies: list[Site] = []
+    for pref in prefectures:
+        pn = add_site(
+            Site(
+                id=f"pn-{pref.code}",
+                kind=SiteKind.PREFECTURE_NODE,
+                prefecture=pref.code,
+                region=pref.region,
+                name=f"{pref.name_en} prefecture node",
+                name_ja=f"{pref.name_ja}ノード",
+                lat=pref.lat,
+                lon=pref.lon,
+            )
+        )
+        uplink = overrides.get(pref.code)
+        for c in centrals:
+            add_link(
+                pn.id,
+                c.id,
+                LinkKind.BACKBONE,
+                "prefecture_uplink_bps",
+                capacity=None
+                if uplink is None
+                else rd.number(
+                    overrides, pref.code, f"links.prefecture_uplink_overrides.{pref.code}"
+                ),
+            )
+        office = add_site(
+            Site(
+                id=f"pref-{pref.code}",
+                kind=SiteKind.PREFECTURE,
+                prefecture=pref.code,
+                region=pref.region,
+                name=f"{pref.name_en} Prefecture",
+                name_ja=pref.name_ja,
+                lat=pref.lat,
+                lon=pref.lon,
+            )
+        )
+        add_link(office.id, pn.id, LinkKind.ACCESS, "prefecture_access_bps")
+        local_bodies.append(office)
+        members: list[RosterEntry]
+        if roster_entries is not None:
+            members = [e for e in roster_entries if e.pref_code == pref.code]
+        else:
+            radius = min(max_radius, spacing * math.sqrt(pref.municipalities))
+            members = []
+            for k in range(pref.municipalities):
+                lat, lon = _spiral(pref.lat, pref.lon, k, pref.municipalities, radius)
+                members.append(
+                    RosterEntry(
+                        lgcode=f"{pref.code}-{k + 1:03d}",
+                        pref_code=pref.code,
+                        name=f"{pref.name_en} municipality {k + 1}",
+                        name_ja="",
+                        lat=lat,
+                        lon=lon,
+                    )
+                )
+        for m in members:
+            site = add_site(
+                Site(
+                    id=f"mun-{m.lgcode}",
+                    kind=SiteKind.MUNICIPALITY,
+                    prefecture=pref.code,
+                    region=pref.region,
+                    name=m.name,
+                    name_ja=m.name_ja,
+                    lat=m.lat,
+                    lon=m.lon,
+                )
+            )
+            add_link(site.id, pn.id, LinkKind.ACCESS, "municipality_access_bps")
+            local_bodies.append(site)
+
+    for i, entry in enumerate(rd.seq(doc, "data_centres", "data_centres")):
+        dc_pref = entry.get("prefecture") if isinstance(entry, dict) else None
+        if not isinstance(dc_pref, str) or dc_pref not in by_code:
+            raise rd.fail(
+                "unknown prefecture code",
+                entry,
+                "prefecture",
+                f"data_centres[{i}].prefecture",
+                dc_pref,
+            )
+        dc = add_site(
+            node_site(entry, i, SiteKind.DATA_CENTRE, "data_centres", pref=by_code[dc_pref])
+        )
+        add_link(dc.id, f"pn-{dc_pref}", LinkKind.ACCESS, "data_centre_bps")
+        add_link(dc.id, nearest_central(dc).id, LinkKind.BACKBONE, "data_centre_bps")
+
+    if use_backup:
+        cap = rd.number(backup, "capacity_bps", "links.backup.capacity_bps")
+        penalty = rd.number(backup, "metric_penalty_s", "links.backup.metric_penalty_s")
+        for body in local_bodies:
+            add_link(
+                body.id,
+                nearest_central(body).id,
+                LinkKind.BACKUP,
+                "backup.capacity_bps",
+                capacity=cap,
+                metric_penalty_s=penalty,
+            )
+
+    name = rd.text(doc, "name", "name")
+    return Topology.build(name, sites, links, source=str(spec_path))
+
+
+# -- explicit topology files (small studies) ----------------------------------------------
+_SITE_KEYS = ("id", "kind", "name", "name_ja", "lat", "lon", "prefecture", "region", "campus")
+_LINK_KEYS = ("a", "b", "kind", "capacity_bps", "delay_s", "metric")
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Load an explicit topology file: ``name``, a list of ``sites`` and a list of ``links``.
+
+    A link without ``delay_s`` gets the great-circle propagation delay between its ends.
+    """
+    path = Path(path)
+    doc = load_yaml(path, error=TopologyError)
+    rd = _Reader(path)
+    if not isinstance(doc, LineDict):
+        raise TopologyError("a topology file must be a mapping", file=path, line=1)
+    rd.only(doc, ("name", "sites", "links"), "topology")
+    return topology_from_mapping(doc, source=path)
+
+
+def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topology:
+    """Build a topology from an already-loaded mapping (used for inline scenario topologies)."""
+    rd = _Reader(Path(source))
+    sites: list[Site] = []
+    pos: dict[str, tuple[float, float]] = {}
+    for i, entry in enumerate(rd.seq(doc, "sites", "sites")):
+        f = f"sites[{i}]"
+        if not isinstance(entry, dict):
+            raise rd.fail("must be a mapping", doc["sites"], i, f, entry)
+        rd.only(entry, _SITE_KEYS, f)  # type: ignore[arg-type]
+        kind_text = rd.text(entry, "kind", f"{f}.kind")
+        try:
+            kind = SiteKind(kind_text)
+        except ValueError:
+            raise rd.fail(
+                f"unknown site kind; one of {', '.join(k.value for k in SiteKind)}",
+                entry,
+                "kind",
+                f"{f}.kind",
+                kind_text,
+            ) from None
+        lat = (
+            rd.number(entry, "lat", f"{f}.lat", positive=False, default=35.0)
+            if "lat" in entry
+            else 35.0
+        )
+        lon = (
+            rd.number(entry, "lon", f"{f}.lon", positive=False, default=135.0)
+            if "lon" in entry
+            else 135.0
+        )
+        if not (-90 <= lat <= 90):
+            raise rd.fail("lat must be in [-90, 90]", entry, "lat", f"{f}.lat", lat)
+        if not (-180 <= lon <= 180):
+            raise rd.fail("lon must be in [-180, 180]", entry, "lon", f"{f}.lon", lon)
+        region = entry.get("region")
+        if region is not None and region not in REGIONS:
+            raise rd.fail(
+                f"unknown region; one of {', '.join(REGIONS)}",
+                entry,
+                "region",
+                f"{f}.region",
+                region,
+            )
+        site_id = rd.text(entry, "id", f"{f}.id")
+        if site_id in pos:
+            raise rd.fail("duplicate site id", entry, "id", f"{f}.id", site_id)
+        sites.append(
+            Site(
+                id=site_id,
+                kind=kind,
+                name=str(entry.get("name", site_id)),
+                name_ja=str(entry.get("name_ja", "")),
+                lat=lat,
+                lon=lon,
+                prefecture=entry.get("prefecture"),
+                region=region,
+                campus=entry.get("campus"),
+            )
+        )
+        pos[site_id] = (lat, lon)
+    links: list[Link] = []
+    seen: set[frozenset[str]] = set()
+    for i, entry in enumerate(rd.seq(doc, "links", "links")):
+        f = f"links[{i}]"
+        if not isinstance(entry, dict):
+            raise rd.fail("must be a mapping", doc["links"], i, f, entry)
+        rd.only(entry, _LINK_KEYS, f)  # type: ignore[arg-type]
+        a, b = rd.text(entry, "a", f"{f}.a"), rd.text(entry, "b", f"{f}.b")
+        for key, end in (("a", a), ("b", b)):
+            if end not in pos:
+                raise rd.fail(
+                    "link names a site that does not exist", entry, key, f"{f}.{key}", end
+                )
+        if a == b:
+            raise rd.fail("a link cannot join a site to itself", entry, "b", f"{f}.b", b)
+        if frozenset((a, b)) in seen:
+            raise rd.fail("duplicate link between the same two sites", entry, "a", f, f"{a}~{b}")
+        seen.add(frozenset((a, b)))
+        kind_text = str(entry.get("kind", "backbone"))
+        try:
+            lkind = LinkKind(kind_text)
+        except ValueError:
+            raise rd.fail(
+                f"unknown link kind; one of {', '.join(k.value for k in LinkKind)}",
+                entry,
+                "kind",
+                f"{f}.kind",
+                kind_text,
+            ) from None
+        cap = rd.number(entry, "capacity_bps", f"{f}.capacity_bps")
+        if "delay_s" in entry:
+            delay = rd.number(entry, "delay_s", f"{f}.delay_s", positive=False)
+        else:
+            delay = propagation_delay_s(great_circle_km(*pos[a], *pos[b]))
+        metric = (
+            rd.number(entry, "metric", f"{f}.metric", positive=False) if "metric" in entry else None
+        )
+        links.append(Link(a=a, b=b, kind=lkind, capacity_bps=cap, delay_s=delay, metric=metric))
+    name = str(doc.get("name", Path(source).stem))
+    return Topology.build(name, sites, links, source=str(source))

@@ -1,0 +1,133 @@
+"""The ``Topology``: sites and links over a networkx graph, validated once at construction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import networkx as nx
+
+from lgwan_sim.errors import TopologyError, UnknownSiteError
+from lgwan_sim.network._model import Link, LinkKind, Site, SiteKind
+
+__all__ = ["Topology"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Topology:
+    """An immutable network: sites keyed by id and links between them.
+
+    Construction validates the whole network: unique site ids, links that name existing
+    sites, at most one link per pair of sites. Up/down state is not part of a topology;
+    it lives in :class:`~lgwan_sim.network.Router` and in the engine.
+    """
+
+    name: str
+    sites: Mapping[str, Site]
+    links: Mapping[str, Link]
+    graph: nx.Graph = field(repr=False)
+    source: str = ""
+
+    @classmethod
+    def build(
+        cls, name: str, sites: Iterable[Site], links: Iterable[Link], *, source: str = ""
+    ) -> Topology:
+        """Validate and assemble a topology. ``source`` (a file name) is used in errors."""
+        site_map: dict[str, Site] = {}
+        for site in sites:
+            if site.id in site_map:
+                raise TopologyError(
+                    "duplicate site id", file=source or None, field="id", value=site.id
+                )
+            site_map[site.id] = site
+        link_map: dict[str, Link] = {}
+        graph = nx.Graph(name=name)
+        for site_id in site_map:
+            graph.add_node(site_id)
+        for link in links:
+            for end in (link.a, link.b):
+                if end not in site_map:
+                    raise TopologyError(
+                        f"link {link.id} names a site that does not exist",
+                        file=source or None,
+                        field="link end",
+                        value=end,
+                    )
+            if graph.has_edge(link.a, link.b):
+                raise TopologyError(
+                    "duplicate link between the same two sites",
+                    file=source or None,
+                    field="link",
+                    value=link.id,
+                )
+            graph.add_edge(link.a, link.b, link=link, metric=link.routing_metric)
+            link_map[link.id] = link
+        nx.freeze(graph)
+        return cls(
+            name=name,
+            sites=MappingProxyType(site_map),
+            links=MappingProxyType(link_map),
+            graph=graph,
+            source=source,
+        )
+
+    # -- look-ups -------------------------------------------------------------------------
+    def site(self, site_id: str) -> Site:
+        try:
+            return self.sites[site_id]
+        except KeyError:
+            raise UnknownSiteError(site_id, hint=f"topology {self.name!r}") from None
+
+    def link_between(self, a: str, b: str) -> Link:
+        data = self.graph.get_edge_data(a, b)
+        if data is None:
+            raise TopologyError("no link between these sites", field="link", value=f"{a}~{b}")
+        link: Link = data["link"]
+        return link
+
+    def link(self, link_id: str) -> Link:
+        try:
+            return self.links[link_id]
+        except KeyError:
+            a, sep, b = link_id.partition("~")
+            if sep and self.graph.has_edge(a, b):
+                return self.link_between(a, b)
+            raise TopologyError("unknown link", field="link", value=link_id) from None
+
+    def sites_of_kind(self, *kinds: SiteKind) -> list[Site]:
+        """Sites of the given kinds, in id order."""
+        return sorted((s for s in self.sites.values() if s.kind in kinds), key=lambda s: s.id)
+
+    def sites_in_prefecture(self, code: str) -> list[Site]:
+        return sorted((s for s in self.sites.values() if s.prefecture == code), key=lambda s: s.id)
+
+    def sites_in_region(self, region: str) -> list[Site]:
+        return sorted((s for s in self.sites.values() if s.region == region), key=lambda s: s.id)
+
+    def links_of_kind(self, *kinds: LinkKind) -> list[Link]:
+        return sorted((lk for lk in self.links.values() if lk.kind in kinds), key=lambda lk: lk.id)
+
+    def links_of_site(self, site_id: str) -> list[Link]:
+        self.site(site_id)
+        return sorted(
+            (d["link"] for _, _, d in self.graph.edges(site_id, data=True)), key=lambda lk: lk.id
+        )
+
+    def prefecture_node(self, code: str) -> Site:
+        """The prefecture node (都道府県ノード) of prefecture ``code``."""
+        for site in self.sites_in_prefecture(code):
+            if site.kind is SiteKind.PREFECTURE_NODE:
+                return site
+        raise UnknownSiteError(f"prefecture node of {code!r}")
+
+    def count_by_kind(self) -> dict[str, int]:
+        counts = Counter(s.kind.value for s in self.sites.values())
+        return {k.value: counts.get(k.value, 0) for k in SiteKind}
+
+    def __len__(self) -> int:
+        return len(self.sites)
+
+    def __contains__(self, site_id: object) -> bool:
+        return site_id in self.sites
