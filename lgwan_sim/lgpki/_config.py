@@ -1,0 +1,362 @@
+"""Load the hierarchy, profiles and migration plan from the ``pki/`` YAML files.
+
+Every mistake raises :class:`~lgwan_sim.errors.InputError` naming the file, line, field and
+value, so a bad file is reported in one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.x509.oid import ObjectIdentifier
+
+from lgwan_sim._resources import bundled_dir
+from lgwan_sim._yaml import line_of, load_yaml
+from lgwan_sim.errors import InputError, PkiError
+from lgwan_sim.lgpki._migration_plan import MigrationPlan
+from lgwan_sim.lgpki._model import (
+    STANDARD_EKUS,
+    CaRole,
+    CaSpec,
+    GenerationSpec,
+    HashName,
+    Hierarchy,
+    KeyType,
+    Profile,
+    RevocationTiming,
+)
+
+__all__ = ["default_pki_dir", "load_hierarchy", "load_migration_plan"]
+
+_KEY_USAGES = frozenset(
+    {
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+    }
+)
+
+
+def default_pki_dir() -> Path:
+    """The bundled ``pki/`` folder."""
+    return bundled_dir("pki")
+
+
+class _Reader:
+    """Small helpers that turn YAML values into typed values or an InputError."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, message: str, container: object, key: str | int, value: object) -> InputError:
+        return InputError(
+            message, file=self.path, line=line_of(container, key), field=str(key), value=value
+        )
+
+    def mapping(self, container: Any, key: str, *, required: bool = True) -> Mapping[str, Any]:
+        if not isinstance(container, Mapping):
+            raise InputError("expected a mapping", file=self.path, value=container)
+        if key not in container:
+            if not required:
+                return {}
+            raise InputError("missing key", file=self.path, field=key)
+        value = container[key]
+        if not isinstance(value, Mapping):
+            raise self.fail("must be a mapping", container, key, value)
+        return value
+
+    def text(self, container: Mapping[str, Any], key: str, default: str | None = None) -> str:
+        if key not in container:
+            if default is not None:
+                return default
+            raise InputError("missing key", file=self.path, line=line_of(container, key), field=key)
+        value = container[key]
+        if not isinstance(value, str) or not value:
+            raise self.fail("must be a non-empty string", container, key, value)
+        return value
+
+    def number(self, container: Mapping[str, Any], key: str) -> float:
+        value = container.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.fail("must be a positive number", container, key, value)
+        return float(value)
+
+    def strings(self, container: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = container.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail("must be a list of strings", container, key, value)
+        return tuple(value)
+
+    def oid(self, arc: str, container: Mapping[str, Any], key: str) -> ObjectIdentifier:
+        value = container.get(key)
+        if not isinstance(value, str):
+            raise self.fail("must be a relative OID string such as '1.1'", container, key, value)
+        try:
+            return ObjectIdentifier(f"{arc}.{value}")
+        except ValueError:
+            raise self.fail("not a valid OID", container, key, value) from None
+
+    def enum(self, enum: type[Any], container: Mapping[str, Any], key: str) -> Any:
+        value = container.get(key)
+        try:
+            return enum(value)
+        except ValueError:
+            allowed = ", ".join(e.value for e in enum)
+            raise self.fail(f"must be one of {allowed}", container, key, value) from None
+
+    def only(self, container: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in container:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key in {where}; allowed: {', '.join(sorted(allowed))}",
+                    container,
+                    key,
+                    key,
+                )
+
+
+def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
+    """Read ``hierarchy.yaml`` and ``profiles.yaml`` from ``pki_dir`` (default: bundled)."""
+    folder = default_pki_dir() if pki_dir is None else Path(pki_dir)
+    h_path = folder / "hierarchy.yaml"
+    p_path = folder / "profiles.yaml"
+    hdoc = load_yaml(h_path, error=InputError)
+    pdoc = load_yaml(p_path, error=InputError)
+    r = _Reader(h_path)
+    if not isinstance(hdoc, Mapping):
+        raise InputError("expected a mapping at the top", file=h_path, value=type(hdoc).__name__)
+    r.only(
+        hdoc,
+        {"oid_arc", "policies", "generations", "cas", "repository_url", "revocation"},
+        "hierarchy",
+    )
+    arc = r.text(hdoc, "oid_arc")
+    try:
+        ObjectIdentifier(arc)
+    except ValueError:
+        raise r.fail("not a valid OID", hdoc, "oid_arc", arc) from None
+    pol = r.mapping(hdoc, "policies")
+    policies = {name: r.oid(arc, pol, name) for name in pol}
+    gens: dict[str, GenerationSpec] = {}
+    gmap = r.mapping(hdoc, "generations")
+    for name in gmap:
+        g = r.mapping(gmap, name)
+        r.only(g, {"ca_key", "hash", "ca_validity_days"}, f"generation {name}")
+        try:
+            gens[name] = GenerationSpec(
+                name=name,
+                ca_key=r.enum(KeyType, g, "ca_key"),
+                hash=r.enum(HashName, g, "hash"),
+                ca_validity_days=int(r.number(g, "ca_validity_days")),
+            )
+        except PkiError as exc:
+            raise r.fail(str(exc), gmap, name, name) from None
+    cas: dict[str, CaSpec] = {}
+    cmap = r.mapping(hdoc, "cas")
+    for ca_id in cmap:
+        c = r.mapping(cmap, ca_id)
+        r.only(
+            c,
+            {
+                "name",
+                "organisation",
+                "role",
+                "generation",
+                "issuer",
+                "domain",
+                "cross_with",
+                "link_from",
+            },
+            f"CA {ca_id}",
+        )
+        gen = r.text(c, "generation")
+        if gen not in gens:
+            raise r.fail("unknown generation", c, "generation", gen)
+        domain = r.text(c, "domain")
+        if domain not in policies:
+            raise r.fail("unknown policy domain", c, "domain", domain)
+        link_from = c.get("link_from")
+        if link_from is not None and not isinstance(link_from, str):
+            raise r.fail("must be a CA id", c, "link_from", link_from)
+        cas[ca_id] = CaSpec(
+            id=ca_id,
+            name=r.text(c, "name"),
+            organisation=r.text(c, "organisation", "LGPKI"),
+            role=r.enum(CaRole, c, "role"),
+            generation=gen,
+            issuer=r.text(c, "issuer"),
+            domain=domain,
+            cross_with=r.strings(c, "cross_with"),
+            link_from=link_from,
+        )
+    for ca in cas.values():
+        c = cmap[ca.id]
+        for ref, key in [(ca.issuer, "issuer"), *[(x, "cross_with") for x in ca.cross_with]]:
+            if ref != "self" and ref not in cas:
+                raise r.fail("names a CA that does not exist", c, key, ref)
+        if ca.link_from is not None and ca.link_from not in cas:
+            raise r.fail("names a CA that does not exist", c, "link_from", ca.link_from)
+        if not ca.self_signed and cas[ca.issuer].generation != ca.generation:
+            raise r.fail(
+                "a subordinate CA must share its issuer's generation", c, "issuer", ca.issuer
+            )
+    rev = r.mapping(hdoc, "revocation")
+    try:
+        timing = RevocationTiming(
+            next_update_hours=r.number(rev, "next_update_hours"),
+            publish_every_hours=r.number(rev, "publish_every_hours"),
+            delta_next_update_hours=r.number(rev, "delta_next_update_hours"),
+            delta_every_hours=r.number(rev, "delta_every_hours"),
+        )
+    except PkiError as exc:
+        raise r.fail(str(exc), hdoc, "revocation", None) from None
+
+    pr = _Reader(p_path)
+    if not isinstance(pdoc, Mapping):
+        raise InputError("expected a mapping at the top", file=p_path, value=type(pdoc).__name__)
+    pr.only(pdoc, {"roles", "message_signing_oid", "profiles", "bulk", "titles"}, "profiles file")
+    rmap = pr.mapping(pdoc, "roles")
+    role_oids = {name: pr.oid(arc, rmap, name) for name in rmap}
+    msg_oid = pr.oid(arc, pdoc, "message_signing_oid")
+    profiles: dict[str, Profile] = {}
+    pmap = pr.mapping(pdoc, "profiles")
+    for name in pmap:
+        p = pr.mapping(pmap, name)
+        pr.only(
+            p,
+            {
+                "issuer",
+                "key",
+                "validity_days",
+                "key_usage",
+                "extended_key_usage",
+                "subject_cn",
+                "dns_names",
+                "emails",
+            },
+            f"profile {name}",
+        )
+        kmap = pr.mapping(p, "key")
+        keys: dict[str, KeyType] = {}
+        for gen in kmap:
+            if gen not in gens:
+                raise pr.fail("unknown generation", kmap, gen, gen)
+            keys[gen] = pr.enum(KeyType, kmap, gen)
+        usages = pr.strings(p, "key_usage")
+        for u in usages:
+            if u not in _KEY_USAGES:
+                raise pr.fail(
+                    f"unknown key usage; allowed: {sorted(_KEY_USAGES)}", p, "key_usage", u
+                )
+        ekus: list[ObjectIdentifier] = []
+        roles: list[str] = []
+        for e in pr.strings(p, "extended_key_usage"):
+            if e == "message_signing":
+                ekus.append(msg_oid)
+            elif e.startswith("role:") and e[5:] in role_oids:
+                ekus.append(role_oids[e[5:]])
+                roles.append(e[5:])
+            elif e in STANDARD_EKUS:
+                ekus.append(STANDARD_EKUS[e])
+            else:
+                raise pr.fail("unknown extended key usage", p, "extended_key_usage", e)
+        profiles[name] = Profile(
+            name=name,
+            issuer_role=pr.enum(CaRole, p, "issuer"),
+            keys=keys,
+            validity_days=int(pr.number(p, "validity_days")),
+            key_usage=usages,
+            extended_key_usage=tuple(ekus),
+            roles=tuple(roles),
+            subject_cn=pr.text(p, "subject_cn"),
+            dns_names=pr.strings(p, "dns_names"),
+            emails=pr.strings(p, "emails"),
+        )
+    bmap = pr.mapping(pdoc, "bulk")
+    bulk: dict[str, str] = {}
+    for kind in bmap:
+        value = bmap[kind]
+        if value not in profiles:
+            raise pr.fail("unknown profile", bmap, kind, value)
+        bulk[kind] = value
+    tmap = pr.mapping(pdoc, "titles", required=False)
+    titles = {k: str(v) for k, v in tmap.items()}
+    return Hierarchy(
+        oid_arc=arc,
+        policies=policies,
+        generations=gens,
+        cas=cas,
+        profiles=profiles,
+        role_oids=role_oids,
+        message_signing_oid=msg_oid,
+        bulk=bulk,
+        titles=titles,
+        repository_url=r.text(hdoc, "repository_url").rstrip("/"),
+        revocation=timing,
+        source=str(folder),
+    )
+
+
+def _as_utc(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
+
+
+def load_migration_plan(path: Path | None = None) -> MigrationPlan:
+    """Read ``migration.yaml`` (default: the bundled one) into a :class:`MigrationPlan`."""
+    path = default_pki_dir() / "migration.yaml" if path is None else Path(path)
+    doc = load_yaml(path, error=InputError)
+    r = _Reader(path)
+    if not isinstance(doc, Mapping):
+        raise InputError("expected a mapping at the top", file=path, value=type(doc).__name__)
+    fields = (
+        "g1_start",
+        "g2_start",
+        "g1_issuance_stop",
+        "g1_acceptance_stop",
+        "algorithm_compromise",
+    )
+    r.only(doc, {*fields, "laggard_ratio", "seed"}, "migration plan")
+    dates: dict[str, datetime | None] = {}
+    for name in fields:
+        if name not in doc:
+            if name == "algorithm_compromise":
+                dates[name] = None
+                continue
+            raise InputError("missing key", file=path, field=name)
+        when = _as_utc(doc[name])
+        if when is None:
+            raise r.fail("must be a date (YYYY-MM-DD)", doc, name, doc[name])
+        dates[name] = when
+    ratio = doc.get("laggard_ratio", 0.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+        raise r.fail("must be a number between 0 and 1", doc, "laggard_ratio", ratio)
+    seed = doc.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise r.fail("must be an integer", doc, "seed", seed)
+    g1_start, g2_start = dates["g1_start"], dates["g2_start"]
+    stop, accept = dates["g1_issuance_stop"], dates["g1_acceptance_stop"]
+    assert g1_start
+    assert g2_start
+    assert stop
+    assert accept
+    try:
+        return MigrationPlan(
+            g1_start=g1_start,
+            g2_start=g2_start,
+            g1_issuance_stop=stop,
+            g1_acceptance_stop=accept,
+            algorithm_compromise=dates["algorithm_compromise"],
+            laggard_ratio=float(ratio),
+            seed=seed,
+        )
+    except PkiError as exc:
+        raise InputError(str(exc), file=path) from None

@@ -1,0 +1,257 @@
+"""The relying party's verifier: good paths over the bridge and every way to fail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from lgpki_support import CRL_AT, ISSUED, NOW, World
+
+from lgwan_sim.errors import VerificationError
+from lgwan_sim.lgpki import (
+    AlgorithmPolicy,
+    CertKind,
+    Pki,
+    RevocationStore,
+    Verifier,
+    verifier_from_pki,
+    verifier_from_repository,
+)
+
+
+def _policy_oid(pki: Pki, domain: str) -> str:
+    return pki.hierarchy.policies[domain].dotted_string
+
+
+@pytest.mark.parametrize(
+    ("anchor", "domain", "holder", "generation", "length"),
+    [
+        ("bridge_g2", "lgpki", "mun-13-101", "g2", 3),  # leaf, cross(Bridge G2 -> Org G2), anchor
+        ("bridge_g2", "lgpki", "asp-jlis-east", "g2", 4),  # leaf, Sub1, cross(-> App Root), anchor
+        ("bridge_g2", "lgpki", "mun-13-101", "g1", 4),  # through the OldWithNew link certificate
+        ("bridge_g1", "lgpki", "mun-13-101", "g2", 4),  # through the NewWithOld link certificate
+        ("gpki_bridge", "gpki", "mun-13-101", "g2", 4),  # GPKI relying party, policy mapped
+        ("gpki_bridge", "gpki", "dc-kanto", "g1", 5),
+    ],
+)
+def test_paths_over_the_bridge_and_links(
+    shared_pki, world: World, anchor, domain, holder, generation, length
+):
+    verifier = verifier_from_pki(
+        shared_pki, anchor, acceptable_policies=[_policy_oid(shared_pki, domain)]
+    )
+    cert = getattr(world, generation)[holder].certificate
+    path = verifier.verify_certificate(cert, now=NOW)
+    assert path.length == length
+    assert path.certificates[-1] == shared_pki.anchor(anchor)
+    fingerprints = [c.fingerprint(hashes.SHA256()) for c in path.certificates]
+    assert len(set(fingerprints)) == len(fingerprints)
+    assert path.site_ids == {holder}
+
+
+def test_gpki_policy_reaches_lgpki_only_through_the_mapping(shared_pki, world: World):
+    # a GPKI relying party that asks for the LGPKI policy directly gets nothing: the GPKI
+    # bridge's cross-certificate asserts the GPKI policy and maps it.
+    verifier = verifier_from_pki(
+        shared_pki, "gpki_bridge", acceptable_policies=[_policy_oid(shared_pki, "lgpki")]
+    )
+    with pytest.raises(VerificationError) as info:
+        verifier.verify_certificate(world.g2["mun-13-101"].certificate, now=NOW)
+    assert info.value.reason == "policy"
+
+
+def test_path_building_survives_every_cross_certificate_in_both_directions(
+    shared_pki, world: World
+):
+    # feeding the whole repository (reverse cross-certificates included) must neither loop
+    # nor return a path with repeated certificates
+    everything = [c.certificate for c in shared_pki.certificates() if c.kind is not CertKind.EE]
+    revocation = RevocationStore()
+    revocation.add_all(shared_pki.latest_crls(), everything)
+    verifier = Verifier(
+        anchors=[shared_pki.anchor("gpki_bridge")],
+        intermediates=list(reversed(everything)),
+        revocation=revocation,
+        policy=AlgorithmPolicy.from_plan(shared_pki.plan),
+    )
+    for cert in [*world.g1.values(), *world.g2.values()]:
+        path = verifier.verify_certificate(cert.certificate, now=NOW)
+        subjects = [c.subject for c in path.certificates]
+        assert len(set(subjects)) == len(subjects)
+
+
+def test_repository_files_alone_give_the_same_verdict(shared_pki, world: World):
+    verifier = verifier_from_repository(shared_pki.repo, "bridge_g2", plan=shared_pki.plan)
+    assert verifier.verify_certificate(world.g2["pref-13"].certificate, now=NOW).length == 3
+
+
+def _foreign_leaf() -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LGPKI Organisation CA G2")])
+    leaf = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intruder")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(leaf)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+# -- one reason per way to fail -------------------------------------------------------------
+
+
+def _reason(verifier: Verifier, cert: x509.Certificate, now: datetime) -> str:
+    with pytest.raises(VerificationError) as info:
+        verifier.verify_certificate(cert, now=now)
+    return info.value.reason
+
+
+def test_unknown_issuer(shared_pki):
+    verifier = verifier_from_pki(shared_pki, "bridge_g2")
+    assert _reason(verifier, _foreign_leaf(), NOW) == "unknown-issuer"
+
+
+def test_expired_and_not_yet_valid_on_both_sides_of_the_boundary(shared_pki, world: World):
+    cert = world.g2["mun-13-101"].certificate
+    verifier = verifier_from_pki(shared_pki, "bridge_g2")
+    assert (
+        _reason(verifier, cert, cert.not_valid_before_utc - timedelta(seconds=1)) == "not-yet-valid"
+    )
+    assert _reason(verifier, cert, cert.not_valid_after_utc) == "expired"
+    # one second before expiry the path itself is fine; only the CRLs are out of date
+    assert _reason(verifier, cert, cert.not_valid_after_utc - timedelta(seconds=1)) == "crl-stale"
+
+
+def test_revoked_leaf(pki: Pki, world: World):
+    leaf = world.g2["mun-13-101"]
+    pki.revoke(leaf.issuer_ca, leaf.serial, reason="key_compromise", now=NOW)
+    pki.publish_crls(now=NOW)
+    assert _reason(verifier_from_pki(pki, "bridge_g2"), leaf.certificate, NOW) == "revoked"
+
+
+def test_revoked_intermediate_through_the_arl(pki: Pki, world: World):
+    cross = next(
+        c
+        for c in pki.certificates(issuer_ca="bridge_g2", kind=CertKind.CROSS)
+        if c.holder == "org_g2"
+    )
+    pki.revoke("bridge_g2", cross.serial, reason="ca_compromise", now=NOW)
+    pki.publish_crls(now=NOW, ca_ids=["bridge_g2"])
+    verifier = verifier_from_pki(pki, "bridge_g2")
+    assert _reason(verifier, world.g2["mun-13-101"].certificate, NOW) == "ca-revoked"
+    # the Application CA side of the bridge is untouched
+    verifier.verify_certificate(world.g2["asp-jlis-east"].certificate, now=NOW)
+
+
+def test_stale_crl_fails_closed(shared_pki, world: World):
+    next_update = CRL_AT + timedelta(hours=shared_pki.hierarchy.revocation.next_update_hours)
+    verifier = verifier_from_pki(shared_pki, "bridge_g2")
+    cert = world.g2["pref-13"].certificate
+    verifier.verify_certificate(cert, now=next_update - timedelta(seconds=1))
+    assert _reason(verifier, cert, next_update) == "crl-stale"
+
+
+def test_missing_crl_fails_closed(shared_pki, world: World):
+    verifier = Verifier(
+        anchors=[shared_pki.anchor("bridge_g2")],
+        intermediates=shared_pki.bundle("bridge_g2"),
+        revocation=RevocationStore(),
+        policy=AlgorithmPolicy.from_plan(shared_pki.plan),
+    )
+    assert _reason(verifier, world.g2["pref-13"].certificate, NOW) == "crl-missing"
+
+
+def test_crl_number_going_back_is_refused(pki: Pki):
+    old = pki.publish_crls(now=NOW, ca_ids=["org_g2"])
+    new = pki.publish_crls(now=NOW + timedelta(hours=1), ca_ids=["org_g2"])
+    assert [i.number for i in new] > [i.number for i in old]
+    store = RevocationStore()
+    issuer = pki.anchor("org_g2")
+    store.add(new[0].crl, issuer)
+    with pytest.raises(VerificationError) as info:
+        store.add(old[0].crl, issuer)
+    assert info.value.reason == "crl-rollback"
+
+
+def test_crl_signed_by_another_key_is_refused(shared_pki):
+    crl = next(
+        c for c in shared_pki.latest_crls() if c.issuer == shared_pki.anchor("org_g2").subject
+    )
+    with pytest.raises(VerificationError) as info:
+        RevocationStore().add(crl, shared_pki.anchor("org_g1"))
+    assert info.value.reason == "crl-issuer"
+
+
+def test_sha1_accepted_before_the_cut_over_and_refused_after(pki: Pki, world: World):
+    stop = pki.plan.weak_algorithms_until
+    cert = world.g1["mun-13-101"].certificate
+    for when, expected in ((stop - timedelta(hours=1), None), (stop, "weak-hash")):
+        pki.publish_crls(now=when - timedelta(hours=1))
+        verifier = verifier_from_pki(pki, "bridge_g2")
+        if expected is None:
+            assert verifier.verify_certificate(cert, now=when).uses_sha1
+        else:
+            assert _reason(verifier, cert, when) == expected
+
+
+def test_rsa1024_leaf_refused_after_the_cut_over(pki: Pki, world: World):
+    stop = pki.plan.weak_algorithms_until
+    pki.publish_crls(now=stop)
+    verifier = verifier_from_pki(pki, "bridge_g2")
+    leaf = world.weak_leaf.certificate
+    assert leaf.signature_hash_algorithm is not None
+    assert leaf.signature_hash_algorithm.name == "sha256"
+    assert _reason(verifier, leaf, stop + timedelta(hours=1)) == "weak-key"
+
+
+def test_missing_key_usage_for_the_requested_purpose(shared_pki, world: World):
+    verifier = verifier_from_pki(shared_pki, "bridge_g2")
+    server_auth = "1.3.6.1.5.5.7.3.1"
+    with pytest.raises(VerificationError) as info:
+        verifier.verify_certificate(
+            world.g2["mun-13-101"].certificate, now=NOW, required_ekus=[server_auth]
+        )
+    assert info.value.reason == "key-usage"
+
+
+def test_a_ca_certificate_is_not_an_end_entity(shared_pki):
+    verifier = verifier_from_pki(shared_pki, "bridge_g2")
+    sub = shared_pki.certificates(kind=CertKind.SUB_CA, issuer_ca="app_root_g2")[0]
+    assert _reason(verifier, sub.certificate, NOW) == "not-end-entity"
+
+
+def test_naive_time_is_refused(shared_pki, world: World):
+    verifier = verifier_from_pki(shared_pki, "bridge_g2")
+    with pytest.raises(Exception, match="timezone-aware"):
+        verifier.verify_certificate(world.g2["pref-13"].certificate, now=datetime(2014, 5, 2))
+
+
+def test_delta_crl_reports_a_late_revocation(pki: Pki, world: World):
+    leaf = world.g2["pref-13"]
+    pki.revoke(leaf.issuer_ca, leaf.serial, reason="affiliation_changed", now=NOW)
+    verifier = verifier_from_pki(pki, "bridge_g2")
+    verifier.verify_certificate(leaf.certificate, now=NOW)  # the base CRL predates it
+    (delta,) = pki.publish_crls(now=NOW, ca_ids=["org_g2"], delta=True)
+    assert delta.entries == 1
+    verifier = verifier_from_pki(pki, "bridge_g2")
+    assert _reason(verifier, leaf.certificate, NOW + timedelta(minutes=1)) == "revoked"
+
+
+def test_time_zones_other_than_utc_are_refused(shared_pki, world: World):
+    from datetime import timezone
+
+    jst = datetime(2014, 5, 2, 9, tzinfo=timezone(timedelta(hours=9)))
+    with pytest.raises(Exception, match="UTC"):
+        verifier_from_pki(shared_pki, "bridge_g2").verify_certificate(
+            world.g2["pref-13"].certificate, now=jst
+        )
+    assert UTC is not None
