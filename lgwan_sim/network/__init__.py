@@ -1,6 +1,8 @@
 """The network model: sites, links, topologies, the national builder and routing."""
 
+from lgwan_sim.network._export import ExportFormat, export_topology, to_geojson, to_mapping
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
+from lgwan_sim.network._metrics import Diameter, diameter, summary
 from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
 from lgwan_sim.network._national import (
     Prefecture,
@@ -15,6 +17,8 @@ from lgwan_sim.network._topology import Topology
 
 __all__ = [
     "REGIONS",
+    "Diameter",
+    "ExportFormat",
     "Link",
     "LinkKind",
     "Prefecture",
@@ -26,10 +30,15 @@ __all__ = [
     "SiteKind",
     "Topology",
     "build_national",
+    "diameter",
+    "export_topology",
     "great_circle_km",
     "load_prefectures",
     "load_roster",
     "load_topology",
     "propagation_delay_s",
+    "summary",
+    "to_geojson",
+    "to_mapping",
     "topology_from_mapping",
 ]

@@ -1,0 +1,143 @@
+"""A map of Japan with the network on it.
+
+Prefecture outlines come from the ``japanmap`` package's boundary data (Apache-2.0), read
+through its ``get_data()``/``pref_points()`` functions, which need neither OpenCV nor the
+network. Install it with the ``map`` extra. Without it the map is schematic: sites at their
+coordinates, no coastline (never a hand-drawn one).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from lgwan_sim.network import LinkKind, SiteKind, Topology
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["has_outlines", "plot_network_map", "prefecture_outlines"]
+
+# Drawing order and style per site kind: (z-order, marker, size, colour, label).
+_SITE_STYLE: dict[SiteKind, tuple[int, str, float, str, str]] = {
+    SiteKind.MUNICIPALITY: (3, "o", 2.5, "#4a6fa5", "municipality"),
+    SiteKind.PREFECTURE: (4, "s", 9, "#2b8a3e", "prefectural government"),
+    SiteKind.PREFECTURE_NODE: (5, "D", 14, "#e67700", "prefecture node"),
+    SiteKind.DATA_CENTRE: (6, "^", 60, "#862e9c", "data centre"),
+    SiteKind.ASP: (6, "P", 45, "#c2255c", "LGWAN-ASP"),
+    SiteKind.GOV_GATEWAY: (6, "X", 60, "#495057", "gov. network gateway"),
+    SiteKind.ASP_SEGMENT: (6, "h", 50, "#c2255c", "ASP segment"),
+    SiteKind.SECURITY_GATEWAY: (6, "h", 50, "#495057", "security gateway"),
+    SiteKind.CENTRAL: (7, "*", 260, "#d6336c", "central site"),
+}
+
+
+def has_outlines() -> bool:
+    """True when prefecture outline data (the ``japanmap`` package) is installed."""
+    return importlib.util.find_spec("japanmap") is not None
+
+
+@lru_cache(maxsize=1)
+def prefecture_outlines() -> tuple[tuple[tuple[float, float], ...], ...]:
+    """The 47 prefecture boundaries as (lon, lat) rings, in JIS code order; empty if absent."""
+    if not has_outlines():
+        return ()
+    import japanmap
+
+    # get_data() with no arguments keeps Hokkaido and Okinawa in their true positions.
+    rings = japanmap.pref_points(japanmap.get_data())  # type: ignore[no-untyped-call]
+    return tuple(tuple((float(x), float(y)) for x, y in ring) for ring in rings)
+
+
+def plot_network_map(
+    topology: Topology,
+    ax: Axes | None = None,
+    *,
+    link_values: Mapping[str, float] | None = None,
+    failed_links: Iterable[str] = (),
+    failed_sites: Iterable[str] = (),
+    title: str | None = None,
+    value_label: str = "utilisation",
+) -> Axes:
+    """Draw ``topology`` over the prefectures of Japan and return the axes.
+
+    ``link_values`` (keyed by link id, e.g. utilisation 0..1) colours the links; failed links
+    are drawn dashed red and failed sites as red crosses.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import Normalize
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 10), dpi=110)
+    ax.set_aspect(1.25)  # roughly equal-area at Japan's latitudes
+    for ring in prefecture_outlines():
+        xs, ys = zip(*ring, strict=True)
+        ax.fill(xs, ys, facecolor="#f1f3f5", edgecolor="#adb5bd", linewidth=0.4, zorder=0)
+    failed_l = set(failed_links)
+    failed_s = set(failed_sites)
+    pos = {s.id: (s.lon, s.lat) for s in topology.sites.values()}
+
+    segments: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    colours: list[object] = []
+    widths: list[float] = []
+    cmap = plt.get_cmap("turbo")
+    norm = Normalize(vmin=0.0, vmax=1.0)
+    dead: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    for link in sorted(topology.links.values(), key=lambda lk: lk.id):
+        seg = (pos[link.a], pos[link.b])
+        if link.id in failed_l or link.a in failed_s or link.b in failed_s:
+            dead.append(seg)
+            continue
+        segments.append(seg)
+        if link_values is not None:
+            colours.append(cmap(norm(link_values.get(link.id, 0.0))))
+        else:
+            colours.append("#868e96" if link.kind is LinkKind.BACKBONE else "#ced4da")
+        widths.append(
+            {LinkKind.BACKBONE: 1.1, LinkKind.ACCESS: 0.35, LinkKind.BACKUP: 0.3}[link.kind]
+        )
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=widths, zorder=1))
+    if dead:
+        ax.add_collection(
+            LineCollection(dead, colors="#e03131", linewidths=1.2, linestyles="--", zorder=2)
+        )
+    for kind, (z, marker, size, colour, label) in _SITE_STYLE.items():
+        sites = [s for s in topology.sites_of_kind(kind) if s.id not in failed_s]
+        if sites:
+            ax.scatter(
+                [s.lon for s in sites],
+                [s.lat for s in sites],
+                s=size,
+                marker=marker,
+                c=colour,
+                label=f"{label} ({len(sites)})",
+                zorder=z,
+                linewidths=0,
+            )
+    down = [pos[s] for s in sorted(failed_s) if s in pos]
+    if down:
+        ax.scatter(
+            [p[0] for p in down],
+            [p[1] for p in down],
+            s=40,
+            marker="x",
+            c="#e03131",
+            label=f"failed site ({len(down)})",
+            zorder=8,
+        )
+    if link_values is not None:
+        mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        ax.figure.colorbar(mappable, ax=ax, shrink=0.5, label=value_label)
+    lons = [p[0] for p in pos.values()]
+    lats = [p[1] for p in pos.values()]
+    ax.set_xlim(min(lons) - 1.0, max(lons) + 1.0)
+    ax.set_ylim(min(lats) - 1.0, max(lats) + 1.0)
+    ax.set_xlabel("longitude (°E)")
+    ax.set_ylabel("latitude (°N)")
+    outline_note = "" if prefecture_outlines() else " (schematic: no outline data installed)"
+    ax.set_title((title or topology.name) + outline_note)
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+    return ax
