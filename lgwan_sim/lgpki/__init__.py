@@ -11,12 +11,10 @@
 All times are timezone-aware UTC ``datetime`` values passed in by the caller.
 """
 
-from lgwan_sim.lgpki._build import SITE_URI_PREFIX
-from lgwan_sim.lgpki._ca import REVOCATION_REASONS, CaStatus, CrlInfo, IntegrityReport, Pki
+from lgwan_sim.lgpki._ca import CaStatus, CrlInfo, IntegrityReport, Pki
 from lgwan_sim.lgpki._config import default_pki_dir, load_hierarchy, load_migration_plan
 from lgwan_sim.lgpki._crypto import generate_key, spki_sha256
 from lgwan_sim.lgpki._message import (
-    ALGORITHMS,
     MessageSigner,
     MessageVerifier,
     SignedMessage,
@@ -39,9 +37,6 @@ from lgwan_sim.lgpki._relying import verifier_from_pki, verifier_from_repository
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, VerifiedPath, Verifier
 
 __all__ = [
-    "ALGORITHMS",
-    "REVOCATION_REASONS",
-    "SITE_URI_PREFIX",
     "AlgorithmPolicy",
     "CaRole",
     "CaStatus",
