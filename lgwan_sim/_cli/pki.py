@@ -1,0 +1,487 @@
+"""``lgwan-sim pki ...``: the simulated LGPKI from the command line.
+
+``init``, ``issue``, ``revoke``, ``crl``, ``verify``, ``sign``, ``status``, ``audit`` and
+``migrate`` work on a CA home chosen with ``--home``. The passphrase that protects the
+private keys is read from ``--passphrase-file`` (default ``<home>/passphrase``, which
+``init`` creates with a random value: convenient for a simulation; keep it elsewhere for
+anything else). Times are ``--at`` ISO dates, UTC; the default is the current time.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from lgwan_sim._cli._common import topology_from_options, topology_options
+from lgwan_sim.errors import InputError, PkiError, UnknownSiteError
+from lgwan_sim.lgpki import (
+    CertKind,
+    IssuedCertificate,
+    KeyType,
+    MessageSigner,
+    MessageVerifier,
+    Pki,
+    SignedMessage,
+    SiteLike,
+    load_migration_plan,
+    run_migration,
+    verifier_from_repository,
+)
+from lgwan_sim.lgpki._ca import REVOCATION_REASONS
+from lgwan_sim.lgpki._files import atomic_write
+
+__all__ = ["commands", "pki"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Ctx:
+    home: Path
+    passphrase_file: Path
+
+    def passphrase(self) -> bytes:
+        try:
+            text = self.passphrase_file.read_bytes().strip()
+        except FileNotFoundError:
+            raise InputError("passphrase file not found", file=self.passphrase_file) from None
+        if not text:
+            raise InputError("passphrase file is empty", file=self.passphrase_file)
+        return text
+
+    def open(self) -> Pki:
+        return Pki.open(self.home, passphrase=self.passphrase())
+
+
+def _at(value: str | None) -> datetime:
+    """Parse ``--at`` (ISO date or datetime; naive means UTC); default: the current time."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError("not an ISO date or datetime", field="--at", value=value) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+_AT = click.option("--at", "at", metavar="ISO-DATE", help="Simulated time (UTC); default now.")
+
+
+@click.group("pki")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    envvar="LGWAN_SIM_PKI_HOME",
+    help="The CA home folder (store, keys, published repository).",
+)
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LGWAN_SIM_PKI_PASSPHRASE_FILE",
+    help="File holding the key passphrase (default: <home>/passphrase).",
+)
+@click.pass_context
+def pki(ctx: click.Context, home: Path, passphrase_file: Path | None) -> None:
+    """The simulated LGPKI: CAs, certificates, CRLs, verification, migration."""
+    ctx.obj = _Ctx(home=home, passphrase_file=passphrase_file or home / "passphrase")
+
+
+@pki.command("init")
+@_AT
+@click.option(
+    "--generation",
+    "generations",
+    multiple=True,
+    help="Generations to stand up (repeatable; default all: G1, G2 and GPKI).",
+)
+@click.option(
+    "--pki-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder with hierarchy.yaml, profiles.yaml, migration.yaml (default: bundled).",
+)
+@click.pass_obj
+def init_cmd(obj: _Ctx, at: str | None, generations: tuple[str, ...], pki_dir: Path | None) -> None:
+    """Create the CA home and the hierarchy."""
+    now = _at(at)
+    if (obj.home / "pki.sqlite3").exists():
+        raise PkiError(f"{obj.home} already holds a CA store")
+    if not obj.passphrase_file.exists():
+        obj.home.mkdir(parents=True, exist_ok=True)
+        atomic_write(obj.passphrase_file, secrets.token_urlsafe(32).encode() + b"\n", mode=0o600)
+    with Pki.create(
+        obj.home,
+        passphrase=obj.passphrase(),
+        now=now,
+        generations=list(generations) or None,
+        pki_dir=pki_dir,
+    ) as ca:
+        ids = ca.ca_ids()
+    click.echo(f"initialised {obj.home}: {len(ids)} CAs ({', '.join(ids)})")
+
+
+def _sites_from_topology(
+    topology_file: Path | None, roster: Path | None, backup_lines: bool
+) -> list[SiteLike]:
+    topo = topology_from_options(topology_file, roster, backup_lines)
+    return [topo.sites[k] for k in sorted(topo.sites)]
+
+
+def _write_out(out: Path, issued: IssuedCertificate, ca: Pki) -> None:
+    base = out / f"{issued.holder}-{issued.profile}-{issued.generation}"
+    cert_pem = issued.certificate.public_bytes(serialization.Encoding.PEM)
+    atomic_write(base.with_suffix(".crt"), cert_pem)
+    if issued.key_ref is not None:
+        key_pem = ca.private_key(issued).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        atomic_write(base.with_suffix(".key"), key_pem, mode=0o600)
+
+
+@pki.command("issue")
+@_AT
+@click.option("--all", "all_sites", is_flag=True, help="Every eligible site of the topology.")
+@click.option("--site", "site_id", help="One site id of the topology.")
+@click.option("--profile", help="Profile for --site / --csr (role, user, server, mail, ...).")
+@click.option(
+    "--csr",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Issue for this PEM CSR.",
+)
+@click.option("--generation", help="G1 or G2 (default: the current issuing generation).")
+@click.option(
+    "--key-type",
+    type=click.Choice([k.value for k in KeyType]),
+    help="Override the profile's end-entity key type.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write certificate (and key) PEM files here.",
+)
+@topology_options
+@click.pass_obj
+def issue_cmd(
+    obj: _Ctx,
+    at: str | None,
+    all_sites: bool,
+    site_id: str | None,
+    profile: str | None,
+    csr: Path | None,
+    generation: str | None,
+    key_type: str | None,
+    out: Path | None,
+    topology_file: Path | None,
+    roster: Path | None,
+    backup_lines: bool,
+) -> None:
+    """Issue certificates: --all, or --site ID --profile P [--csr FILE]."""
+    now = _at(at)
+    kt = None if key_type is None else KeyType(key_type)
+    if all_sites == (site_id is not None):
+        raise click.UsageError("give either --all or --site")
+    if site_id is not None and profile is None:
+        raise click.UsageError("--site needs --profile")
+    request = None
+    if csr is not None:
+        if site_id is None:
+            raise click.UsageError("--csr needs --site and --profile")
+        try:
+            request = x509.load_pem_x509_csr(csr.read_bytes())
+        except ValueError:
+            raise InputError(
+                "not a PEM certificate signing request", file=csr, field="--csr"
+            ) from None
+    sites = _sites_from_topology(topology_file, roster, backup_lines)
+    with obj.open() as ca:
+        if all_sites:
+            issued = ca.issue_for_sites(sites, now=now, generation=generation, key_type=kt)
+        else:
+            assert site_id is not None
+            assert profile is not None
+            match = [s for s in sites if s.id == site_id]
+            if not match:
+                raise UnknownSiteError(site_id, hint="not in the topology")
+            if request is not None:
+                one = ca.issue_from_csr(
+                    request, site=match[0], profile=profile, now=now, generation=generation
+                )
+            else:
+                one = ca.issue(
+                    match[0], profile=profile, now=now, generation=generation, key_type=kt
+                )
+            issued = [one]
+        if out is not None:
+            for cert in issued:
+                _write_out(out, cert, ca)
+    by_gen: dict[str, int] = {}
+    for cert in issued:
+        by_gen[cert.generation] = by_gen.get(cert.generation, 0) + 1
+    summary = ", ".join(f"{n} {g}" for g, n in sorted(by_gen.items()))
+    click.echo(f"issued {len(issued)} certificates ({summary})")
+    if len(issued) == 1:
+        one = issued[0]
+        click.echo(f"  {one.holder} {one.profile} {one.issuer_ca} serial {one.serial:x}")
+
+
+@pki.command("revoke")
+@_AT
+@click.option("--holder", help="Revoke every valid end-entity certificate of this site.")
+@click.option("--issuer", "issuer_ca", help="Issuing CA id (with --serial).")
+@click.option("--serial", help="Serial number in hex (with --issuer).")
+@click.option(
+    "--reason",
+    type=click.Choice(sorted(REVOCATION_REASONS)),
+    required=True,
+    help="RFC 5280 reason; key_compromise also blocks the key.",
+)
+@click.option("--publish/--no-publish", default=True, help="Publish fresh CRLs and ARLs after.")
+@click.pass_obj
+def revoke_cmd(
+    obj: _Ctx,
+    at: str | None,
+    holder: str | None,
+    issuer_ca: str | None,
+    serial: str | None,
+    reason: str,
+    publish: bool,
+) -> None:
+    """Revoke certificates with a reason."""
+    now = _at(at)
+    if (holder is None) == (serial is None):
+        raise click.UsageError("give either --holder or --issuer with --serial")
+    with obj.open() as ca:
+        if holder is not None:
+            revoked = ca.revoke_holder(holder, reason=reason, now=now)
+        else:
+            if issuer_ca is None:
+                raise click.UsageError("--serial needs --issuer")
+            try:
+                number = int(serial or "", 16)
+            except ValueError:
+                raise InputError(
+                    "not a hexadecimal serial", field="--serial", value=serial
+                ) from None
+            revoked = ca.revoke(issuer_ca, number, reason=reason, now=now)
+        if publish:
+            ca.publish_crls(now=now, ca_ids=sorted({c.issuer_ca for c in revoked}))
+    for cert in revoked:
+        click.echo(f"revoked {cert.issuer_ca}/{cert.serial:x} ({cert.holder}, {reason})")
+
+
+@pki.command("crl")
+@_AT
+@click.option("--ca", "ca_ids", multiple=True, help="Only these CAs (repeatable).")
+@click.option("--delta", is_flag=True, help="Publish delta CRLs instead of base CRLs and ARLs.")
+@click.option("--schedule", is_flag=True, help="Publish only what is due at --at.")
+@click.pass_obj
+def crl_cmd(
+    obj: _Ctx, at: str | None, ca_ids: tuple[str, ...], delta: bool, schedule: bool
+) -> None:
+    """Produce and publish CRLs, ARLs and delta CRLs."""
+    now = _at(at)
+    with obj.open() as ca:
+        if schedule:
+            made = ca.run_schedule(now=now)
+        else:
+            made = ca.publish_crls(now=now, ca_ids=list(ca_ids) or None, delta=delta)
+        for info in made:
+            click.echo(
+                f"{info.ca:12} {info.scope:5} #{info.number:<5} {info.entries:6} entries"
+                f"  next update {info.next_update.isoformat()}"
+            )
+    if not made:
+        click.echo("nothing due")
+
+
+@pki.command("verify")
+@_AT
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--anchor", default="bridge_g2", show_default=True, help="CA id to pin.")
+@click.option("--role", help="Require this role (head, manager, operator) for a message.")
+@click.pass_obj
+def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | None) -> None:
+    """Verify a PEM certificate or a signed message against the published repository."""
+    now = _at(at)
+    data = file.read_bytes()
+    with obj.open() as ca:
+        plan = ca.plan
+        role_oid = None
+        if role is not None:
+            if role not in ca.hierarchy.role_oids:
+                raise InputError("unknown role", field="--role", value=role)
+            role_oid = ca.hierarchy.role_oids[role].dotted_string
+        msg_oid = ca.hierarchy.message_signing_oid.dotted_string
+    verifier = verifier_from_repository(obj.home / "repo", anchor, plan=plan)
+    if data.lstrip().startswith(b"-----BEGIN CERTIFICATE"):
+        cert = x509.load_pem_x509_certificate(data)
+        path = verifier.verify_certificate(cert, now=now)
+        click.echo(
+            f"OK: {cert.subject.rfc4514_string()} -> {path.anchor_subject} ({path.length} certificates)"
+        )
+        return
+    message = SignedMessage.from_bytes(data)
+    result = MessageVerifier(verifier, message_signing_oid=msg_oid).verify(
+        message, now=now, required_role_oid=role_oid
+    )
+    click.echo(f"OK: message from {result.sender} on {result.topic!r} ({result.algorithm})")
+
+
+@pki.command("sign")
+@_AT
+@click.option("--site", "site_id", required=True, help="The sending site.")
+@click.option("--topic", required=True)
+@click.option(
+    "--payload",
+    "payload_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_obj
+def sign_cmd(
+    obj: _Ctx, at: str | None, site_id: str, topic: str, payload_file: Path, out: Path
+) -> None:
+    """Sign a message as SITE with its newest message-signing certificate."""
+    now = _at(at)
+    with obj.open() as ca:
+        oid = ca.hierarchy.message_signing_oid
+        usable = [
+            c
+            for c in ca.certificates(holder=site_id, status="V", kind=CertKind.EE)
+            if c.key_ref is not None
+            and c.certificate.not_valid_before_utc <= now < c.certificate.not_valid_after_utc
+            and oid in c.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        ]
+        if not usable:
+            raise PkiError(
+                f"{site_id!r} holds no valid message-signing certificate with a key here"
+            )
+        chosen = usable[-1]
+        signer = MessageSigner(
+            sender=site_id, key=ca.private_key(chosen), certificate=chosen.certificate
+        )
+    message = signer.sign(topic=topic, payload=payload_file.read_bytes(), now=now)
+    atomic_write(out, message.to_bytes())
+    click.echo(f"signed {len(message.payload)} bytes as {site_id} ({message.algorithm}) -> {out}")
+
+
+@pki.command("status")
+@_AT
+@click.pass_obj
+def status_cmd(obj: _Ctx, at: str | None) -> None:
+    """The CAs, their counts and CRL state, and who holds which generation."""
+    now = _at(at)
+    with obj.open() as ca:
+        rows = ca.status(now=now)
+        holders = ca.holders_by_generation(now)
+    click.echo(
+        f"{'CA':12} {'gen':4} {'role':11} {'status':11} {'issuing':7} {'issued':>7} {'revoked':>7}  CRL"
+    )
+    for s in rows:
+        crl = "-" if s.last_crl_number is None else f"#{s.last_crl_number}"
+        if s.crl_next_update is not None:
+            crl += (
+                " stale"
+                if s.crl_next_update <= now
+                else f" until {s.crl_next_update:%Y-%m-%d %H:%M}"
+            )
+        click.echo(
+            f"{s.ca:12} {s.generation:4} {s.role:11} {s.status:11}"
+            f" {'no' if s.issuance_stopped else 'yes':7} {s.issued:7} {s.revoked:7}  {crl}"
+        )
+    for gen in sorted(holders):
+        click.echo(f"holders of valid {gen} certificates: {len(holders[gen])}")
+
+
+@pki.command("audit")
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the audit log as JSON lines.",
+)
+@click.pass_obj
+def audit_cmd(obj: _Ctx, export: Path | None) -> None:
+    """Check the store: audit hash chain, rows for published files, unique serials."""
+    with obj.open() as ca:
+        report = ca.check_integrity()
+        if export is not None:
+            lines = [
+                json.dumps(
+                    {
+                        "seq": r.seq,
+                        "ts": r.ts,
+                        "actor": r.actor,
+                        "action": r.action,
+                        "object": r.object,
+                        "detail": json.loads(r.detail),
+                        "prev_hash": r.prev_hash,
+                        "hash": r.hash,
+                    },
+                    ensure_ascii=False,
+                )
+                for r in ca.store.audit_records()
+            ]
+            atomic_write(export, ("\n".join(lines) + "\n").encode())
+    click.echo(
+        f"{report.audit_records} audit records, {report.certificates} certificates,"
+        f" {report.published_files} published files, {report.unpublished} unpublished"
+    )
+    if not report.ok:
+        raise PkiError(f"{len(report.problems)} problems, first: {report.problems[0]}")
+    click.echo("integrity OK")
+
+
+@pki.command("migrate")
+@click.option("--step-days", default=182, show_default=True, type=click.IntRange(1, 3660))
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A migration.yaml (default: the one the home was created with).",
+)
+@click.option("--sites-limit", type=click.IntRange(1), help="Only the first N eligible sites.")
+@topology_options
+@click.pass_obj
+def migrate_cmd(
+    obj: _Ctx,
+    step_days: int,
+    plan_file: Path | None,
+    sites_limit: int | None,
+    topology_file: Path | None,
+    roster: Path | None,
+    backup_lines: bool,
+) -> None:
+    """Run the G1 -> G2 migration in a new home and report G1 holders per date."""
+    plan = load_migration_plan(plan_file)
+    if not obj.passphrase_file.exists():
+        obj.home.mkdir(parents=True, exist_ok=True)
+        atomic_write(obj.passphrase_file, secrets.token_urlsafe(32).encode() + b"\n", mode=0o600)
+    sites = _sites_from_topology(topology_file, roster, backup_lines)
+    with Pki.create(
+        obj.home, passphrase=obj.passphrase(), now=plan.g1_start, generations=["G1"]
+    ) as ca:
+        eligible = [s for s in sites if str(s.kind) in ca.hierarchy.bulk]
+        if sites_limit is not None:
+            eligible = eligible[:sites_limit]
+        report = run_migration(ca, eligible, plan=plan, step_days=step_days)
+    click.echo(
+        f"{'date':10} {'G1':>5} {'G2':>5} {'renewed':>7}  {'G1 verdict':12} {'old software':12} events"
+    )
+    for s in report.steps:
+        click.echo(
+            f"{s.when:%Y-%m-%d} {len(s.g1_holders):5} {s.g2_holders:5} {s.renewed:7}"
+            f"  {s.g1_verdict:12} {s.g1_verdict_old_software:12} {' '.join(s.events)}"
+        )
+    stranded = report.stranded
+    click.echo(f"still on G1 at the acceptance stop: {len(stranded)} {' '.join(stranded[:20])}")
+
+
+commands = [pki]

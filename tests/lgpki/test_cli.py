@@ -1,0 +1,250 @@
+"""``lgwan-sim pki ...`` in-process: each command once, and bad input in one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+from lgpki_support import SCRYPT_N
+
+from lgwan_sim.cli import main
+from lgwan_sim.lgpki import Pki
+
+TOPOLOGY = """\
+name: tiny
+sites:
+  - {id: central-east, kind: central, name: East central site}
+  - {id: mun-01-001, kind: municipality, name: Town One, name_ja: 一町, prefecture: "01"}
+  - {id: pref-01, kind: prefecture, name: Hokkaido, name_ja: 北海道, prefecture: "01"}
+  - {id: asp-one, kind: asp, name: ASP One}
+links:
+  - {a: central-east, b: mun-01-001, capacity_bps: 100000000}
+  - {a: central-east, b: pref-01, capacity_bps: 100000000}
+  - {a: central-east, b: asp-one, capacity_bps: 100000000}
+"""
+
+
+@pytest.fixture(scope="module")
+def cli_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A home made by ``pki init`` with G2 only (P-256 keys keep the bulk issue fast)."""
+    root = tmp_path_factory.mktemp("cli")
+    topo = root / "tiny.yaml"
+    topo.write_text(TOPOLOGY, encoding="utf-8")
+    home = root / "home"
+    # init through the library with a cheap KDF, then let the CLI find the passphrase file
+    (root / "pass").write_text("cli-test-passphrase\n")
+    with Pki.create(
+        home,
+        passphrase=b"cli-test-passphrase",
+        now=_dt("2020-04-01"),
+        generations=["G2"],
+        scrypt_n=SCRYPT_N,
+    ):
+        pass
+    return home, topo
+
+
+def _dt(text: str):
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _run(home: Path, *args: str) -> int:
+    return main(["pki", "--home", str(home), "--passphrase-file", str(home.parent / "pass"), *args])
+
+
+def test_init_creates_a_home_with_a_passphrase_file(tmp_path, capsys):
+    home = tmp_path / "h"
+    assert (
+        main(["pki", "--home", str(home), "init", "--at", "2020-04-01", "--generation", "G2"]) == 0
+    )
+    assert "initialised" in capsys.readouterr().out
+    assert (home / "passphrase").stat().st_mode & 0o777 == 0o600
+    assert main(["pki", "--home", str(home), "init"]) == 2
+    assert "already holds a CA store" in capsys.readouterr().err
+
+
+def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
+    home, topo = cli_home
+    at = ["--at", "2020-05-01"]
+    assert _run(home, "issue", "--all", "--topology", str(topo), "--key-type", "p256", *at) == 0
+    assert "issued 4 certificates (4 G2)" in capsys.readouterr().out
+    out = tmp_path / "out"
+    assert (
+        _run(
+            home,
+            "issue",
+            "--site",
+            "asp-one",
+            "--profile",
+            "server",
+            "--topology",
+            str(topo),
+            "--out",
+            str(out),
+            *at,
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "asp-one-server-G2.crt",
+        "asp-one-server-G2.key",
+    ]
+    assert _run(home, "crl", "--at", "2020-05-01T01:00") == 0
+    capsys.readouterr()
+    assert _run(home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00") == 0
+    assert capsys.readouterr().out.startswith("OK: CN=asp-one.lg.jp")
+
+    payload = tmp_path / "payload.txt"
+    payload.write_text("hello")
+    msg = tmp_path / "msg.bin"
+    assert (
+        _run(
+            home,
+            "sign",
+            "--site",
+            "pref-01",
+            "--topic",
+            "notice",
+            "--payload",
+            str(payload),
+            "--out",
+            str(msg),
+            "--at",
+            "2020-05-01T02:00",
+        )
+        == 0
+    )
+    assert _run(home, "verify", str(msg), "--role", "head", "--at", "2020-05-01T02:01") == 0
+    assert "OK: message from pref-01" in capsys.readouterr().out
+
+    assert (
+        _run(
+            home,
+            "revoke",
+            "--holder",
+            "pref-01",
+            "--reason",
+            "key_compromise",
+            "--at",
+            "2020-05-01T03:00",
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert _run(home, "verify", str(msg), "--at", "2020-05-01T03:01") == 2
+    assert "revoked" in capsys.readouterr().err
+
+    assert _run(home, "status", "--at", "2020-05-01T04:00") == 0
+    status = capsys.readouterr().out
+    assert "org_g2" in status
+    assert "holders of valid G2 certificates: 3" in status
+
+    log = tmp_path / "audit.jsonl"
+    assert _run(home, "audit", "--export", str(log)) == 0
+    assert "integrity OK" in capsys.readouterr().out
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records[-1]["action"] == "publish-arl"
+
+
+def test_issue_from_csr(cli_home, tmp_path, capsys):
+    home, topo = cli_home
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "req.pem"
+    path.write_bytes(csr.public_bytes(Encoding.PEM))
+    args = [
+        "issue",
+        "--site",
+        "asp-one",
+        "--profile",
+        "message",
+        "--csr",
+        str(path),
+        "--topology",
+        str(topo),
+    ]
+    assert _run(home, *args, "--at", "2020-05-02") == 0
+    assert "asp-one message app_sub_g2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["revoke", "--holder", "nobody", "--reason", "superseded"], "holds no valid certificate"),
+        (
+            ["revoke", "--issuer", "org_g2", "--serial", "xyz", "--reason", "superseded"],
+            "--serial: not a hexadecimal serial (got 'xyz')",
+        ),
+        (["crl", "--at", "yesterday"], "--at: not an ISO date or datetime (got 'yesterday')"),
+        (["issue", "--site", "mars", "--profile", "role"], "unknown site 'mars'"),
+        (["issue", "--site", "asp-one", "--profile", "wizard"], "unknown profile 'wizard'"),
+        (["revoke", "--holder", "x", "--reason", "bored"], "Invalid value for '--reason'"),
+        (["verify", "--anchor", "nope", "{payload}"], "nope.pem is missing from the repository"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(cli_home, tmp_path, capsys, args, needle):
+    home, topo = cli_home
+    payload = tmp_path / "p.pem"
+    payload.write_text("junk")
+    args = [a.replace("{payload}", str(payload)) for a in args]
+    if args[0] == "issue":
+        args += ["--topology", str(topo), "--at", "2020-05-03"]
+    before = sorted(p.relative_to(home) for p in home.rglob("*") if "sqlite3" not in p.name)
+    assert _run(home, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err
+    after = sorted(p.relative_to(home) for p in home.rglob("*") if "sqlite3" not in p.name)
+    assert after == before
+
+
+def test_bad_csr_names_the_file(cli_home, tmp_path, capsys):
+    home, topo = cli_home
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a csr")
+    assert (
+        _run(
+            home,
+            "issue",
+            "--site",
+            "asp-one",
+            "--profile",
+            "message",
+            "--csr",
+            str(bad),
+            "--topology",
+            str(topo),
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert f"{bad}: --csr: not a PEM certificate signing request" in err
+
+
+def test_missing_passphrase_file(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "pki",
+                "--home",
+                str(tmp_path / "h"),
+                "--passphrase-file",
+                str(tmp_path / "none"),
+                "status",
+            ]
+        )
+        == 2
+    )
+    assert "passphrase file not found" in capsys.readouterr().err
