@@ -53,6 +53,8 @@ def _link_fields(link: Link) -> dict[str, Any]:
     }
     if link.metric is not None:
         out["metric"] = link.metric
+    if link.basis:
+        out["basis"] = link.basis
     return out
 
 

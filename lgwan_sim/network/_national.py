@@ -490,7 +490,7 @@ def build_national(
 
 # -- explicit topology files (small studies) ----------------------------------------------
 _SITE_KEYS = ("id", "kind", "name", "name_ja", "lat", "lon", "prefecture", "region", "campus")
-_LINK_KEYS = ("a", "b", "kind", "capacity_bps", "delay_s", "metric")
+_LINK_KEYS = ("a", "b", "kind", "capacity_bps", "delay_s", "metric", "basis")
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -605,6 +605,16 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
         metric = (
             rd.number(entry, "metric", f"{f}.metric", positive=False) if "metric" in entry else None
         )
-        links.append(Link(a=a, b=b, kind=lkind, capacity_bps=cap, delay_s=delay, metric=metric))
+        links.append(
+            Link(
+                a=a,
+                b=b,
+                kind=lkind,
+                capacity_bps=cap,
+                delay_s=delay,
+                metric=metric,
+                basis=str(entry.get("basis", "")),
+            )
+        )
     name = str(doc.get("name", Path(source).stem))
     return Topology.build(name, sites, links, source=str(source))

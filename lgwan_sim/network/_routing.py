@@ -198,15 +198,52 @@ class Router:
         return done
 
     def fail_links(self, link_ids: Iterable[str]) -> RoutingChange:
-        """Take links down and recompute only the trees that used them."""
+        """Take links down; recompute only the trees whose cut-off part could re-attach."""
         ids = []
         for link_id in link_ids:
             link = self.topology.link(link_id)
             if link.id not in self._down_links:
                 self._down_links.add(link.id)
-                ids.append(link.id)
-        hit = {root for root, tree in self._trees.items() if not tree.tree_links.isdisjoint(ids)}
-        return RoutingChange(self._recompute(hit), links=tuple(ids))
+                ids.append(link)
+        hit = []
+        for root, tree in self._trees.items():
+            if tree.tree_links.isdisjoint(lk.id for lk in ids):
+                continue
+            cut = [
+                n for lk in ids for n in (lk.a, lk.b) if n in tree.pred and tree.pred[n][1] is lk
+            ]
+            if self._prune(tree, cut):
+                hit.append(root)
+        return RoutingChange(self._recompute(hit), links=tuple(lk.id for lk in ids))
+
+    def _prune(self, tree: _Tree, cut: Sequence[str]) -> bool:
+        """Drop the subtrees below ``cut`` from ``tree``; return True if one could re-attach.
+
+        A subtree that has no working link to the rest of the tree is simply unreachable
+        now (a municipality behind its failed access line): no recomputation is needed.
+        """
+        children: dict[str, list[str]] = {}
+        for node, (hop, _) in tree.pred.items():
+            children.setdefault(hop, []).append(node)
+        below: set[str] = set()
+        stack = list(cut)
+        while stack:
+            node = stack.pop()
+            if node not in below:
+                below.add(node)
+                stack.extend(children.get(node, ()))
+        for node in below:
+            if node in self._down_sites:
+                continue
+            for nbr, link in self._adj[node]:
+                if nbr not in below and nbr in tree.dist and self.link_is_up(link):
+                    return True
+        for node in below:
+            tree.dist.pop(node, None)
+            tree.pred.pop(node, None)
+        tree.tree_links = frozenset(link.id for _, link in tree.pred.values())
+        tree.parents = frozenset(hop for hop, _ in tree.pred.values())
+        return False
 
     def restore_links(self, link_ids: Iterable[str]) -> RoutingChange:
         """Bring links back and recompute only the trees they would shorten."""
@@ -222,24 +259,20 @@ class Router:
         )
 
     def fail_sites(self, site_ids: Iterable[str]) -> RoutingChange:
-        """Take sites down (with all their links) and recompute the trees they relayed for."""
+        """Take sites down (with all their links); recompute only the trees that need it."""
         ids = []
         for site_id in site_ids:
             self.topology.site(site_id)
             if site_id not in self._down_sites:
                 self._down_sites.add(site_id)
                 ids.append(site_id)
-        hit = {
-            root
-            for root, tree in self._trees.items()
-            if root in ids or not tree.parents.isdisjoint(ids)
-        }
-        # A leaf site's own entry must also go from trees that reached it.
+        hit = []
         for root, tree in self._trees.items():
-            if root not in hit and any(s in tree.dist for s in ids):
-                for s in ids:
-                    tree.dist.pop(s, None)
-                    tree.pred.pop(s, None)
+            if root in ids or (
+                any(s in tree.dist for s in ids)
+                and self._prune(tree, [s for s in ids if s in tree.dist])
+            ):
+                hit.append(root)
         return RoutingChange(self._recompute(hit), sites=tuple(ids))
 
     def restore_sites(self, site_ids: Iterable[str]) -> RoutingChange:

@@ -1,0 +1,93 @@
+"""The package as users get it: a public surface kept honest, and a wheel that works alone."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("module", ["lgwan_sim.network", "lgwan_sim.errors", "lgwan_sim.report"])
+def test_all_is_sorted_and_complete(module: str) -> None:
+    mod = importlib.import_module(module)
+    public = sorted(
+        n
+        for n, v in vars(mod).items()
+        if not n.startswith("_")
+        and getattr(v, "__module__", module).startswith("lgwan_sim")
+        and not isinstance(v, type(sys))
+    )
+    assert len(set(mod.__all__)) == len(mod.__all__)  # order is ruff's (RUF022)
+    assert set(public) <= set(mod.__all__)
+
+
+@pytest.mark.slow
+def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_repository(tmp_path: Path) -> None:
+    """Build a wheel, install it with no access to the source tree, run the CLI elsewhere."""
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    wheel = next(dist.glob("lgwan_sim-*.whl"))
+    env_dir = tmp_path / "venv"
+    # Dependencies come from this interpreter's site-packages (no download needed); the
+    # package itself only from the wheel, which the venv's own site-packages put first.
+    venv.create(env_dir, with_pip=False, system_site_packages=True)
+    py = env_dir / "bin" / "python"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "-q",
+            "--no-deps",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    where = subprocess.run(
+        [str(py), "-I", "-c", "import lgwan_sim; print(lgwan_sim.__file__)"],
+        cwd=outside,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert where.startswith(str(env_dir)), where  # the wheel's copy, not the source tree
+    assert (Path(where).parent / "_bundled" / "topology" / "national.yaml").is_file()
+    result = subprocess.run(
+        [str(env_dir / "bin" / "lgwan-sim"), "topology", "summary", "--json"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"municipality": 1741' in result.stdout
