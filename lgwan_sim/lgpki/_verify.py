@@ -325,6 +325,8 @@ class VerifiedPath:
     weak_rsa: bool
     revocation_refs: tuple[tuple[IssuerKey, int, bool], ...] = field(repr=False)
     leaf_key: PublicKey = field(repr=False)
+    key_kind: str
+    """``"rsa"`` or ``"ec"``: lets hot paths dispatch without ABC ``isinstance`` checks."""
     leaf_key_id: bytes
     site_ids: frozenset[str]
     ekus: frozenset[str]
@@ -535,6 +537,7 @@ class Verifier:
             weak_rsa=any(isinstance(k, rsa.RSAPublicKey) and k.key_size < 2048 for k in keys),
             revocation_refs=tuple(refs),
             leaf_key=keys[0],
+            key_kind="rsa" if isinstance(keys[0], rsa.RSAPublicKey) else "ec",
             leaf_key_id=bytes.fromhex(spki_sha256(keys[0])),
             site_ids=sites,
             ekus=frozenset(o.dotted_string for o in eku)
