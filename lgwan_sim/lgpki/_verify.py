@@ -278,7 +278,7 @@ class RevocationStore:
         return added
 
     def check(
-        self, issuer: IssuerKey, serial: int, *, is_ca: bool, now: datetime, policy: AlgorithmPolicy
+        self, issuer: IssuerKey, serial: int, is_ca: bool, now: datetime, policy: AlgorithmPolicy
     ) -> None:
         """Raise unless ``serial`` is known good by a fresh list of ``issuer`` (fail closed)."""
         scope = "arl" if is_ca else "crl"
@@ -560,7 +560,7 @@ class Verifier:
                 policy.check_key(_public_key(cert), now, _who(cert))
         revocation = self.revocation
         for issuer, serial, is_ca in vp.revocation_refs:
-            revocation.check(issuer, serial, is_ca=is_ca, now=now, policy=policy)
+            revocation.check(issuer, serial, is_ca, now, policy)  # positional: hot path
 
     def verify_certificate(
         self,
