@@ -140,7 +140,7 @@ def run_migration(
         if "algorithm_compromise" in happening:
             pki.compromise_generation("G1", now=when)
         g2_open = when >= plan.g2_start
-        horizon = when + step + timedelta(days=30)
+        horizon = when + step  # renew what would lapse before the next step
         for holder, gen, not_after in _valid_ee(pki, when):
             if g2_open and holder not in migrated and (migrate_at[holder] <= when or gen == "G2"):
                 if gen == "G1":
@@ -151,7 +151,7 @@ def run_migration(
                 # a laggard grabs one last G1 certificate just before G1 issuance stops
                 pki.renew(holder, now=when, generation="G1", key_type=g1_key_type)
                 renewed += 1
-            elif not_after <= horizon:
+            elif not_after < horizon:
                 to_g2 = holder in migrated or when >= plan.g1_issuance_stop
                 pki.renew(
                     holder,
@@ -162,6 +162,23 @@ def run_migration(
                 renewed += 1
                 if to_g2:
                     migrated.add(holder)
+        covered = {holder for holder, _, _ in _valid_ee(pki, when)}
+        for site in eligible:  # certificates that lapsed between steps: enrol again
+            if site.id in covered or "g1_start" in happening:
+                continue
+            to_g2 = g2_open and (
+                site.id in migrated or when >= plan.g1_issuance_stop or migrate_at[site.id] <= when
+            )
+            pki.issue(
+                site,
+                profile=pki.hierarchy.bulk[str(site.kind)],
+                now=when,
+                generation="G2" if to_g2 else "G1",
+                key_type=g2_key_type if to_g2 else g1_key_type,
+            )
+            renewed += 1
+            if to_g2:
+                migrated.add(site.id)
         pki.publish_crls(now=when)
         holders = pki.holders_by_generation(when)
         g1 = tuple(sorted(holders.get("G1", set())))
@@ -208,6 +225,7 @@ def _probe(
         c
         for c in pki.certificates(holder=g1_holders[0], status="V", kind=CertKind.EE)
         if c.generation == "G1"
+        and c.certificate.not_valid_before_utc <= when < c.certificate.not_valid_after_utc
     )
     try:
         verifier_from_pki(pki, anchor, policy=policy).verify_certificate(cert.certificate, now=when)

@@ -248,3 +248,26 @@ def test_missing_passphrase_file(tmp_path, capsys):
         == 2
     )
     assert "passphrase file not found" in capsys.readouterr().err
+
+
+def test_migrate_reports_g1_holders_per_date(cli_home, tmp_path, capsys):
+    _, topo = cli_home
+    home = tmp_path / "mig"
+    plan = tmp_path / "migration.yaml"
+    plan.write_text(
+        "g1_start: 2008-04-01\ng2_start: 2014-04-01\ng1_issuance_stop: 2015-01-26\n"
+        "g1_acceptance_stop: 2016-12-20\nalgorithm_compromise: 2017-02-23\n"
+        "laggard_ratio: 1.0\nseed: 1\n"
+    )
+    args = ["migrate", "--plan", str(plan), "--topology", str(topo)]
+    assert main(["pki", "--home", str(home), *args]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line[:2] == "20"}
+    assert all(line.split()[1:3] == ["4", "0"] for d, line in lines.items() if d < "2014-04-01")
+    # every site is a laggard: the heads' three-year role certificates are still G1 at the
+    # stop, while the services' one-year message certificates had to be renewed into G2
+    assert lines["2016-12-20"].split()[1:3] == ["2", "2"]
+    assert lines["2014-04-01"].split()[4:6] == ["accepted", "accepted"]
+    assert "weak-hash" in lines["2016-12-20"]
+    assert "ca-revoked" in lines["2017-02-23"]
+    assert out.rstrip().endswith("still on G1 at the acceptance stop: 2 mun-01-001 pref-01")
