@@ -20,7 +20,7 @@ from lgwan_sim.errors import LgwanSimError
 __all__ = ["cli", "main"]
 
 #: Modules under ``lgwan_sim._cli`` whose ``commands`` join the root group.
-_COMMAND_MODULES: tuple[str, ...] = ("topology", "pki")
+_COMMAND_MODULES: tuple[str, ...] = ("topology", "pki", "scenario")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

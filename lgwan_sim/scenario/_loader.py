@@ -1,0 +1,971 @@
+"""Load and validate a scenario file into a frozen :class:`Scenario`.
+
+Validation is strict and happens here, once: an unknown key, a wrong type, an unknown site
+or link, a time outside the run or an impossible value raises one
+:class:`~lgwan_sim.errors.ScenarioError` that names ``file:line``, the field path and the
+value. Nothing downstream re-validates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lgwan_sim._yaml import LineDict, LineList, load_yaml
+from lgwan_sim.errors import LgwanSimError, ScenarioError, TopologyError
+from lgwan_sim.network import (
+    Link,
+    LinkKind,
+    SiteKind,
+    Topology,
+    build_national,
+    great_circle_km,
+    load_topology,
+    propagation_delay_s,
+    topology_from_mapping,
+)
+from lgwan_sim.scenario._catalogue import Catalogue, load_catalogue
+from lgwan_sim.scenario._fields import Fields
+from lgwan_sim.scenario._model import (
+    Edit,
+    EditKind,
+    EventType,
+    Fidelity,
+    Restore,
+    Scenario,
+    ScenarioEvent,
+    ServiceChoice,
+)
+
+__all__ = ["apply_overrides", "load_scenario", "parse_override_value"]
+
+log = logging.getLogger(__name__)
+
+_TOP_KEYS = (
+    "name",
+    "description",
+    "topology",
+    "roster",
+    "edits",
+    "catalogue",
+    "services",
+    "demand",
+    "start",
+    "duration",
+    "fidelity",
+    "seed",
+    "engine",
+    "events",
+)
+_REQUIRED_TOP = ("topology", "start", "duration", "seed")
+#: Longest run a scenario may ask for.
+MAX_DURATION_S = 400 * 86400.0
+_PREF_CODES = tuple(f"{i:02d}" for i in range(1, 48))
+
+
+def load_scenario(
+    path: str | Path,
+    *,
+    overrides: Mapping[str, object] | None = None,
+    fidelity: str | None = None,
+    seed: int | None = None,
+) -> Scenario:
+    """Load, validate and resolve a scenario file.
+
+    Parameters
+    ----------
+    path:
+        The scenario YAML file.
+    overrides:
+        Dotted paths into the document and their new values (``{"services.eltax.multiplier":
+        2.0}``), applied before validation; sweeps use them.
+    fidelity, seed:
+        Command-line overrides of the file's ``fidelity`` and ``seed``.
+
+    Raises
+    ------
+    ScenarioError
+        With ``file:line``, the field path and the value, for any problem in the file.
+    """
+    path = Path(path)
+    doc = load_yaml(path, error=ScenarioError)
+    if not isinstance(doc, LineDict):
+        raise ScenarioError(
+            "a scenario file must be a mapping of keys",
+            file=path,
+            line=getattr(doc, "start_line", None) or 1,
+        )
+    if overrides:
+        apply_overrides(doc, overrides, file=path)
+    if fidelity is not None:
+        doc["fidelity"] = fidelity
+    if seed is not None:
+        doc["seed"] = seed
+    return _Loader(path).scenario(doc)
+
+
+def parse_override_value(text: str) -> object:
+    """A ``--set`` value: an integer, a number, ``true``/``false`` or else YAML/a string."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Path) -> None:
+    """Set each dotted ``path`` (``a.b[2].c``) in ``doc``; intermediate keys must exist."""
+    for dotted, value in overrides.items():
+        parts = _split_path(dotted)
+        if not parts:
+            raise ScenarioError("empty override path", file=file, field="--set", value=dotted)
+        node: Any = doc
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(part, int):
+                if not isinstance(node, list) or not 0 <= part < len(node):
+                    raise ScenarioError(
+                        "override path does not exist in the scenario",
+                        file=file,
+                        field="--set",
+                        value=dotted,
+                    )
+                if last:
+                    node[part] = value
+                else:
+                    node = node[part]
+                continue
+            if not isinstance(node, dict):
+                raise ScenarioError(
+                    "override path does not exist in the scenario",
+                    file=file,
+                    field="--set",
+                    value=dotted,
+                )
+            if last:
+                node[part] = value
+            else:
+                if part not in node:
+                    child = LineDict()
+                    child.start_line = node.line_of(part) if isinstance(node, LineDict) else 0
+                    node[part] = child
+                node = node[part]
+
+
+def _split_path(dotted: str) -> list[str | int]:
+    parts: list[str | int] = []
+    for piece in dotted.split("."):
+        name, _, rest = piece.partition("[")
+        if name:
+            parts.append(name)
+        while rest:
+            index, _, rest = rest.partition("]")
+            if not index.isdigit():
+                return []
+            parts.append(int(index))
+            rest = rest.removeprefix("[")
+    return parts
+
+
+class _Loader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.f = Fields(path)
+
+    def _file(self, doc: LineDict, key: str, path: str) -> Path:
+        text = self.f.text(doc, key, path)
+        target = Path(text)
+        if not target.is_absolute():
+            target = self.path.parent / target
+        if not target.exists():
+            raise self.f.error("file or folder not found", doc, key, path, text)
+        return target
+
+    # -- the whole file -------------------------------------------------------------------
+    def scenario(self, doc: LineDict) -> Scenario:
+        f = self.f
+        f.only(doc, _TOP_KEYS, "")
+        for key in _REQUIRED_TOP:
+            f.require(doc, key, "")
+        name = f.text(doc, "name", "name") if "name" in doc else self.path.stem
+        description = (
+            " ".join(f.text(doc, "description", "description").split())
+            if "description" in doc
+            else ""
+        )
+        start = f.moment(doc, "start", "start")
+        duration_s = f.duration_s(doc, "duration", "duration")
+        if duration_s > MAX_DURATION_S:
+            raise f.error("must be at most 400d", doc, "duration", "duration", doc["duration"])
+        seed = f.integer(doc, "seed", "seed", minimum=0)
+        fidelity = Fidelity.ANALYTIC
+        if "fidelity" in doc:
+            fidelity = Fidelity(f.choice(doc, "fidelity", "fidelity", [v.value for v in Fidelity]))
+        topology, ref = self.topology(doc)
+        edits: list[Edit] = []
+        if "edits" in doc:
+            items = f.seq(doc, "edits", "edits")
+            for i in range(len(items)):
+                edit = self.edit(items, i, topology)
+                topology = self.apply_edit(topology, edit, items, i)
+                edits.append(edit)
+        catalogue = (
+            load_catalogue(self._file(doc, "catalogue", "catalogue"))
+            if "catalogue" in doc
+            else load_catalogue()
+        )
+        multiplier, growth_years = self.demand(doc)
+        services = self.services(doc, catalogue, topology)
+        bin_s, convergence = self.engine(doc, duration_s)
+        events: list[ScenarioEvent] = []
+        if "events" in doc:
+            items = f.seq(doc, "events", "events")
+            for i in range(len(items)):
+                events.append(
+                    self.event(items, i, topology, services, start=start, duration_s=duration_s)
+                )
+        return Scenario(
+            name=name,
+            description=description,
+            file=str(self.path),
+            topology=topology,
+            topology_ref=ref,
+            edits=tuple(edits),
+            services=services,
+            start=start,
+            duration_s=duration_s,
+            fidelity=fidelity,
+            seed=seed,
+            demand_multiplier=multiplier,
+            growth_years=growth_years,
+            events=tuple(events),
+            bin_s=bin_s,
+            convergence_delay_s=convergence,
+        )
+
+    # -- topology -------------------------------------------------------------------------
+    def topology(self, doc: LineDict) -> tuple[Topology, str]:
+        f = self.f
+        value = doc["topology"]
+        roster = self._file(doc, "roster", "roster") if "roster" in doc else None
+        if value == "national":
+            return self._wrap(lambda: build_national(roster=roster), doc, "topology"), "national"
+        m = f.mapping(doc, "topology", "topology")
+        f.only(m, ("national", "file", "inline"), "topology")
+        given = [k for k in ("national", "file", "inline") if k in m]
+        if len(given) != 1:
+            raise f.error(
+                'needs exactly one of "national", "file" or "inline"',
+                doc,
+                "topology",
+                "topology",
+                given or None,
+            )
+        if roster is not None and given[0] != "national":
+            raise f.error(
+                "a roster applies only to the national topology",
+                doc,
+                "roster",
+                "roster",
+                doc["roster"],
+            )
+        kind = given[0]
+        if kind == "national":
+            backup = False
+            if m["national"] is not None:
+                nm = f.mapping(m, "national", "topology.national")
+                f.only(nm, ("backup_lines",), "topology.national")
+                if "backup_lines" in nm:
+                    backup = f.boolean(nm, "backup_lines", "topology.national.backup_lines")
+            return (
+                self._wrap(
+                    lambda: build_national(roster=roster, backup_lines=backup), m, "national"
+                ),
+                "national" + (" +backup" if backup else ""),
+            )
+        if kind == "file":
+            target = self._file(m, "file", "topology.file")
+            return self._wrap(lambda: load_topology(target), m, "file"), f"file:{m['file']}"
+        inline = f.mapping(m, "inline", "topology.inline")
+        f.only(inline, ("name", "sites", "links"), "topology.inline")
+        for key in ("sites", "links"):
+            f.require(inline, key, "topology.inline")
+        return self._wrap(
+            lambda: topology_from_mapping(inline, source=self.path), m, "inline"
+        ), "inline"
+
+    def _wrap(self, build: Any, container: LineDict, key: str) -> Topology:
+        try:
+            topo: Topology = build()
+        except TopologyError as exc:
+            # Name the topology's own file and line when it has one, else the scenario's key.
+            inline = exc.file == str(self.path)
+            field = exc.field
+            if field and (inline or not exc.file):
+                field = f"topology.{key}.{field}"
+            raise ScenarioError(
+                exc.reason,
+                file=exc.file or self.path,
+                line=exc.line if exc.file and exc.line else container.line_of(key),
+                field=field,
+                value=exc.value,
+            ) from None
+        return topo
+
+    def link_ids(self, parent: Any, key: str, path: str, topology: Topology) -> tuple[str, ...]:
+        ids = self.f.text_list(parent, key, path)
+        out = []
+        for i, link_id in enumerate(ids):
+            try:
+                out.append(topology.link(link_id).id)
+            except TopologyError:
+                raise self.f.error(
+                    'unknown link (write "a~b" with two site ids joined by a link)',
+                    parent[key],
+                    i,
+                    f"{path}[{i}]",
+                    link_id,
+                ) from None
+        return tuple(out)
+
+    def site_ids(self, parent: Any, key: str, path: str, topology: Topology) -> tuple[str, ...]:
+        ids = self.f.text_list(parent, key, path)
+        for i, site_id in enumerate(ids):
+            if site_id not in topology:
+                raise self.f.error("unknown site", parent[key], i, f"{path}[{i}]", site_id)
+        return ids
+
+    def site_id(self, parent: Any, key: str, path: str, topology: Topology) -> str:
+        site_id = self.f.text(parent, key, path)
+        if site_id not in topology:
+            raise self.f.error("unknown site", parent, key, path, site_id)
+        return site_id
+
+    def prefectures(self, parent: Any, key: str, path: str) -> tuple[str, ...]:
+        codes = self.f.text_list(parent, key, path)
+        for i, code in enumerate(codes):
+            if code not in _PREF_CODES:
+                raise self.f.error(
+                    'unknown prefecture code (two digits "01".."47", e.g. "03" for Iwate)',
+                    parent[key],
+                    i,
+                    f"{path}[{i}]",
+                    code,
+                )
+        return codes
+
+    # -- edits ----------------------------------------------------------------------------
+    def edit(self, items: LineList, i: int, topology: Topology) -> Edit:
+        f = self.f
+        path = f"edits[{i}]"
+        m = f.mapping(items, i, path)
+        f.require(m, "kind", path)
+        kind = EditKind(f.choice(m, "kind", f"{path}.kind", [k.value for k in EditKind]))
+        line = items.line_of(i)
+        if kind is EditKind.CAPACITY:
+            f.only(m, ("kind", "links", "link_kind", "capacity_bps", "scale"), path)
+            if ("links" in m) == ("link_kind" in m):
+                raise f.error("needs exactly one of 'links' or 'link_kind'", m, None, path, None)
+            if "links" in m:
+                links = self.link_ids(m, "links", f"{path}.links", topology)
+            else:
+                lk = LinkKind(
+                    f.choice(m, "link_kind", f"{path}.link_kind", [k.value for k in LinkKind])
+                )
+                links = tuple(link.id for link in topology.links_of_kind(lk))
+                if not links:
+                    raise f.error(
+                        "the topology has no links of this kind",
+                        m,
+                        "link_kind",
+                        f"{path}.link_kind",
+                        lk.value,
+                    )
+            capacity, scale = self._capacity_or_scale(m, path)
+            return Edit(kind=kind, links=links, capacity_bps=capacity, scale=scale, line=line)
+        f.only(m, ("kind", "sites", "site_kinds", "capacity_bps", "to", "metric_penalty_s"), path)
+        if ("sites" in m) == ("site_kinds" in m):
+            raise f.error("needs exactly one of 'sites' or 'site_kinds'", m, None, path, None)
+        if "sites" in m:
+            sites = self.site_ids(m, "sites", f"{path}.sites", topology)
+        else:
+            names = f.text_list(m, "site_kinds", f"{path}.site_kinds")
+            allowed = [k.value for k in SiteKind]
+            for j, n in enumerate(names):
+                if n not in allowed:
+                    raise f.error(
+                        f"unknown site kind; one of {', '.join(allowed)}",
+                        m["site_kinds"],
+                        j,
+                        f"{path}.site_kinds[{j}]",
+                        n,
+                    )
+            sites = tuple(s.id for s in topology.sites_of_kind(*(SiteKind(n) for n in names)))
+        f.require(m, "capacity_bps", path)
+        capacity = f.number(
+            m, "capacity_bps", f"{path}.capacity_bps", minimum=0.0, exclusive_minimum=True
+        )
+        to = self.site_id(m, "to", f"{path}.to", topology) if "to" in m else None
+        if to is None and not topology.sites_of_kind(SiteKind.CENTRAL):
+            raise f.error(
+                "the topology has no central site; say where backup lines go with 'to'",
+                m,
+                None,
+                path,
+                None,
+            )
+        penalty = (
+            f.number(m, "metric_penalty_s", f"{path}.metric_penalty_s", minimum=0.0)
+            if "metric_penalty_s" in m
+            else 1.0
+        )
+        return Edit(
+            kind=kind,
+            sites=sites,
+            capacity_bps=capacity,
+            to=to,
+            metric_penalty_s=penalty,
+            line=line,
+        )
+
+    def _capacity_or_scale(self, m: LineDict, path: str) -> tuple[float | None, float | None]:
+        f = self.f
+        if ("capacity_bps" in m) == ("scale" in m):
+            raise f.error("needs exactly one of 'capacity_bps' or 'scale'", m, None, path, None)
+        if "capacity_bps" in m:
+            return (
+                f.number(
+                    m, "capacity_bps", f"{path}.capacity_bps", minimum=0.0, exclusive_minimum=True
+                ),
+                None,
+            )
+        return None, f.number(m, "scale", f"{path}.scale", minimum=0.0, exclusive_minimum=True)
+
+    def apply_edit(self, topology: Topology, edit: Edit, items: LineList, i: int) -> Topology:
+        links = dict(topology.links)
+        if edit.kind is EditKind.CAPACITY:
+            for link_id in edit.links:
+                link = links[link_id]
+                cap = edit.capacity_bps if edit.capacity_bps is not None else None
+                if cap is None:
+                    assert edit.scale is not None
+                    cap = link.capacity_bps * edit.scale
+                links[link_id] = dataclasses.replace(link, capacity_bps=cap)
+        else:
+            centrals = topology.sites_of_kind(SiteKind.CENTRAL)
+            assert edit.capacity_bps is not None
+            for site_id in edit.sites:
+                site = topology.site(site_id)
+                if edit.to is not None:
+                    far = topology.site(edit.to)
+                else:
+                    far = min(
+                        centrals,
+                        key=lambda c: (great_circle_km(site.lat, site.lon, c.lat, c.lon), c.id),
+                    )
+                if far.id == site.id or topology.graph.has_edge(site.id, far.id):
+                    raise self.f.error(
+                        f"site already has a line to {far.id!r}",
+                        items,
+                        i,
+                        f"edits[{i}].sites",
+                        site.id,
+                    )
+                delay = propagation_delay_s(great_circle_km(site.lat, site.lon, far.lat, far.lon))
+                link = Link(
+                    a=site.id,
+                    b=far.id,
+                    kind=LinkKind.BACKUP,
+                    capacity_bps=edit.capacity_bps,
+                    delay_s=delay,
+                    metric=delay + edit.metric_penalty_s,
+                    basis="scenario edit: backup line",
+                )
+                links[link.id] = link
+        try:
+            return Topology.build(
+                topology.name, topology.sites.values(), links.values(), source=topology.source
+            )
+        except LgwanSimError as exc:
+            raise self.f.error(str(exc), items, i, f"edits[{i}]", None) from None
+
+    # -- demand and services --------------------------------------------------------------
+    def demand(self, doc: LineDict) -> tuple[float, float]:
+        f = self.f
+        if "demand" not in doc:
+            return 1.0, 0.0
+        m = f.mapping(doc, "demand", "demand")
+        f.only(m, ("multiplier", "growth_years"), "demand")
+        multiplier = (
+            f.number(m, "multiplier", "demand.multiplier", minimum=0.0)
+            if "multiplier" in m
+            else 1.0
+        )
+        years = (
+            f.number(m, "growth_years", "demand.growth_years", minimum=0.0, maximum=50.0)
+            if "growth_years" in m
+            else 0.0
+        )
+        return multiplier, years
+
+    def services(
+        self, doc: LineDict, catalogue: Catalogue, topology: Topology
+    ) -> tuple[ServiceChoice, ...]:
+        f = self.f
+        if "services" not in doc:
+            chosen: dict[str, LineDict | None] = dict.fromkeys(catalogue.names())
+            container: LineDict = doc
+        else:
+            container = f.mapping(doc, "services", "services")
+            if not container:
+                raise f.error("must name at least one service", doc, "services", "services", {})
+            chosen = {}
+            for name in container:
+                if name not in catalogue:
+                    raise f.error(
+                        f"unknown service; the catalogue has {', '.join(catalogue.names())}",
+                        container,
+                        name,
+                        f"services.{name}",
+                        name,
+                    )
+                value = container[name]
+                chosen[name] = (
+                    None if value is None else f.mapping(container, name, f"services.{name}")
+                )
+        out = []
+        for name in sorted(chosen):
+            out.append(self.service(name, chosen[name], container, catalogue, topology))
+        return tuple(out)
+
+    def service(
+        self,
+        name: str,
+        m: LineDict | None,
+        container: LineDict,
+        catalogue: Catalogue,
+        topology: Topology,
+    ) -> ServiceChoice:
+        f = self.f
+        spec = catalogue[name]
+        path = f"services.{name}"
+        opts = m if m is not None else LineDict()
+        f.only(
+            opts,
+            (
+                "multiplier",
+                "growth_per_year",
+                "requests_per_day",
+                "primary",
+                "secondary",
+                "callers",
+            ),
+            path,
+        )
+        where = opts if m is not None else container
+        requests_per_day = (
+            f.number(opts, "requests_per_day", f"{path}.requests_per_day", minimum=0.0)
+            if "requests_per_day" in opts
+            else spec.requests_per_day.value
+        )
+        multiplier = (
+            f.number(opts, "multiplier", f"{path}.multiplier", minimum=0.0)
+            if "multiplier" in opts
+            else 1.0
+        )
+        growth = (
+            f.number(
+                opts, "growth_per_year", f"{path}.growth_per_year", minimum=-0.99, maximum=10.0
+            )
+            if "growth_per_year" in opts
+            else spec.growth_per_year.value
+        )
+
+        def host(key: str, default: str | None) -> str | None:
+            if key in opts:
+                if opts[key] is None:
+                    return None
+                return self.site_id(opts, key, f"{path}.{key}", topology)
+            if default is not None and default not in topology:
+                raise f.error(
+                    f"the catalogue's {key} host {default!r} is not in this topology; "
+                    f"set {path}.{key}",
+                    where,
+                    name if m is None else None,
+                    path,
+                    default,
+                )
+            return default
+
+        primary = host("primary", spec.host.primary)
+        if primary is None:
+            raise f.error(
+                "a service needs a primary host", opts, "primary", f"{path}.primary", None
+            )
+        secondary = host("secondary", spec.host.secondary)
+        if secondary == primary:
+            raise f.error(
+                "must differ from the primary host",
+                opts,
+                "secondary",
+                f"{path}.secondary",
+                secondary,
+            )
+        if "callers" in opts:
+            callers = tuple(sorted(self.site_ids(opts, "callers", f"{path}.callers", topology)))
+        else:
+            for site_id in spec.callers.sites:
+                if site_id not in topology:
+                    raise f.error(
+                        f"the catalogue's caller {site_id!r} is not in this topology; "
+                        f"set {path}.callers",
+                        where,
+                        name if m is None else None,
+                        path,
+                        site_id,
+                    )
+            callers = spec.callers.resolve(topology, name)
+        callers = tuple(c for c in callers if c not in (primary, secondary))
+        if not callers:
+            raise f.error(
+                "no calling sites in this topology (the catalogue's callers are "
+                f"{', '.join(k.value for k in spec.callers.kinds) or 'a fixed list'}); "
+                f"set {path}.callers",
+                where,
+                name if m is None else None,
+                path,
+                None,
+            )
+        return ServiceChoice(
+            spec=spec,
+            primary=primary,
+            secondary=secondary,
+            callers=callers,
+            requests_per_day=requests_per_day,
+            multiplier=multiplier,
+            growth_per_year=growth,
+        )
+
+    def engine(self, doc: LineDict, duration_s: float) -> tuple[float, float | None]:
+        f = self.f
+        if "engine" not in doc:
+            return min(60.0, duration_s), None
+        m = f.mapping(doc, "engine", "engine")
+        f.only(m, ("bin_s", "convergence_delay_s"), "engine")
+        bin_s = (
+            f.number(m, "bin_s", "engine.bin_s", minimum=1.0, maximum=duration_s)
+            if "bin_s" in m
+            else min(60.0, duration_s)
+        )
+        if "bin_s" in m and (duration_s / bin_s) > 100_000:
+            raise f.error(
+                "too many time bins (more than 100000) for this duration",
+                m,
+                "bin_s",
+                "engine.bin_s",
+                m["bin_s"],
+            )
+        convergence = (
+            f.number(
+                m, "convergence_delay_s", "engine.convergence_delay_s", minimum=0.0, maximum=3600.0
+            )
+            if "convergence_delay_s" in m
+            else None
+        )
+        return bin_s, convergence
+
+    # -- events ---------------------------------------------------------------------------
+    _EVENT_KEYS: Mapping[EventType, tuple[str, ...]] = {
+        EventType.LINK_DOWN: ("links", "until"),
+        EventType.SITE_DOWN: ("sites", "campuses", "until"),
+        EventType.REGION_DOWN: ("prefectures", "center", "radius_km", "until", "restore"),
+        EventType.DC_LOSS: ("site", "detection_s", "switchover_s", "until", "failback"),
+        EventType.CAPACITY: ("links", "capacity_bps", "scale", "until"),
+        EventType.DEMAND_SURGE: ("service", "multiplier", "until"),
+    }
+
+    def time(
+        self, m: LineDict, key: str, path: str, *, start: datetime, duration_s: float, after: float
+    ) -> float:
+        at = self.f.offset_s(m, key, path, start=start)
+        if not 0.0 <= at < duration_s:
+            raise self.f.error(
+                f"outside the run ({start.isoformat()} for {duration_s / 3600:g}h)",
+                m,
+                key,
+                path,
+                m[key],
+            )
+        if at <= after:
+            raise self.f.error("must be after the event's start", m, key, path, m[key])
+        return at
+
+    def event(
+        self,
+        items: LineList,
+        i: int,
+        topology: Topology,
+        services: tuple[ServiceChoice, ...],
+        *,
+        start: datetime,
+        duration_s: float,
+    ) -> ScenarioEvent:
+        f = self.f
+        path = f"events[{i}]"
+        m = f.mapping(items, i, path)
+        f.require(m, "kind", path)
+        kind = EventType(f.choice(m, "kind", f"{path}.kind", [k.value for k in EventType]))
+        f.only(m, ("kind", "at", "note", *self._EVENT_KEYS[kind]), path)
+        f.require(m, "at", path)
+        at = self.time(m, "at", f"{path}.at", start=start, duration_s=duration_s, after=-1.0)
+        note = f.text(m, "note", f"{path}.note") if "note" in m else ""
+        until: tuple[Restore, ...] = ()
+        line = items.line_of(i)
+        common: dict[str, Any] = {"kind": kind, "at_s": at, "note": note, "line": line}
+        if kind is EventType.LINK_DOWN:
+            f.require(m, "links", path)
+            links = self.link_ids(m, "links", f"{path}.links", topology)
+            if "until" in m:
+                until = (self._until(m, path, start, duration_s, at, links=links),)
+            return ScenarioEvent(links=links, restore=until, **common)
+        if kind is EventType.SITE_DOWN:
+            sites: list[str] = []
+            if not ("sites" in m or "campuses" in m):
+                raise f.error("needs 'sites' or 'campuses'", m, None, path, None)
+            if "sites" in m:
+                sites.extend(self.site_ids(m, "sites", f"{path}.sites", topology))
+            if "campuses" in m:
+                campuses = f.text_list(m, "campuses", f"{path}.campuses")
+                known = sorted({s.campus for s in topology.sites.values() if s.campus})
+                for j, campus in enumerate(campuses):
+                    if campus not in known:
+                        raise f.error(
+                            f"unknown campus; this topology has {', '.join(known) or 'none'}",
+                            m["campuses"],
+                            j,
+                            f"{path}.campuses[{j}]",
+                            campus,
+                        )
+                    sites.extend(s.id for s in topology.sites.values() if s.campus == campus)
+            site_tuple = tuple(dict.fromkeys(sites))
+            if "until" in m:
+                until = (self._until(m, path, start, duration_s, at, sites=site_tuple),)
+            return ScenarioEvent(sites=site_tuple, restore=until, **common)
+        if kind is EventType.REGION_DOWN:
+            return self._region(m, path, topology, start, duration_s, at, common)
+        if kind is EventType.DC_LOSS:
+            f.require(m, "site", path)
+            site = self.site_id(m, "site", f"{path}.site", topology)
+            hosted = [s.name for s in services if s.primary == site]
+            if not hosted:
+                raise f.error(
+                    "no service in this scenario has this site as its primary host "
+                    "(use site_down for other sites)",
+                    m,
+                    "site",
+                    f"{path}.site",
+                    site,
+                )
+            detection = (
+                f.number(m, "detection_s", f"{path}.detection_s", minimum=0.0)
+                if "detection_s" in m
+                else 60.0
+            )
+            switchover = (
+                f.number(m, "switchover_s", f"{path}.switchover_s", minimum=0.0)
+                if "switchover_s" in m
+                else 300.0
+            )
+            failback = f.boolean(m, "failback", f"{path}.failback") if "failback" in m else True
+            if "until" in m:
+                until = (self._until(m, path, start, duration_s, at, sites=(site,)),)
+            elif "failback" in m:
+                raise f.error(
+                    "failback needs 'until' (when the site comes back)",
+                    m,
+                    "failback",
+                    f"{path}.failback",
+                    failback,
+                )
+            return ScenarioEvent(
+                sites=(site,),
+                detection_s=detection,
+                switchover_s=switchover,
+                failback=failback,
+                restore=until,
+                **common,
+            )
+        if kind is EventType.CAPACITY:
+            f.require(m, "links", path)
+            links = self.link_ids(m, "links", f"{path}.links", topology)
+            capacity, scale = self._capacity_or_scale(m, path)
+            if "until" in m:
+                until = (self._until(m, path, start, duration_s, at, links=links),)
+            return ScenarioEvent(
+                links=links, capacity_bps=capacity, scale=scale, restore=until, **common
+            )
+        # demand surge
+        f.require(m, "multiplier", path)
+        service = None
+        if "service" in m:
+            service = f.text(m, "service", f"{path}.service")
+            names = [s.name for s in services]
+            if service not in names:
+                raise f.error(
+                    f"not a service of this scenario; one of {', '.join(names)}",
+                    m,
+                    "service",
+                    f"{path}.service",
+                    service,
+                )
+        multiplier = f.number(m, "multiplier", f"{path}.multiplier", minimum=0.0, maximum=1000.0)
+        if "until" in m:
+            until = (self._until(m, path, start, duration_s, at),)
+        return ScenarioEvent(service=service, multiplier=multiplier, restore=until, **common)
+
+    def _until(
+        self,
+        m: LineDict,
+        path: str,
+        start: datetime,
+        duration_s: float,
+        at: float,
+        *,
+        links: tuple[str, ...] = (),
+        sites: tuple[str, ...] = (),
+        prefectures: tuple[str, ...] = (),
+    ) -> Restore:
+        until = self.time(m, "until", f"{path}.until", start=start, duration_s=duration_s, after=at)
+        return Restore(at_s=until, links=links, sites=sites, prefectures=prefectures)
+
+    def _region(
+        self,
+        m: LineDict,
+        path: str,
+        topology: Topology,
+        start: datetime,
+        duration_s: float,
+        at: float,
+        common: dict[str, Any],
+    ) -> ScenarioEvent:
+        f = self.f
+        by_list = "prefectures" in m
+        by_circle = "center" in m or "radius_km" in m
+        if by_list == by_circle:
+            raise f.error(
+                "needs either 'prefectures' or 'center' with 'radius_km'", m, None, path, None
+            )
+        prefectures: tuple[str, ...] = ()
+        center: tuple[float, float] | None = None
+        radius: float | None = None
+        if by_list:
+            prefectures = self.prefectures(m, "prefectures", f"{path}.prefectures")
+            present = {s.prefecture for s in topology.sites.values()}
+            for j, code in enumerate(prefectures):
+                if code not in present:
+                    raise f.error(
+                        "this topology has no site in this prefecture",
+                        m["prefectures"],
+                        j,
+                        f"{path}.prefectures[{j}]",
+                        code,
+                    )
+        else:
+            for key in ("center", "radius_km"):
+                f.require(m, key, path)
+            pair = f.seq(m, "center", f"{path}.center")
+            if len(pair) != 2:
+                raise f.error("must be [lat, lon]", m, "center", f"{path}.center", list(pair))
+            center = (
+                f.number(pair, 0, f"{path}.center[0]", minimum=-90.0, maximum=90.0),
+                f.number(pair, 1, f"{path}.center[1]", minimum=-180.0, maximum=180.0),
+            )
+            radius = f.number(
+                m,
+                "radius_km",
+                f"{path}.radius_km",
+                minimum=0.0,
+                exclusive_minimum=True,
+                maximum=3000.0,
+            )
+            inside = [
+                s
+                for s in topology.sites.values()
+                if great_circle_km(s.lat, s.lon, center[0], center[1]) <= radius
+            ]
+            if not inside:
+                raise f.error(
+                    "no site lies inside this circle", m, "radius_km", f"{path}.radius_km", radius
+                )
+        if "until" in m and "restore" in m:
+            raise f.error(
+                "give either 'until' or staged 'restore', not both",
+                m,
+                "restore",
+                f"{path}.restore",
+                None,
+            )
+        stages: list[Restore] = []
+        if "until" in m:
+            stages.append(self._until(m, path, start, duration_s, at, prefectures=prefectures))
+        if "restore" in m:
+            if not by_list:
+                raise f.error(
+                    "staged restoration works by prefecture; use 'until' with a circle",
+                    m,
+                    "restore",
+                    f"{path}.restore",
+                    None,
+                )
+            items = f.seq(m, "restore", f"{path}.restore")
+            if not items:
+                raise f.error("must not be empty", m, "restore", f"{path}.restore", [])
+            restored: set[str] = set()
+            previous = at
+            for j in range(len(items)):
+                sp = f"{path}.restore[{j}]"
+                sm = f.mapping(items, j, sp)
+                f.only(sm, ("at", "prefectures"), sp)
+                for key in ("at", "prefectures"):
+                    f.require(sm, key, sp)
+                when = self.time(
+                    sm, "at", f"{sp}.at", start=start, duration_s=duration_s, after=previous
+                )
+                codes = self.prefectures(sm, "prefectures", f"{sp}.prefectures")
+                for k, code in enumerate(codes):
+                    if code not in prefectures:
+                        raise f.error(
+                            "this prefecture is not part of the outage",
+                            sm["prefectures"],
+                            k,
+                            f"{sp}.prefectures[{k}]",
+                            code,
+                        )
+                    if code in restored:
+                        raise f.error(
+                            "this prefecture is already restored by an earlier stage",
+                            sm["prefectures"],
+                            k,
+                            f"{sp}.prefectures[{k}]",
+                            code,
+                        )
+                restored.update(codes)
+                previous = when
+                stages.append(Restore(at_s=when, prefectures=codes))
+        return ScenarioEvent(
+            prefectures=prefectures,
+            center_latlon=center,
+            radius_km=radius,
+            restore=tuple(stages),
+            **common,
+        )

@@ -1,0 +1,151 @@
+"""Frozen records of a validated scenario: what the loader produces and the runner reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from lgwan_sim.network import LinkKind, SiteKind, Topology
+from lgwan_sim.scenario._catalogue import ServiceSpec
+
+__all__ = [
+    "Edit",
+    "EditKind",
+    "EventType",
+    "Fidelity",
+    "Restore",
+    "Scenario",
+    "ScenarioEvent",
+    "ServiceChoice",
+]
+
+
+class Fidelity(StrEnum):
+    """How finely the engine resolves traffic (see the architecture notes)."""
+
+    ANALYTIC = "analytic"
+    FLOW = "flow"
+    PACKET = "packet"
+
+
+class EditKind(StrEnum):
+    """Changes applied to the topology before the run starts."""
+
+    CAPACITY = "capacity"
+    BACKUP_LINES = "backup_lines"
+
+
+class EventType(StrEnum):
+    """Timeline events a scenario file can name (``kind:`` of an entry in ``events``)."""
+
+    LINK_DOWN = "link_down"
+    SITE_DOWN = "site_down"
+    REGION_DOWN = "region_down"
+    DC_LOSS = "dc_loss"
+    CAPACITY = "capacity"
+    DEMAND_SURGE = "demand_surge"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Edit:
+    kind: EditKind
+    links: tuple[str, ...] = ()
+    """Capacity edits: the link ids (canonical ``a~b``) to change."""
+    capacity_bps: float | None = None
+    scale: float | None = None
+    sites: tuple[str, ...] = ()
+    """Backup lines: the sites that get one."""
+    to: str | None = None
+    """Backup lines: the far end; ``None`` means each site's nearest central site."""
+    metric_penalty_s: float = 1.0
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Restore:
+    """One stage of a restoration: what comes back at ``at_s``."""
+
+    at_s: float
+    links: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    prefectures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioEvent:
+    """One entry of the scenario's ``events`` list, validated; times in seconds from start."""
+
+    kind: EventType
+    at_s: float
+    links: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    prefectures: tuple[str, ...] = ()
+    center_latlon: tuple[float, float] | None = None
+    radius_km: float | None = None
+    capacity_bps: float | None = None
+    scale: float | None = None
+    multiplier: float | None = None
+    service: str | None = None
+    detection_s: float = 0.0
+    switchover_s: float = 0.0
+    failback: bool = True
+    restore: tuple[Restore, ...] = ()
+    note: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceChoice:
+    """A catalogue service as this scenario uses it: hosts, callers and volume resolved."""
+
+    spec: ServiceSpec
+    primary: str
+    secondary: str | None
+    callers: tuple[str, ...]
+    requests_per_day: float
+    multiplier: float
+    growth_per_year: float
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A validated scenario. Build one with :func:`lgwan_sim.scenario.load_scenario`."""
+
+    name: str
+    description: str
+    file: str
+    topology: Topology
+    """The topology with every edit already applied."""
+    topology_ref: str
+    edits: tuple[Edit, ...]
+    services: tuple[ServiceChoice, ...]
+    start: datetime
+    duration_s: float
+    fidelity: Fidelity
+    seed: int
+    demand_multiplier: float
+    growth_years: float
+    events: tuple[ScenarioEvent, ...]
+    bin_s: float = 60.0
+    convergence_delay_s: float | None = None
+
+    def service(self, name: str) -> ServiceChoice:
+        for choice in self.services:
+            if choice.name == name:
+                return choice
+        raise KeyError(name)
+
+    def growth_factor(self, choice: ServiceChoice) -> float:
+        """Compound growth of one service over ``growth_years``."""
+        return float((1.0 + choice.growth_per_year) ** self.growth_years)
+
+
+#: Site kinds that make sense as default far ends of backup lines.
+BACKUP_TARGET_KINDS = (SiteKind.CENTRAL,)
+#: The link kinds a capacity edit may select.
+EDITABLE_LINK_KINDS = tuple(LinkKind)
