@@ -1,7 +1,7 @@
 """``lgwan-sim pki ...``: the simulated LGPKI from the command line.
 
-``init``, ``issue``, ``revoke``, ``crl``, ``verify``, ``sign``, ``status``, ``audit`` and
-``migrate`` work on a CA home chosen with ``--home``. The passphrase that protects the
+``init``, ``issue``, ``revoke``, ``renew``, ``crl``, ``verify``, ``sign``, ``status``,
+``audit`` and ``migrate`` work on a CA home chosen with ``--home``. The passphrase that protects the
 private keys is read from ``--passphrase-file`` (default ``<home>/passphrase``, which
 ``init`` creates with a random value: convenient for a simulation; keep it elsewhere for
 anything else). Times are ``--at`` ISO dates, UTC; the default is the current time.
@@ -276,6 +276,41 @@ def revoke_cmd(
         click.echo(f"revoked {cert.issuer_ca}/{cert.serial:x} ({cert.holder}, {reason})")
 
 
+@pki.command("renew")
+@_AT
+@click.option("--holder", required=True, help="The site whose certificates to renew.")
+@click.option("--generation", help="Target generation (default: the current one).")
+@click.option(
+    "--key-type",
+    type=click.Choice([k.value for k in KeyType]),
+    help="Override the profiles' end-entity key type.",
+)
+@click.option("--keep-old", is_flag=True, help="Do not revoke the old certificates (superseded).")
+@click.pass_obj
+def renew_cmd(
+    obj: _Ctx,
+    at: str | None,
+    holder: str,
+    generation: str | None,
+    key_type: str | None,
+    keep_old: bool,
+) -> None:
+    """Re-key and re-issue every valid certificate of a site."""
+    now = _at(at)
+    with obj.open() as ca:
+        new = ca.renew(
+            holder,
+            now=now,
+            generation=generation,
+            supersede=not keep_old,
+            key_type=None if key_type is None else KeyType(key_type),
+        )
+        if not keep_old:
+            ca.publish_crls(now=now, ca_ids=sorted({c.issuer_ca for c in new}))
+    for cert in new:
+        click.echo(f"renewed {holder} {cert.profile} -> {cert.issuer_ca}/{cert.serial:x}")
+
+
 @pki.command("crl")
 @_AT
 @click.option("--ca", "ca_ids", multiple=True, help="Only these CAs (repeatable).")
@@ -448,6 +483,7 @@ def audit_cmd(obj: _Ctx, export: Path | None) -> None:
     help="A migration.yaml (default: the one the home was created with).",
 )
 @click.option("--sites-limit", type=click.IntRange(1), help="Only the first N eligible sites.")
+@click.option("--holders", "show_holders", is_flag=True, help="List the G1 holders at each date.")
 @topology_options
 @click.pass_obj
 def migrate_cmd(
@@ -455,6 +491,7 @@ def migrate_cmd(
     step_days: int,
     plan_file: Path | None,
     sites_limit: int | None,
+    show_holders: bool,
     topology_file: Path | None,
     roster: Path | None,
     backup_lines: bool,
@@ -480,6 +517,8 @@ def migrate_cmd(
             f"{s.when:%Y-%m-%d} {len(s.g1_holders):5} {s.g2_holders:5} {s.renewed:7}"
             f"  {s.g1_verdict:12} {s.g1_verdict_old_software:12} {' '.join(s.events)}"
         )
+        if show_holders and s.g1_holders:
+            click.echo(f"           G1: {' '.join(s.g1_holders)}")
     stranded = report.stranded
     click.echo(f"still on G1 at the acceptance stop: {len(stranded)} {' '.join(stranded[:20])}")
 

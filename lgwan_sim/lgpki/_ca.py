@@ -20,6 +20,7 @@ Nothing is returned or published before the commit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -134,6 +136,20 @@ class _Request:
     san: tuple[x509.GeneralName, ...]
     public_key: PublicKey
     private_key: PrivateKey | None
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _under_lock(method: Callable[Concatenate[Pki, _P], _R]) -> Callable[Concatenate[Pki, _P], _R]:
+    """Run ``method`` holding the home's writer lock: its commit and its publication."""
+
+    def wrapper(self: Pki, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.store.locked():
+            return method(self, *args, **kwargs)
+
+    return functools.update_wrapper(wrapper, method)  # type: ignore[return-value]
 
 
 def _pem(cert: x509.Certificate) -> bytes:
@@ -304,6 +320,7 @@ class Pki:
         return signer
 
     # -- hierarchy -----------------------------------------------------------------------------
+    @_under_lock
     def add_generation(self, generation: str, *, now: datetime) -> list[IssuedCertificate]:
         """Stand up the CAs of ``generation`` with their cross and link certificates.
 
@@ -683,6 +700,7 @@ class Pki:
         gen = generation or self.current_generation(now)
         return self._issue_many([self._request(site, prof, gen, pub, None)], now=now)[0]
 
+    @_under_lock
     def _issue_many(
         self, requests: Sequence[_Request], *, now: datetime
     ) -> list[IssuedCertificate]:
@@ -759,7 +777,7 @@ class Pki:
         supersede: bool = True,
         key_type: KeyType | None = None,
     ) -> list[IssuedCertificate]:
-        """Re-key and re-issue every valid end-entity certificate of ``holder``.
+        """Re-key and re-issue ``holder``'s newest valid end-entity certificate per profile.
 
         The new certificates keep subject and SAN, use fresh keys and the target generation
         (default: the current one); with ``supersede`` the old ones are revoked as superseded.
@@ -770,8 +788,9 @@ class Pki:
         old = [c for c in old if c.certificate.not_valid_after_utc > now]
         if not old:
             raise PkiError(f"{holder!r} holds no valid end-entity certificate to renew")
+        newest = {c.profile: c for c in old}  # issuance order: the last one per profile wins
         requests = []
-        for cert in old:
+        for cert in newest.values():
             prof = self.hierarchy.profile(cert.profile)
             key = generate_key(key_type or prof.key_for(gen))
             san = cert.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
@@ -789,7 +808,8 @@ class Pki:
         new = self._issue_many(requests, now=now)
         if supersede:
             for cert in old:
-                self.revoke(cert.issuer_ca, cert.serial, reason="superseded", now=now)
+                if self._status_of(cert.row_id) == "V":
+                    self.revoke(cert.issuer_ca, cert.serial, reason="superseded", now=now)
         return new
 
     # -- revocation ----------------------------------------------------------------------------
@@ -905,6 +925,7 @@ class Pki:
         self.publish_crls(now=now, ca_ids=sorted({c.issuer_ca for c in out}))
         return out
 
+    @_under_lock
     def publish_crls(
         self,
         *,
@@ -1216,6 +1237,7 @@ class Pki:
                 )
         atomic_write_many(items)
 
+    @_under_lock
     def republish(self) -> int:
         """Rewrite every published file from the database (after a crash, or on demand)."""
         certs = self.certificates()

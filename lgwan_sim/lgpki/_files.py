@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def _write_tmp(path: Path, data: bytes, mode: int) -> Path:
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         view = memoryview(data)

@@ -134,6 +134,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._lock_fd: int | None = None
+        self._lock_depth = 0
         self._depth = 0
         self._last_hash: str | None = None
         self._last_seq = 0
@@ -153,8 +154,34 @@ class Store:
 
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the home's writer lock (``flock`` on ``lock``); re-entrant.
+
+        Operations hold it across their commit *and* the publication that follows, so
+        published files always reflect the newest committed state.
+        """
+        if self._lock_fd is not None:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
+        self._lock_depth = 1
+        try:
+            yield
+        finally:
+            self._lock_fd = None
+            self._lock_depth = 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One writer transaction: the home's flock, then ``BEGIN IMMEDIATE`` ... ``COMMIT``.
+        """One writer transaction under the lock: ``BEGIN IMMEDIATE`` ... ``COMMIT``.
 
         The commit is durable (WAL + synchronous FULL) when the block ends without error.
         Nested use joins the outer transaction.
@@ -166,25 +193,20 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        self._lock_fd = fd
-        self._depth = 1
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self._last_hash = None
+        with self.locked():
+            self._depth = 1
             try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-        finally:
-            self._depth = 0
-            self._last_hash = None
-            self._lock_fd = None
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+                self.db.execute("BEGIN IMMEDIATE")
+                self._last_hash = None
+                try:
+                    yield self.db
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            finally:
+                self._depth = 0
+                self._last_hash = None
 
     def _require_tx(self) -> None:
         if not self._depth:

@@ -271,3 +271,32 @@ def test_migrate_reports_g1_holders_per_date(cli_home, tmp_path, capsys):
     assert "weak-hash" in lines["2016-12-20"]
     assert "ca-revoked" in lines["2017-02-23"]
     assert out.rstrip().endswith("still on G1 at the acceptance stop: 2 mun-01-001 pref-01")
+
+
+def test_renew_moves_a_holder_to_new_keys(cli_home, capsys):
+    home, topo = cli_home
+    assert (
+        _run(
+            home,
+            "issue",
+            "--site",
+            "asp-one",
+            "--profile",
+            "message",
+            "--topology",
+            str(topo),
+            "--at",
+            "2020-06-01",
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert _run(home, "renew", "--holder", "asp-one", "--at", "2020-06-02") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines
+    assert all(line.startswith("renewed asp-one ") for line in lines)
+    with Pki.open(home, passphrase=b"cli-test-passphrase") as pki:
+        valid = [
+            c for c in pki.certificates(holder="asp-one", status="V") if c.profile == "message"
+        ]
+        assert len(valid) == 1

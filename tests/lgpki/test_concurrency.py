@@ -1,0 +1,42 @@
+"""One writer at a time: two CA handles on one home interleave without losing anything."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from lgpki_support import NOW, PASSPHRASE
+
+from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo
+
+
+def test_two_writers_on_one_home_keep_the_store_consistent(pki: Pki):
+    home = pki.home
+    before = len(pki.certificates(kind=CertKind.EE))
+    errors: list[BaseException] = []
+
+    def work(tag: str) -> None:
+        try:
+            with Pki.open(home, passphrase=PASSPHRASE) as mine:
+                for i in range(10):
+                    site = SiteInfo(id=f"asp-{tag}-{i}", kind="asp", name=f"{tag} {i}")
+                    mine.issue(site, profile="message", now=NOW, key_type=KeyType.P256)
+                    mine.publish_crls(now=NOW + timedelta(minutes=i), ca_ids=["app_sub_g2"])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(tag,)) for tag in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert len(pki.certificates(kind=CertKind.EE)) == before + 20
+    report = pki.check_integrity()
+    assert report.ok, report.problems
+    numbers = [
+        r[0]
+        for r in pki.store.db.execute("SELECT number FROM crl WHERE ca = 'app_sub_g2' ORDER BY id")
+    ]
+    assert numbers == sorted(numbers)
+    assert len(set(numbers)) == len(numbers)
