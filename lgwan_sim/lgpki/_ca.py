@@ -500,15 +500,19 @@ class Pki:
         generation: str,
         key_ref: str | None,
         now: datetime,
+        batch: str | None = None,
+        spki: str | None = None,
     ) -> int:
-        pub = cert.public_key()
-        assert isinstance(pub, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
-        spki = spki_sha256(pub)
+        if spki is None:
+            pub = cert.public_key()
+            assert isinstance(pub, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+            spki = spki_sha256(pub)
         serial = f"{cert.serial_number:x}"
+        der = cert.public_bytes(Encoding.DER)
         cur = db.execute(
             "INSERT INTO certificate(issuer_ca, serial, kind, profile, holder, subject_ca,"
-            " generation, subject, spki_sha256, not_before, not_after, der, key_ref, issued_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " generation, subject, spki_sha256, not_before, not_after, der, key_ref, issued_at,"
+            " batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 issuer_ca,
                 serial,
@@ -521,9 +525,10 @@ class Pki:
                 spki,
                 _iso(cert.not_valid_before_utc),
                 _iso(cert.not_valid_after_utc),
-                cert.public_bytes(Encoding.DER),
+                der,
                 key_ref,
                 _iso(now),
+                batch,
             ),
         )
         self.store.audit(
@@ -536,7 +541,7 @@ class Pki:
                 "profile": profile,
                 "holder": holder,
                 "spki_sha256": spki,
-                "sha256": hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest(),
+                "sha256": hashlib.sha256(der).hexdigest(),
             },
         )
         row_id = cur.lastrowid
@@ -731,13 +736,11 @@ class Pki:
             )
             built.append((req, cert, spki))
         to_store = {spki: req.private_key for req, _, spki in built if req.private_key is not None}
-        key_ref = None
-        if to_store:
-            batch = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
-            key_ref = self.vault.put_batch(batch, to_store)
+        batch = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
+        key_ref = self.vault.put_batch(batch, to_store) if to_store else None
         issued: list[IssuedCertificate] = []
         with self.store.write() as db:
-            for req, cert, _ in built:
+            for req, cert, spki in built:
                 ref = key_ref if req.private_key is not None else None
                 row_id = self._insert(
                     db,
@@ -750,6 +753,8 @@ class Pki:
                     generation=req.issuer.generation,
                     key_ref=ref,
                     now=now,
+                    batch=batch,
+                    spki=spki,
                 )
                 issued.append(
                     IssuedCertificate(
@@ -762,6 +767,7 @@ class Pki:
                         generation=req.issuer.generation,
                         certificate=cert,
                         key_ref=ref,
+                        batch=batch,
                     )
                 )
         self._publish_certs(issued)
@@ -1057,11 +1063,11 @@ class Pki:
         return out
 
     # -- queries -------------------------------------------------------------------------------
-    _COLS = "id, issuer_ca, serial, kind, profile, holder, generation, der, key_ref"
+    _COLS = "id, issuer_ca, serial, kind, profile, holder, generation, der, key_ref, batch"
 
     @staticmethod
     def _from_row(row: tuple[object, ...]) -> IssuedCertificate:
-        rid, issuer, serial, kind, profile, holder, gen, der, key_ref = row
+        rid, issuer, serial, kind, profile, holder, gen, der, key_ref, batch = row
         assert isinstance(der, bytes)
         return IssuedCertificate(
             row_id=int(str(rid)),
@@ -1073,6 +1079,7 @@ class Pki:
             generation=str(gen),
             certificate=x509.load_der_x509_certificate(der),
             key_ref=None if key_ref is None else str(key_ref),
+            batch=None if batch is None else str(batch),
         )
 
     def _by_id(self, row_id: int) -> IssuedCertificate:
@@ -1218,10 +1225,24 @@ class Pki:
         suffix = {"crl": ("crl", "crl"), "arl": ("arl", "arl"), "delta": ("delta", "crl")}[scope]
         return self.repo / suffix[0] / f"{ca_id}.{suffix[1]}"
 
+    def _batch_path(self, issuer_ca: str, batch: str) -> Path:
+        return self.repo / "issued" / issuer_ca / f"{batch}.pem"
+
     def _publish_certs(self, issued: Sequence[IssuedCertificate]) -> None:
-        atomic_write_many(
-            (self._cert_path(c.issuer_ca, c.serial), _pem(c.certificate)) for c in issued
-        )
+        """CA certificates one file each; end-entity certificates one file per batch.
+
+        A batch file costs one fsync instead of one per certificate: a national issuance
+        publishes a handful of files rather than 1,800.
+        """
+        items: list[tuple[Path, bytes]] = []
+        batches: dict[tuple[str, str], list[bytes]] = {}
+        for c in issued:
+            if c.kind is CertKind.EE and c.batch is not None:
+                batches.setdefault((c.issuer_ca, c.batch), []).append(_pem(c.certificate))
+            else:
+                items.append((self._cert_path(c.issuer_ca, c.serial), _pem(c.certificate)))
+        items += [(self._batch_path(i, b), b"".join(pems)) for (i, b), pems in batches.items()]
+        atomic_write_many(items)
 
     def _publish_trust(self) -> None:
         items: list[tuple[Path, bytes]] = []
@@ -1294,6 +1315,28 @@ class Pki:
                     problems.append(
                         f"published certificate {path.relative_to(self.home)} has no matching row"
                     )
+        by_batch: dict[tuple[str, str], dict[str, bytes]] = {}
+        for issuer, batch, serial, der in db.execute(
+            "SELECT issuer_ca, batch, serial, der FROM certificate WHERE batch IS NOT NULL"
+        ):
+            by_batch.setdefault((issuer, batch), {})[serial] = der
+        for path in sorted((self.repo / "issued").glob("*/*.pem")):
+            published += 1
+            members = by_batch.get((path.parent.name, path.stem), {})
+            try:
+                certs = x509.load_pem_x509_certificates(path.read_bytes())
+            except ValueError:
+                problems.append(f"published file {path.relative_to(self.home)} is unreadable")
+                continue
+            for cert in certs:
+                serial = f"{cert.serial_number:x}"
+                if members.get(serial) != cert.public_bytes(Encoding.DER):
+                    problems.append(
+                        f"{path.relative_to(self.home)} holds certificate {serial} with no"
+                        " matching row"
+                    )
+                else:
+                    seen.add((path.parent.name, serial))
         for folder in ("anchors", "bundles"):
             for path in sorted((self.repo / folder).glob("*.pem")):
                 published += 1

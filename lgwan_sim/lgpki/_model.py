@@ -259,6 +259,9 @@ class IssuedCertificate:
     generation: str
     certificate: x509.Certificate = field(repr=False)
     key_ref: str | None = None
+    batch: str | None = None
+    """The issuance batch of an end-entity certificate; it is published in
+    ``repo/issued/<issuer>/<batch>.pem`` with the rest of its batch."""
 
     @property
     def not_after(self) -> datetime:

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS certificate (
     not_after TEXT NOT NULL,
     der BLOB NOT NULL,
     key_ref TEXT,
+    batch TEXT,
     status TEXT NOT NULL DEFAULT 'V',
     revoked_at TEXT,
     reason TEXT,

@@ -19,7 +19,7 @@ from lgwan_sim.lgpki import (
     run_migration,
 )
 
-SITES = [SiteInfo(id=f"mun-{i:03d}", kind="municipality", name=f"Town {i}") for i in range(24)] + [
+SITES = [SiteInfo(id=f"mun-{i:03d}", kind="municipality", name=f"Town {i}") for i in range(12)] + [
     SiteInfo(id="asp-a", kind="asp", name="ASP A"),
     SiteInfo(id="gw", kind="gov_gateway", name="gateway"),
 ]
@@ -44,10 +44,10 @@ def _step(report: MigrationReport, event: str):
 def test_everyone_starts_in_g1_and_nobody_ends_there(report):
     result, _ = report
     first, last = result.steps[0], result.steps[-1]
-    assert len(first.g1_holders) == 25  # the gateway gets nothing
+    assert len(first.g1_holders) == 13  # the gateway gets nothing
     assert first.g2_holders == 0
     assert last.g1_holders == ()
-    assert last.g2_holders == 25
+    assert last.g2_holders == 13
 
 
 def test_g1_holders_only_shrink_during_the_parallel_period(report):
