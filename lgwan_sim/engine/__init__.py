@@ -1,0 +1,25 @@
+"""The simulation engine: fidelities ``analytic``, ``flow`` and ``packet`` behind one ``run()``.
+
+See ``docs/engine.md`` for the models, their formulas, the accounting rules and the
+assumptions behind every default of :class:`EngineConfig`.
+"""
+
+from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
+from lgwan_sim.engine._results import AppliedEvent, RunResult
+from lgwan_sim.engine._run import run
+from lgwan_sim.engine._solver import max_min_rates
+from lgwan_sim.engine._types import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent
+
+__all__ = [
+    "AppliedEvent",
+    "EngineConfig",
+    "EventKind",
+    "Fidelity",
+    "LatencyHistogram",
+    "RunResult",
+    "ServiceStats",
+    "Timeline",
+    "TimelineEvent",
+    "max_min_rates",
+    "run",
+]

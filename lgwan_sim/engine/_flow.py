@@ -1,0 +1,398 @@
+"""The flow fidelity: every message leg is a fluid flow; links are shared max-min fairly.
+
+Flows with the same path form a *class*: max-min gives them the same rate, so a class has
+one rate, one virtual clock ``v`` (bytes each of its flows has received since the class
+became active) and a heap of its flows keyed by the ``v`` at which each finishes. A rate
+change therefore costs O(1) per class, not per flow, and the global event heap holds one
+completion entry per class (stale entries are skipped by a generation number).
+
+Only *tight* links couple classes: a link is tight when the classes on it could together
+exceed its capacity (the sum of their own bottleneck capacities is above it). A link that
+is not tight can never be saturated, so dropping it from the max-min problem (while keeping
+each class's own bottleneck as a cap) does not change the allocation. An arrival,
+completion or failure recomputes only the connected component of classes joined through
+tight links that it touched; a lone class just gets its bottleneck share. Components are
+solved by the pure-Python water-filling below ``solver_numpy_min_classes`` classes and by
+numpy above. Events at the same instant are applied together before one recomputation.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+from lgwan_sim.engine._event_engine import ARRIVAL, COMPLETE, DONE, RESPONSE, EventEngine, Msg
+from lgwan_sim.engine._solver import waterfill_numpy, waterfill_python
+from lgwan_sim.engine._state import Change
+from lgwan_sim.engine._types import Fidelity
+
+__all__ = ["FlowEngine"]
+
+_TIGHT_EPS = 1e-9
+
+
+class _Class:
+    """The active flows that share one path."""
+
+    __slots__ = ("b", "delay", "flows", "gen", "links", "n", "rate", "t", "v")
+
+    def __init__(self, links: tuple[int, ...], delay: float) -> None:
+        self.links = links
+        self.delay = delay
+        self.b = 0.0  # bottleneck capacity of the path, bytes/s
+        self.n = 0
+        self.v = 0.0
+        self.t = 0.0
+        self.rate = 0.0  # per flow, bytes/s
+        self.flows: list[tuple[float, int, Msg]] = []
+        self.gen = 0
+
+
+class FlowEngine(EventEngine):
+    """Event-driven max-min flow simulation."""
+
+    fidelity = Fidelity.FLOW
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        n_links = len(self.state.link_ids)
+        self.cap_b = [c / 8.0 for c in self.state.cap_bps]
+        self.sum_b = [0.0] * n_links
+        self.tight = [False] * n_links
+        self.link_cls: list[dict[_Class, None]] = [{} for _ in range(n_links)]
+        self.classes: dict[tuple[int, ...], _Class] = {}
+        self.active: dict[_Class, None] = {}
+        self.dirty: dict[_Class, None] = {}
+        self.rmax = self.config.max_flow_rate_bps / 8.0
+        self.n_flows = 0
+        self.stalled: list[tuple[Msg, float]] = []
+        self.overload_since: float | None = None
+        self.counters.update(flows=0, recomputations=0, numpy_solves=0, peak_active_flows=0)
+
+    # -- classes --------------------------------------------------------------------------
+    def _advance(self, p: _Class, t: float) -> None:
+        dt = t - p.t
+        if dt > 0.0:
+            r = p.rate
+            if r:
+                p.v += r * dt
+                moved = r * p.n * dt
+                carried = self.carried
+                for link in p.links:
+                    carried[link] += moved
+            p.t = t
+
+    def _register(self, p: _Class) -> None:
+        cap_b = self.cap_b
+        p.b = min(cap_b[link] for link in p.links)
+        sum_b, tight, link_cls, dirty = self.sum_b, self.tight, self.link_cls, self.dirty
+        for link in p.links:
+            on = link_cls[link]
+            on[p] = None
+            s = sum_b[link] = sum_b[link] + p.b
+            if not tight[link] and s > cap_b[link] * (1 + _TIGHT_EPS):
+                tight[link] = True
+                dirty.update(dict.fromkeys(on))
+
+    def _unregister(self, p: _Class) -> None:
+        sum_b, tight, link_cls, dirty, cap_b = (
+            self.sum_b,
+            self.tight,
+            self.link_cls,
+            self.dirty,
+            self.cap_b,
+        )
+        for link in p.links:
+            on = link_cls[link]
+            del on[p]
+            if on:
+                s = sum_b[link] = sum_b[link] - p.b
+            else:
+                s = sum_b[link] = 0.0
+            if tight[link] and s <= cap_b[link] * (1 + _TIGHT_EPS):
+                tight[link] = False
+                dirty.update(dict.fromkeys(on))
+        self.dirty.pop(p, None)
+
+    def _deactivate(self, p: _Class) -> None:
+        self._unregister(p)
+        p.rate = 0.0
+        p.gen += 1
+        p.n = 0
+        p.flows = []
+        del self.active[p]
+
+    def _add_flow(self, p: _Class, msg: Msg, size: float, t: float) -> None:
+        if p.n == 0:
+            p.v = 0.0
+            p.t = t
+            p.rate = 0.0
+            self._register(p)
+            self.active[p] = None
+        else:
+            self._advance(p, t)
+        self.seq += 1
+        heapq.heappush(p.flows, (p.v + size, self.seq, msg))
+        p.n += 1
+        self.n_flows += 1
+        self.dirty[p] = None
+
+    def _set_rate(self, p: _Class, rate: float, t: float, force: bool) -> None:
+        if rate == p.rate and not force:
+            return
+        self._advance(p, t)
+        p.rate = rate
+        p.gen += 1
+        self.seq += 1
+        heapq.heappush(self.heap, (t + (p.flows[0][0] - p.v) / rate, self.seq, COMPLETE, p, p.gen))
+
+    def recompute(self, t: float) -> None:
+        """Max-min rates for every component touched since the last recomputation."""
+        dirty = self.dirty
+        tight, link_cls, rmax = self.tight, self.link_cls, self.rmax
+        seen: set[_Class] = set()
+        self.counters["recomputations"] += 1
+        for p in list(dirty):
+            if p in seen or p.n == 0:
+                continue
+            seen.add(p)
+            comp = [p]
+            coupled = False
+            i = 0
+            while i < len(comp):
+                q = comp[i]
+                i += 1
+                for link in q.links:
+                    if tight[link]:
+                        coupled = True
+                        for r in link_cls[link]:
+                            if r not in seen:
+                                seen.add(r)
+                                comp.append(r)
+            if not coupled:
+                rate = p.b / p.n
+                self._set_rate(p, rmax if rate > rmax else rate, t, True)
+                continue
+            index: dict[int, int] = {}
+            members: list[list[int]] = []
+            for q in comp:
+                ms = []
+                for link in q.links:
+                    if tight[link]:
+                        j = index.get(link)
+                        if j is None:
+                            j = index[link] = len(index)
+                        ms.append(j)
+                members.append(ms)
+            caps = [0.0] * len(index)
+            for link, j in index.items():
+                caps[j] = self.cap_b[link]
+            counts = [float(q.n) for q in comp]
+            limits = [min(q.b / q.n, rmax) for q in comp]
+            if len(comp) >= self.config.solver_numpy_min_classes:
+                self.counters["numpy_solves"] += 1
+                rates = waterfill_numpy(caps, members, counts, limits)
+            else:
+                rates = waterfill_python(caps, members, counts, limits)
+            for q, rate in zip(comp, rates, strict=True):
+                self._set_rate(q, rate, t, q in dirty)
+        dirty.clear()
+
+    # -- legs -----------------------------------------------------------------------------
+    def start_leg(self, msg: Msg, src: str, dst: str, size: float, t: float) -> None:
+        state = self.state
+        down = state.down_sites
+        if down and (src in down or dst in down):
+            self.drop(msg, "site_down")
+            return
+        path = state.route(src, dst)
+        if path is None:
+            self.drop(msg, "no_route")
+            return
+        if state.dead and state.blackholed(path):
+            self.drop(msg, "link_failure")
+            return
+        if size <= 0.0 or not path.links:
+            self._leg_done(msg, t + path.delay_s)
+            return
+        p = self.classes.get(path.links)
+        if p is None:
+            p = self.classes[path.links] = _Class(path.links, path.delay_s)
+        self.counters["flows"] += 1
+        self._add_flow(p, msg, size, t)
+
+    def _leg_done(self, msg: Msg, t_arrive: float) -> None:
+        self.seq += 1
+        if msg.leg == 0 and not self.one_way[msg.svc]:
+            heapq.heappush(
+                self.heap, (t_arrive + self.service_time[msg.svc], self.seq, RESPONSE, msg, 0)
+            )
+        else:
+            heapq.heappush(self.heap, (t_arrive, self.seq, DONE, msg, 0))
+
+    # -- bins -----------------------------------------------------------------------------
+    def account_until(self, t: float) -> None:
+        for p in self.active:
+            self._advance(p, t)
+
+    # -- failures and capacity ------------------------------------------------------------
+    def on_change(self, change: Change, t: float) -> tuple[int, int]:
+        lost = held = 0
+        if change.newly_dead:
+            victims: dict[_Class, None] = {}
+            for link in sorted(change.newly_dead):
+                victims.update(dict.fromkeys(self.link_cls[link]))
+            for p in victims:
+                self._advance(p, t)
+                for target, _, msg in sorted(p.flows):
+                    if not msg.alive:
+                        continue
+                    if self.config.failed_flows == "lose":
+                        self.drop(msg, change.reason)
+                        lost += 1
+                    else:
+                        self.stalled.append((msg, max(0.0, target - p.v)))
+                        held += 1
+                self.n_flows -= p.n
+                self._deactivate(p)
+        if change.capacity_changed:
+            for d in change.capacity_changed:
+                self.cap_b[d] = self.state.cap_bps[d] / 8.0
+            touched: dict[_Class, None] = {}
+            for d in change.capacity_changed:
+                touched.update(dict.fromkeys(self.link_cls[d]))
+            for p in touched:
+                self._advance(p, t)
+                self._unregister(p)
+                self._register(p)
+                self.dirty[p] = None
+            for d in change.capacity_changed:
+                want = self.sum_b[d] > self.cap_b[d] * (1 + _TIGHT_EPS)
+                if want != self.tight[d]:
+                    self.tight[d] = want
+                    self.dirty.update(dict.fromkeys(self.link_cls[d]))
+        if self.dirty:
+            self.recompute(t)
+        return lost, held
+
+    def on_converged(self, t: float) -> tuple[int, int]:
+        moved = 0
+        stalled, self.stalled = self.stalled, []
+        for msg, remaining in stalled:
+            if not msg.alive:
+                continue
+            if msg.leg == 0:
+                self.start_leg(msg, msg.caller, msg.host, remaining, t)
+            else:
+                self.start_leg(msg, msg.host, msg.caller, remaining, t)
+            moved += 1
+        if self.dirty:
+            self.recompute(t)
+        return 0, moved
+
+    # -- overload -------------------------------------------------------------------------
+    def _abort(self, t: float) -> None:
+        for p in list(self.active):
+            for _, _, msg in p.flows:
+                self.drop(msg, "overload")
+            self._deactivate(p)
+        for msg, _ in self.stalled:
+            self.drop(msg, "overload")
+        self.stalled = []
+        for entry in self.heap:
+            if entry[2] in (RESPONSE, DONE):
+                self.drop(entry[3], "overload")
+        self.heap.clear()
+        self.n_flows = 0
+
+    # -- main loop ------------------------------------------------------------------------
+    def loop(self) -> None:
+        heap = self.heap
+        env = self.env
+        pop = heapq.heappop
+        end = self.duration_s
+        streams_push = self.push
+        deliver = self.deliver
+        limit_flows = self.config.max_active_flows
+        sustain = self.config.overload_sustain_s
+        counters = self.counters
+        while True:
+            t_tl = env.peek()
+            limit = t_tl if t_tl < end else end
+            while heap and heap[0][0] < limit:
+                t, _, kind, obj, gen = pop(heap)
+                self.now = t
+                if t >= self.next_bin_t:
+                    self.close_bins_until(t)
+                if kind == COMPLETE:
+                    p = obj
+                    if gen != p.gen:
+                        continue
+                    self._advance(p, t)
+                    flows = p.flows
+                    v = p.v + 1e-6 + p.v * 1e-12
+                    delay = p.delay
+                    while flows and flows[0][0] <= v:
+                        msg = pop(flows)[2]
+                        p.n -= 1
+                        self.n_flows -= 1
+                        if msg.alive:
+                            self._leg_done(msg, t + delay)
+                    if p.n == 0:
+                        self._deactivate(p)
+                    else:
+                        self.dirty[p] = None
+                elif kind == ARRIVAL:
+                    stream = obj
+                    if gen != stream.gen:
+                        continue
+                    nxt = stream.next_after(t)
+                    if nxt is not None:
+                        streams_push(nxt, ARRIVAL, stream, gen)
+                    svc = stream.index
+                    caller = stream.pick_caller()
+                    host = self.state.hosts[stream.name]
+                    msg = Msg(svc, caller, host, t)
+                    self.offer(svc, t)
+                    self.start_leg(msg, caller, host, self.req_size[svc](), t)
+                    nf = self.n_flows
+                    if nf > limit_flows:
+                        if self.overload_since is None:
+                            self.overload_since = t
+                        elif t - self.overload_since >= sustain:
+                            self.stop_overloaded(
+                                t,
+                                f"{nf} active flows exceeded max_active_flows={limit_flows} "
+                                f"for {t - self.overload_since:.1f}s (sustained overload)",
+                            )
+                            break
+                    elif self.overload_since is not None:
+                        self.overload_since = None
+                elif kind == RESPONSE:
+                    if obj.alive:
+                        obj.leg = 1
+                        self.start_leg(obj, obj.host, obj.caller, self.resp_size[obj.svc](), t)
+                else:
+                    deliver(obj, t)
+                if self.dirty and (not heap or heap[0][0] > t):
+                    if self.n_flows > counters["peak_active_flows"]:
+                        counters["peak_active_flows"] = self.n_flows
+                    self.recompute(t)
+            if self.overloaded:
+                t_stop = self.stopped_at_s
+                self.close_bins_until(t_stop)
+                self.account_until(t_stop)
+                self._abort(t_stop)
+                if self.cur_bin < self.n_bins:
+                    self._close_bin(t_stop)
+                return
+            if t_tl >= end:
+                break
+            if self.dirty:
+                self.recompute(self.now)
+            env.step()
+        self.close_bins_until(end)
+        if self.cur_bin < self.n_bins:
+            self.account_until(end)
+            self._close_bin(end)
+        self.counters["active_flows_at_end"] = self.n_flows

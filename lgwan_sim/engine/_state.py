@@ -1,0 +1,275 @@
+"""Network state shared by the fidelities: directed links, capacities, routing, failures.
+
+Two views of the network are kept apart on purpose. The *physical* view changes at the
+moment of an event (a cut fibre carries nothing from then on). The *routing* view (the
+:class:`~lgwan_sim.network.Router`) changes only when routing has converged, one
+``convergence_delay_s`` later. In between, traffic that routing still sends over a dead
+element is lost ("black-holed").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lgwan_sim.engine._types import EngineConfig, EventKind, TimelineEvent
+from lgwan_sim.errors import InputError, NoRouteError
+from lgwan_sim.network import Router, Topology, great_circle_km
+from lgwan_sim.traffic import Demand
+
+__all__ = ["NetState", "Path", "directed_link_ids"]
+
+
+def directed_link_ids(topology: Topology) -> list[str]:
+    """``"a~b>"`` then ``"a~b<"`` for every link, links in id order."""
+    out: list[str] = []
+    for link_id in sorted(topology.links):
+        out.append(f"{link_id}>")
+        out.append(f"{link_id}<")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """A routed path as directed-link indices, with its propagation delay."""
+
+    links: tuple[int, ...]
+    delay_s: float
+    sites: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """What applying a timeline event did, for the fidelity to react to."""
+
+    newly_dead: frozenset[int] = frozenset()
+    capacity_changed: tuple[int, ...] = ()
+    demand_changed: bool = False
+    reason: str = "link_failure"
+    routes_recomputed: int = 0
+    links: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    converge: Callable[[], int] | None = None
+    """Call after ``convergence_delay_s`` to update routing; returns trees recomputed."""
+
+
+class NetState:
+    """Capacities, failures, hosts and multipliers at the current simulated time."""
+
+    def __init__(self, topology: Topology, demand: Demand, config: EngineConfig) -> None:
+        self.topology = topology
+        self.demand = demand
+        self.config = config
+        self.router = Router(topology)
+        self.link_ids = directed_link_ids(topology)
+        self.undirected = sorted(topology.links)
+        self.link_pos = {link_id: i for i, link_id in enumerate(self.undirected)}
+        caps: list[float] = []
+        delays: list[float] = []
+        for link_id in self.undirected:
+            link = topology.links[link_id]
+            caps += [link.capacity_bps, link.capacity_bps]
+            delays += [link.delay_s, link.delay_s]
+        self.nominal_cap_bps = list(caps)
+        self.cap_bps = caps
+        self.delay_s = delays
+        self.down_links: set[str] = set()
+        self.down_sites: set[str] = set()
+        self.dead: set[int] = set()
+        self.hosts = {s.name: s.primary for s in demand.services}
+        self.service_multiplier = {s.name: 1.0 for s in demand.services}
+        self.global_multiplier = 1.0
+        self._routes: dict[tuple[str, str], Path | None] = {}
+        self.route_version = 0
+        self._site_links: dict[str, list[str]] = {}
+        for link_id in self.undirected:
+            link = topology.links[link_id]
+            self._site_links.setdefault(link.a, []).append(link_id)
+            self._site_links.setdefault(link.b, []).append(link_id)
+        for svc in demand.services:
+            for site in (svc.primary, svc.secondary, *svc.callers):
+                if site is not None:
+                    topology.site(site)
+        self.local_bodies = {s.id for s in topology.sites.values() if s.kind.is_local_body}
+
+    # -- routing --------------------------------------------------------------------------
+    def route(self, src: str, dst: str) -> Path | None:
+        """The routing view's path (cached), or ``None`` when routing has no path."""
+        key = (src, dst)
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        path: Path | None
+        try:
+            route = self.router.route(src, dst)
+        except NoRouteError:
+            path = None
+        else:
+            pos = self.link_pos
+            links = tuple(2 * pos[link.id] + (0 if fwd else 1) for link, fwd in route.directed())
+            path = Path(links, route.delay_s, route.sites)
+        self._routes[key] = path
+        return path
+
+    def _routing_changed(self) -> None:
+        self._routes.clear()
+        self.route_version += 1
+
+    def blackholed(self, path: Path) -> bool:
+        """True when the path crosses a physically dead link."""
+        dead = self.dead
+        return bool(dead) and any(link in dead for link in path.links)
+
+    def _recompute_dead(self) -> None:
+        dead: set[int] = set()
+        for link_id in self.down_links:
+            i = self.link_pos[link_id]
+            dead.update((2 * i, 2 * i + 1))
+        for site in self.down_sites:
+            for link_id in self._site_links.get(site, ()):
+                i = self.link_pos[link_id]
+                dead.update((2 * i, 2 * i + 1))
+        self.dead = dead
+
+    def unreachable_local_bodies(self) -> int:
+        """Local bodies that cannot reach the current host of a service they call."""
+        lost: set[str] = set()
+        by_host: dict[str, dict[str, float]] = {}
+        for svc in self.demand.services:
+            host = self.hosts[svc.name]
+            if host not in by_host:
+                by_host[host] = {} if host in self.down_sites else self.router.distances_to(host)
+            dist = by_host[host]
+            for caller in svc.callers:
+                if (
+                    caller in self.local_bodies
+                    and (caller not in dist or caller in self.down_sites)
+                    and caller != host
+                ):
+                    lost.add(caller)
+        return len(lost)
+
+    # -- events ---------------------------------------------------------------------------
+    def region_sites(self, event: TimelineEvent) -> tuple[str, ...]:
+        """The sites inside a region event's prefectures and/or circle, in id order."""
+        sites: set[str] = set()
+        for code in event.prefectures:
+            found = self.topology.sites_in_prefecture(code)
+            if not found:
+                raise InputError("no sites in prefecture", field="prefectures", value=code)
+            sites.update(s.id for s in found)
+        if event.center_latlon is not None and event.radius_km is not None:
+            lat, lon = event.center_latlon
+            sites.update(
+                s.id
+                for s in self.topology.sites.values()
+                if great_circle_km(lat, lon, s.lat, s.lon) <= event.radius_km
+            )
+        return tuple(sorted(sites))
+
+    def apply(self, event: TimelineEvent) -> Change:
+        """Apply an event to the physical view; routing changes come via ``converge``."""
+        kind = event.kind
+        if kind is EventKind.LINK_DOWN:
+            ids = tuple(self.topology.link(x).id for x in event.links)
+            before = set(self.dead)
+            self.down_links.update(ids)
+            self._recompute_dead()
+
+            def converge_down() -> int:
+                change = self.router.fail_links(ids)
+                self._routing_changed()
+                return len(change.recomputed_roots)
+
+            return Change(
+                newly_dead=frozenset(self.dead - before), links=ids, converge=converge_down
+            )
+        if kind is EventKind.LINK_UP:
+            ids = tuple(self.topology.link(x).id for x in event.links)
+            self.down_links.difference_update(ids)
+            self._recompute_dead()
+
+            def converge_up() -> int:
+                change = self.router.restore_links(ids)
+                self._routing_changed()
+                return len(change.recomputed_roots)
+
+            return Change(links=ids, converge=converge_up)
+        if kind in (EventKind.SITE_DOWN, EventKind.REGION_DOWN):
+            sites = (
+                tuple(self.topology.site(s).id for s in event.sites)
+                if kind is EventKind.SITE_DOWN
+                else self.region_sites(event)
+            )
+            before = set(self.dead)
+            self.down_sites.update(sites)
+            self._recompute_dead()
+
+            def converge_sites_down() -> int:
+                change = self.router.fail_sites(sites)
+                self._routing_changed()
+                return len(change.recomputed_roots)
+
+            return Change(
+                newly_dead=frozenset(self.dead - before),
+                reason="site_down",
+                sites=sites,
+                converge=converge_sites_down,
+            )
+        if kind in (EventKind.SITE_UP, EventKind.REGION_UP):
+            sites = (
+                tuple(self.topology.site(s).id for s in event.sites)
+                if kind is EventKind.SITE_UP
+                else self.region_sites(event)
+            )
+            self.down_sites.difference_update(sites)
+            self._recompute_dead()
+
+            def converge_sites_up() -> int:
+                change = self.router.restore_sites(sites)
+                self._routing_changed()
+                return len(change.recomputed_roots)
+
+            return Change(sites=sites, converge=converge_sites_up)
+        if kind is EventKind.CAPACITY:
+            assert event.capacity_bps is not None
+            changed: list[int] = []
+            ids = tuple(self.topology.link(x).id for x in event.links)
+            for link_id in ids:
+                i = self.link_pos[link_id]
+                for d in (2 * i, 2 * i + 1):
+                    self.cap_bps[d] = float(event.capacity_bps)
+                    changed.append(d)
+            return Change(capacity_changed=tuple(changed), links=ids)
+        if kind is EventKind.DEMAND:
+            assert event.multiplier is not None
+            if event.service is None:
+                self.global_multiplier = event.multiplier
+            else:
+                self.demand.service(event.service)
+                self.service_multiplier[event.service] = event.multiplier
+            return Change(demand_changed=True)
+        if kind in (EventKind.FAILOVER, EventKind.FAILBACK):
+            assert event.service is not None
+            svc = self.demand.service(event.service)
+            if kind is EventKind.FAILOVER:
+                if svc.secondary is None:
+                    raise InputError(
+                        "failover of a service without a secondary host",
+                        field="service",
+                        value=event.service,
+                    )
+                self.hosts[svc.name] = svc.secondary
+            else:
+                self.hosts[svc.name] = svc.primary
+            return Change()
+        raise InputError("unsupported event kind", field="kind", value=kind)  # pragma: no cover
+
+    def multiplier(self, service: str) -> float:
+        return self.global_multiplier * self.service_multiplier[service]
+
+    def min_cap_bps(self, links: tuple[int, ...]) -> float:
+        cap = self.cap_bps
+        return min((cap[i] for i in links), default=math.inf)

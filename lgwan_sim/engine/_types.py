@@ -1,0 +1,182 @@
+"""The engine's input types: fidelity, timeline events and configuration."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from lgwan_sim.errors import InputError
+
+__all__ = ["EngineConfig", "EventKind", "Fidelity", "Timeline", "TimelineEvent"]
+
+
+class Fidelity(StrEnum):
+    """How finely the engine resolves traffic."""
+
+    ANALYTIC = "analytic"
+    """Traffic matrix per time bin routed onto links; queueing delay from a formula."""
+    FLOW = "flow"
+    """Each message a fluid flow; links shared max-min fairly; event driven."""
+    PACKET = "packet"
+    """Packets through FIFO queues with finite buffers; for sub-networks."""
+
+
+class EventKind(StrEnum):
+    """What a :class:`TimelineEvent` does."""
+
+    LINK_DOWN = "link_down"
+    LINK_UP = "link_up"
+    SITE_DOWN = "site_down"
+    SITE_UP = "site_up"
+    REGION_DOWN = "region_down"
+    REGION_UP = "region_up"
+    CAPACITY = "capacity"
+    DEMAND = "demand"
+    FAILOVER = "failover"
+    FAILBACK = "failback"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimelineEvent:
+    """One change applied at simulated time ``at_s``.
+
+    ``links`` and ``sites`` name what a link/site/capacity event touches. A region event
+    names ``prefectures`` (JIS codes "01".."47") and/or a circle (``center_latlon`` and
+    ``radius_km``). ``capacity_bps`` is the new capacity (each direction) of ``links``.
+    ``multiplier`` is the new demand multiplier, of ``service`` or of all demand when
+    ``service`` is None. Failover/failback name the ``service``.
+    """
+
+    at_s: float
+    kind: EventKind
+    links: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    prefectures: tuple[str, ...] = ()
+    center_latlon: tuple[float, float] | None = None
+    radius_km: float | None = None
+    capacity_bps: float | None = None
+    multiplier: float | None = None
+    service: str | None = None
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"event at {self.at_s!r}s"
+        if not isinstance(self.kind, EventKind):
+            raise InputError("unknown event kind", field=f"{where}.kind", value=self.kind)
+        if not (math.isfinite(self.at_s) and self.at_s >= 0):
+            raise InputError("at_s must be finite and >= 0", field=f"{where}.at_s", value=self.at_s)
+        kind = self.kind
+        if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP) and not self.links:
+            raise InputError(f"{kind} needs links", field=f"{where}.links")
+        if kind in (EventKind.SITE_DOWN, EventKind.SITE_UP) and not self.sites:
+            raise InputError(f"{kind} needs sites", field=f"{where}.sites")
+        if kind in (EventKind.REGION_DOWN, EventKind.REGION_UP):
+            circle = self.center_latlon is not None or self.radius_km is not None
+            if circle and (self.center_latlon is None or self.radius_km is None):
+                raise InputError(
+                    "a region circle needs both center_latlon and radius_km", field=f"{where}"
+                )
+            if self.radius_km is not None and not self.radius_km > 0:
+                raise InputError(
+                    "radius_km must be > 0", field=f"{where}.radius_km", value=self.radius_km
+                )
+            if not circle and not self.prefectures:
+                raise InputError(f"{kind} needs prefectures or a circle", field=f"{where}")
+        if kind is EventKind.CAPACITY:
+            if not self.links:
+                raise InputError("capacity needs links", field=f"{where}.links")
+            if self.capacity_bps is None or not (
+                math.isfinite(self.capacity_bps) and self.capacity_bps > 0
+            ):
+                raise InputError(
+                    "capacity needs capacity_bps > 0",
+                    field=f"{where}.capacity_bps",
+                    value=self.capacity_bps,
+                )
+        if kind is EventKind.DEMAND and (
+            self.multiplier is None or not (math.isfinite(self.multiplier) and self.multiplier >= 0)
+        ):
+            raise InputError(
+                "demand needs multiplier >= 0", field=f"{where}.multiplier", value=self.multiplier
+            )
+        if kind in (EventKind.FAILOVER, EventKind.FAILBACK) and not self.service:
+            raise InputError(f"{kind} needs a service", field=f"{where}.service")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timeline:
+    """Events in time order (a stable sort keeps the given order of simultaneous events)."""
+
+    events: tuple[TimelineEvent, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "events", tuple(sorted(self.events, key=lambda e: e.at_s)))
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+FailedFlows = Literal["lose", "reroute"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    """Engine settings. Every default is an assumption, stated in ``docs/engine.md``.
+
+    ``convergence_delay_s``: time from a failure to rerouted forwarding (detection plus
+    route recomputation). Until it passes, traffic routed over a failed element is lost.
+    ``failed_flows``: what happens to messages that are in transfer on a failed element:
+    ``"lose"`` (counted as ``link_failure``/``site_down``) or ``"reroute"`` (held, then moved
+    to the new route after convergence, lost as ``no_route`` if there is none).
+    """
+
+    bin_s: float = 60.0
+    convergence_delay_s: float = 3.0
+    failed_flows: FailedFlows = "lose"
+    max_flow_rate_bps: float = math.inf
+    solver_numpy_min_classes: int = 48
+    max_active_flows: int = 200_000
+    overload_sustain_s: float = 60.0
+    mss_bytes: float = 1460.0
+    header_bytes: float = 40.0
+    buffer_bytes: float = 1_000_000.0
+    max_queued_packets: int = 2_000_000
+    analytic_max_utilisation: float = 0.99
+
+    def __post_init__(self) -> None:
+        positive = {
+            "bin_s": self.bin_s,
+            "max_flow_rate_bps": self.max_flow_rate_bps,
+            "mss_bytes": self.mss_bytes,
+            "overload_sustain_s": self.overload_sustain_s,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise InputError(f"{name} must be > 0", field=name, value=value)
+        for name, value in (
+            ("convergence_delay_s", self.convergence_delay_s),
+            ("header_bytes", self.header_bytes),
+            ("buffer_bytes", self.buffer_bytes),
+        ):
+            if not (value >= 0 and not math.isnan(value)):
+                raise InputError(f"{name} must be >= 0", field=name, value=value)
+        if self.failed_flows not in ("lose", "reroute"):
+            raise InputError(
+                "failed_flows must be 'lose' or 'reroute'",
+                field="failed_flows",
+                value=self.failed_flows,
+            )
+        if not 0 < self.analytic_max_utilisation < 1:
+            raise InputError(
+                "analytic_max_utilisation must be in (0, 1)",
+                field="analytic_max_utilisation",
+                value=self.analytic_max_utilisation,
+            )
+        if (
+            self.max_active_flows < 1
+            or self.max_queued_packets < 1
+            or self.solver_numpy_min_classes < 1
+        ):
+            raise InputError("limits must be >= 1", field="max_active_flows")
