@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import secrets
 import struct
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple, cast
@@ -290,7 +289,7 @@ class MessageVerifier:
         self.window_us = int(replay_window / timedelta(microseconds=1))
         self.max_cached_paths = max_cached_paths
         self._paths: dict[bytes, VerifiedPath] = {}
-        self._seen: OrderedDict[tuple[bytes, bytes], int] = OrderedDict()
+        self._seen: dict[tuple[bytes, bytes], int] = {}  # insertion-ordered
         self.accepted = 0
         self.rejected = 0
         self._last_now: datetime | None = None
@@ -334,7 +333,7 @@ class MessageVerifier:
         spec = ALGORITHMS.get(m.algorithm)
         if spec is None:
             raise VerificationError(f"unknown algorithm {m.algorithm!r}", reason="malformed")
-        vp = self._path(m.certificate, now)
+        vp = self._paths.get(m.certificate) or self._path(m.certificate, now)
         if m.signer_key_id != vp.leaf_key_id:
             raise VerificationError(
                 f"message from {m.sender!r} names a signing key that is not its certificate's",
@@ -358,7 +357,7 @@ class MessageVerifier:
                 f"signature of message from {m.sender!r} does not verify", reason="bad-signature"
             ) from None
         verifier = self.verifier
-        verifier.recheck(vp, now=now)
+        verifier._recheck(vp, now)
         if hash_.name == "sha1" and not verifier.policy.legacy_allowed(now):
             verifier.policy.check_hash(hash_, now, f"message from {m.sender!r}")
         if m.sender not in vp.site_ids:
@@ -390,7 +389,7 @@ class MessageVerifier:
         if len(seen) > 4096:
             horizon = now_us - 2 * self.window_us
             while seen and next(iter(seen.values())) < horizon:
-                seen.popitem(last=False)
+                del seen[next(iter(seen))]
         return VerifiedMessage(
             sender=m.sender,
             topic=m.topic,

@@ -550,6 +550,9 @@ class Verifier:
     # -- per use ---------------------------------------------------------------------------
     def recheck(self, vp: VerifiedPath, *, now: datetime) -> None:
         """The checks that depend on time and revocation; run on every use of a cached path."""
+        self._recheck(vp, now)
+
+    def _recheck(self, vp: VerifiedPath, now: datetime) -> None:
         if not vp.not_before <= now < vp.not_after:
             self.build_path(vp.leaf, now=now)  # raises expired / not-yet-valid with details
         policy = self.policy
