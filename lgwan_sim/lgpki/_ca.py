@@ -228,7 +228,12 @@ class Pki:
 
     @classmethod
     def open(cls, home: str | Path, *, passphrase: bytes) -> Pki:
-        """Open an existing CA home; removes temp files a crashed writer left behind."""
+        """Open an existing CA home.
+
+        After a crash, :meth:`republish` rewrites files the writer had not published yet and
+        :meth:`clean_temp_files` removes its temporary files; :meth:`check_integrity` says
+        whether either is needed.
+        """
         home = Path(home)
         if not (home / "pki.sqlite3").exists():
             raise PkiError(f"{home} holds no CA store (run `lgwan-sim pki init` first)")

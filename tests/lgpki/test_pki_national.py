@@ -10,14 +10,14 @@ import pytest
 from lgpki_support import PASSPHRASE, SCRYPT_N
 
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, verifier_from_pki
-from lgwan_sim.network import SiteKind, build_national
+from lgwan_sim.network import SiteKind
 
 START = datetime(2020, 4, 1, tzinfo=UTC)
 
 
 @pytest.mark.slow
-def test_issue_for_every_site_of_the_national_topology(tmp_path: Path):
-    topology = build_national()
+def test_issue_for_every_site_of_the_national_topology(national, tmp_path: Path):
+    topology = national
     sites = [topology.sites[k] for k in sorted(topology.sites)]
     with Pki.create(
         tmp_path / "home", passphrase=PASSPHRASE, now=START, generations=["G2"], scrypt_n=SCRYPT_N
