@@ -61,8 +61,10 @@ class LatencyHistogram:
 
     def add_many(self, values_s: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> None:
         """Record many latencies at once, each with its weight (vectorised)."""
-        values_s = np.asarray(values_s, dtype=float).ravel()
-        weights = np.broadcast_to(np.asarray(weights, dtype=float), values_s.shape).ravel()
+        values_s, weights = np.broadcast_arrays(
+            np.asarray(values_s, dtype=float), np.asarray(weights, dtype=float)
+        )
+        values_s, weights = values_s.ravel(), weights.ravel()
         keep = weights > 0
         values_s, weights = values_s[keep], weights[keep]
         if values_s.size == 0:

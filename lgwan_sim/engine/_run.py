@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Callable
 
+from lgwan_sim.engine._event_engine import EventEngine
 from lgwan_sim.engine._results import RunResult
 from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline
 from lgwan_sim.errors import InputError
@@ -74,7 +75,7 @@ def run(
     if fid is Fidelity.FLOW:
         from lgwan_sim.engine._flow import FlowEngine
 
-        engine = FlowEngine(
+        engine: EventEngine = FlowEngine(
             topology,
             demand,
             timeline,

@@ -1,0 +1,474 @@
+"""The analytic fidelity: per time bin, route the traffic matrix and estimate delay.
+
+Model (see ``docs/engine.md``). Time is cut into *segments* at every timeline event and
+every routing convergence; inside a segment the network state is constant. For each
+service and caller the request path (caller to host) and the response path (host to
+caller) are routed; a caller whose path is missing is lost as ``no_route``, one whose path
+crosses an element that has failed but whose routing has not converged yet as
+``link_failure``, one whose own site or host is down as ``site_down``. The expected
+requests of each (bin, segment) overlap come from the profile's exact integral.
+
+Link load is the mean bytes per second carried per directed link; utilisation
+``rho = load * 8 / capacity``. The delay of a message leg is its propagation delay plus a
+processor-sharing transfer time at the path's worst link::
+
+    T = max over links l on the path of  E[size] * 8 / (C_l * (1 - rho_l))
+
+(the mean sojourn of an M/G/1 processor-sharing queue, the model the flow fidelity
+reproduces), with ``rho`` capped at ``analytic_max_utilisation``. Where ``rho > 1`` the
+excess is lost: a leg keeps the fraction ``min(1, 1 / max rho)`` of its traffic and the rest
+is dropped as ``overload``. Latency percentiles per bin are taken over callers, each
+weighted by its delivered messages (within-bin variation of a message's own delay is not
+modelled: use the flow fidelity for that).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
+from lgwan_sim.engine._results import AppliedEvent, RunResult
+from lgwan_sim.engine._state import Change, NetState
+from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
+from lgwan_sim.network import Topology
+from lgwan_sim.traffic import Demand, ServiceDemand
+
+__all__ = ["OutageImpact", "n1_sweep", "run_analytic"]
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+REASONS = ("site_down", "no_route", "link_failure")
+
+
+@dataclass(frozen=True, slots=True)
+class _ServiceSnapshot:
+    """One service under one network state."""
+
+    weight_bytes: FloatArray  # bytes per request per directed link, summed over callers
+    lost: dict[str, int]  # callers lost, by reason
+    ok_callers: IntArray  # indices of callers whose both legs are routable
+    base_s: FloatArray  # propagation delays + service time, per ok caller
+    req_paths: IntArray  # ok callers x hops, padded with the dummy link
+    resp_paths: IntArray
+
+
+def _pad(paths: list[tuple[int, ...]], dummy: int) -> IntArray:
+    width = max((len(p) for p in paths), default=0) or 1
+    out = np.full((len(paths), width), dummy, dtype=np.int64)
+    for i, p in enumerate(paths):
+        out[i, : len(p)] = p
+    return out
+
+
+def _snapshot(state: NetState, svc: ServiceDemand, n_links: int) -> _ServiceSnapshot:
+    host = state.hosts[svc.name]
+    down = state.down_sites
+    weight = np.zeros(n_links + 1)
+    lost = dict.fromkeys(REASONS, 0)
+    ok: list[int] = []
+    base: list[float] = []
+    req_paths: list[tuple[int, ...]] = []
+    resp_paths: list[tuple[int, ...]] = []
+    req_b = svc.request_size.mean_bytes
+    resp_b = 0.0 if svc.one_way else svc.response_size.mean_bytes
+    req_count: dict[int, int] = {}
+    resp_count: dict[int, int] = {}
+    for i, caller in enumerate(svc.callers):
+        if caller in down or host in down:
+            lost["site_down"] += 1
+            continue
+        fwd = state.route(caller, host)
+        if fwd is None:
+            lost["no_route"] += 1
+            continue
+        if state.blackholed(fwd):
+            lost["link_failure"] += 1
+            continue
+        for link in fwd.links:
+            req_count[link] = req_count.get(link, 0) + 1
+        back_delay = 0.0
+        back_links: tuple[int, ...] = ()
+        if not svc.one_way:
+            back = state.route(host, caller)
+            if back is None:
+                lost["no_route"] += 1
+                continue
+            if state.blackholed(back):
+                lost["link_failure"] += 1
+                continue
+            back_delay, back_links = back.delay_s, back.links
+            for link in back_links:
+                resp_count[link] = resp_count.get(link, 0) + 1
+        ok.append(i)
+        base.append(fwd.delay_s + back_delay + (0.0 if svc.one_way else svc.service_time_s))
+        req_paths.append(fwd.links)
+        resp_paths.append(back_links)
+    for link, n in req_count.items():
+        weight[link] += n * req_b
+    for link, n in resp_count.items():
+        weight[link] += n * resp_b
+    return _ServiceSnapshot(
+        weight_bytes=weight[:n_links],
+        lost=lost,
+        ok_callers=np.asarray(ok, dtype=np.int64),
+        base_s=np.asarray(base, dtype=float),
+        req_paths=_pad(req_paths, n_links),
+        resp_paths=_pad(resp_paths, n_links),
+    )
+
+
+@dataclass(slots=True)
+class _Segment:
+    t0: float
+    t1: float
+    snaps: list[_ServiceSnapshot]
+    multipliers: list[float]
+    caps_bps: FloatArray
+    unreachable: int
+
+
+def _segments(
+    state: NetState,
+    timeline: Timeline,
+    duration_s: float,
+    config: EngineConfig,
+    log_events: list[AppliedEvent],
+) -> list[_Segment]:
+    """Apply the timeline in order and snapshot the state between changes."""
+    n_links = len(state.link_ids)
+    services = state.demand.services
+    actions: list[tuple[float, int, TimelineEvent | None, Change | None]] = []
+    seq = 0
+    for ev in timeline.events:
+        if ev.at_s < duration_s:
+            actions.append((ev.at_s, seq, ev, None))
+            seq += 1
+    heapq.heapify(actions)
+    segments: list[_Segment] = []
+    snap_cache: dict[tuple[object, ...], list[_ServiceSnapshot]] = {}
+    t = 0.0
+    pending: dict[int, TimelineEvent] = {}
+
+    def snapshot() -> tuple[list[_ServiceSnapshot], int]:
+        key = (
+            state.route_version,
+            frozenset(state.dead),
+            frozenset(state.down_sites),
+            tuple(sorted(state.hosts.items())),
+        )
+        snaps = snap_cache.get(key)
+        if snaps is None:
+            snaps = snap_cache[key] = [_snapshot(state, s, n_links) for s in services]
+        return snaps, state.unreachable_local_bodies()
+
+    snaps, unreachable = snapshot()
+    while True:
+        t_next = actions[0][0] if actions else duration_s
+        t_next = min(t_next, duration_s)
+        if t_next > t:
+            segments.append(
+                _Segment(
+                    t0=t,
+                    t1=t_next,
+                    snaps=snaps,
+                    multipliers=[state.multiplier(s.name) for s in services],
+                    caps_bps=np.asarray(state.cap_bps, dtype=float),
+                    unreachable=unreachable,
+                )
+            )
+        if not actions or t_next >= duration_s:
+            break
+        t = t_next
+        at, k, maybe_event, change = heapq.heappop(actions)
+        if maybe_event is not None:
+            event = maybe_event
+            change = state.apply(event)
+            log_events.append(
+                AppliedEvent(
+                    at_s=at,
+                    kind=str(event.kind),
+                    note=event.note,
+                    links=change.links,
+                    sites=change.sites,
+                    service=event.service,
+                )
+            )
+            if change.converge is not None:
+                pending[seq] = event
+                heapq.heappush(actions, (at + config.convergence_delay_s, seq, None, change))
+                seq += 1
+        else:
+            assert change is not None
+            assert change.converge is not None
+            recomputed = change.converge()
+            source = pending.pop(k)
+            log_events.append(
+                AppliedEvent(
+                    at_s=at,
+                    kind="converged",
+                    note=f"routing after {source.kind} at {source.at_s:g}s",
+                    links=change.links,
+                    sites=change.sites,
+                    routes_recomputed=recomputed,
+                )
+            )
+        snaps, unreachable = snapshot()
+    return segments
+
+
+def _bin_overlaps(
+    t0: float, t1: float, bin_s: float, n_bins: int
+) -> list[tuple[int, float, float]]:
+    out = []
+    b = int(t0 // bin_s)
+    while b < n_bins and b * bin_s < t1:
+        lo, hi = max(t0, b * bin_s), min(t1, (b + 1) * bin_s)
+        if hi > lo:
+            out.append((b, lo, hi))
+        b += 1
+    return out
+
+
+def _int_series(values: FloatArray) -> IntArray:
+    """Round a series so that every prefix sum is rounded (totals stay consistent)."""
+    cum = np.rint(np.cumsum(values)).astype(np.int64)
+    return np.diff(cum, prepend=0)
+
+
+def run_analytic(
+    topology: Topology,
+    demand: Demand,
+    timeline: Timeline,
+    *,
+    duration_s: float,
+    seed: int,
+    config: EngineConfig,
+    progress: Callable[[float], None] | None = None,
+) -> RunResult:
+    """The analytic fidelity (see the module docstring for the model)."""
+    wall0 = time.perf_counter()
+    state = NetState(topology, demand, config)
+    n_links = len(state.link_ids)
+    bin_s = config.bin_s
+    n_bins = max(1, math.ceil(duration_s / bin_s - 1e-9))
+    services = demand.services
+    n_svc = len(services)
+    applied: list[AppliedEvent] = []
+    segments = _segments(state, timeline, duration_s, config, applied)
+
+    load = np.zeros((n_links, n_bins))  # bytes carried per directed link
+    cap_s = np.zeros((n_links, n_bins))  # capacity-seconds (bits)
+    offered = np.zeros((n_svc, n_bins))
+    lost = {r: np.zeros((n_svc, n_bins)) for r in (*REASONS, "overload")}
+    unreachable = np.zeros(n_bins, dtype=np.int64)
+    # per (segment, bin): requests per caller for each service
+    seg_counts: list[tuple[list[int], FloatArray]] = []
+    for seg in segments:
+        overlaps = _bin_overlaps(seg.t0, seg.t1, bin_s, n_bins)
+        bins = [b for b, _, _ in overlaps]
+        counts = np.zeros((len(overlaps), n_svc))
+        for j, (b, lo, hi) in enumerate(overlaps):
+            for k, svc in enumerate(services):
+                counts[j, k] = demand.requests_per_caller(svc, lo, hi) * seg.multipliers[k]
+            cap_s[:, b] += seg.caps_bps * (hi - lo)
+            unreachable[b] = max(unreachable[b], seg.unreachable)
+        weights = np.stack([s.weight_bytes for s in seg.snaps]) if n_svc else np.zeros((0, n_links))
+        load[:, bins] += (counts @ weights).T
+        for k, svc in enumerate(services):
+            n_callers = len(svc.callers)
+            offered[k, bins] += counts[:, k] * n_callers
+            for reason, n in seg.snaps[k].lost.items():
+                if n:
+                    lost[reason][k, bins] += counts[:, k] * n
+        seg_counts.append((bins, counts))
+        if progress is not None:
+            progress(seg.t1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where(cap_s > 0, load * 8.0 / cap_s, 0.0)
+
+    # latency and overload loss, per segment and bin, over callers
+    cap_rho = config.analytic_max_utilisation
+    rho_ext = np.vstack([util, np.zeros((1, n_bins))])  # dummy link: idle
+    hist = [LatencyHistogram() for _ in services]
+    slo = np.zeros(n_svc)
+    delivered_w = np.zeros((n_svc, n_bins))
+    pct = np.full((3, n_svc, n_bins), np.nan)
+    # per-bin percentile inputs, merged over the segments of a bin
+    per_bin: dict[tuple[int, int], list[tuple[FloatArray, FloatArray]]] = {}
+    chunk = 240
+    for seg, (bins, counts) in zip(segments, seg_counts, strict=True):
+        caps_ext = np.append(seg.caps_bps, np.inf)
+        for start in range(0, len(bins), chunk):
+            cb = bins[start : start + chunk]
+            cc = counts[start : start + chunk]
+            rho = rho_ext[:, cb]  # (L+1) x K
+            sec_per_byte = 8.0 / (caps_ext[:, None] * (1.0 - np.minimum(rho, cap_rho)))
+            for k, svc in enumerate(services):
+                snap = seg.snaps[k]
+                if snap.ok_callers.size == 0:
+                    continue
+                t_req = sec_per_byte[snap.req_paths].max(axis=1) * svc.request_size.mean_bytes
+                keep = 1.0 / np.maximum(1.0, rho[snap.req_paths].max(axis=1))
+                if svc.one_way:
+                    t_resp = 0.0
+                else:
+                    t_resp = (
+                        sec_per_byte[snap.resp_paths].max(axis=1) * svc.response_size.mean_bytes
+                    )
+                    keep = keep / np.maximum(1.0, rho[snap.resp_paths].max(axis=1))
+                lat = snap.base_s[:, None] + t_req + t_resp  # callers x K
+                w = keep * cc[:, k][None, :]  # delivered per caller per bin
+                ok_total = cc[:, k] * snap.ok_callers.size
+                lost["overload"][k, cb] += ok_total - w.sum(axis=0)
+                delivered_w[k, cb] += w.sum(axis=0)
+                hist[k].add_many(lat, w)
+                if svc.slo_latency_s is not None:
+                    slo[k] += float(w[lat > svc.slo_latency_s].sum())
+                for j, b in enumerate(cb):
+                    per_bin.setdefault((k, b), []).append((lat[:, j], w[:, j]))
+    for (k, b), parts in per_bin.items():
+        lat_b = np.concatenate([p[0] for p in parts])
+        w_b = np.concatenate([p[1] for p in parts])
+        total = w_b.sum()
+        if total <= 0:
+            continue
+        order = np.argsort(lat_b, kind="stable")
+        cum = np.cumsum(w_b[order])
+        for j, p in enumerate((0.50, 0.95, 0.99)):
+            idx = int(np.searchsorted(cum, p * total * (1 - 1e-12)))
+            pct[j, k, b] = lat_b[order[min(idx, len(order) - 1)]]
+
+    stats: dict[str, ServiceStats] = {}
+    offered_bins: dict[str, IntArray] = {}
+    delivered_bins: dict[str, IntArray] = {}
+    for k, svc in enumerate(services):
+        off_total = round(float(offered[k].sum()))
+        drops = {r: round(float(lost[r][k].sum())) for r in lost}
+        drops = {r: n for r, n in drops.items() if n > 0}
+        excess = sum(drops.values()) - off_total
+        if excess > 0:  # rounding can only overshoot by a message or two
+            for r in sorted(drops, key=lambda r: -drops[r]):
+                cut = min(excess, drops[r])
+                drops[r] -= cut
+                excess -= cut
+        stats[svc.name] = ServiceStats(
+            name=svc.name,
+            offered=off_total,
+            delivered=off_total - sum(drops.values()),
+            dropped=dict(sorted(drops.items())),
+            in_flight=0,
+            latency=hist[k],
+            slo_breaches=round(slo[k]),
+        )
+        offered_bins[svc.name] = _int_series(offered[k])
+        delivered_bins[svc.name] = _int_series(delivered_w[k])
+    names = [s.name for s in services]
+    return RunResult(
+        fidelity=Fidelity.ANALYTIC,
+        seed=seed,
+        duration_s=duration_s,
+        bin_s=bin_s,
+        start=demand.start,
+        services=stats,
+        link_ids=tuple(state.link_ids),
+        link_capacity_bps=np.asarray(state.nominal_cap_bps, dtype=float),
+        link_utilisation=util,
+        offered_per_bin=offered_bins,
+        delivered_per_bin=delivered_bins,
+        latency_p50_s={n: pct[0, i] for i, n in enumerate(names)},
+        latency_p95_s={n: pct[1, i] for i, n in enumerate(names)},
+        latency_p99_s={n: pct[2, i] for i, n in enumerate(names)},
+        unreachable_local_bodies=unreachable,
+        events=tuple(applied),
+        counters={"segments": len(segments)},
+        wall_s=time.perf_counter() - wall0,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutageImpact:
+    """What losing one link does to a day of demand (analytic, routing converged)."""
+
+    link: str
+    peak_utilisation: float
+    worst_link: str
+    lost_requests: float
+    unreachable_local_bodies: int
+
+
+def n1_sweep(
+    topology: Topology,
+    demand: Demand,
+    links: list[str] | None = None,
+    *,
+    duration_s: float = 86400.0,
+    config: EngineConfig | None = None,
+) -> list[OutageImpact]:
+    """Fail each link in turn (routing converged) and report the peak load and the loss.
+
+    ``links`` defaults to every backbone link and every link of a prefecture node or
+    prefectural office. Loads use the same traffic matrix as :func:`run_analytic`.
+    """
+    config = config or EngineConfig()
+    base_state = NetState(topology, demand, config)
+    if links is None:
+        links = sorted(
+            lk.id
+            for lk in topology.links.values()
+            if lk.kind.value == "backbone"
+            or any(
+                topology.sites[end].kind.value in ("prefecture_node", "prefecture")
+                and topology.sites[lk.other(end)].kind.value != "municipality"
+                for end in (lk.a, lk.b)
+            )
+        )
+    n_links = len(base_state.link_ids)
+    bin_s = config.bin_s
+    n_bins = max(1, math.ceil(duration_s / bin_s - 1e-9))
+    services = demand.services
+    counts = np.zeros((n_bins, len(services)))
+    for k, svc in enumerate(services):
+        for b in range(n_bins):
+            counts[b, k] = demand.requests_per_caller(
+                svc, b * bin_s, min(duration_s, (b + 1) * bin_s)
+            )
+    spans = np.minimum(duration_s - np.arange(n_bins) * bin_s, bin_s)
+    caps = np.asarray(base_state.cap_bps, dtype=float)
+    # warm the routing trees of every host once; each failure then recomputes only its own
+    base_state.router.warm(sorted({s.primary for s in services}))
+    out: list[OutageImpact] = []
+    for link_id in links:
+        change = base_state.router.fail_links([link_id])
+        base_state._routing_changed()
+        try:
+            snaps = [_snapshot(base_state, s, n_links) for s in services]
+            unreachable = base_state.unreachable_local_bodies()
+        finally:
+            base_state.router.restore_links(change.links)
+            base_state._routing_changed()
+        weights = np.stack([s.weight_bytes for s in snaps])
+        util = (counts @ weights) * 8.0 / (caps[None, :] * spans[:, None])
+        peak_bin, peak_link = np.unravel_index(int(np.argmax(util)), util.shape)
+        lost_req = float(
+            sum(counts[:, k].sum() * sum(snaps[k].lost.values()) for k in range(len(services)))
+        )
+        out.append(
+            OutageImpact(
+                link=link_id,
+                peak_utilisation=float(util[peak_bin, peak_link]),
+                worst_link=base_state.link_ids[int(peak_link)],
+                lost_requests=lost_req,
+                unreachable_local_bodies=unreachable,
+            )
+        )
+    return out
