@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from lgpki_support import CRL_AT, ISSUED, NOW, World
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lgpki_support import CRL_AT, ISSUED, NOW, PASSPHRASE, World
 
 from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki import (
@@ -255,3 +258,38 @@ def test_time_zones_other_than_utc_are_refused(shared_pki, world: World):
             world.g2["pref-13"].certificate, now=jst
         )
     assert UTC is not None
+
+
+@pytest.fixture(scope="module")
+def crl_series(world: World):
+    """Six successive CRLs of the Organisation CA G2, made once."""
+    home = world.home.parent / "crl-series"
+    if not home.exists():
+        shutil.copytree(world.home, home, ignore=shutil.ignore_patterns("lock"))
+    with Pki.open(home, passphrase=PASSPHRASE) as pki:
+        infos = [
+            next(
+                i
+                for i in pki.publish_crls(now=NOW + timedelta(minutes=k), ca_ids=["org_g2"])
+                if i.scope == "crl"
+            )
+            for k in range(6)
+        ]
+        return [i.crl for i in infos], pki.anchor("org_g2"), [i.number for i in infos]
+
+
+@settings(max_examples=50)
+@given(order=st.permutations(range(6)))
+def test_crl_numbers_never_go_back_whatever_the_arrival_order(crl_series, order):
+    crls, issuer, numbers = crl_series
+    store = RevocationStore()
+    highest = None
+    for index in order:
+        if highest is not None and numbers[index] < highest:
+            with pytest.raises(VerificationError) as info:
+                store.add(crls[index], issuer)
+            assert info.value.reason == "crl-rollback"
+        else:
+            store.add(crls[index], issuer)
+            highest = numbers[index]
+    assert highest == max(numbers)
