@@ -306,11 +306,15 @@ class Pki:
 
     def _issuing_signer(self, ca_id: str, now: datetime) -> Signer:
         row = self.store.db.execute(
-            "SELECT status, issuance_stopped_at, generation FROM ca WHERE id = ?", (ca_id,)
+            "SELECT ca.status, ca.issuance_stopped_at, ca.generation, c.not_before"
+            " FROM ca JOIN certificate c ON c.id = ca.cert_id WHERE ca.id = ?",
+            (ca_id,),
         ).fetchone()
         if row is None:
             raise PkiError(f"CA {ca_id!r} is not set up in this store")
-        status, stopped, generation = row
+        status, stopped, generation, not_before = row
+        if now < _dt(not_before):
+            raise PkiError(f"CA {ca_id!r} is not valid before {not_before}")
         if status != "active":
             raise PkiError(f"CA {ca_id!r} is {status} and issues nothing")
         if stopped is not None and _dt(stopped) <= now:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
-from lgpki_support import ISSUED, NOW, PASSPHRASE, SITES, World
+from lgpki_support import G2_START, ISSUED, NOW, PASSPHRASE, SITES, World
 
 from lgwan_sim.errors import PkiError
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo, spki_sha256
@@ -275,3 +275,8 @@ def test_every_state_change_is_audited(pki: Pki, world: World):
     pki.revoke(leaf.issuer_ca, leaf.serial, reason="superseded", now=NOW)
     actions = [r.action for r in pki.store.audit_records()[before:]]
     assert actions == ["revoke"]
+
+
+def test_no_issuance_before_the_ca_exists(pki: Pki):
+    with pytest.raises(PkiError, match="not valid before"):
+        pki.issue(SITES[0], profile="role", now=G2_START - timedelta(days=1), generation="G2")
