@@ -13,7 +13,7 @@ from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import build_national
 from lgwan_sim.scenario import BasisKind, ServiceCategory, load_catalogue, load_service
 
-BASIC = {"mail-relay", "document-exchange", "directory", "bulletin-board"}
+BASIC = {"mail-relay", "document-exchange", "directory", "bulletin-board", "e-learning"}
 ASP = {
     "eltax",
     "eltax-pension",

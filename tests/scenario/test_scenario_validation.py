@@ -181,7 +181,7 @@ def national_scenario_path(write_scenario) -> Path:
 
 def test_national_scenario_uses_the_whole_catalogue(national_scenario_path: Path) -> None:
     sc = load_scenario(national_scenario_path)
-    assert len(sc.services) == 10
+    assert len(sc.services) == 11
     mail = sc.service("mail-relay")
     assert len(mail.callers) == 1788  # every local body: 47 prefectures + 1,741 municipalities
     konbini = sc.service("konbini")

@@ -1,0 +1,395 @@
+"""From a :class:`~lgwan_sim.engine.RunResult` to the files of a run directory.
+
+``summary.json``, the CSV series and ``events.csv`` depend only on the scenario and the
+seed: no wall time, host name or timestamp of the run goes into them (those go to
+``run.json``), and every float is written with a fixed number of significant digits, so
+the same scenario and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lgwan_sim.engine import EventKind, RunResult, TimelineEvent
+from lgwan_sim.network import Topology, great_circle_km
+from lgwan_sim.scenario._model import Scenario
+
+__all__ = [
+    "BUSIEST_LINKS",
+    "RunTables",
+    "fmt",
+    "rounded",
+    "summarise",
+    "write_tables",
+]
+
+#: How many directed links the summary, the CSV and the plot follow over time.
+BUSIEST_LINKS = 10
+_DIGITS = 6
+
+
+def rounded(value: float | None) -> float | None:
+    """``value`` to six significant digits (``None`` for NaN): stable JSON numbers."""
+    if value is None or math.isnan(value):
+        return None
+    return float(f"{float(value):.{_DIGITS}g}")
+
+
+def fmt(value: object) -> str:
+    """A cell of a CSV or of the report: integers as such, floats to six digits, NaN empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        if number.is_integer() and abs(number) < 1e15:
+            return str(int(number))
+        return f"{number:.{_DIGITS}g}"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunTables:
+    """Everything the files and the report of one run are drawn from."""
+
+    summary: dict[str, Any]
+    start: datetime
+    bin_s: float
+    times_s: npt.NDArray[np.float64]
+    busiest: tuple[str, ...]
+    busiest_utilisation: npt.NDArray[np.float64]
+    link_peaks: tuple[tuple[str, float, float, float, float], ...]
+    """Every directed link: (id, capacity_bps, peak, mean, peak time in s)."""
+    services: tuple[str, ...]
+    offered: Mapping[str, npt.NDArray[np.int64]]
+    delivered: Mapping[str, npt.NDArray[np.int64]]
+    p50: Mapping[str, npt.NDArray[np.float64]]
+    p95: Mapping[str, npt.NDArray[np.float64]]
+    p99: Mapping[str, npt.NDArray[np.float64]]
+    unreachable: npt.NDArray[np.int64]
+    events: tuple[dict[str, str], ...]
+    worst_bin: int
+    map_values: Mapping[str, float] = field(default_factory=dict)
+    failed_links: tuple[str, ...] = ()
+    failed_sites: tuple[str, ...] = ()
+
+    def time_of(self, t_s: float) -> datetime:
+        return self.start + timedelta(seconds=t_s)
+
+
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def failed_at(
+    topology: Topology, events: Iterable[TimelineEvent], until_s: float
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Links and sites down just before ``until_s``, replaying the timeline.
+
+    A region event takes down every site in its prefectures or circle (as the engine does);
+    the links of a failed site count as failed too.
+    """
+    links: set[str] = set()
+    sites: set[str] = set()
+    for ev in events:
+        if ev.at_s >= until_s:
+            break
+        if ev.kind in (EventKind.LINK_DOWN, EventKind.LINK_UP):
+            ids = {topology.link(x).id for x in ev.links}
+            links = links | ids if ev.kind is EventKind.LINK_DOWN else links - ids
+        elif ev.kind in (EventKind.SITE_DOWN, EventKind.SITE_UP):
+            ids = set(ev.sites)
+            sites = sites | ids if ev.kind is EventKind.SITE_DOWN else sites - ids
+        elif ev.kind in (EventKind.REGION_DOWN, EventKind.REGION_UP):
+            ids = set(_region_sites(topology, ev))
+            sites = sites | ids if ev.kind is EventKind.REGION_DOWN else sites - ids
+    by_site = {lk.id for s in sites for lk in topology.links_of_site(s)}
+    return tuple(sorted(links | by_site)), tuple(sorted(sites))
+
+
+def _region_sites(topology: Topology, ev: TimelineEvent) -> list[str]:
+    out = [s.id for code in ev.prefectures for s in topology.sites_in_prefecture(code)]
+    if ev.center_latlon is not None and ev.radius_km is not None:
+        lat, lon = ev.center_latlon
+        out.extend(
+            s.id
+            for s in topology.sites.values()
+            if great_circle_km(lat, lon, s.lat, s.lon) <= ev.radius_km
+        )
+    return out
+
+
+def summarise(
+    scenario: Scenario, result: RunResult, timeline: Sequence[TimelineEvent]
+) -> RunTables:
+    """Condense a run into the summary and the series the files and plots show."""
+    n_bins = result.n_bins
+    bin_s = result.bin_s
+    times = np.arange(n_bins, dtype=float) * bin_s
+    util = result.link_utilisation
+    caps = result.link_capacity_bps
+    peaks = util.max(axis=1) if util.size else np.zeros(len(result.link_ids))
+    means = util.mean(axis=1) if util.size else np.zeros(len(result.link_ids))
+    peak_bins = util.argmax(axis=1) if util.size else np.zeros(len(result.link_ids), dtype=int)
+    order = sorted(range(len(result.link_ids)), key=lambda i: (-peaks[i], result.link_ids[i]))
+    busiest_idx = [i for i in order[:BUSIEST_LINKS] if peaks[i] > 0]
+    busiest = tuple(result.link_ids[i] for i in busiest_idx)
+    link_peaks = tuple(
+        (
+            result.link_ids[i],
+            float(caps[i]) if caps.ndim == 1 else float(caps[i].max()),
+            float(peaks[i]),
+            float(means[i]),
+            float(peak_bins[i] * bin_s),
+        )
+        for i in order
+    )
+
+    unreachable = np.asarray(result.unreachable_local_bodies, dtype=np.int64)
+    max_util = util.max(axis=0) if util.size else np.zeros(n_bins)
+    worst_bin = max(range(n_bins), key=lambda b: (int(unreachable[b]), float(max_util[b]), -b))
+    worst_end = (worst_bin + 1) * bin_s
+    failed_links, failed_sites = failed_at(scenario.topology, timeline, worst_end)
+    map_values: dict[str, float] = {}
+    for i, directed in enumerate(result.link_ids):
+        undirected = directed.rstrip("<>")
+        value = float(util[i, worst_bin]) if util.size else 0.0
+        map_values[undirected] = max(map_values.get(undirected, 0.0), value)
+
+    def when(t_s: float) -> str:
+        return (scenario.start + timedelta(seconds=t_s)).isoformat()
+
+    services: dict[str, Any] = {}
+    for choice in scenario.services:
+        stats = result.services[choice.name]
+        hist = stats.latency
+        services[choice.name] = {
+            "title": choice.spec.title,
+            "primary": choice.primary,
+            "secondary": choice.secondary,
+            "callers": len(choice.callers),
+            "offered": stats.offered,
+            "delivered": stats.delivered,
+            "dropped": dict(sorted(stats.dropped.items())),
+            "dropped_total": stats.dropped_total,
+            "in_flight": stats.in_flight,
+            "delivered_ratio": rounded(stats.delivered / stats.offered) if stats.offered else None,
+            "latency_s": {
+                "mean": rounded(hist.mean),
+                "p50": rounded(hist.percentile(50)),
+                "p95": rounded(hist.percentile(95)),
+                "p99": rounded(hist.percentile(99)),
+            },
+            "slo_latency_s": choice.spec.slo_latency_s.value,
+            "slo_breaches": stats.slo_breaches,
+            "slo_breach_ratio": rounded(stats.slo_breaches / stats.delivered)
+            if stats.delivered
+            else None,
+        }
+    dropped_total: dict[str, int] = {}
+    for entry in services.values():
+        for reason, n in entry["dropped"].items():
+            dropped_total[reason] = dropped_total.get(reason, 0) + n
+    peak_unreachable = int(unreachable.max(initial=0))
+    peak_unreachable_bin = int(unreachable.argmax()) if unreachable.size else 0
+    summary: dict[str, Any] = {
+        "scenario": {
+            "name": scenario.name,
+            "description": scenario.description,
+            "file": Path(scenario.file).name,
+            "file_sha256": _file_digest(scenario.file),
+            "topology": scenario.topology_ref,
+            "sites": len(scenario.topology.sites),
+            "links": len(scenario.topology.links),
+            "start": scenario.start.isoformat(),
+            "duration_s": scenario.duration_s,
+            "fidelity": scenario.fidelity.value,
+            "seed": scenario.seed,
+            "bin_s": bin_s,
+            "events": len(scenario.events),
+        },
+        "totals": {
+            "offered": sum(s["offered"] for s in services.values()),
+            "delivered": sum(s["delivered"] for s in services.values()),
+            "dropped": dict(sorted(dropped_total.items())),
+            "dropped_total": sum(dropped_total.values()),
+            "in_flight": sum(s["in_flight"] for s in services.values()),
+            "slo_breaches": sum(s["slo_breaches"] for s in services.values()),
+        },
+        "services": services,
+        "unreachable_local_bodies": {
+            "peak": peak_unreachable,
+            "peak_at": when(peak_unreachable_bin * bin_s),
+            "bins_with_any": int((unreachable > 0).sum()),
+        },
+        "busiest_links": [
+            {
+                "link": lid,
+                "capacity_bps": cap,
+                "peak_utilisation": rounded(peak),
+                "mean_utilisation": rounded(mean),
+                "peak_at": when(at),
+            }
+            for lid, cap, peak, mean, at in link_peaks[:BUSIEST_LINKS]
+        ],
+        "worst_moment": {
+            "bin": worst_bin,
+            "at": when(worst_bin * bin_s),
+            "unreachable_local_bodies": int(unreachable[worst_bin]),
+            "max_link_utilisation": rounded(float(max_util[worst_bin])),
+            "failed_links": len(failed_links),
+            "failed_sites": len(failed_sites),
+        },
+        "engine": {
+            "overloaded": result.overloaded,
+            "overload_reason": result.overload_reason,
+            "stopped_at_s": result.stopped_at_s,
+            "series_sha256": result.digest(),
+        },
+    }
+    events = tuple(
+        {
+            "at_s": fmt(e.at_s),
+            "time": when(e.at_s),
+            "kind": e.kind,
+            "note": e.note,
+            "links": " ".join(e.links),
+            "sites": " ".join(e.sites) if len(e.sites) <= 20 else f"{len(e.sites)} sites",
+            "service": e.service or "",
+            "routes_recomputed": fmt(e.routes_recomputed),
+            "messages_lost": fmt(e.messages_lost),
+            "messages_rerouted": fmt(e.messages_rerouted),
+        }
+        for e in result.events
+    )
+    names = tuple(s.name for s in scenario.services)
+    return RunTables(
+        summary=summary,
+        start=scenario.start,
+        bin_s=bin_s,
+        times_s=times,
+        busiest=busiest,
+        busiest_utilisation=util[busiest_idx] if busiest_idx else np.zeros((0, n_bins)),
+        link_peaks=link_peaks,
+        services=names,
+        offered={n: result.offered_per_bin[n] for n in names},
+        delivered={n: result.delivered_per_bin[n] for n in names},
+        p50={n: result.latency_p50_s[n] for n in names},
+        p95={n: result.latency_p95_s[n] for n in names},
+        p99={n: result.latency_p99_s[n] for n in names},
+        unreachable=unreachable,
+        events=events,
+        worst_bin=worst_bin,
+        map_values=map_values,
+        failed_links=failed_links,
+        failed_sites=failed_sites,
+    )
+
+
+EVENT_COLUMNS = (
+    "at_s",
+    "time",
+    "kind",
+    "note",
+    "links",
+    "sites",
+    "service",
+    "routes_recomputed",
+    "messages_lost",
+    "messages_rerouted",
+)
+
+
+def _csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([fmt(v) for v in row])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def write_json(path: Path, doc: object) -> None:
+    path.write_text(
+        json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
+
+
+def write_tables(tables: RunTables, folder: Path) -> list[str]:
+    """Write ``summary.json`` and the CSV files into ``folder``; return the file names."""
+    t = tables
+    write_json(folder / "summary.json", t.summary)
+    stamps = [t.time_of(float(s)).isoformat() for s in t.times_s]
+    _csv(
+        folder / "links.csv",
+        ["time", "t_s", *t.busiest],
+        (
+            [
+                stamps[b],
+                t.times_s[b],
+                *(float(t.busiest_utilisation[k, b]) for k in range(len(t.busiest))),
+            ]
+            for b in range(len(stamps))
+        ),
+    )
+    _csv(
+        folder / "links_peak.csv",
+        ["link", "capacity_bps", "peak_utilisation", "mean_utilisation", "peak_at"],
+        (
+            [lid, cap, peak, mean, t.time_of(at).isoformat()]
+            for lid, cap, peak, mean, at in t.link_peaks
+        ),
+    )
+    _csv(
+        folder / "services.csv",
+        ["time", "t_s", "service", "offered", "delivered", "p50_s", "p95_s", "p99_s"],
+        (
+            [
+                stamps[b],
+                t.times_s[b],
+                name,
+                int(t.offered[name][b]),
+                int(t.delivered[name][b]),
+                float(t.p50[name][b]),
+                float(t.p95[name][b]),
+                float(t.p99[name][b]),
+            ]
+            for b in range(len(stamps))
+            for name in t.services
+        ),
+    )
+    _csv(
+        folder / "unreachable.csv",
+        ["time", "t_s", "unreachable_local_bodies"],
+        ([stamps[b], t.times_s[b], int(t.unreachable[b])] for b in range(len(stamps))),
+    )
+    _csv(folder / "events.csv", EVENT_COLUMNS, ([e[c] for c in EVENT_COLUMNS] for e in t.events))
+    return [
+        "summary.json",
+        "links.csv",
+        "links_peak.csv",
+        "services.csv",
+        "unreachable.csv",
+        "events.csv",
+    ]

@@ -1,0 +1,157 @@
+"""Run a scenario and write its results directory all at once, or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lgwan_sim import __version__
+from lgwan_sim.engine import RunResult, run
+from lgwan_sim.errors import ScenarioError
+from lgwan_sim.scenario._build import EngineInputs, engine_inputs
+from lgwan_sim.scenario._model import Scenario
+from lgwan_sim.scenario._results import RunTables, summarise, write_json, write_tables
+
+__all__ = [
+    "RunOutcome",
+    "check_out_dir",
+    "output_dir",
+    "peak_rss_mib",
+    "run_scenario",
+    "write_run",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``render(topology, tables, folder, data_files) -> file names``: plots and the report.
+Renderer = Callable[..., Sequence[str]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOutcome:
+    scenario: Scenario
+    inputs: EngineInputs
+    result: RunResult
+    tables: RunTables
+    wall_s: float
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
+def run_scenario(
+    scenario: Scenario, *, progress: Callable[[float], None] | None = None
+) -> RunOutcome:
+    """Map the scenario to the engine, run it and condense the result."""
+    inputs = engine_inputs(scenario)
+    began = time.perf_counter()
+    result = run(
+        inputs.topology,
+        inputs.demand,
+        inputs.timeline,
+        fidelity=inputs.fidelity,
+        duration_s=inputs.duration_s,
+        seed=inputs.seed,
+        config=inputs.config,
+        progress=progress,
+    )
+    wall = time.perf_counter() - began
+    tables = summarise(scenario, result, inputs.timeline.events)
+    log.info("scenario %s ran in %.2fs", scenario.name, wall)
+    return RunOutcome(scenario=scenario, inputs=inputs, result=result, tables=tables, wall_s=wall)
+
+
+def check_out_dir(out: Path, *, overwrite: bool) -> None:
+    """Refuse an output path that is a file, or a non-empty folder without ``overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(
+            "the output path is a file, not a folder", field="--out", value=str(out)
+        )
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ScenarioError(
+            "the output folder exists and is not empty (pass --overwrite to replace it)",
+            field="--out",
+            value=str(out),
+        )
+
+
+@contextlib.contextmanager
+def output_dir(out: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``out``; move it into place only if the block succeeds.
+
+    On any error the temporary folder, and any parent folders this call created, are removed,
+    so a failed run leaves nothing behind. An existing ``out`` is replaced only with
+    ``overwrite``.
+    """
+    out = out.absolute()
+    check_out_dir(out, overwrite=overwrite)
+    created: list[Path] = []
+    parent = out.parent
+    while not parent.exists():
+        created.append(parent)
+        parent = parent.parent
+    for folder in reversed(created):
+        folder.mkdir()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a results folder is an ordinary folder
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        old.rmdir()
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def write_run(
+    outcome: RunOutcome,
+    out: Path,
+    *,
+    render: Renderer | None = None,
+    overwrite: bool = False,
+    command: Sequence[str] = (),
+) -> Path:
+    """Write summary, CSVs, ``run.json`` and (through ``render``) plots and report.html."""
+    with output_dir(out, overwrite=overwrite) as folder:
+        files = write_tables(outcome.tables, folder)
+        if render is not None:
+            files += list(render(outcome.scenario.topology, outcome.tables, folder, files))
+        write_json(
+            folder / "run.json",
+            {
+                "lgwan_sim_version": __version__,
+                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                "engine_wall_s": round(outcome.wall_s, 3),
+                "peak_rss_mib": round(peak_rss_mib(), 1),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "cpu_count": os.cpu_count(),
+                "command": list(command),
+                "scenario_file": str(Path(outcome.scenario.file).absolute()),
+                "files": [*files, "run.json"],
+            },
+        )
+    return out

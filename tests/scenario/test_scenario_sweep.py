@@ -1,0 +1,98 @@
+"""Sweeps on Dask: the same results as one-by-one runs, failures reported, others kept."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from lgwan_sim.scenario._sweep import aggregate, parse_set, run_point, run_sweep, sweep_points
+
+
+def test_parse_set_types_values_and_rejects_bad_items() -> None:
+    assert parse_set(["services.eltax.multiplier=1,2.5", "fidelity=flow"]) == (
+        ("services.eltax.multiplier", (1, 2.5)),
+        ("fidelity", ("flow",)),
+    )
+    from lgwan_sim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"--set: --set needs PATH=V1,V2"):
+        parse_set(["seed"])
+    with pytest.raises(ScenarioError, match="the same PATH is given twice"):
+        parse_set(["seed=1", "seed=2"])
+
+
+def test_points_are_the_grid_product_times_replications_with_common_seeds() -> None:
+    points = sweep_points([("a", (1, 2)), ("b", ("x", "y"))], replications=2, base_seed=10)
+    assert len(points) == 8
+    assert [p.seed for p in points] == [10, 11] * 4
+    assert points[5].overrides == {"a": 2, "b": "x"}
+
+
+def test_sweep_on_two_workers_equals_one_by_one_runs(small_path: Path) -> None:
+    grid = (("services.directory.multiplier", (1, 3)), ("engine.bin_s", (300, 600)))
+    result = run_sweep(small_path, grid, replications=2, base_seed=7, workers=2)
+    assert result.workers == 2
+    assert len(result.runs) == 8
+    assert not result.failed
+    for run in result.runs:
+        alone = run_point(str(small_path), run.point.overrides, run.point.seed, None)
+        assert run.metrics == alone["metrics"]
+        assert run.series_sha256 == alone["series_sha256"]
+    # the parameters matter: tripling directory demand raises the offered load
+    by = {r.point.params: r.metrics["offered"] for r in result.runs if r.point.replication == 0}
+    low = by[(("services.directory.multiplier", 1), ("engine.bin_s", 300))]
+    high = by[(("services.directory.multiplier", 3), ("engine.bin_s", 300))]
+    assert high is not None
+    assert low is not None
+    assert high > low
+
+
+def test_a_failed_run_is_reported_and_the_others_kept(
+    cli, small_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "sweep"
+    result = cli(
+        "sweep",
+        small_path,
+        "--set",
+        "services.directory.multiplier=1,-1,2",
+        "--workers",
+        "2",
+        "--out",
+        out,
+    )
+    assert result.code == 1
+    assert "lgwan-sim: run 1 failed (services.directory.multiplier=-1, seed 7):" in result.err
+    assert "services.directory.multiplier: must be >= 0 (got -1)" in result.err
+    assert "2 of 3 runs ok on 2 workers" in result.out
+    with (out / "sweep_runs.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["status"] for r in rows] == ["ok", "failed", "ok"]
+    assert float(rows[2]["offered"]) > float(rows[0]["offered"])
+    doc = json.loads((out / "sweep.json").read_text())
+    assert [row["runs_ok"] for row in doc["table"]] == [1, 0, 1]
+    assert {p.name for p in out.iterdir()} >= {
+        "sweep_table.csv",
+        "sweep_metrics.png",
+        "sweep_latency.png",
+        "report.html",
+        "sweep_timing.json",
+    }
+
+
+def test_confidence_intervals_use_student_t(small_path: Path) -> None:
+    from lgwan_sim.scenario._sweep import SweepPoint, SweepResult, SweepRun
+
+    point = SweepPoint(index=0, params=(("x", 1),), replication=0, seed=0)
+    runs = tuple(SweepRun(point=point, metrics={"offered": v}) for v in (10.0, 12.0, 14.0))
+    table = aggregate(
+        SweepResult(
+            scenario="s", grid=(("x", (1,)),), replications=3, runs=runs, workers=1, wall_s=0
+        )
+    )
+    assert table[0]["offered.mean"] == 12.0
+    # s = 2, n = 3, t(0.975, 2) = 4.303: half-width 4.303 * 2 / sqrt(3)
+    assert table[0]["offered.ci95"] == pytest.approx(4.303 * 2 / 3**0.5)
