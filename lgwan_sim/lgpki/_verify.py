@@ -422,8 +422,11 @@ class Verifier:
             ident = (issuer.subject.public_bytes(), spki_sha256(_public_key(issuer)))
             if ident in visited:
                 continue  # a loop through cross-certificates
+            # RFC 5280 6.1.4 (l): pathLen counts the CA certificates below the issuer,
+            # leaving out self-issued ones (subject == issuer)
+            below = sum(1 for c in path[1:] if c.subject != c.issuer)
             try:
-                self._check_issued_by(cert, issuer, len(path) - 1, now, is_anchor)
+                self._check_issued_by(cert, issuer, below, now, is_anchor)
             except VerificationError as exc:
                 errors.append(exc)
                 continue
@@ -476,7 +479,7 @@ class Verifier:
         ku = _ext(issuer, x509.KeyUsage)
         if isinstance(ku, x509.KeyUsage) and not ku.key_cert_sign:
             raise _fail("not-a-ca", f"{_who(issuer)} may not sign certificates")
-        if bc.path_length is not None and below - 1 > bc.path_length:
+        if bc.path_length is not None and below > bc.path_length:
             raise _fail("path-length", f"{_who(issuer)} allows {bc.path_length} CAs below it")
         if not is_anchor:
             self._check_validity(issuer, now)

@@ -109,6 +109,37 @@ def _foreign_leaf() -> x509.Certificate:
     )
 
 
+def _ca_cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool = True,
+    path_length: int | None = None,
+) -> x509.Certificate:
+    """A minimal certificate of a small stand-alone hierarchy (names are CNs)."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+            critical=False,
+        )
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
 # -- one reason per way to fail -------------------------------------------------------------
 
 
@@ -121,6 +152,27 @@ def _reason(verifier: Verifier, cert: x509.Certificate, now: datetime) -> str:
 def test_unknown_issuer(shared_pki):
     verifier = verifier_from_pki(shared_pki, "bridge_g2")
     assert _reason(verifier, _foreign_leaf(), NOW) == "unknown-issuer"
+
+
+def test_path_length_zero_allows_no_ca_below_it():
+    # root -> sub (pathLen 0) -> rogue CA -> leaf: the rogue CA breaks the sub-CA's limit
+    keys = {n: ec.generate_private_key(ec.SECP256R1()) for n in ("root", "sub", "rogue", "leaf")}
+    root = _ca_cert("root", keys["root"], "root", keys["root"])
+    sub = _ca_cert("sub", keys["sub"], "root", keys["root"], path_length=0)
+    rogue = _ca_cert("rogue", keys["rogue"], "sub", keys["sub"])
+    verifier = Verifier(
+        anchors=[root],
+        intermediates=[sub, rogue],
+        revocation=RevocationStore(),
+        policy=AlgorithmPolicy(legacy_until=None),
+    )
+    below_rogue = _ca_cert("leaf", keys["leaf"], "rogue", keys["rogue"], ca=False)
+    with pytest.raises(VerificationError) as info:
+        verifier.build_path(below_rogue, now=NOW)
+    assert info.value.reason == "path-length"
+    # a leaf straight under the sub-CA is within the limit
+    below_sub = _ca_cert("leaf", keys["leaf"], "sub", keys["sub"], ca=False)
+    assert verifier.build_path(below_sub, now=NOW).length == 3
 
 
 def test_expired_and_not_yet_valid_on_both_sides_of_the_boundary(shared_pki, world: World):
