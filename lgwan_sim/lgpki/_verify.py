@@ -164,8 +164,19 @@ class _CrlState:
     base_number: int | None = None
 
 
-#: (issuer name DER, issuer key identifier)
+#: (issuer name DER, SHA-256 of the issuer's public key). The key itself, not the key
+#: identifier extension, which anyone can copy into a look-alike certificate.
 IssuerKey = tuple[bytes, bytes]
+
+
+def _issuer_key(issuer: x509.Certificate) -> IssuerKey:
+    return issuer.subject.public_bytes(), bytes.fromhex(spki_sha256(_public_key(issuer)))
+
+
+def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    return verify_raw_signature(
+        _public_key(issuer), crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm
+    )
 
 
 class RevocationStore:
@@ -202,9 +213,7 @@ class RevocationStore:
                     "crl-unknown-critical",
                     f"CRL has unknown critical extension {ext.oid.dotted_string}",
                 )
-        if not verify_raw_signature(
-            _public_key(issuer), crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm
-        ):
+        if not _signed_by(crl, issuer):
             raise _fail(
                 "crl-signature", f"CRL from {crl.issuer.rfc4514_string()} has a bad signature"
             )
@@ -231,7 +240,7 @@ class RevocationStore:
         next_update = crl.next_update_utc
         if next_update is None:
             raise _fail("crl-stale", "CRL has no nextUpdate")
-        key = ((issuer.subject.public_bytes(), ski), scope)
+        key = (_issuer_key(issuer), scope)
         highest = self._highest.get(key)
         if highest is not None and number < highest:
             raise _fail(
@@ -262,7 +271,8 @@ class RevocationStore:
     def add_all(
         self, crls: Iterable[x509.CertificateRevocationList], issuers: Iterable[x509.Certificate]
     ) -> int:
-        """Add every CRL whose issuer is among ``issuers`` (matched by name and key id)."""
+        """Add every CRL whose issuer is among ``issuers`` (matched by name and key id;
+        among look-alikes, the one whose key signed the list)."""
         by_name: dict[bytes, list[x509.Certificate]] = {}
         for cert in issuers:
             by_name.setdefault(cert.subject.public_bytes(), []).append(cert)
@@ -273,6 +283,8 @@ class RevocationStore:
             match = [c for c in candidates if aki is None or _ski(c) == aki]
             if not match:
                 continue
+            if len(match) > 1:
+                match = [c for c in match if _signed_by(crl, c)] or match
             self.add(crl, match[0])
             added += 1
         return added
@@ -516,7 +528,7 @@ class Verifier:
         for cert, issuer in itertools.pairwise(path):
             bc = _ext(cert, x509.BasicConstraints)
             is_ca = isinstance(bc, x509.BasicConstraints) and bc.ca
-            refs.append(((issuer.subject.public_bytes(), _ski(issuer)), cert.serial_number, is_ca))
+            refs.append((_issuer_key(issuer), cert.serial_number, is_ca))
         san = _ext(leaf, x509.SubjectAlternativeName)
         sites = frozenset(
             uri[len(SITE_URI_PREFIX) :]

@@ -117,8 +117,11 @@ def _ca_cert(
     *,
     ca: bool = True,
     path_length: int | None = None,
+    key_id: bytes | None = None,
 ) -> x509.Certificate:
-    """A minimal certificate of a small stand-alone hierarchy (names are CNs)."""
+    """A minimal certificate of a small stand-alone hierarchy (names are CNs).
+
+    ``key_id`` overrides the subject key identifier of a CA (to forge a look-alike)."""
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
@@ -134,9 +137,21 @@ def _ca_cert(
         )
     )
     if ca:
-        builder = builder.add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        usage = x509.KeyUsage(
+            digital_signature=False,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=True,
+            crl_sign=True,
+            encipher_only=False,
+            decipher_only=False,
         )
+        builder = builder.add_extension(
+            ski if key_id is None else x509.SubjectKeyIdentifier(key_id), critical=False
+        ).add_extension(usage, critical=True)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -244,6 +259,40 @@ def test_crl_signed_by_another_key_is_refused(shared_pki):
     with pytest.raises(VerificationError) as info:
         RevocationStore().add(crl, shared_pki.anchor("org_g1"))
     assert info.value.reason == "crl-issuer"
+
+
+def test_a_crl_counts_only_for_the_key_that_signed_it():
+    # An impostor copies the anchor's name and key identifier but has its own key; its
+    # CRL (newer number, nothing revoked) must not vouch for certificates of the real CA.
+    root_key, fake_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _ca_cert("root", root_key, "root", root_key)
+    key_id = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    impostor = _ca_cert("root", fake_key, "root", fake_key, key_id=key_id)
+    leaf = _ca_cert("leaf", leaf_key, "root", root_key, ca=False)
+
+    def crl(key: ec.EllipticCurvePrivateKey, number: int, revoked: tuple[int, ...]):
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(root.subject)
+            .last_update(ISSUED)
+            .next_update(ISSUED + timedelta(days=7))
+            .add_extension(x509.CRLNumber(number), critical=False)
+        )
+        for serial in revoked:
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(ISSUED)
+            builder = builder.add_revoked_certificate(entry.build())
+        return builder.sign(key, hashes.SHA256())
+
+    store = RevocationStore()
+    store.add(crl(root_key, 1, (leaf.serial_number,)), root)
+    store.add(crl(fake_key, 2, ()), impostor)
+    verifier = Verifier(anchors=[root], revocation=store, policy=AlgorithmPolicy(legacy_until=None))
+    with pytest.raises(VerificationError) as info:
+        verifier.recheck(verifier.build_path(leaf, now=NOW), now=NOW)
+    assert info.value.reason == "revoked"
+    # add_all picks, among look-alike issuers, the one whose key signed the list
+    store = RevocationStore()
+    assert store.add_all([crl(root_key, 1, (leaf.serial_number,))], [impostor, root]) == 1
 
 
 def test_sha1_accepted_before_the_cut_over_and_refused_after(pki: Pki, world: World):
