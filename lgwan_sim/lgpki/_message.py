@@ -357,7 +357,9 @@ class MessageVerifier:
                 f"signature of message from {m.sender!r} does not verify", reason="bad-signature"
             ) from None
         verifier = self.verifier
-        verifier._recheck(vp, now)
+        checked = verifier._recheck(vp, now)
+        if checked is not vp:  # the cached path ran out; another one took its place
+            self._paths[m.certificate] = vp = checked
         if hash_.name == "sha1" and not verifier.policy.legacy_allowed(now):
             verifier.policy.check_hash(hash_, now, f"message from {m.sender!r}")
         if m.sender not in vp.site_ids:

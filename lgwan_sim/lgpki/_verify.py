@@ -563,13 +563,19 @@ class Verifier:
         )
 
     # -- per use ---------------------------------------------------------------------------
-    def recheck(self, vp: VerifiedPath, *, now: datetime) -> None:
-        """The checks that depend on time and revocation; run on every use of a cached path."""
-        self._recheck(vp, now)
+    def recheck(self, vp: VerifiedPath, *, now: datetime) -> VerifiedPath:
+        """The checks that depend on time and revocation; run on every use of a cached path.
 
-    def _recheck(self, vp: VerifiedPath, now: datetime) -> None:
+        Returns the path that was checked: ``vp`` itself, or a new path when one of its
+        certificates is out of date at ``now`` (callers that cache paths keep the new one).
+        """
+        return self._recheck(vp, now)
+
+    def _recheck(self, vp: VerifiedPath, now: datetime) -> VerifiedPath:
         if not vp.not_before <= now < vp.not_after:
-            self.build_path(vp.leaf, now=now)  # raises expired / not-yet-valid with details
+            # another path may still be valid (raises expired / not-yet-valid if none is);
+            # everything below is then checked on that path, not on the cached one
+            vp = self.build_path(vp.leaf, now=now)
         policy = self.policy
         if (vp.uses_sha1 or vp.weak_rsa) and not policy.legacy_allowed(now):
             for cert in vp.certificates[:-1]:
@@ -579,6 +585,7 @@ class Verifier:
         revocation = self.revocation
         for issuer, serial, is_ca in vp.revocation_refs:
             revocation.check(issuer, serial, is_ca, now, policy)  # positional: hot path
+        return vp
 
     def verify_certificate(
         self,
@@ -588,8 +595,7 @@ class Verifier:
         required_ekus: Iterable[str] = (),
     ) -> VerifiedPath:
         """Full check of one end-entity certificate at ``now``; returns the path."""
-        vp = self.build_path(cert, now=now)
-        self.recheck(vp, now=now)
+        vp = self.recheck(self.build_path(cert, now=now), now=now)
         if not vp.digital_signature:
             raise _fail("key-usage", f"{_who(cert)} lacks the digitalSignature key usage")
         for eku in required_ekus:

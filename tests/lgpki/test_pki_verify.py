@@ -118,6 +118,7 @@ def _ca_cert(
     ca: bool = True,
     path_length: int | None = None,
     key_id: bytes | None = None,
+    days: int = 30,
 ) -> x509.Certificate:
     """A minimal certificate of a small stand-alone hierarchy (names are CNs).
 
@@ -129,7 +130,7 @@ def _ca_cert(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(ISSUED)
-        .not_valid_after(ISSUED + timedelta(days=30))
+        .not_valid_after(ISSUED + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
@@ -153,6 +154,23 @@ def _ca_cert(
             ski if key_id is None else x509.SubjectKeyIdentifier(key_id), critical=False
         ).add_extension(usage, critical=True)
     return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _crl(
+    key: ec.EllipticCurvePrivateKey, issuer: str, number: int, revoked: tuple[int, ...] = ()
+) -> x509.CertificateRevocationList:
+    """A full CRL (no scope: users and CAs) of the small stand-alone hierarchy."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .last_update(ISSUED)
+        .next_update(ISSUED + timedelta(days=60))
+        .add_extension(x509.CRLNumber(number), critical=False)
+    )
+    for serial in revoked:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(ISSUED)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(key, hashes.SHA256())
 
 
 # -- one reason per way to fail -------------------------------------------------------------
@@ -270,29 +288,40 @@ def test_a_crl_counts_only_for_the_key_that_signed_it():
     impostor = _ca_cert("root", fake_key, "root", fake_key, key_id=key_id)
     leaf = _ca_cert("leaf", leaf_key, "root", root_key, ca=False)
 
-    def crl(key: ec.EllipticCurvePrivateKey, number: int, revoked: tuple[int, ...]):
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(root.subject)
-            .last_update(ISSUED)
-            .next_update(ISSUED + timedelta(days=7))
-            .add_extension(x509.CRLNumber(number), critical=False)
-        )
-        for serial in revoked:
-            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(ISSUED)
-            builder = builder.add_revoked_certificate(entry.build())
-        return builder.sign(key, hashes.SHA256())
-
     store = RevocationStore()
-    store.add(crl(root_key, 1, (leaf.serial_number,)), root)
-    store.add(crl(fake_key, 2, ()), impostor)
+    store.add(_crl(root_key, "root", 1, (leaf.serial_number,)), root)
+    store.add(_crl(fake_key, "root", 2), impostor)
     verifier = Verifier(anchors=[root], revocation=store, policy=AlgorithmPolicy(legacy_until=None))
     with pytest.raises(VerificationError) as info:
         verifier.recheck(verifier.build_path(leaf, now=NOW), now=NOW)
     assert info.value.reason == "revoked"
     # add_all picks, among look-alike issuers, the one whose key signed the list
     store = RevocationStore()
-    assert store.add_all([crl(root_key, 1, (leaf.serial_number,))], [impostor, root]) == 1
+    assert store.add_all([_crl(root_key, "root", 1, (leaf.serial_number,))], [impostor, root]) == 1
+
+
+def test_a_cached_path_that_runs_out_is_rebuilt_and_fully_rechecked():
+    # the CA "mid" holds two certificates from the root: one ends early, the other is
+    # revoked. Once the first ends, no path is left, whatever was cached.
+    root_key, mid_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _ca_cert("root", root_key, "root", root_key, days=60)
+    short = _ca_cert("mid", mid_key, "root", root_key, days=10)
+    revoked = _ca_cert("mid", mid_key, "root", root_key, days=60)
+    leaf = _ca_cert("leaf", leaf_key, "mid", mid_key, ca=False, days=60)
+    store = RevocationStore()
+    store.add(_crl(root_key, "root", 1, (revoked.serial_number,)), root)
+    store.add(_crl(mid_key, "mid", 1), revoked)
+    verifier = Verifier(
+        anchors=[root],
+        intermediates=[short, revoked],
+        revocation=store,
+        policy=AlgorithmPolicy(legacy_until=None),
+    )
+    cached = verifier.build_path(leaf, now=NOW)
+    verifier.recheck(cached, now=NOW)  # through the short-lived certificate
+    with pytest.raises(VerificationError) as info:
+        verifier.recheck(cached, now=ISSUED + timedelta(days=20))
+    assert info.value.reason == "ca-revoked"
 
 
 def test_sha1_accepted_before_the_cut_over_and_refused_after(pki: Pki, world: World):
