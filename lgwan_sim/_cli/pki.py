@@ -356,7 +356,10 @@ def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | N
         msg_oid = ca.hierarchy.message_signing_oid.dotted_string
     verifier = verifier_from_repository(obj.home / "repo", anchor, plan=plan)
     if data.lstrip().startswith(b"-----BEGIN CERTIFICATE"):
-        cert = x509.load_pem_x509_certificate(data)
+        try:
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError:
+            raise InputError("not a readable PEM certificate", file=file) from None
         path = verifier.verify_certificate(cert, now=now)
         click.echo(
             f"OK: {cert.subject.rfc4514_string()} -> {path.anchor_subject} ({path.length} certificates)"

@@ -233,6 +233,15 @@ def test_bad_csr_names_the_file(cli_home, tmp_path, capsys):
     assert f"{bad}: --csr: not a PEM certificate signing request" in err
 
 
+def test_verify_of_a_broken_certificate_names_the_file(cli_home, tmp_path, capsys):
+    home, _ = cli_home
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert _run(home, "verify", "--at", "2020-05-03", str(bad)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"lgwan-sim: error: {bad}: not a readable PEM certificate"
+
+
 def test_missing_passphrase_file(tmp_path, capsys):
     assert (
         main(
