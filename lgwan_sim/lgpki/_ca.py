@@ -1350,7 +1350,11 @@ class Pki:
             for path in sorted((self.repo / folder).glob("*.pem")):
                 published += 1
                 data = path.read_bytes()
-                certs = x509.load_pem_x509_certificates(data) if data.strip() else []
+                try:
+                    certs = x509.load_pem_x509_certificates(data) if data.strip() else []
+                except ValueError:
+                    problems.append(f"published file {path.relative_to(self.home)} is unreadable")
+                    continue
                 for cert in certs:
                     if cert.public_bytes(Encoding.DER) not in all_der:
                         problems.append(
@@ -1362,7 +1366,11 @@ class Pki:
                 if path.name.startswith(TMP_PREFIX):
                     continue
                 published += 1
-                der = x509.load_pem_x509_crl(path.read_bytes()).public_bytes(Encoding.DER)
+                try:
+                    der = x509.load_pem_x509_crl(path.read_bytes()).public_bytes(Encoding.DER)
+                except ValueError:
+                    problems.append(f"published file {path.relative_to(self.home)} is unreadable")
+                    continue
                 if der not in crl_der:
                     problems.append(
                         f"published CRL {path.relative_to(self.home)} has no matching row"

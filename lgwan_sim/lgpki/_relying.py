@@ -41,7 +41,17 @@ def _certs(path: Path) -> list[x509.Certificate]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise PkiError(f"{path} is missing from the repository") from None
-    return x509.load_pem_x509_certificates(data) if data.strip() else []
+    try:
+        return x509.load_pem_x509_certificates(data) if data.strip() else []
+    except ValueError:
+        raise PkiError(f"{path} in the repository is not PEM certificates") from None
+
+
+def _crl(path: Path) -> x509.CertificateRevocationList:
+    try:
+        return x509.load_pem_x509_crl(path.read_bytes())
+    except ValueError:
+        raise PkiError(f"{path} in the repository is not a PEM CRL") from None
 
 
 def verifier_from_repository(
@@ -55,8 +65,8 @@ def verifier_from_repository(
     crls = []
     for folder, pattern in (("crl", "*.crl"), ("arl", "*.arl"), ("delta", "*.crl")):
         for path in sorted((repo / folder).glob(pattern)):
-            crls.append(x509.load_pem_x509_crl(path.read_bytes()))
-    crls += [x509.load_pem_x509_crl(p.read_bytes()) for p in extra_crls]
+            crls.append(_crl(path))
+    crls += [_crl(p) for p in extra_crls]
     revocation.add_all(crls, [*anchors, *bundle])
     return Verifier(
         anchors=anchors,

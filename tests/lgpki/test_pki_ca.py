@@ -257,6 +257,14 @@ def test_a_published_certificate_without_its_row_is_detected(pki: Pki, world: Wo
     assert any("abcdef.pem has no matching row" in p for p in report.problems)
 
 
+def test_unreadable_published_files_are_reported_not_raised(pki: Pki):
+    (pki.repo / "crl" / "org_g2.crl").write_text("junk")
+    (pki.repo / "anchors" / "bridge_g2.pem").write_text("junk")
+    report = pki.check_integrity()
+    assert "published file repo/crl/org_g2.crl is unreadable" in report.problems
+    assert "published file repo/anchors/bridge_g2.pem is unreadable" in report.problems
+
+
 def test_republish_restores_missing_files(pki: Pki, world: World):
     leaf = world.g2["pref-13"]
     assert leaf.batch is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lgpki_support import CRL_AT, ISSUED, NOW, PASSPHRASE, World
 
-from lgwan_sim.errors import VerificationError
+from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import (
     AlgorithmPolicy,
     CertKind,
@@ -90,6 +91,17 @@ def test_path_building_survives_every_cross_certificate_in_both_directions(
 def test_repository_files_alone_give_the_same_verdict(shared_pki, world: World):
     verifier = verifier_from_repository(shared_pki.repo, "bridge_g2", plan=shared_pki.plan)
     assert verifier.verify_certificate(world.g2["pref-13"].certificate, now=NOW).length == 3
+
+
+def test_an_unreadable_repository_file_is_named(pki: Pki):
+    crl = pki.repo / "crl" / "org_g2.crl"
+    crl.write_text("junk")
+    with pytest.raises(PkiError, match=re.escape(f"{crl} in the repository is not a PEM CRL")):
+        verifier_from_repository(pki.repo, "bridge_g2", plan=pki.plan)
+    bundle = pki.repo / "bundles" / "bridge_g2.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    with pytest.raises(PkiError, match=r"bridge_g2\.pem in the repository is not PEM"):
+        verifier_from_repository(pki.repo, "bridge_g2", plan=pki.plan)
 
 
 def _foreign_leaf() -> x509.Certificate:
