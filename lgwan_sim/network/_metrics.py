@@ -84,6 +84,10 @@ def diameter(topology: Topology, weight: Callable[[Link], float]) -> Diameter:
             total = d + wu + wv
             if total > best.value:
                 best = Diameter(total, eu, ev)
+    for u in sorted(hanging):  # a leaf and its own site: the longest pair of a two-site network
+        wu, eu = ext(u)
+        if wu > best.value:
+            best = Diameter(wu, u, eu)
     return best
 
 
