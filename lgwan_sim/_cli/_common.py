@@ -52,5 +52,6 @@ def topology_from_options(
 
 
 def echo_json(doc: Any) -> None:
-    json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, sort_keys=True)
+    """Print ``doc`` as strict JSON (no ``Infinity`` or ``NaN``: use ``None``)."""
+    json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
     sys.stdout.write("\n")

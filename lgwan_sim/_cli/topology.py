@@ -181,7 +181,7 @@ def route_cmd(
         "links": [lk.id for lk in route.links],
         "hops": route.hops,
         "delay_ms": round(route.delay_s * 1e3, 4),
-        "bottleneck_bps": route.bottleneck_bps,
+        "bottleneck_bps": route.bottleneck_bps if route.links else None,  # inf is not JSON
         "failed": list(failed),
     }
     if as_json:

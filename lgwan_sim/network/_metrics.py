@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +120,6 @@ def summary(topology: Topology) -> dict[str, Any]:
         result["diameter_hops_between"] = [hops.a, hops.b]
         result["diameter_ms"] = round(delay.value * 1e3, 3)
         result["diameter_ms_between"] = [delay.a, delay.b]
-    else:
-        result["diameter_hops"] = math.inf
+    else:  # no diameter; None rather than inf, which JSON cannot carry
+        result["diameter_hops"] = None
     return result

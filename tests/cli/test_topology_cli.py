@@ -34,6 +34,39 @@ def test_summary_json(capsys) -> None:
     assert set(doc["sites_by_region"]) >= {"Hokkaido", "Kyushu-Okinawa"}
 
 
+def test_summary_of_a_two_site_topology(tmp_path: Path, capsys) -> None:
+    pair = tmp_path / "pair.yaml"
+    pair.write_text(
+        "name: pair\n"
+        "sites: [{id: a, kind: central}, {id: b, kind: central, lat: 34.0}]\n"
+        "links: [{a: a, b: b, capacity_bps: 1000000, delay_s: 0.002}]\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "topology", "summary", "--topology", str(pair), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["diameter_hops"], sorted(doc["diameter_hops_between"])) == (1, ["a", "b"])
+    assert doc["diameter_ms"] == 2.0
+
+
+def test_summary_of_a_disconnected_topology_is_strict_json(tmp_path: Path, capsys) -> None:
+    sites = "sites: [{id: a, kind: central}, {id: b, kind: central}, {id: c, kind: central}]\n"
+    apart = tmp_path / "apart.yaml"
+    apart.write_text(
+        f"name: apart\n{sites}links: [{{a: a, b: b, capacity_bps: 1000000}}]\n", encoding="utf-8"
+    )
+    code, out, err = run(capsys, "topology", "summary", "--topology", str(apart), "--json")
+    assert code == 0, err
+    doc = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert doc["connected"] is False
+    assert doc["diameter_hops"] is None
+    # a zero-hop route has no bottleneck
+    code, out, err = run(capsys, "topology", "route", "a", "a", "--topology", str(apart), "--json")
+    assert code == 0, err
+    doc = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert (doc["hops"], doc["bottleneck_bps"]) == (0, None)
+
+
 def test_summary_tables(capsys) -> None:
     code, out, _ = run(capsys, "topology", "summary")
     assert code == 0
