@@ -551,6 +551,20 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
                 f"{f}.region",
                 region,
             )
+        prefecture = entry.get("prefecture")
+        if prefecture is not None and not (
+            isinstance(prefecture, str) and len(prefecture) == 2 and "01" <= prefecture <= "47"
+        ):
+            raise rd.fail(
+                'must be a JIS prefecture code "01".."47" (quoted: YAML reads 03 as 3)',
+                entry,
+                "prefecture",
+                f"{f}.prefecture",
+                prefecture,
+            )
+        campus = entry.get("campus")
+        if campus is not None and not (isinstance(campus, str) and campus):
+            raise rd.fail("must be a non-empty string", entry, "campus", f"{f}.campus", campus)
         site_id = rd.text(entry, "id", f"{f}.id")
         if site_id in pos:
             raise rd.fail("duplicate site id", entry, "id", f"{f}.id", site_id)
@@ -562,9 +576,9 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
                 name_ja=str(entry.get("name_ja", "")),
                 lat=lat,
                 lon=lon,
-                prefecture=entry.get("prefecture"),
+                prefecture=prefecture,
                 region=region,
-                campus=entry.get("campus"),
+                campus=campus,
             )
         )
         pos[site_id] = (lat, lon)

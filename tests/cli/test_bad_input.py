@@ -150,6 +150,32 @@ CASES = {
         ],
         ["topo.yaml:", "invalid YAML"],
     ),
+    "prefecture code read as a number": (
+        lambda p: [
+            "topology",
+            "summary",
+            "--topology",
+            str(
+                _topo(
+                    p, SMALL.replace("kind: municipality,", "kind: municipality, prefecture: 03,")
+                )
+            ),
+        ],
+        ["topo.yaml:3", "sites[0].prefecture", '"01".."47"', "(got 3)"],
+    ),
+    "campus not a string": (
+        lambda p: [
+            "topology",
+            "summary",
+            "--topology",
+            str(
+                _topo(
+                    p, SMALL.replace("kind: prefecture_node,", "kind: prefecture_node, campus: 1,")
+                )
+            ),
+        ],
+        ["topo.yaml:4", "sites[1].campus", "(got 1)"],
+    ),
     "latitude out of range": (
         lambda p: [
             "topology",
