@@ -136,13 +136,14 @@ def plot_worst_moment_map(topology: Topology, tables: RunTables, ax: Axes | None
     if ax is None:
         ax = new_figure(9.0, 10.0).subplots()
     moment = tables.time_of(tables.worst_bin * tables.bin_s)
+    until = tables.time_of((tables.worst_bin + 1) * tables.bin_s)
     return plot_network_map(
         topology,
         ax,
         link_values=tables.map_values,
         failed_links=tables.failed_links,
         failed_sites=tables.failed_sites,
-        title=f"Worst moment: {moment.strftime('%Y-%m-%d %H:%M %Z')}",
+        title=f"Worst moment: {moment:%Y-%m-%d %H:%M}-{until:%H:%M %Z}",
     )
 
 
