@@ -210,6 +210,11 @@ class Pki:
         source = default_pki_dir() if pki_dir is None else Path(pki_dir)
         hierarchy = load_hierarchy(source)
         plan = load_migration_plan(source / "migration.yaml")
+        unknown = [g for g in generations or () if g not in hierarchy.generations]
+        if unknown:  # before anything is written: a typo must not leave a half-made home
+            raise PkiError(
+                f"unknown generation {unknown[0]!r}; known: {', '.join(hierarchy.generations)}"
+            )
         home.mkdir(parents=True, exist_ok=True)
         for name in _CONFIG_FILES:
             atomic_write(home / "config" / name, (source / name).read_bytes())

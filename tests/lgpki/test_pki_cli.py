@@ -71,6 +71,13 @@ def test_init_creates_a_home_with_a_passphrase_file(tmp_path, capsys):
     assert "already holds a CA store" in capsys.readouterr().err
 
 
+def test_init_with_an_unknown_generation_leaves_no_store(tmp_path, capsys):
+    home = tmp_path / "h"
+    assert main(["pki", "--home", str(home), "init", "--generation", "G9"]) == 2
+    assert "unknown generation 'G9'; known: G1, G2, GPKI" in capsys.readouterr().err
+    assert not (home / "pki.sqlite3").exists()  # so that a corrected init can run
+
+
 def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
     home, topo = cli_home
     at = ["--at", "2020-05-01"]
