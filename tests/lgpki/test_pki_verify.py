@@ -282,13 +282,25 @@ def test_crl_number_going_back_is_refused(pki: Pki):
     assert info.value.reason == "crl-rollback"
 
 
-def test_crl_signed_by_another_key_is_refused(shared_pki):
+def test_crl_of_another_issuer_is_refused(shared_pki):
     crl = next(
         c for c in shared_pki.latest_crls() if c.issuer == shared_pki.anchor("org_g2").subject
     )
     with pytest.raises(VerificationError) as info:
         RevocationStore().add(crl, shared_pki.anchor("org_g1"))
     assert info.value.reason == "crl-issuer"
+
+
+def test_crl_signed_by_another_key_is_refused():
+    # same name and key identifier as the issuer, but another key signed the list
+    real_key, other_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(2))
+    issuer = _ca_cert("root", real_key, "root", real_key)
+    key_id = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    forged = _ca_cert("root", other_key, "root", other_key, key_id=key_id)
+    with pytest.raises(VerificationError) as info:
+        RevocationStore().add(_crl(other_key, "root", 1), issuer)
+    assert info.value.reason == "crl-signature"
+    assert RevocationStore().add(_crl(other_key, "root", 1), forged) == "full"
 
 
 def test_a_crl_counts_only_for_the_key_that_signed_it():
