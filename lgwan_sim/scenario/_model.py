@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 from lgwan_sim.network import LinkKind, SiteKind, Topology
 from lgwan_sim.scenario._catalogue import ServiceSpec
@@ -133,6 +135,15 @@ class Scenario:
     events: tuple[ScenarioEvent, ...]
     bin_s: float = 60.0
     convergence_delay_s: float | None = None
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, *, overrides: Mapping[str, object] | None = None
+    ) -> Scenario:
+        """Load and validate a scenario file (see :func:`~lgwan_sim.scenario.load_scenario`)."""
+        from lgwan_sim.scenario._loader import load_scenario
+
+        return load_scenario(path, overrides=overrides)
 
     def service(self, name: str) -> ServiceChoice:
         for choice in self.services:

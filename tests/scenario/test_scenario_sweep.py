@@ -96,3 +96,20 @@ def test_confidence_intervals_use_student_t(small_path: Path) -> None:
     assert table[0]["offered.mean"] == 12.0
     # s = 2, n = 3, t(0.975, 2) = 4.303: half-width 4.303 * 2 / sqrt(3)
     assert table[0]["offered.ci95"] == pytest.approx(4.303 * 2 / 3**0.5)
+
+
+def test_a_sweep_can_use_an_existing_scheduler(small_path: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = run_sweep(
+            small_path,
+            (("services.mail-relay.multiplier", (1, 2)),),
+            base_seed=7,
+            scheduler=cluster.scheduler_address,
+        )
+    assert result.workers == 1
+    assert [r.ok for r in result.runs] == [True, True]
+    assert result.runs[1].metrics["offered"] > result.runs[0].metrics["offered"]
