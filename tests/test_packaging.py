@@ -14,7 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("module", ["lgwan_sim.network", "lgwan_sim.errors", "lgwan_sim.report"])
+@pytest.mark.parametrize(
+    "module", ["lgwan_sim.errors", "lgwan_sim.lgpki", "lgwan_sim.network", "lgwan_sim.report"]
+)
 def test_all_is_sorted_and_complete(module: str) -> None:
     mod = importlib.import_module(module)
     public = sorted(
@@ -26,6 +28,7 @@ def test_all_is_sorted_and_complete(module: str) -> None:
     )
     assert len(set(mod.__all__)) == len(mod.__all__)  # order is ruff's (RUF022)
     assert set(public) <= set(mod.__all__)
+    assert [n for n in mod.__all__ if not hasattr(mod, n)] == []  # star-import would fail
 
 
 @pytest.mark.slow
