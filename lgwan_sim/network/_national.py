@@ -87,7 +87,10 @@ class _Reader:
     ) -> float:
         value = parent.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise self.fail("must be a number", parent, key, field, value)
+            hint = ""
+            if isinstance(value, str) and _looks_numeric(value):
+                hint = " (YAML reads 1e9 as text: write 1.0e+9)"
+            raise self.fail(f"must be a number{hint}", parent, key, field, value)
         if positive and value <= 0:
             raise self.fail("must be > 0", parent, key, field, value)
         if not positive and value < 0:
@@ -104,6 +107,14 @@ class _Reader:
                     f"{field}.{key}",
                     key,
                 )
+
+
+def _looks_numeric(text: str) -> bool:
+    """True for text such as ``1e9``, which YAML 1.1 (PyYAML) reads as a string."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def load_prefectures(path: str | Path | None = None) -> list[Prefecture]:

@@ -96,6 +96,15 @@ CASES = {
         ],
         ["topo.yaml:6", "links[0].capacity_bps", "must be > 0", "-5"],
     ),
+    "number that YAML reads as text": (
+        lambda p: [
+            "topology",
+            "summary",
+            "--topology",
+            str(_topo(p, SMALL.replace("1.0e+8", "1e8"))),
+        ],
+        ["topo.yaml:6", "links[0].capacity_bps", "write 1.0e+9", "(got '1e8')"],
+    ),
     "dangling link": (
         lambda p: [
             "topology",
