@@ -85,10 +85,10 @@ class ScenarioError(InputError):
 
 
 class UnknownSiteError(LgwanSimError, KeyError):
-    """A site id that the topology does not contain."""
+    """A site id (or a campus, a prefecture node: ``what``) that the topology does not contain."""
 
-    def __init__(self, site_id: str, *, hint: str = "") -> None:
-        msg = f"unknown site {site_id!r}"
+    def __init__(self, site_id: str, *, hint: str = "", what: str = "site") -> None:
+        msg = f"unknown {what} {site_id!r}"
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)

@@ -292,7 +292,8 @@ class Router:
         """Fail every site on a campus, e.g. ``"east"``: the whole East central site."""
         ids = [s.id for s in self.topology.sites.values() if s.campus == campus]
         if not ids:
-            raise UnknownSiteError(f"campus {campus!r}")
+            known = sorted({s.campus for s in self.topology.sites.values() if s.campus})
+            raise UnknownSiteError(campus, what="campus", hint=f"known: {', '.join(known)}")
         return self.fail_sites(ids)
 
     def _improved_by(self, links: Sequence[Link]) -> list[str]:

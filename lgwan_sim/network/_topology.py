@@ -120,7 +120,7 @@ class Topology:
         for site in self.sites_in_prefecture(code):
             if site.kind is SiteKind.PREFECTURE_NODE:
                 return site
-        raise UnknownSiteError(f"prefecture node of {code!r}")
+        raise UnknownSiteError(code, what="prefecture node of", hint=f"topology {self.name!r}")
 
     def count_by_kind(self) -> dict[str, int]:
         counts = Counter(s.kind.value for s in self.sites.values())

@@ -9,6 +9,7 @@ from collections import Counter
 import networkx as nx
 import pytest
 
+from lgwan_sim.errors import UnknownSiteError
 from lgwan_sim.network import (
     LinkKind,
     Router,
@@ -106,6 +107,8 @@ def test_roster_puts_real_municipalities_in_place(roster_path) -> None:
 def test_topology_lookups(national: Topology) -> None:
     assert [s.id for s in national.sites_in_prefecture("47")][:2] == ["mun-47-001", "mun-47-002"]
     assert national.prefecture_node("13").id == "pn-13"
+    with pytest.raises(UnknownSiteError, match=r"^unknown prefecture node of '48' "):
+        national.prefecture_node("48")
     tohoku = national.sites_in_region("Tohoku")
     assert {s.prefecture for s in tohoku} == {"02", "03", "04", "05", "06", "07"}
     assert national.link("central-west~central-east") == national.link("central-east~central-west")
