@@ -48,21 +48,23 @@ def load_roster(path: str | Path, *, prefectures: Mapping[str, Prefecture]) -> l
     seen: dict[str, int] = {}
     with handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        for column in ROSTER_COLUMNS:
-            if column not in header:
-                raise TopologyError(
-                    f"missing column (the roster needs {', '.join(ROSTER_COLUMNS)})",
-                    file=path,
-                    line=1,
-                    field=column,
-                )
-        try:
+        try:  # the decoder reads ahead: even the header can hit a non-UTF-8 byte
+            header = reader.fieldnames or []
+            for column in ROSTER_COLUMNS:
+                if column not in header:
+                    raise TopologyError(
+                        f"missing column (the roster needs {', '.join(ROSTER_COLUMNS)})",
+                        file=path,
+                        line=1,
+                        field=column,
+                    )
             for row in reader:
                 line = reader.line_num
                 entries.append(_entry(row, path, line, prefectures, seen))
         except UnicodeDecodeError:
-            raise TopologyError("roster is not UTF-8 text", file=path) from None
+            raise TopologyError(
+                "roster is not UTF-8 text (convert it, e.g. from Shift_JIS)", file=path
+            ) from None
         except csv.Error as exc:
             raise TopologyError(f"malformed CSV: {exc}", file=path, line=reader.line_num) from None
     if not entries:

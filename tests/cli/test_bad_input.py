@@ -27,6 +27,12 @@ def _roster(tmp_path: Path, body: str, header: str = HEADER) -> Path:
     return path
 
 
+def _sjis_roster(tmp_path: Path) -> Path:
+    path = tmp_path / "roster.csv"
+    path.write_bytes((HEADER + GOOD_ROW).encode("shift_jis"))
+    return path
+
+
 def _topo(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "topo.yaml"
     path.write_text(text, encoding="utf-8")
@@ -82,6 +88,10 @@ CASES = {
             str(_roster(p, "011002,01,x,,x,43.06,141.35\n")),
         ],
         ["roster.csv:2", "name", "empty"],
+    ),
+    "roster in Shift_JIS": (
+        lambda p: ["topology", "summary", "--roster", str(_sjis_roster(p))],
+        ["roster.csv", "not UTF-8", "Shift_JIS"],
     ),
     "roster missing file": (
         lambda p: ["topology", "summary", "--roster", str(p / "absent.csv")],
