@@ -1397,11 +1397,21 @@ class Pki:
             return remove_stale_tmp(self.home)
 
     def export_copy(self, target: str | Path) -> Path:
-        """Copy the whole home (e.g. for a backup or a test fixture) under the writer lock."""
+        """Copy the whole home (e.g. for a backup or a test fixture) under the writer lock.
+
+        Files are copied as they are; the database through SQLite's backup API, which
+        includes what is still in the WAL (a checkpoint cannot run inside a transaction).
+        """
         target = Path(target)
-        with self.store.write():
-            self.store.db.execute("PRAGMA wal_checkpoint(FULL)")
+        if target.exists():
+            raise PkiError(f"{target} already exists; refusing to copy a CA home over it")
+        with self.store.locked():
             shutil.copytree(
-                self.home, target, ignore=shutil.ignore_patterns("lock", "*-wal", "*-shm")
+                self.home, target, ignore=shutil.ignore_patterns("lock", "pki.sqlite3*")
             )
+            copy = sqlite3.connect(target / "pki.sqlite3")
+            try:
+                self.store.db.backup(copy)
+            finally:
+                copy.close()
         return target

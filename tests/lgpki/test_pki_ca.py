@@ -288,3 +288,15 @@ def test_every_state_change_is_audited(pki: Pki, world: World):
 def test_no_issuance_before_the_ca_exists(pki: Pki):
     with pytest.raises(PkiError, match="not valid before"):
         pki.issue(SITES[0], profile="role", now=G2_START - timedelta(days=1), generation="G2")
+
+
+def test_export_copy_is_a_complete_home(pki: Pki, tmp_path):
+    pki.issue(SITES[0], profile="user", now=NOW, generation="G2", key_type=KeyType.P256)
+    copy = pki.export_copy(tmp_path / "backup")
+    with Pki.open(copy, passphrase=PASSPHRASE) as backup:
+        assert [c.certificate for c in backup.certificates()] == [
+            c.certificate for c in pki.certificates()
+        ]
+        assert backup.check_integrity().ok
+    with pytest.raises(PkiError, match="already exists"):
+        pki.export_copy(copy)
