@@ -33,6 +33,7 @@ from lgwan_sim.lgpki import (
 )
 from lgwan_sim.lgpki._build import build_crl
 from lgwan_sim.lgpki._message import ALGORITHMS
+from lgwan_sim.lgpki._verify import issuer_key
 
 NOW = datetime(2020, 5, 1, tzinfo=UTC)
 PASS = b"bench"
@@ -218,10 +219,7 @@ def bench_crl(pki: Pki, entries: int) -> None:
             f"{(time.perf_counter() - t0) * 1e3:,.0f} ms",
         )
     )
-    ref = (
-        issuer.subject.public_bytes(),
-        issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest,
-    )
+    ref = issuer_key(issuer)
     probe = x509.random_serial_number()
     k = 100_000
     policy = verifier_from_pki(pki, "bridge_g2").policy

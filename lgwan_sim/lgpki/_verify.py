@@ -43,6 +43,7 @@ __all__ = [
     "RevocationStore",
     "VerifiedPath",
     "Verifier",
+    "issuer_key",
     "verify_raw_signature",
 ]
 
@@ -169,7 +170,8 @@ class _CrlState:
 IssuerKey = tuple[bytes, bytes]
 
 
-def _issuer_key(issuer: x509.Certificate) -> IssuerKey:
+def issuer_key(issuer: x509.Certificate) -> IssuerKey:
+    """How :class:`RevocationStore` names the lists of ``issuer``."""
     return issuer.subject.public_bytes(), bytes.fromhex(spki_sha256(_public_key(issuer)))
 
 
@@ -240,7 +242,7 @@ class RevocationStore:
         next_update = crl.next_update_utc
         if next_update is None:
             raise _fail("crl-stale", "CRL has no nextUpdate")
-        key = (_issuer_key(issuer), scope)
+        key = (issuer_key(issuer), scope)
         highest = self._highest.get(key)
         if highest is not None and number < highest:
             raise _fail(
@@ -528,7 +530,7 @@ class Verifier:
         for cert, issuer in itertools.pairwise(path):
             bc = _ext(cert, x509.BasicConstraints)
             is_ca = isinstance(bc, x509.BasicConstraints) and bc.ca
-            refs.append((_issuer_key(issuer), cert.serial_number, is_ca))
+            refs.append((issuer_key(issuer), cert.serial_number, is_ca))
         san = _ext(leaf, x509.SubjectAlternativeName)
         sites = frozenset(
             uri[len(SITE_URI_PREFIX) :]
