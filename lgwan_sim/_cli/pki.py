@@ -483,7 +483,7 @@ def audit_cmd(obj: _Ctx, export: Path | None) -> None:
     "--plan",
     "plan_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="A migration.yaml (default: the one the home was created with).",
+    help="A migration.yaml (default: the bundled pki/migration.yaml).",
 )
 @click.option("--sites-limit", type=click.IntRange(1), help="Only the first N eligible sites.")
 @click.option("--holders", "show_holders", is_flag=True, help="List the G1 holders at each date.")
@@ -500,18 +500,22 @@ def migrate_cmd(
     backup_lines: bool,
 ) -> None:
     """Run the G1 -> G2 migration in a new home and report G1 holders per date."""
-    plan = load_migration_plan(plan_file)
+    plan = load_migration_plan(plan_file)  # a bad plan is reported before anything is written
     if not obj.passphrase_file.exists():
         obj.home.mkdir(parents=True, exist_ok=True)
         atomic_write(obj.passphrase_file, secrets.token_urlsafe(32).encode() + b"\n", mode=0o600)
     sites = _sites_from_topology(topology_file, roster, backup_lines)
     with Pki.create(
-        obj.home, passphrase=obj.passphrase(), now=plan.g1_start, generations=["G1"]
+        obj.home,
+        passphrase=obj.passphrase(),
+        now=plan.g1_start,
+        generations=["G1"],
+        migration=plan_file,
     ) as ca:
         eligible = [s for s in sites if str(s.kind) in ca.hierarchy.bulk]
         if sites_limit is not None:
             eligible = eligible[:sites_limit]
-        report = run_migration(ca, eligible, plan=plan, step_days=step_days)
+        report = run_migration(ca, eligible, step_days=step_days)
     click.echo(
         f"{'date':10} {'G1':>5} {'G2':>5} {'renewed':>7}  {'G1 verdict':12} {'old software':12} events"
     )

@@ -198,9 +198,14 @@ class Pki:
         now: datetime,
         generations: Sequence[str] | None = None,
         pki_dir: str | Path | None = None,
+        migration: str | Path | None = None,
         scrypt_n: int = 2**15,
     ) -> Pki:
-        """Initialise a new CA home and stand up the given generations (default: all)."""
+        """Initialise a new CA home and stand up the given generations (default: all).
+
+        ``pki_dir`` holds ``hierarchy.yaml``, ``profiles.yaml`` and ``migration.yaml`` (the
+        bundled ones by default); ``migration`` names another migration plan file to use.
+        """
         require_utc(now)
         home = Path(home)
         if (home / "pki.sqlite3").exists():
@@ -209,7 +214,8 @@ class Pki:
 
         source = default_pki_dir() if pki_dir is None else Path(pki_dir)
         hierarchy = load_hierarchy(source)
-        plan = load_migration_plan(source / "migration.yaml")
+        plan_file = source / "migration.yaml" if migration is None else Path(migration)
+        plan = load_migration_plan(plan_file)
         unknown = [g for g in generations or () if g not in hierarchy.generations]
         if unknown:  # before anything is written: a typo must not leave a half-made home
             raise PkiError(
@@ -217,7 +223,8 @@ class Pki:
             )
         home.mkdir(parents=True, exist_ok=True)
         for name in _CONFIG_FILES:
-            atomic_write(home / "config" / name, (source / name).read_bytes())
+            origin = plan_file if name == "migration.yaml" else source / name
+            atomic_write(home / "config" / name, origin.read_bytes())
         vault = KeyVault.create(home / "keys", passphrase, scrypt_n=scrypt_n)
         store = Store(home / "pki.sqlite3", lock_path=home / "lock")
         store.create_schema()

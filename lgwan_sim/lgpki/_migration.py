@@ -65,6 +65,16 @@ class MigrationReport:
         return self.g1_holders_at(self.plan.g1_acceptance_stop)
 
 
+def _dates(plan: MigrationPlan) -> tuple[datetime | None, ...]:
+    return (
+        plan.g1_start,
+        plan.g2_start,
+        plan.g1_issuance_stop,
+        plan.g1_acceptance_stop,
+        plan.algorithm_compromise,
+    )
+
+
 def _ticks(plan: MigrationPlan, step: timedelta, until: datetime) -> list[datetime]:
     out = []
     t = plan.g1_start + step
@@ -92,6 +102,12 @@ def run_migration(
     date and per ``step_days`` tick up to ``until`` (default: a year after the last event).
     """
     plan = plan or pki.plan
+    if _dates(plan) != _dates(pki.plan):  # the CA stops G1 and refuses RSA-1024 by its own
+        raise PkiError(
+            "the plan's dates differ from those the CA home was created with"
+            " (create it with Pki.create(..., migration=FILE)); only laggard_ratio and seed"
+            " may change per run"
+        )
     if not any(s.generation == "G1" for s in pki.status(now=plan.g1_start)):
         raise PkiError("the migration starts from a store that holds the G1 CAs")
     if any(s.generation == "G2" for s in pki.status(now=plan.g1_start)):

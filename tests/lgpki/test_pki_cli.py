@@ -289,6 +289,27 @@ def test_migrate_reports_g1_holders_per_date(cli_home, tmp_path, capsys):
     assert out.rstrip().endswith("still on G1 at the acceptance stop: 2 mun-01-001 pref-01")
 
 
+def test_migrate_follows_the_dates_of_its_plan(cli_home, tmp_path, capsys):
+    # later stops than the bundled plan, and no algorithm compromise
+    _, topo = cli_home
+    home = tmp_path / "mig"
+    plan = tmp_path / "migration.yaml"
+    plan.write_text(
+        "g1_start: 2008-04-01\ng2_start: 2014-04-01\ng1_issuance_stop: 2016-01-26\n"
+        "g1_acceptance_stop: 2018-12-20\nlaggard_ratio: 1.0\nseed: 1\n"
+    )
+    args = ["migrate", "--plan", str(plan), "--topology", str(topo), "--step-days", "365"]
+    assert main(["pki", "--home", str(home), *args]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line[:2] == "20"}
+    assert "g1_issuance_stop" in lines["2016-01-26"]
+    # G1 is still issued after the bundled plan's stop (2015-01-26) and accepted after its
+    # acceptance stop (2016-12-20)
+    assert lines["2015-03-31"].split()[3] == "2"
+    assert lines["2017-03-30"].split()[1:6] == ["2", "2", "2", "accepted", "accepted"]
+    assert (home / "config" / "migration.yaml").read_bytes() == plan.read_bytes()
+
+
 def test_renew_moves_a_holder_to_new_keys(cli_home, capsys):
     home, topo = cli_home
     assert (

@@ -90,3 +90,11 @@ def test_plan_dates_must_be_in_order():
     plan = load_migration_plan()
     with pytest.raises(PkiError, match="must come before"):
         replace(plan, g1_issuance_stop=plan.g2_start - timedelta(days=1))
+
+
+def test_a_plan_with_other_dates_than_the_home_is_refused(report):
+    _, home = report
+    with Pki.open(home, passphrase=PASSPHRASE) as pki:
+        other = replace(pki.plan, g1_issuance_stop=pki.plan.g1_issuance_stop + timedelta(days=1))
+        with pytest.raises(PkiError, match="differ from those the CA home was created with"):
+            run_migration(pki, SITES, plan=other)
