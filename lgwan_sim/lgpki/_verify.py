@@ -63,6 +63,7 @@ _KNOWN_CRITICAL_CRL = frozenset(
     {ExtensionOID.ISSUING_DISTRIBUTION_POINT, ExtensionOID.DELTA_CRL_INDICATOR}
 )
 _ANY_POLICY = "2.5.29.32.0"
+_HASHES = frozenset({"sha1", "sha256", "sha384", "sha512"})
 
 
 def _fail(reason: str, message: str) -> VerificationError:
@@ -138,8 +139,25 @@ class AlgorithmPolicy:
     def legacy_allowed(self, now: datetime) -> bool:
         return self.legacy_until is not None and now < self.legacy_until
 
+    @staticmethod
+    def check_always(path: Sequence[x509.Certificate], keys: Sequence[PublicKey]) -> None:
+        """The part of the policy that holds at every instant: hashes of the SHA family
+        (the anchor's self-signature aside), RSA keys of 1024 bits or more, curve P-256."""
+        for cert in path[:-1]:
+            alg = cert.signature_hash_algorithm
+            if alg is None or alg.name not in _HASHES:
+                raise _fail("weak-hash", f"{_who(cert)} uses an unsupported signature hash")
+        for cert, key in zip(path, keys, strict=True):
+            if isinstance(key, rsa.RSAPublicKey):
+                if key.key_size < 1024:
+                    raise _fail("weak-key", f"{_who(cert)} has an RSA-{key.key_size} key")
+            elif not isinstance(key.curve, ec.SECP256R1):
+                raise _fail(
+                    "weak-key", f"{_who(cert)} uses curve {key.curve.name}, which is not allowed"
+                )
+
     def check_hash(self, algorithm: hashes.HashAlgorithm | None, now: datetime, what: str) -> None:
-        if algorithm is None or algorithm.name not in ("sha1", "sha256", "sha384", "sha512"):
+        if algorithm is None or algorithm.name not in _HASHES:
             raise _fail("weak-hash", f"{what} uses an unsupported signature hash")
         if algorithm.name == "sha1" and not self.legacy_allowed(now):
             raise _fail("weak-hash", f"{what} is signed with SHA-1, refused at {now.isoformat()}")
@@ -395,8 +413,9 @@ class Verifier:
     def build_path(self, leaf: x509.Certificate, *, now: datetime) -> VerifiedPath:
         """Find and check a path from ``leaf`` to a pinned anchor at ``now``.
 
-        Checks signatures, validity, CA flags, pathLen, keyUsage, unknown critical extensions
-        and policies; *not* revocation or the algorithm policy (see :meth:`recheck`).
+        Checks signatures, validity, CA flags, pathLen, keyUsage, unknown critical extensions,
+        policies and the date-independent algorithm rules (:meth:`AlgorithmPolicy.check_always`);
+        *not* revocation or the SHA-1/RSA-1024 cut-over (see :meth:`recheck`).
         """
         require_utc(now)
         self._check_validity(leaf, now)
@@ -526,6 +545,7 @@ class Verifier:
     def _summarise(self, path: list[x509.Certificate]) -> VerifiedPath:
         leaf = path[0]
         keys = [_public_key(c) for c in path]
+        AlgorithmPolicy.check_always(path, keys)
         refs = []
         for cert, issuer in itertools.pairwise(path):
             bc = _ext(cert, x509.BasicConstraints)

@@ -303,6 +303,36 @@ def test_crl_signed_by_another_key_is_refused():
     assert RevocationStore().add(_crl(other_key, "root", 1), forged) == "full"
 
 
+@pytest.mark.parametrize(
+    ("curve", "digest", "reason"),
+    [
+        (ec.SECP384R1(), hashes.SHA256(), "weak-key"),  # only P-256 is allowed
+        (ec.SECP256R1(), hashes.SHA224(), "weak-hash"),  # only SHA-1 (before the cut-over)/2
+    ],
+)
+def test_algorithms_outside_the_policy_are_refused_at_any_date(curve, digest, reason):
+    root_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(curve)
+    root = _ca_cert("root", root_key, "root", root_key)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leaf")]))
+        .issuer_name(root.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=30))
+        .sign(root_key, digest)
+    )
+    store = RevocationStore()
+    store.add(_crl(root_key, "root", 1), root)
+    # even a relying party that still accepts legacy algorithms
+    legacy = AlgorithmPolicy(legacy_until=NOW + timedelta(days=365))
+    verifier = Verifier(anchors=[root], revocation=store, policy=legacy)
+    with pytest.raises(VerificationError) as info:
+        verifier.recheck(verifier.build_path(leaf, now=NOW), now=NOW)
+    assert info.value.reason == reason
+
+
 def test_a_crl_counts_only_for_the_key_that_signed_it():
     # An impostor copies the anchor's name and key identifier but has its own key; its
     # CRL (newer number, nothing revoked) must not vouch for certificates of the real CA.
