@@ -979,7 +979,7 @@ class Pki:
                 scopes: list[tuple[str, str]]
                 if delta:
                     base = db.execute(
-                        "SELECT number, this_update FROM crl WHERE ca = ? AND scope = 'crl'"
+                        "SELECT number, der FROM crl WHERE ca = ? AND scope = 'crl'"
                         " ORDER BY number DESC LIMIT 1",
                         (ca_id,),
                     ).fetchone()
@@ -1001,14 +1001,16 @@ class Pki:
                         " WHERE issuer_ca = ? AND status = 'R' AND kind {op} 'ee'"
                     ).format(op="=" if wanted == "ee" else "!=")
                     args: list[object] = [ca_id]
-                    if scope == "delta":
-                        assert base is not None
-                        sql += " AND revoked_at >= ?"
-                        args.append(base[1])
                     entries = [
                         (int(s, 16), _dt(at), REVOCATION_REASONS.get(r))
                         for s, at, r in db.execute(sql + " ORDER BY id", args)
                     ]
+                    if scope == "delta":
+                        # what the base lacks, whatever the revocation's own date: a
+                        # revocation dated before the base but recorded after it counts
+                        assert base is not None
+                        listed = {r.serial_number for r in x509.load_der_x509_crl(base[1])}
+                        entries = [e for e in entries if e[0] not in listed]
                     hours = (
                         h.revocation.delta_next_update_hours
                         if scope == "delta"

@@ -148,6 +148,14 @@ def test_delta_holds_only_revocations_since_the_base(pki: Pki, world: World):
     assert [r.serial_number for r in delta.crl] == [b.serial]
 
 
+def test_delta_holds_a_revocation_dated_before_the_base_but_made_after_it(pki: Pki, world: World):
+    leaf = world.g2["pref-13"]
+    pki.publish_crls(now=NOW + timedelta(hours=1), ca_ids=["org_g2"])
+    pki.revoke(leaf.issuer_ca, leaf.serial, reason="key_compromise", now=NOW)  # backdated
+    (delta,) = pki.publish_crls(now=NOW + timedelta(hours=2), ca_ids=["org_g2"], delta=True)
+    assert [r.serial_number for r in delta.crl] == [leaf.serial]
+
+
 def test_schedule_publishes_base_lists_then_deltas(pki: Pki):
     every = pki.hierarchy.revocation.publish_every_hours
     start = NOW + timedelta(hours=every)
