@@ -252,8 +252,8 @@ class RevocationStore:
             pass
         try:
             idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-            if idp.only_contains_ca_certs:
-                scope = "arl"
+            if idp.only_contains_ca_certs:  # a delta ARL completes the ARL, never replaces it
+                scope = "delta-arl" if scope == "delta" else "arl"
         except x509.ExtensionNotFound:
             if scope != "delta":
                 scope = "full"
@@ -328,8 +328,8 @@ class RevocationStore:
         if state.sha1 and not policy.legacy_allowed(now):
             raise _fail("weak-hash", f"{scope.upper()} #{state.number} is signed with SHA-1")
         revoked = serial in state.serials
-        if not is_ca and not revoked:
-            delta = self._states.get((issuer, "delta"))
+        if not revoked:
+            delta = self._states.get((issuer, "delta-arl" if is_ca else "delta"))
             if delta is not None and (delta.base_number or 0) <= state.number:
                 if delta.this_update <= now < delta.next_update:
                     revoked = serial in delta.serials

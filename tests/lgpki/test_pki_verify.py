@@ -169,9 +169,15 @@ def _ca_cert(
 
 
 def _crl(
-    key: ec.EllipticCurvePrivateKey, issuer: str, number: int, revoked: tuple[int, ...] = ()
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    number: int,
+    revoked: tuple[int, ...] = (),
+    *,
+    extensions: tuple[x509.ExtensionType, ...] = (),
 ) -> x509.CertificateRevocationList:
-    """A full CRL (no scope: users and CAs) of the small stand-alone hierarchy."""
+    """A CRL of the small stand-alone hierarchy: full (users and CAs) unless ``extensions``
+    (critical) scope it."""
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
@@ -179,6 +185,8 @@ def _crl(
         .next_update(ISSUED + timedelta(days=60))
         .add_extension(x509.CRLNumber(number), critical=False)
     )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=True)
     for serial in revoked:
         entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(ISSUED)
         builder = builder.add_revoked_certificate(entry.build())
@@ -376,6 +384,47 @@ def test_a_cached_path_that_runs_out_is_rebuilt_and_fully_rechecked():
     with pytest.raises(VerificationError) as info:
         verifier.recheck(cached, now=ISSUED + timedelta(days=20))
     assert info.value.reason == "ca-revoked"
+
+
+def test_a_delta_arl_does_not_replace_its_base():
+    root_key, mid_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = _ca_cert("root", root_key, "root", root_key)
+    mid = _ca_cert("mid", mid_key, "root", root_key)
+    leaf = _ca_cert("leaf", leaf_key, "mid", mid_key, ca=False)
+    cas_only = x509.IssuingDistributionPoint(
+        full_name=None,
+        relative_name=None,
+        only_contains_user_certs=False,
+        only_contains_ca_certs=True,
+        only_some_reasons=None,
+        indirect_crl=False,
+        only_contains_attribute_certs=False,
+    )
+    store = RevocationStore()
+    assert (
+        store.add(_crl(root_key, "root", 1, (mid.serial_number,), extensions=(cas_only,)), root)
+        == "arl"
+    )
+    delta = _crl(root_key, "root", 2, extensions=(cas_only, x509.DeltaCRLIndicator(1)))
+    assert store.add(delta, root) == "delta-arl"
+    # and the other way round: the delta ARL revokes what the base does not
+    late = RevocationStore()
+    late.add(_crl(root_key, "root", 1, extensions=(cas_only,)), root)
+    delta = _crl(
+        root_key, "root", 2, (mid.serial_number,), extensions=(cas_only, x509.DeltaCRLIndicator(1))
+    )
+    late.add(delta, root)
+    for revocation in (store, late):
+        revocation.add(_crl(mid_key, "mid", 1), mid)
+        verifier = Verifier(
+            anchors=[root],
+            intermediates=[mid],
+            revocation=revocation,
+            policy=AlgorithmPolicy(legacy_until=None),
+        )
+        with pytest.raises(VerificationError) as info:
+            verifier.recheck(verifier.build_path(leaf, now=NOW), now=NOW)
+        assert info.value.reason == "ca-revoked"
 
 
 def test_sha1_accepted_before_the_cut_over_and_refused_after(pki: Pki, world: World):
