@@ -9,8 +9,10 @@ anything else). Times are ``--at`` ISO dates, UTC; the default is the current ti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +71,27 @@ def _at(value: str | None) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+@contextlib.contextmanager
+def _new_home(obj: _Ctx) -> Iterator[None]:
+    """Make a random passphrase file if there is none; if no store comes of the block, take
+    back what was written (the file, and the home folder if it was made here and is empty)."""
+    made_home = not obj.home.exists()
+    made_file = not obj.passphrase_file.exists()
+    if made_file:
+        obj.home.mkdir(parents=True, exist_ok=True)
+        atomic_write(obj.passphrase_file, secrets.token_urlsafe(32).encode() + b"\n", mode=0o600)
+    try:
+        yield
+    except BaseException:
+        if not (obj.home / "pki.sqlite3").exists():
+            if made_file:
+                obj.passphrase_file.unlink(missing_ok=True)
+            if made_home:
+                with contextlib.suppress(OSError):
+                    obj.home.rmdir()  # only if empty
+        raise
+
+
 _AT = click.option("--at", "at", metavar="ISO-DATE", help="Simulated time (UTC); default now.")
 
 
@@ -111,16 +134,16 @@ def init_cmd(obj: _Ctx, at: str | None, generations: tuple[str, ...], pki_dir: P
     now = _at(at)
     if (obj.home / "pki.sqlite3").exists():
         raise PkiError(f"{obj.home} already holds a CA store")
-    if not obj.passphrase_file.exists():
-        obj.home.mkdir(parents=True, exist_ok=True)
-        atomic_write(obj.passphrase_file, secrets.token_urlsafe(32).encode() + b"\n", mode=0o600)
-    with Pki.create(
-        obj.home,
-        passphrase=obj.passphrase(),
-        now=now,
-        generations=list(generations) or None,
-        pki_dir=pki_dir,
-    ) as ca:
+    with (
+        _new_home(obj),
+        Pki.create(
+            obj.home,
+            passphrase=obj.passphrase(),
+            now=now,
+            generations=list(generations) or None,
+            pki_dir=pki_dir,
+        ) as ca,
+    ):
         ids = ca.ca_ids()
     click.echo(f"initialised {obj.home}: {len(ids)} CAs ({', '.join(ids)})")
 
@@ -501,17 +524,17 @@ def migrate_cmd(
 ) -> None:
     """Run the G1 -> G2 migration in a new home and report G1 holders per date."""
     plan = load_migration_plan(plan_file)  # a bad plan is reported before anything is written
-    if not obj.passphrase_file.exists():
-        obj.home.mkdir(parents=True, exist_ok=True)
-        atomic_write(obj.passphrase_file, secrets.token_urlsafe(32).encode() + b"\n", mode=0o600)
     sites = _sites_from_topology(topology_file, roster, backup_lines)
-    with Pki.create(
-        obj.home,
-        passphrase=obj.passphrase(),
-        now=plan.g1_start,
-        generations=["G1"],
-        migration=plan_file,
-    ) as ca:
+    with (
+        _new_home(obj),
+        Pki.create(
+            obj.home,
+            passphrase=obj.passphrase(),
+            now=plan.g1_start,
+            generations=["G1"],
+            migration=plan_file,
+        ) as ca,
+    ):
         eligible = [s for s in sites if str(s.kind) in ca.hierarchy.bulk]
         if sites_limit is not None:
             eligible = eligible[:sites_limit]

@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 from lgpki_support import SCRYPT_N
 
 from lgwan_sim.cli import main
-from lgwan_sim.lgpki import Pki
+from lgwan_sim.lgpki import Pki, default_pki_dir
 
 TOPOLOGY = """\
 name: tiny
@@ -76,6 +76,20 @@ def test_init_with_an_unknown_generation_leaves_no_store(tmp_path, capsys):
     assert main(["pki", "--home", str(home), "init", "--generation", "G9"]) == 2
     assert "unknown generation 'G9'; known: G1, G2, GPKI" in capsys.readouterr().err
     assert not (home / "pki.sqlite3").exists()  # so that a corrected init can run
+    assert not home.exists()  # nor anything else: not even the passphrase file
+
+
+def test_init_with_a_broken_pki_dir_writes_nothing(tmp_path, capsys):
+    pki_dir = tmp_path / "pki"
+    pki_dir.mkdir()
+    for name in ("hierarchy.yaml", "profiles.yaml", "migration.yaml"):
+        (pki_dir / name).write_text((default_pki_dir() / name).read_text(encoding="utf-8"))
+    hierarchy = pki_dir / "hierarchy.yaml"
+    hierarchy.write_text(hierarchy.read_text().replace("hash: sha1", "hash: md5"))
+    home = tmp_path / "h"
+    assert main(["pki", "--home", str(home), "init", "--pki-dir", str(pki_dir)]) == 2
+    assert "hash: must be one of sha1, sha256 (got 'md5')" in capsys.readouterr().err
+    assert not home.exists()
 
 
 def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
