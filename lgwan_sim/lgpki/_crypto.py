@@ -17,14 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from lgwan_sim.errors import PkiError
-from lgwan_sim.lgpki._model import HashName, KeyType
+from lgwan_sim.lgpki._model import KeyType
 
 __all__ = [
     "PrivateKey",
     "PublicKey",
     "der_length",
     "generate_key",
-    "hash_of",
     "key_type_of",
     "resign_sha1",
     "spki_sha256",
@@ -58,10 +57,6 @@ def key_type_of(key: PublicKey | PrivateKey) -> KeyType:
             return KeyType.P256
         raise PkiError(f"unsupported curve {key.curve.name}")
     raise PkiError(f"unsupported key type {type(key).__name__}")
-
-
-def hash_of(name: HashName) -> hashes.HashAlgorithm:
-    return hashes.SHA1() if name is HashName.SHA1 else hashes.SHA256()
 
 
 def spki_sha256(key: PublicKey) -> str:

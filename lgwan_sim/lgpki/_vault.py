@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -138,11 +138,3 @@ class KeyVault:
             if record["id"] == key_id:
                 return self._load(self._decrypt(base64.b64decode(record["blob"]), f"ee:{key_id}"))
         raise PkiError(f"key {key_id[:16]}... is not in {ref!r}")
-
-    def ee_key_ids(self, refs: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        for ref in refs:
-            path = self.root / ref
-            if path.exists():
-                found.update(json.loads(x)["id"] for x in path.read_text("utf-8").splitlines())
-        return found
