@@ -212,6 +212,13 @@ def issue_cmd(
         raise click.UsageError("give either --all or --site")
     if site_id is not None and profile is None:
         raise click.UsageError("--site needs --profile")
+    if all_sites and profile is not None:
+        raise click.UsageError(
+            "--profile applies to --site; --all gives each kind of site its bulk profile"
+            " (profiles.yaml: bulk)"
+        )
+    if csr is not None and key_type is not None:
+        raise click.UsageError("--key-type does not apply to --csr: the CSR carries the key")
     request = None
     if csr is not None:
         if site_id is None:

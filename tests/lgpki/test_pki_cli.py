@@ -213,6 +213,14 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         (["issue", "--site", "asp-one", "--profile", "wizard"], "unknown profile 'wizard'"),
         (["revoke", "--holder", "x", "--reason", "bored"], "Invalid value for '--reason'"),
         (["verify", "--anchor", "nope", "{payload}"], "nope.pem is missing from the repository"),
+        (["issue", "--all", "--profile", "server"], "--profile applies to --site"),
+        (
+            [
+                *("issue", "--site", "asp-one", "--profile", "message"),
+                *("--csr", "{payload}", "--key-type", "p256"),
+            ],
+            "--key-type does not apply to --csr",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli_home, tmp_path, capsys, args, needle):
