@@ -58,18 +58,29 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+def _key(loader: _Loader, key_node: yaml.Node) -> str:
+    key = loader.construct_object(key_node, deep=True)
+    return key if isinstance(key, str) else str(key)
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     result = LineDict()
     result.start_line = node.start_mark.line + 1
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            key = str(key)
-        if key in result:
+    # Duplicates among the mapping's own keys are errors; a key that overrides one merged
+    # in with ``<<: *anchor`` is not (YAML merge semantics, as PyYAML's own loader).
+    own: set[str] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = _key(loader, key_node)
+        if key in own:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
             )
+        own.add(key)
+    loader.flatten_mapping(node)  # merged pairs first, the mapping's own pairs after them
+    for key_node, value_node in node.value:
+        key = _key(loader, key_node)
         result[key] = loader.construct_object(value_node, deep=True)
         result._lines[key] = key_node.start_mark.line + 1
     return result

@@ -160,6 +160,17 @@ CASES = {
         ],
         ["topo.yaml:7", "links[1]", "duplicate link", "'b~a'"],
     ),
+    "duplicate key": (
+        lambda p: [
+            "topology",
+            "summary",
+            "--topology",
+            str(
+                _topo(p, SMALL.replace("capacity_bps: 1.0e+8", "capacity_bps: 1, capacity_bps: 2"))
+            ),
+        ],
+        ["topo.yaml:6", "duplicate key 'capacity_bps'"],
+    ),
     "broken YAML": (
         lambda p: [
             "topology",

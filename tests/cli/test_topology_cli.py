@@ -49,6 +49,22 @@ def test_summary_of_a_two_site_topology(tmp_path: Path, capsys) -> None:
     assert doc["diameter_ms"] == 2.0
 
 
+def test_a_key_may_override_one_merged_from_an_anchor(tmp_path: Path, capsys) -> None:
+    topo = tmp_path / "merge.yaml"
+    topo.write_text(
+        "name: merge\n"
+        "sites: [{id: a, kind: central}, {id: b, kind: central}, {id: c, kind: central}]\n"
+        "links:\n"
+        "  - &line {a: a, b: b, kind: access, capacity_bps: 1.0e+9}\n"
+        "  - {<<: *line, b: c, capacity_bps: 1.0e+8}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "topology", "route", "a", "c", "--topology", str(topo), "--json")
+    assert code == 0, err
+    assert json.loads(out)["links"] == ["a~c"]
+    assert json.loads(out)["bottleneck_bps"] == 1e8
+
+
 def test_summary_of_a_disconnected_topology_is_strict_json(tmp_path: Path, capsys) -> None:
     sites = "sites: [{id: a, kind: central}, {id: b, kind: central}, {id: c, kind: central}]\n"
     apart = tmp_path / "apart.yaml"
