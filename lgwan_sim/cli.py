@@ -1,7 +1,8 @@
 """The ``lgwan-sim`` command line: a thin shell over the library.
 
 ``main(argv)`` parses arguments, calls the library and maps every
-:class:`~lgwan_sim.errors.LgwanSimError` to one line on stderr and exit code 2.
+:class:`~lgwan_sim.errors.LgwanSimError` (and ``OSError``: an output path that cannot be
+written) to one line on stderr and exit code 2.
 Command groups live in ``lgwan_sim/_cli/``; each module there exposes ``commands``,
 a list of click commands registered below.
 """
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name="lgwan-sim", standalone_mode=False)
     except LgwanSimError as exc:
+        click.echo(f"lgwan-sim: error: {exc}", err=True)
+        return 2
+    except OSError as exc:  # a file the user named cannot be written or read
         click.echo(f"lgwan-sim: error: {exc}", err=True)
         return 2
     except click.exceptions.Abort:

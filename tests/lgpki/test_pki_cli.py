@@ -214,6 +214,7 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         (["revoke", "--holder", "x", "--reason", "bored"], "Invalid value for '--reason'"),
         (["verify", "--anchor", "nope", "{payload}"], "nope.pem is missing from the repository"),
         (["issue", "--all", "--profile", "server"], "--profile applies to --site"),
+        (["audit", "--export", "{payload}/log.jsonl"], "File exists"),
         (
             [
                 *("issue", "--site", "asp-one", "--profile", "message"),
