@@ -99,7 +99,7 @@ def _snapshot(state: NetState, svc: ServiceDemand, n_links: int) -> _ServiceSnap
         back_delay = 0.0
         back_links: tuple[int, ...] = ()
         if not svc.one_way:
-            back = state.route(host, caller)
+            back = state.route_back(host, caller)
             if back is None:
                 lost["no_route"] += 1
                 continue
@@ -155,20 +155,20 @@ def _segments(
             seq += 1
     heapq.heapify(actions)
     segments: list[_Segment] = []
-    snap_cache: dict[tuple[object, ...], list[_ServiceSnapshot]] = {}
+    snap_cache: dict[tuple[object, ...], _ServiceSnapshot] = {}
     t = 0.0
     pending: dict[int, TimelineEvent] = {}
 
     def snapshot() -> tuple[list[_ServiceSnapshot], int]:
-        key = (
-            state.route_version,
-            frozenset(state.dead),
-            frozenset(state.down_sites),
-            tuple(sorted(state.hosts.items())),
-        )
-        snaps = snap_cache.get(key)
-        if snaps is None:
-            snaps = snap_cache[key] = [_snapshot(state, s, n_links) for s in services]
+        dead, down = frozenset(state.dead), frozenset(state.down_sites)
+        snaps = []
+        for svc in services:
+            host = state.hosts[svc.name]
+            key = (svc.name, host, state.root_version.get(host, 0), dead, down)
+            snap = snap_cache.get(key)
+            if snap is None:
+                snap = snap_cache[key] = _snapshot(state, svc, n_links)
+            snaps.append(snap)
         return snaps, state.unreachable_local_bodies()
 
     snaps, unreachable = snapshot()
@@ -449,13 +449,13 @@ def n1_sweep(
     out: list[OutageImpact] = []
     for link_id in links:
         change = base_state.router.fail_links([link_id])
-        base_state._routing_changed()
+        base_state._routing_changed(change.recomputed_roots)
         try:
             snaps = [_snapshot(base_state, s, n_links) for s in services]
             unreachable = base_state.unreachable_local_bodies()
         finally:
-            base_state.router.restore_links(change.links)
-            base_state._routing_changed()
+            back = base_state.router.restore_links(change.links)
+            base_state._routing_changed(back.recomputed_roots)
         weights = np.stack([s.weight_bytes for s in snaps])
         util = (counts @ weights) * 8.0 / (caps[None, :] * spans[:, None])
         peak_bin, peak_link = np.unravel_index(int(np.argmax(util)), util.shape)

@@ -104,8 +104,9 @@ class EventEngine:
         self.hist = [LatencyHistogram() for _ in services]
         self.slo_breaches = [0] * n
         nb = self.n_bins
-        self.bin_offered = np.zeros((n, nb), dtype=np.int64)
-        self.bin_delivered = np.zeros((n, nb), dtype=np.int64)
+        # plain lists: numpy scalar updates are slow on the hot path
+        self.bin_offered = [[0] * nb for _ in services]
+        self.bin_delivered = [[0] * nb for _ in services]
         self.bin_p = np.full((3, n, nb), np.nan)
         self.bin_hist: list[dict[int, int]] = [{} for _ in services]
         n_links = len(self.state.link_ids)
@@ -131,7 +132,7 @@ class EventEngine:
     def offer(self, svc: int, t: float) -> None:
         self.offered[svc] += 1
         self.live[svc] += 1
-        self.bin_offered[svc, self.cur_bin] += 1
+        self.bin_offered[svc][self.cur_bin] += 1
 
     def drop(self, msg: Msg, reason: str) -> None:
         if not msg.alive:
@@ -150,11 +151,14 @@ class EventEngine:
         self.live[i] -= 1
         self.delivered[i] += 1
         latency = t - msg.t0
-        self.hist[i].add(latency)
-        bh = self.bin_hist[i]
         b = -1 if latency < 1e-7 else int((math.log(latency) - _LOG_MIN) * _INV)
+        h = self.hist[i]
+        h.buckets[b] = h.buckets.get(b, 0) + 1
+        h.count += 1
+        h.total_s += latency
+        bh = self.bin_hist[i]
         bh[b] = bh.get(b, 0) + 1
-        self.bin_delivered[i, self.cur_bin] += 1
+        self.bin_delivered[i][self.cur_bin] += 1
         if latency > self.slo[i]:
             self.slo_breaches[i] += 1
 
@@ -335,8 +339,12 @@ class EventEngine:
             link_ids=tuple(self.state.link_ids),
             link_capacity_bps=np.asarray(self.state.nominal_cap_bps, dtype=float),
             link_utilisation=self.util,
-            offered_per_bin={n: self.bin_offered[i] for i, n in enumerate(names)},
-            delivered_per_bin={n: self.bin_delivered[i] for i, n in enumerate(names)},
+            offered_per_bin={
+                n: np.asarray(self.bin_offered[i], dtype=np.int64) for i, n in enumerate(names)
+            },
+            delivered_per_bin={
+                n: np.asarray(self.bin_delivered[i], dtype=np.int64) for i, n in enumerate(names)
+            },
             latency_p50_s={n: self.bin_p[0, i] for i, n in enumerate(names)},
             latency_p95_s={n: self.bin_p[1, i] for i, n in enumerate(names)},
             latency_p99_s={n: self.bin_p[2, i] for i, n in enumerate(names)},

@@ -29,17 +29,19 @@ from lgwan_sim.engine._types import Fidelity
 __all__ = ["FlowEngine"]
 
 _TIGHT_EPS = 1e-9
+_TIGHT_UP = 1 + _TIGHT_EPS
 
 
 class _Class:
     """The active flows that share one path."""
 
-    __slots__ = ("b", "delay", "flows", "gen", "links", "n", "rate", "t", "v")
+    __slots__ = ("b", "bver", "delay", "flows", "gen", "links", "n", "rate", "t", "v")
 
     def __init__(self, links: tuple[int, ...], delay: float) -> None:
         self.links = links
         self.delay = delay
         self.b = 0.0  # bottleneck capacity of the path, bytes/s
+        self.bver = -1  # capacity version b was computed at
         self.n = 0
         self.v = 0.0
         self.t = 0.0
@@ -67,6 +69,7 @@ class FlowEngine(EventEngine):
         self.n_flows = 0
         self.stalled: list[tuple[Msg, float]] = []
         self.overload_since: float | None = None
+        self.cap_version = 0
         self.counters.update(flows=0, recomputations=0, numpy_solves=0, peak_active_flows=0)
 
     # -- classes --------------------------------------------------------------------------
@@ -82,17 +85,27 @@ class FlowEngine(EventEngine):
                     carried[link] += moved
             p.t = t
 
-    def _register(self, p: _Class) -> None:
+    def _register(self, p: _Class) -> bool:
+        """Put an activating class on its links; True when it shares a tight link."""
         cap_b = self.cap_b
-        p.b = min(cap_b[link] for link in p.links)
-        sum_b, tight, link_cls, dirty = self.sum_b, self.tight, self.link_cls, self.dirty
-        for link in p.links:
+        links = p.links
+        if p.bver != self.cap_version:
+            p.b = min([cap_b[link] for link in links])
+            p.bver = self.cap_version
+        b = p.b
+        sum_b, tight, link_cls = self.sum_b, self.tight, self.link_cls
+        coupled = False
+        for link in links:
             on = link_cls[link]
             on[p] = None
-            s = sum_b[link] = sum_b[link] + p.b
-            if not tight[link] and s > cap_b[link] * (1 + _TIGHT_EPS):
+            s = sum_b[link] = sum_b[link] + b
+            if tight[link]:
+                coupled = True
+            elif s > cap_b[link] * _TIGHT_UP:
                 tight[link] = True
-                dirty.update(dict.fromkeys(on))
+                coupled = True
+                self.dirty.update(dict.fromkeys(on))
+        return coupled
 
     def _unregister(self, p: _Class) -> None:
         sum_b, tight, link_cls, dirty, cap_b = (
@@ -123,18 +136,26 @@ class FlowEngine(EventEngine):
         del self.active[p]
 
     def _add_flow(self, p: _Class, msg: Msg, size: float, t: float) -> None:
+        self.seq += 1
+        self.n_flows += 1
         if p.n == 0:
             p.v = 0.0
             p.t = t
-            p.rate = 0.0
-            self._register(p)
             self.active[p] = None
+            if not self._register(p):
+                # alone on untight links: its own bottleneck share, no solver needed
+                rate = p.b if p.b < self.rmax else self.rmax
+                p.rate = rate
+                p.n = 1
+                p.flows = [(size, self.seq, msg)]
+                p.gen += 1
+                heapq.heappush(self.heap, (t + size / rate, self.seq, COMPLETE, p, p.gen))
+                return
+            p.rate = 0.0
         else:
             self._advance(p, t)
-        self.seq += 1
         heapq.heappush(p.flows, (p.v + size, self.seq, msg))
         p.n += 1
-        self.n_flows += 1
         self.dirty[p] = None
 
     def _set_rate(self, p: _Class, rate: float, t: float, force: bool) -> None:
@@ -205,7 +226,7 @@ class FlowEngine(EventEngine):
         if down and (src in down or dst in down):
             self.drop(msg, "site_down")
             return
-        path = state.route(src, dst)
+        path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
         if path is None:
             self.drop(msg, "no_route")
             return
@@ -258,6 +279,7 @@ class FlowEngine(EventEngine):
         if change.capacity_changed:
             for d in change.capacity_changed:
                 self.cap_b[d] = self.state.cap_bps[d] / 8.0
+            self.cap_version += 1
             touched: dict[_Class, None] = {}
             for d in change.capacity_changed:
                 touched.update(dict.fromkeys(self.link_cls[d]))
@@ -330,7 +352,8 @@ class FlowEngine(EventEngine):
                         continue
                     self._advance(p, t)
                     flows = p.flows
-                    v = p.v + 1e-6 + p.v * 1e-12
+                    # flows due within 1 ns are done now: t + dt must move past t in floats
+                    v = p.v + p.rate * 1e-9 + 1e-6
                     delay = p.delay
                     while flows and flows[0][0] <= v:
                         msg = pop(flows)[2]

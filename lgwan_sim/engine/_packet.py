@@ -65,7 +65,7 @@ class PacketEngine(EventEngine):
         if down and (src in down or dst in down):
             self.drop(msg, "site_down")
             return
-        path = state.route(src, dst)
+        path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
         if path is None:
             self.drop(msg, "no_route")
             return

@@ -80,8 +80,11 @@ class NetState:
         self.hosts = {s.name: s.primary for s in demand.services}
         self.service_multiplier = {s.name: 1.0 for s in demand.services}
         self.global_multiplier = 1.0
-        self._routes: dict[tuple[str, str], Path | None] = {}
+        # routes by destination: a routing change invalidates only the trees it recomputed
+        self._routes: dict[str, dict[str, Path | None]] = {}
+        self._back: dict[str, dict[str, Path | None]] = {}
         self.route_version = 0
+        self.root_version: dict[str, int] = {}
         self._site_links: dict[str, list[str]] = {}
         for link_id in self.undirected:
             link = topology.links[link_id]
@@ -96,11 +99,11 @@ class NetState:
     # -- routing --------------------------------------------------------------------------
     def route(self, src: str, dst: str) -> Path | None:
         """The routing view's path (cached), or ``None`` when routing has no path."""
-        key = (src, dst)
-        try:
-            return self._routes[key]
-        except KeyError:
-            pass
+        by_src = self._routes.get(dst)
+        if by_src is None:
+            by_src = self._routes[dst] = {}
+        elif src in by_src:
+            return by_src[src]
         path: Path | None
         try:
             route = self.router.route(src, dst)
@@ -110,11 +113,34 @@ class NetState:
             pos = self.link_pos
             links = tuple(2 * pos[link.id] + (0 if fwd else 1) for link, fwd in route.directed())
             path = Path(links, route.delay_s, route.sites)
-        self._routes[key] = path
+        by_src[src] = path
         return path
 
-    def _routing_changed(self) -> None:
-        self._routes.clear()
+    def route_back(self, src: str, dst: str) -> Path | None:
+        """The path from a host ``src`` back to ``dst``: the reverse of ``dst``'s route to it.
+
+        Links are symmetric, so the reverse of a shortest path is a shortest path; using it
+        keeps the routing trees to the (few) hosts only, instead of one per caller.
+        """
+        by_src = self._back.get(src)
+        if by_src is None:
+            by_src = self._back[src] = {}
+        elif dst in by_src:
+            return by_src[dst]
+        fwd = self.route(dst, src)
+        path = (
+            None
+            if fwd is None
+            else Path(tuple(link ^ 1 for link in reversed(fwd.links)), fwd.delay_s, fwd.sites[::-1])
+        )
+        by_src[dst] = path
+        return path
+
+    def _routing_changed(self, roots: tuple[str, ...] = ()) -> None:
+        for root in roots:
+            self._routes.pop(root, None)
+            self._back.pop(root, None)
+            self.root_version[root] = self.root_version.get(root, 0) + 1
         self.route_version += 1
 
     def blackholed(self, path: Path) -> bool:
@@ -180,7 +206,7 @@ class NetState:
 
             def converge_down() -> int:
                 change = self.router.fail_links(ids)
-                self._routing_changed()
+                self._routing_changed(change.recomputed_roots)
                 return len(change.recomputed_roots)
 
             return Change(
@@ -193,7 +219,7 @@ class NetState:
 
             def converge_up() -> int:
                 change = self.router.restore_links(ids)
-                self._routing_changed()
+                self._routing_changed(change.recomputed_roots)
                 return len(change.recomputed_roots)
 
             return Change(links=ids, converge=converge_up)
@@ -209,7 +235,7 @@ class NetState:
 
             def converge_sites_down() -> int:
                 change = self.router.fail_sites(sites)
-                self._routing_changed()
+                self._routing_changed(change.recomputed_roots)
                 return len(change.recomputed_roots)
 
             return Change(
@@ -229,7 +255,7 @@ class NetState:
 
             def converge_sites_up() -> int:
                 change = self.router.restore_sites(sites)
-                self._routing_changed()
+                self._routing_changed(change.recomputed_roots)
                 return len(change.recomputed_roots)
 
             return Change(sites=sites, converge=converge_sites_up)

@@ -26,6 +26,7 @@ class ArrivalStream:
         "_epoch0",
         "_expo",
         "_n",
+        "_picked",
         "_rand",
         "_seg_end",
         "_seg_rate",
@@ -60,13 +61,16 @@ class ArrivalStream:
         self.t_end = t_end
         self._seg_end = -math.inf
         self._seg_rate = 0.0
-        self._trace_i = 0
+        self._trace_i = 0  # index of the next trace arrival to schedule
+        self._picked = 0
         self.gen = 0
 
     def reset(self) -> None:
         """Forget the cached rate segment (the multiplier changed)."""
         self._seg_end = -math.inf
         self.gen += 1
+        if self.service.arrivals == "trace" and self._trace_i > 0:
+            self._trace_i -= 1  # the pending arrival is discarded; schedule it again
 
     def _segment(self, t: float) -> None:
         profile = self.service.profile
@@ -86,8 +90,11 @@ class ArrivalStream:
             i = self._trace_i
             while i < len(trace) and trace[i] < t:
                 i += 1
+            if i < len(trace) and trace[i] < self.t_end:
+                self._trace_i = i + 1
+                return trace[i]
             self._trace_i = i
-            return trace[i] if i < len(trace) and trace[i] < self.t_end else None
+            return None
         e = self._expo(1.0)
         while True:
             if t >= self._seg_end:
@@ -107,14 +114,12 @@ class ArrivalStream:
 
     def first(self) -> float | None:
         """The first arrival (a trace may have one exactly at 0)."""
-        if self.service.arrivals == "trace":
-            return self.next_after(0.0)
         return self.next_after(0.0)
 
     def pick_caller(self) -> str:
         """The caller of the next request (uniform; for a trace, round-robin)."""
         if self.service.arrivals == "trace":
-            caller = self.callers[self._trace_i % self._n]
-            self._trace_i += 1
+            caller = self.callers[self._picked % self._n]
+            self._picked += 1
             return caller
         return self.callers[int(self._rand() * self._n)]

@@ -1,0 +1,139 @@
+"""Accounting, determinism and the timeline, in every fidelity, on the national network."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from engine_support import national_demand
+
+import lgwan_sim.engine
+from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent, run
+from lgwan_sim.errors import InputError
+
+FIDELITIES = [f.value for f in Fidelity]
+
+
+def all_kinds_timeline() -> Timeline:
+    e = TimelineEvent
+    return Timeline(
+        events=(
+            e(at_s=4.0, kind=EventKind.LINK_DOWN, links=("pn-13~central-east",), note="cut"),
+            e(at_s=9.0, kind=EventKind.DEMAND, multiplier=1.5),
+            e(at_s=10.0, kind=EventKind.SITE_DOWN, sites=("pref-27",)),
+            e(at_s=12.0, kind=EventKind.REGION_DOWN, prefectures=("46", "47")),
+            e(at_s=14.0, kind=EventKind.FAILOVER, service="juki"),
+            e(at_s=15.0, kind=EventKind.CAPACITY, links=("asp-jlis-west~aspseg-west",),
+              capacity_bps=2e8),
+            e(at_s=16.0, kind=EventKind.DEMAND, multiplier=3.0, service="eltax"),
+            e(at_s=18.0, kind=EventKind.REGION_DOWN, center_latlon=(43.06, 141.35),
+              radius_km=30.0, note="earthquake near Sapporo"),
+            e(at_s=20.0, kind=EventKind.LINK_UP, links=("pn-13~central-east",)),
+            e(at_s=21.0, kind=EventKind.SITE_UP, sites=("pref-27",)),
+            e(at_s=22.0, kind=EventKind.REGION_UP, prefectures=("46", "47")),
+            e(at_s=23.0, kind=EventKind.FAILBACK, service="juki"),
+        )
+    )  # fmt: skip
+
+
+CONFIG = EngineConfig(bin_s=5.0, convergence_delay_s=1.0, buffer_bytes=200_000.0)
+
+
+@pytest.fixture(scope="module")
+def workload(national):
+    return national_demand(national, messages_per_s=150.0, mean_bytes=10_000.0)
+
+
+@pytest.fixture(scope="module")
+def runs(national, workload):
+    def go(fidelity, seed):
+        return run(
+            national,
+            workload,
+            all_kinds_timeline(),
+            fidelity=fidelity,
+            duration_s=30.0,
+            seed=seed,
+            config=CONFIG,
+        )
+
+    return {(f, s): go(f, s) for f in FIDELITIES for s in (1, 1, 2)}
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_every_message_is_accounted_for(runs, fidelity):
+    result = runs[(fidelity, 1)]
+    assert result.offered > 3000
+    for stats in result.services.values():
+        assert stats.offered == stats.delivered + sum(stats.dropped.values()) + stats.in_flight
+        # analytic counts are expectations, rounded to whole messages in the totals
+        assert stats.latency.count == pytest.approx(stats.delivered, abs=1.0)
+    # the outages really lost traffic, for the reasons they should
+    assert result.dropped.get("site_down", 0) > 0
+    assert set(result.dropped) <= {"site_down", "link_failure", "no_route", "buffer_overflow"}
+    # per-bin offered counts add up to the totals
+    for name, stats in result.services.items():
+        assert int(result.offered_per_bin[name].sum()) == stats.offered
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_applied_events_are_logged(runs, fidelity):
+    result = runs[(fidelity, 1)]
+    kinds = [e.kind for e in result.events]
+    for kind in EventKind:
+        assert str(kind) in kinds
+    converged = [e for e in result.events if e.kind == "converged"]
+    assert len(converged) == 7  # the seven down/up events each converged a second later
+    assert all(e.routes_recomputed >= 0 for e in converged)
+    cut = next(e for e in result.events if e.kind == "link_down")
+    assert cut.at_s == 4.0
+    assert cut.links == ("central-east~pn-13",) or cut.links == ("pn-13~central-east",)
+    sapporo = next(e for e in result.events if e.note == "earthquake near Sapporo")
+    assert "pref-01" in sapporo.sites
+    assert max(result.unreachable_local_bodies) >= 40  # Kagoshima + Okinawa + Sapporo area
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_same_seed_same_bytes(runs, fidelity):
+    a = json.dumps(runs[(fidelity, 1)].to_dict(), sort_keys=True)
+    b = json.dumps(runs[(fidelity, 1)].to_dict(), sort_keys=True)
+    assert a == b
+    assert runs[(fidelity, 1)].digest() == runs[(fidelity, 1)].digest()
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_another_seed_changes_the_run(runs, fidelity):
+    a = runs[(fidelity, 1)].to_dict()
+    b = runs[(fidelity, 2)].to_dict()
+    assert a["totals"] != b["totals"]
+    assert a["series_sha256"] != b["series_sha256"]
+
+
+def test_analytic_is_an_expectation_independent_of_the_seed(runs):
+    a = runs[("analytic", 1)].to_dict()
+    b = runs[("analytic", 2)].to_dict()
+    assert a.pop("seed") == 1
+    assert b.pop("seed") == 2
+    assert a == b
+
+
+def test_bad_inputs_are_refused(national, workload):
+    with pytest.raises(InputError, match="fidelity"):
+        run(national, workload, fidelity="quantum", duration_s=1.0, seed=1)
+    with pytest.raises(InputError, match="duration_s"):
+        run(national, workload, fidelity="flow", duration_s=0.0, seed=1)
+    bad = Timeline(events=(TimelineEvent(at_s=1.0, kind=EventKind.FAILOVER, service="nope"),))
+    with pytest.raises(InputError, match="unknown service"):
+        run(national, workload, bad, fidelity="flow", duration_s=2.0, seed=1)
+    no_secondary = Timeline(
+        events=(TimelineEvent(at_s=1.0, kind=EventKind.FAILOVER, service="cloud-kyoto"),)
+    )
+    with pytest.raises(InputError, match="secondary"):
+        run(national, workload, no_secondary, fidelity="analytic", duration_s=2.0, seed=1)
+    with pytest.raises(InputError, match="needs links"):
+        TimelineEvent(at_s=1.0, kind=EventKind.LINK_DOWN)
+
+
+def test_all_is_complete():
+    names = sorted(n for n in vars(lgwan_sim.engine) if not n.startswith("_"))
+    assert lgwan_sim.engine.__all__ == names
