@@ -285,7 +285,7 @@ def revoke_cmd(
 ) -> None:
     """Revoke certificates with a reason."""
     now = _at(at)
-    if (holder is None) == (serial is None):
+    if (holder is None) == (serial is None) or (holder is not None and issuer_ca is not None):
         raise click.UsageError("give either --holder or --issuer with --serial")
     with obj.open() as ca:
         if holder is not None:

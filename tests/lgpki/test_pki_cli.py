@@ -216,6 +216,10 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         (["issue", "--all", "--profile", "server"], "--profile applies to --site"),
         (["audit", "--export", "{payload}/log.jsonl"], "File exists"),
         (
+            ["revoke", "--holder", "asp-one", "--issuer", "org_g2", "--reason", "superseded"],
+            "give either --holder or --issuer with --serial",
+        ),
+        (
             [
                 *("issue", "--site", "asp-one", "--profile", "message"),
                 *("--csr", "{payload}", "--key-type", "p256"),
