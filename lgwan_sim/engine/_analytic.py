@@ -34,7 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
+from lgwan_sim.engine._metrics import (
+    LOG_BUCKET_RATIO,
+    MIN_VALUE_S,
+    LatencyHistogram,
+    ServiceStats,
+    bucket_indices,
+)
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._state import Change, NetState
 from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
@@ -239,6 +245,11 @@ def _bin_overlaps(
     return out
 
 
+def _nonzero(counts: FloatArray) -> tuple[list[int], list[float]]:
+    offsets = np.flatnonzero(counts)
+    return offsets.tolist(), counts[offsets].tolist()
+
+
 def _int_series(values: FloatArray) -> IntArray:
     """Round a series so that every prefix sum is rounded (totals stay consistent)."""
     cum = np.rint(np.cumsum(values)).astype(np.int64)
@@ -303,8 +314,12 @@ def run_analytic(
     slo = np.zeros(n_svc)
     delivered_w = np.zeros((n_svc, n_bins))
     pct = np.full((3, n_svc, n_bins), np.nan)
-    # per-bin percentile inputs, merged over the segments of a bin
-    per_bin: dict[tuple[int, int], list[tuple[FloatArray, FloatArray]]] = {}
+    # Per-bin percentiles come from log-bucketed histograms (1 % like every fidelity): one
+    # 2-D bincount per chunk; a bin split between segments is merged before it is read.
+    segs_per_bin = np.zeros(n_bins, dtype=np.int64)
+    for bins, _ in seg_counts:
+        segs_per_bin[bins] += 1
+    partial: dict[tuple[int, int], dict[int, float]] = {}
     chunk = 240
     for seg, (bins, counts) in zip(segments, seg_counts, strict=True):
         caps_ext = np.append(seg.caps_bps, np.inf)
@@ -312,41 +327,61 @@ def run_analytic(
             cb = bins[start : start + chunk]
             cc = counts[start : start + chunk]
             rho = rho_ext[:, cb]  # (L+1) x K
+            overloaded = bool((rho > 1.0).any())
             sec_per_byte = 8.0 / (caps_ext[:, None] * (1.0 - np.minimum(rho, cap_rho)))
             for k, svc in enumerate(services):
                 snap = seg.snaps[k]
                 if snap.ok_callers.size == 0:
                     continue
                 t_req = sec_per_byte[snap.req_paths].max(axis=1) * svc.request_size.mean_bytes
-                keep = 1.0 / np.maximum(1.0, rho[snap.req_paths].max(axis=1))
+                keep: FloatArray | float = 1.0
+                if overloaded:
+                    keep = 1.0 / np.maximum(1.0, rho[snap.req_paths].max(axis=1))
                 if svc.one_way:
-                    t_resp = 0.0
+                    lat = snap.base_s[:, None] + t_req  # callers x K
                 else:
                     t_resp = (
                         sec_per_byte[snap.resp_paths].max(axis=1) * svc.response_size.mean_bytes
                     )
-                    keep = keep / np.maximum(1.0, rho[snap.resp_paths].max(axis=1))
-                lat = snap.base_s[:, None] + t_req + t_resp  # callers x K
-                w = keep * cc[:, k][None, :]  # delivered per caller per bin
-                ok_total = cc[:, k] * snap.ok_callers.size
-                lost["overload"][k, cb] += ok_total - w.sum(axis=0)
-                delivered_w[k, cb] += w.sum(axis=0)
-                hist[k].add_many(lat, w)
+                    if overloaded:
+                        keep = keep / np.maximum(1.0, rho[snap.resp_paths].max(axis=1))
+                    lat = snap.base_s[:, None] + t_req + t_resp
+                w = np.broadcast_to(keep * cc[:, k][None, :], lat.shape)  # delivered
+                w_bins = w.sum(axis=0)
+                lost["overload"][k, cb] += cc[:, k] * snap.ok_callers.size - w_bins
+                delivered_w[k, cb] += w_bins
                 if svc.slo_latency_s is not None:
                     slo[k] += float(w[lat > svc.slo_latency_s].sum())
+                idx = bucket_indices(lat)
+                lo, hi = int(idx.min()), int(idx.max())
+                width = hi - lo + 1
+                flat = (idx - lo) + np.arange(len(cb))[None, :] * width
+                grid = np.bincount(flat.ravel(), weights=w.ravel(), minlength=len(cb) * width)
+                grid = grid.reshape(len(cb), width)
+                h = hist[k]
+                for off, n in zip(*_nonzero(grid.sum(axis=0)), strict=True):
+                    h.buckets[off + lo] = h.buckets.get(off + lo, 0.0) + n
+                h.count += float(w_bins.sum())
+                h.total_s += float((lat * w).sum())
                 for j, b in enumerate(cb):
-                    per_bin.setdefault((k, b), []).append((lat[:, j], w[:, j]))
-    for (k, b), parts in per_bin.items():
-        lat_b = np.concatenate([p[0] for p in parts])
-        w_b = np.concatenate([p[1] for p in parts])
-        total = w_b.sum()
-        if total <= 0:
-            continue
-        order = np.argsort(lat_b, kind="stable")
-        cum = np.cumsum(w_b[order])
-        for j, p in enumerate((0.50, 0.95, 0.99)):
-            idx = int(np.searchsorted(cum, p * total * (1 - 1e-12)))
-            pct[j, k, b] = lat_b[order[min(idx, len(order) - 1)]]
+                    if segs_per_bin[b] > 1:
+                        acc = partial.setdefault((k, b), {})
+                        for off in np.flatnonzero(grid[j]).tolist():
+                            acc[off + lo] = acc.get(off + lo, 0.0) + float(grid[j, off])
+                cum = np.cumsum(grid, axis=1)
+                total = cum[:, -1]
+                for q, p in enumerate((0.50, 0.95, 0.99)):
+                    pos = (cum >= (p * total * (1 - 1e-12))[:, None]).argmax(axis=1)
+                    values = MIN_VALUE_S * np.exp((pos + lo + 0.5) * LOG_BUCKET_RATIO)
+                    single = (segs_per_bin[cb] == 1) & (total > 0)
+                    pct[q, k, np.asarray(cb)[single]] = values[single]
+    for (k, b), acc in partial.items():
+        merged = LatencyHistogram()
+        merged.buckets = acc
+        merged.count = sum(acc.values())
+        if merged.count > 0:
+            for q, p in enumerate((50.0, 95.0, 99.0)):
+                pct[q, k, b] = merged.percentile(p)
 
     stats: dict[str, ServiceStats] = {}
     offered_bins: dict[str, IntArray] = {}

@@ -15,6 +15,7 @@ __all__ = ["LatencyHistogram", "ServiceStats"]
 #: is within sqrt(1.019) - 1 = 0.94 % of the exact sample percentile (nearest rank).
 BUCKET_RATIO = 1.019
 _LOG_R = math.log(BUCKET_RATIO)
+LOG_BUCKET_RATIO = _LOG_R
 _INV_LOG_R = 1.0 / _LOG_R
 #: Values below this (100 ns) fall in a "zero" bucket and are reported as 0.
 MIN_VALUE_S = 1e-7
@@ -27,6 +28,14 @@ def bucket_of(value_s: float) -> int:
     if value_s < MIN_VALUE_S:
         return _ZERO
     return int((math.log(value_s) - _LOG_MIN) * _INV_LOG_R)
+
+
+def bucket_indices(values_s: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Vectorised :func:`bucket_of`."""
+    idx = np.full(values_s.shape, _ZERO, dtype=np.int64)
+    pos = values_s >= MIN_VALUE_S
+    idx[pos] = ((np.log(values_s[pos]) - _LOG_MIN) * _INV_LOG_R).astype(np.int64)
+    return idx
 
 
 def bucket_value(index: int) -> float:
@@ -69,14 +78,13 @@ class LatencyHistogram:
         values_s, weights = values_s[keep], weights[keep]
         if values_s.size == 0:
             return
-        idx = np.full(values_s.shape, _ZERO, dtype=np.int64)
-        pos = values_s >= MIN_VALUE_S
-        idx[pos] = ((np.log(values_s[pos]) - _LOG_MIN) * _INV_LOG_R).astype(np.int64)
-        uniq, inverse = np.unique(idx, return_inverse=True)
-        sums = np.bincount(inverse, weights=weights)
+        idx = bucket_indices(values_s)
+        lo = int(idx.min())
+        sums = np.bincount(idx - lo, weights=weights)
         buckets = self.buckets
-        for b, w in zip(uniq.tolist(), sums.tolist(), strict=True):
-            buckets[b] = buckets.get(b, 0) + w
+        for off in np.flatnonzero(sums).tolist():
+            b = off + lo
+            buckets[b] = buckets.get(b, 0) + float(sums[off])
         self.count += float(weights.sum())
         self.total_s += float(np.dot(values_s, weights))
 

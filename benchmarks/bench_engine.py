@@ -1,0 +1,268 @@
+"""Engine benchmarks: packet vs ns.py, the national flow day, 10k concurrent flows, analytic.
+
+Run one benchmark per process so that each peak-memory figure is its own::
+
+    python benchmarks/bench_engine.py all          # every benchmark, one subprocess each
+    python benchmarks/bench_engine.py tandem       # packet fidelity vs ns.py, same tandem
+    python benchmarks/bench_engine.py flow-day     # 24 h national day at 300 messages/s
+    python benchmarks/bench_engine.py concurrent   # 10,000 concurrent flows, one bottleneck
+    python benchmarks/bench_engine.py analytic     # national day in 1-minute bins
+    python benchmarks/bench_engine.py n1           # N-1 sweep over backbone/prefecture links
+
+ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). Figures are printed as
+one JSON line per benchmark. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lgwan_sim.engine import EngineConfig, run
+from lgwan_sim.network import Link, LinkKind, Site, SiteKind, Topology, build_national
+from lgwan_sim.traffic import SizeDist
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_workloads import national_demand
+
+log = logging.getLogger("bench_engine")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def emit(name: str, **figures: object) -> None:
+    figures["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    sys.stdout.write(json.dumps({"benchmark": name, **figures}) + "\n")
+    sys.stdout.flush()
+
+
+def _line(n_sites: int, capacity_bps: float, delay_s: float) -> Topology:
+    sites = [
+        Site(id=f"n{i}", kind=SiteKind.MUNICIPALITY, name=f"n{i}", lat=35.0, lon=135.0 + i * 0.01)
+        for i in range(n_sites)
+    ]
+    links = [
+        Link(
+            a=f"n{i}",
+            b=f"n{i + 1}",
+            kind=LinkKind.ACCESS,
+            capacity_bps=capacity_bps,
+            delay_s=delay_s,
+        )
+        for i in range(n_sites - 1)
+    ]
+    return Topology.build("line", sites, links)
+
+
+# -- tandem: packet fidelity vs ns.py ------------------------------------------------------
+# Three ports in tandem, 8 Mb/s each, 1 ms wires; 1000 B packets, Poisson at 666.7/s.
+# rho = 2/3, so M/D/1 waiting at the first port is rho / (2 mu (1 - rho)) = 1 ms, and the
+# mean delay is 1 + 3 x 1 (transmission) + 3 x 1 (propagation) = 7.0 ms.
+TANDEM_RATE_BPS = 8e6
+TANDEM_DELAY_S = 0.001
+TANDEM_SIZE = 1000.0
+TANDEM_LAMBDA = 2000.0 / 3.0
+TANDEM_PACKETS = 200_000
+TANDEM_THEORY_S = 0.007
+
+
+def tandem_ours() -> dict[str, float]:
+    from engine_demands import one_way_demand
+
+    topo = _line(4, TANDEM_RATE_BPS, TANDEM_DELAY_S)
+    demand = one_way_demand("n0", "n3", TANDEM_LAMBDA, SizeDist.fixed(TANDEM_SIZE))
+    cfg = EngineConfig(mss_bytes=math.inf, header_bytes=0.0, buffer_bytes=math.inf, bin_s=60.0)
+    duration = TANDEM_PACKETS / TANDEM_LAMBDA
+    t0 = time.perf_counter()
+    result = run(topo, demand, fidelity="packet", duration_s=duration, seed=1, config=cfg)
+    wall = time.perf_counter() - t0
+    packets = result.counters["packets"]
+    return {
+        "packets": packets,
+        "wall_s": wall,
+        "packets_per_s": packets / wall,
+        "mean_delay_ms": result.services["s"].latency.mean * 1e3,
+    }
+
+
+def tandem_nspy() -> dict[str, float]:
+    import random
+
+    import simpy
+    from ns.packet.dist_generator import DistPacketGenerator
+    from ns.packet.sink import PacketSink
+    from ns.port.port import Port
+    from ns.port.wire import Wire
+
+    random.seed(1)
+    env = simpy.Environment()
+    gen = DistPacketGenerator(
+        env, "flow", lambda: random.expovariate(TANDEM_LAMBDA), lambda: TANDEM_SIZE, flow_id=0
+    )
+    sink = PacketSink(env)
+    ports = [Port(env, TANDEM_RATE_BPS) for _ in range(3)]
+    wires = [Wire(env, lambda: TANDEM_DELAY_S) for _ in range(3)]
+    gen.out = ports[0]
+    for i in range(3):
+        ports[i].out = wires[i]
+        wires[i].out = ports[i + 1] if i < 2 else sink
+    duration = TANDEM_PACKETS / TANDEM_LAMBDA
+    t0 = time.perf_counter()
+    env.run(until=duration)
+    wall = time.perf_counter() - t0
+    waits = sink.waits[0]
+    # 0.4.3's sink appends each arrival twice; count packets from the generator instead
+    packets = gen.packets_sent
+    mean = sum(waits) / len(waits)
+    return {
+        "packets": packets,
+        "wall_s": wall,
+        "packets_per_s": packets / wall,
+        "mean_delay_ms": mean * 1e3,
+        # 0.4.3 stamps a packet before the inter-arrival wait: subtract one mean gap
+        "mean_delay_ms_corrected": (mean - 1.0 / TANDEM_LAMBDA) * 1e3,
+    }
+
+
+def bench_tandem() -> None:
+    ours = tandem_ours()
+    try:
+        theirs: dict[str, float] | None = tandem_nspy()
+    except ImportError:
+        theirs = None
+    emit(
+        "tandem",
+        theory_mean_delay_ms=TANDEM_THEORY_S * 1e3,
+        lgwan_sim=ours,
+        nspy=theirs,
+        speedup=None if theirs is None else ours["packets_per_s"] / theirs["packets_per_s"],
+    )
+
+
+# -- national flow day ---------------------------------------------------------------------
+def bench_flow_day(duration_s: float) -> None:
+    topo = build_national()
+    demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
+    t0 = time.perf_counter()
+    result = run(topo, demand, fidelity="flow", duration_s=duration_s, seed=1)
+    wall = time.perf_counter() - t0
+    emit(
+        "flow-day",
+        simulated_s=duration_s,
+        messages=result.offered,
+        delivered=result.delivered,
+        in_flight=result.in_flight,
+        dropped=result.dropped,
+        wall_s=round(wall, 2),
+        messages_per_wall_s=round(result.offered / wall),
+        counters=dict(result.counters),
+        peak_utilisation=result.top_links(1),
+    )
+
+
+# -- 10,000 concurrent flows on a shared bottleneck -----------------------------------------
+def bench_concurrent(n_flows: int, n_sources: int) -> None:
+    from engine_demands import trace_demand
+
+    # n_sources hosts on 100 Mb/s access lines into a hub, a 1 Gb/s bottleneck to the sink
+    sites = [Site(id="hub", kind=SiteKind.PREFECTURE_NODE, name="hub", lat=35.0, lon=135.0)]
+    sites.append(Site(id="sink", kind=SiteKind.DATA_CENTRE, name="sink", lat=35.0, lon=135.1))
+    links = [Link(a="hub", b="sink", kind=LinkKind.BACKBONE, capacity_bps=1e9, delay_s=0.001)]
+    for i in range(n_sources):
+        sites.append(
+            Site(id=f"h{i:03d}", kind=SiteKind.MUNICIPALITY, name=f"h{i}", lat=35.0, lon=135.0)
+        )
+        links.append(
+            Link(a=f"h{i:03d}", b="hub", kind=LinkKind.ACCESS, capacity_bps=1e8, delay_s=0.001)
+        )
+    topo = Topology.build("star", sites, links)
+    callers = tuple(f"h{i:03d}" for i in range(n_sources))
+    demand = trace_demand(callers, "sink", (0.0,) * n_flows, SizeDist.exponential(1e6))
+    t0 = time.perf_counter()
+    result = run(topo, demand, fidelity="flow", duration_s=1e6, seed=1)
+    wall = time.perf_counter() - t0
+    emit(
+        "concurrent",
+        flows=n_flows,
+        sources=n_sources,
+        delivered=result.delivered,
+        simulated_s=round(max(e for e in [result.services["s"].latency.percentile(100)]), 1),
+        wall_s=round(wall, 3),
+        flows_per_s=round(n_flows / wall),
+        simgrid_flows_per_s_measured_on_reference_machine=703,
+        counters=dict(result.counters),
+    )
+
+
+# -- analytic ------------------------------------------------------------------------------
+def bench_analytic() -> None:
+    topo = build_national()
+    demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
+    t0 = time.perf_counter()
+    result = run(topo, demand, fidelity="analytic", duration_s=86400.0, seed=1)
+    wall = time.perf_counter() - t0
+    emit(
+        "analytic",
+        bins=result.n_bins,
+        messages=result.offered,
+        wall_s=round(wall, 3),
+        peak_utilisation=result.top_links(1),
+    )
+
+
+def bench_n1() -> None:
+    from lgwan_sim.engine._analytic import n1_sweep
+
+    topo = build_national()
+    demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
+    t0 = time.perf_counter()
+    impacts = n1_sweep(topo, demand, duration_s=86400.0)
+    wall = time.perf_counter() - t0
+    worst = max(impacts, key=lambda i: (i.lost_requests, i.peak_utilisation))
+    emit(
+        "n1",
+        links_failed=len(impacts),
+        wall_s=round(wall, 2),
+        worst={"link": worst.link, "lost_requests": round(worst.lost_requests)},
+        max_peak_utilisation=round(max(i.peak_utilisation for i in impacts), 4),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "which", choices=["all", "tandem", "flow-day", "concurrent", "analytic", "n1"]
+    )
+    parser.add_argument("--duration-s", type=float, default=86400.0, help="flow-day length")
+    parser.add_argument("--flows", type=int, default=10_000)
+    parser.add_argument("--sources", type=int, default=100)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if args.which == "all":
+        for name in ("tandem", "analytic", "n1", "concurrent", "flow-day"):
+            subprocess.run([sys.executable, __file__, name], check=True)
+        return 0
+    if args.which == "tandem":
+        bench_tandem()
+    elif args.which == "flow-day":
+        bench_flow_day(args.duration_s)
+    elif args.which == "concurrent":
+        bench_concurrent(args.flows, args.sources)
+    elif args.which == "analytic":
+        bench_analytic()
+    else:
+        bench_n1()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
