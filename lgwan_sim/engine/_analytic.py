@@ -359,8 +359,8 @@ def run_analytic(
                 grid = np.bincount(flat.ravel(), weights=w.ravel(), minlength=len(cb) * width)
                 grid = grid.reshape(len(cb), width)
                 h = hist[k]
-                for off, n in zip(*_nonzero(grid.sum(axis=0)), strict=True):
-                    h.buckets[off + lo] = h.buckets.get(off + lo, 0.0) + n
+                for off, weight in zip(*_nonzero(grid.sum(axis=0)), strict=True):
+                    h.buckets[off + lo] = h.buckets.get(off + lo, 0.0) + weight
                 h.count += float(w_bins.sum())
                 h.total_s += float((lat * w).sum())
                 for j, b in enumerate(cb):
