@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_scenarios.py                     # everything (about 20 minutes)
+    python benchmarks/bench_scenarios.py                     # everything
     python benchmarks/bench_scenarios.py --fidelities analytic --skip-sweep
     python benchmarks/bench_scenarios.py --only-sweep --json results.json
 
@@ -13,9 +13,10 @@ as such (the flow and packet fidelities are meant for sub-networks, not the nati
 network). Peak memory is the process's own ``ru_maxrss`` from ``run.json``; for a stopped
 run it is the largest resident size seen by polling (psutil).
 
-The sweep measurement runs one 8-run sweep of ``national-weekday`` (eight demand
-multipliers) on a local Dask cluster with one worker and then with two, checks that both
-give the same per-run results, and reports the speed-up. Not part of the test suite.
+The sweep measurement runs one 8-run sweep of ``tohoku-2011`` (eight demand multipliers) on
+a local Dask cluster with one worker and then with two, end to end and on an already running
+cluster, checks that both give the same per-run results, and reports the speed-ups. Not
+part of the test suite.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 import psutil
 
 from lgwan_sim.scenario import bundled_scenarios
-from lgwan_sim.scenario._sweep import run_sweep
+from lgwan_sim.scenario._sweep import local_cluster, run_sweep
 
 
 def run_once(name: str, fidelity: str, budget_s: float, folder: Path) -> dict[str, object]:
@@ -71,32 +72,41 @@ def run_once(name: str, fidelity: str, budget_s: float, folder: Path) -> dict[st
     return row
 
 
-def sweep_speedup(runs: int, folder: Path) -> dict[str, object]:
+def sweep_speedup(runs: int, scenario_name: str) -> dict[str, object]:
+    """Wall time of one sweep of ``runs`` runs on 1 and on 2 local worker processes.
+
+    ``end_to_end`` includes starting and stopping the local cluster (what ``lgwan-sim sweep``
+    costs); ``on_running_cluster`` hands the same sweep to an already running cluster of that
+    size, so it measures only the runs and their scheduling.
+    """
     from lgwan_sim._resources import bundled_dir
 
-    scenario = bundled_dir("scenarios") / "national-weekday.yaml"
+    scenario = bundled_dir("scenarios") / f"{scenario_name}.yaml"
     values = tuple(round(1.0 + 0.1 * i, 1) for i in range(runs))
     grid = (("demand.multiplier", values),)
-    result: dict[str, object] = {"runs": runs, "scenario": "national-weekday"}
+    result: dict[str, object] = {"runs": runs, "scenario": scenario_name}
     outcomes = {}
     for workers in (1, 2):
         result[f"load_average_1min_before_{workers}_worker"] = round(os.getloadavg()[0], 2)
         began = time.perf_counter()
         sweep = run_sweep(scenario, grid, base_seed=1, workers=workers)
-        wall = time.perf_counter() - began
+        result[f"end_to_end_s_{workers}_worker"] = round(time.perf_counter() - began, 1)
         assert not sweep.failed, [r.error for r in sweep.failed]
         outcomes[workers] = sweep
-        result[f"wall_s_{workers}_worker"] = round(wall, 1)
-        result[f"sum_of_run_wall_s_{workers}_worker"] = round(sum(r.wall_s for r in sweep.runs), 1)
+        with local_cluster(workers) as cluster:
+            began = time.perf_counter()
+            again = run_sweep(scenario, grid, base_seed=1, scheduler=cluster.scheduler_address)
+            result[f"on_running_cluster_s_{workers}_worker"] = round(time.perf_counter() - began, 1)
+        assert [r.series_sha256 for r in again.runs] == [r.series_sha256 for r in sweep.runs]
     same = all(
         a.metrics == b.metrics and a.series_sha256 == b.series_sha256
         for a, b in zip(outcomes[1].runs, outcomes[2].runs, strict=True)
     )
     result["same_results"] = same
-    result["speedup"] = round(
-        float(result["wall_s_1_worker"]) / float(result["wall_s_2_worker"]),  # type: ignore[arg-type]
-        2,
-    )
+    for kind in ("end_to_end", "on_running_cluster"):
+        one = float(result[f"{kind}_s_1_worker"])  # type: ignore[arg-type]
+        two = float(result[f"{kind}_s_2_worker"])  # type: ignore[arg-type]
+        result[f"speedup_{kind}"] = round(one / two, 2)
     return result
 
 
@@ -106,6 +116,7 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=60.0, help="flow/packet budget")
     parser.add_argument("--analytic-budget-s", type=float, default=900.0)
     parser.add_argument("--sweep-runs", type=int, default=8)
+    parser.add_argument("--sweep-scenario", default="tohoku-2011")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--only-sweep", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -136,14 +147,19 @@ def main() -> int:
                         flush=True,
                     )
         if not args.skip_sweep:
-            sweep = sweep_speedup(args.sweep_runs, folder)
+            sweep = sweep_speedup(args.sweep_runs, args.sweep_scenario)
             doc["sweep"] = sweep
+            print(f"\nsweep of {sweep['runs']} runs of {sweep['scenario']}:")
+            for kind in ("end_to_end", "on_running_cluster"):
+                print(
+                    f"  {kind}: 1 worker {sweep[f'{kind}_s_1_worker']} s, "
+                    f"2 workers {sweep[f'{kind}_s_2_worker']} s, "
+                    f"speed-up {sweep[f'speedup_{kind}']}x"
+                )
             print(
-                f"\nsweep of {sweep['runs']} runs of national-weekday: "
-                f"1 worker {sweep['wall_s_1_worker']} s, 2 workers {sweep['wall_s_2_worker']} s, "
-                f"speed-up {sweep['speedup']}x, same results: {sweep['same_results']} "
-                f"(1-minute load average before: {sweep['load_average_1min_before_1_worker']}, "
-                f"{sweep['load_average_1min_before_2_worker']})"
+                f"  same results on 1 and 2 workers: {sweep['same_results']}; 1-minute load "
+                f"average before: {sweep['load_average_1min_before_1_worker']}, "
+                f"{sweep['load_average_1min_before_2_worker']}"
             )
     if args.json is not None:
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -30,6 +30,7 @@ __all__ = [
     "SweepResult",
     "SweepRun",
     "aggregate",
+    "local_cluster",
     "metrics_of",
     "parse_set",
     "run_point",
@@ -191,6 +192,29 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, LgwanSimError) else text
 
 
+def local_cluster(workers: int) -> Any:
+    """A local Dask cluster of ``workers`` single-threaded worker processes.
+
+    Dask starts workers with ``OMP/MKL/OPENBLAS_NUM_THREADS=1``. The engine's numpy sums can
+    round differently with another BLAS thread count, so such a worker would not reproduce
+    the bits of the same run made in this process. These workers inherit this process's
+    environment instead (only Dask's allocator setting is kept).
+    """
+    import dask.config
+    from distributed import LocalCluster
+
+    with dask.config.set(
+        {"distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536}}
+    ):
+        return LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
+
+
 def run_sweep(
     scenario_path: str | Path,
     grid: Sequence[tuple[str, Sequence[object]]],
@@ -207,7 +231,7 @@ def run_sweep(
     ``scheduler`` is the address of an existing Dask scheduler (``tcp://host:8786``); without
     it a local cluster of ``workers`` single-threaded processes is started and stopped.
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     path = str(Path(scenario_path).absolute())
     points = sweep_points(
@@ -216,14 +240,7 @@ def run_sweep(
     began = time.perf_counter()
     cluster = None
     if scheduler is None:
-        n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.CRITICAL,
-        )
+        cluster = local_cluster(workers or os.cpu_count() or 1)
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         client = Client(scheduler)  # type: ignore[no-untyped-call]

@@ -101,6 +101,7 @@ def test_confidence_intervals_use_student_t(small_path: Path) -> None:
 def test_a_sweep_can_use_an_existing_scheduler(small_path: Path) -> None:
     from distributed import LocalCluster
 
+    # a plain Dask cluster, as someone else's scheduler would be
     with LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
@@ -113,3 +114,17 @@ def test_a_sweep_can_use_an_existing_scheduler(small_path: Path) -> None:
     assert result.workers == 1
     assert [r.ok for r in result.runs] == [True, True]
     assert result.runs[1].metrics["offered"] > result.runs[0].metrics["offered"]
+
+
+@pytest.mark.slow
+def test_a_national_sweep_gives_the_bits_of_one_by_one_runs() -> None:
+    from lgwan_sim._resources import bundled_dir
+
+    scenario = bundled_dir("scenarios") / "national-weekday.yaml"
+    grid = (("demand.multiplier", (1.0, 1.5)),)
+    result = run_sweep(scenario, grid, base_seed=3, workers=2)
+    assert not result.failed
+    for run in result.runs:
+        alone = run_point(str(scenario), run.point.overrides, run.point.seed, None)
+        assert run.series_sha256 == alone["series_sha256"]
+        assert run.metrics == alone["metrics"]
