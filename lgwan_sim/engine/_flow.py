@@ -172,6 +172,7 @@ class FlowEngine(EventEngine):
         dirty = self.dirty
         tight, link_cls, rmax = self.tight, self.link_cls, self.rmax
         seen: set[_Class] = set()
+        expanded: set[int] = set()  # tight links already walked (keeps the walk linear)
         self.counters["recomputations"] += 1
         for p in list(dirty):
             if p in seen or p.n == 0:
@@ -186,6 +187,9 @@ class FlowEngine(EventEngine):
                 for link in q.links:
                     if tight[link]:
                         coupled = True
+                        if link in expanded:
+                            continue
+                        expanded.add(link)
                         for r in link_cls[link]:
                             if r not in seen:
                                 seen.add(r)

@@ -136,7 +136,7 @@ class EngineConfig:
     convergence_delay_s: float = 3.0
     failed_flows: FailedFlows = "lose"
     max_flow_rate_bps: float = math.inf
-    solver_numpy_min_classes: int = 48
+    solver_numpy_min_classes: int = 256
     max_active_flows: int = 200_000
     overload_sustain_s: float = 60.0
     mss_bytes: float = 1460.0
