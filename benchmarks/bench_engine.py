@@ -41,6 +41,8 @@ def peak_rss_mib() -> float:
 
 def emit(name: str, **figures: object) -> None:
     figures["peak_rss_mib"] = round(peak_rss_mib(), 1)
+    # CPU seconds of the whole process: robust when other work shares the machine
+    figures["process_cpu_s"] = round(time.process_time(), 2)
     sys.stdout.write(json.dumps({"benchmark": name, **figures}) + "\n")
     sys.stdout.flush()
 
