@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from lgwan_sim.network import LinkKind, SiteKind, Topology
+from lgwan_sim.network import Topology
 from lgwan_sim.scenario._catalogue import ServiceSpec
 
 __all__ = [
@@ -154,9 +154,3 @@ class Scenario:
     def growth_factor(self, choice: ServiceChoice) -> float:
         """Compound growth of one service over ``growth_years``."""
         return float((1.0 + choice.growth_per_year) ** self.growth_years)
-
-
-#: Site kinds that make sense as default far ends of backup lines.
-BACKUP_TARGET_KINDS = (SiteKind.CENTRAL,)
-#: The link kinds a capacity edit may select.
-EDITABLE_LINK_KINDS = tuple(LinkKind)
