@@ -4,6 +4,7 @@ Run one benchmark per process so that each peak-memory figure is its own::
 
     python benchmarks/bench_engine.py all          # every benchmark, one subprocess each
     python benchmarks/bench_engine.py tandem       # packet fidelity vs ns.py, same tandem
+    python benchmarks/bench_engine.py tandem --engines ours   # one engine alone (memory)
     python benchmarks/bench_engine.py flow-day     # 24 h national day at 300 messages/s
     python benchmarks/bench_engine.py concurrent   # 10,000 concurrent flows, one bottleneck
     python benchmarks/bench_engine.py analytic     # national day in 1-minute bins
@@ -135,18 +136,22 @@ def tandem_nspy() -> dict[str, float]:
     }
 
 
-def bench_tandem() -> None:
-    ours = tandem_ours()
-    try:
-        theirs: dict[str, float] | None = tandem_nspy()
-    except ImportError:
-        theirs = None
+def bench_tandem(engines: str) -> None:
+    ours = tandem_ours() if engines in ("both", "ours") else None
+    theirs: dict[str, float] | None = None
+    if engines in ("both", "nspy"):
+        try:
+            theirs = tandem_nspy()
+        except ImportError:
+            log.warning("ns.py is not installed (pip install -e .[bench]); skipping it")
     emit(
         "tandem",
         theory_mean_delay_ms=TANDEM_THEORY_S * 1e3,
         lgwan_sim=ours,
         nspy=theirs,
-        speedup=None if theirs is None else ours["packets_per_s"] / theirs["packets_per_s"],
+        speedup=None
+        if ours is None or theirs is None
+        else ours["packets_per_s"] / theirs["packets_per_s"],
     )
 
 
@@ -247,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration-s", type=float, default=86400.0, help="flow-day length")
     parser.add_argument("--flows", type=int, default=10_000)
     parser.add_argument("--sources", type=int, default=100)
+    parser.add_argument(
+        "--engines",
+        choices=["both", "ours", "nspy"],
+        default="both",
+        help="tandem: run both side by side, or one alone (for its own peak memory)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.which == "all":
@@ -254,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, __file__, name], check=True)
         return 0
     if args.which == "tandem":
-        bench_tandem()
+        bench_tandem(args.engines)
     elif args.which == "flow-day":
         bench_flow_day(args.duration_s)
     elif args.which == "concurrent":
