@@ -20,6 +20,7 @@ from collections import deque
 from typing import Any
 
 from lgwan_sim.engine._event_engine import ARRIVAL, DONE, HOP, RESPONSE, EventEngine, Msg
+from lgwan_sim.engine._results import RunResult
 from lgwan_sim.engine._state import Change
 from lgwan_sim.engine._types import Fidelity
 
@@ -57,6 +58,8 @@ class PacketEngine(EventEngine):
         self.header = self.config.header_bytes
         self.overload_since: float | None = None
         self.counters.update(packets=0, packet_hops=0, packets_dropped=0)
+        self.hops = 0  # packet hops (a plain int on the hot path; copied to counters)
+        self.finite_buffer = self.buffer != math.inf
 
     # -- legs -----------------------------------------------------------------------------
     def start_leg(self, msg: Msg, src: str, dst: str, size: float, t: float) -> None:
@@ -121,7 +124,7 @@ class PacketEngine(EventEngine):
         size: float = pkt[2]
         free = self.free_at[link]
         start = free if free > t else t
-        if self.buffer != math.inf:
+        if self.finite_buffer:
             q = self.queue[link]
             while q and q[0][0] <= t:
                 self.queued_bytes[link] -= q.popleft()[1]
@@ -135,7 +138,7 @@ class PacketEngine(EventEngine):
         done = start + size * self.sec_per_byte[link]
         self.free_at[link] = done
         self.carried[link] += size
-        self.counters["packet_hops"] += 1
+        self.hops += 1
         pkt[1] = hop + 1
         pkt[3] = self.epoch[link]
         self.seq += 1
@@ -231,3 +234,7 @@ class PacketEngine(EventEngine):
         self.close_bins_until(end)
         if self.cur_bin < self.n_bins:
             self._close_bin(end)
+
+    def result(self, wall_s: float) -> RunResult:
+        self.counters["packet_hops"] = self.hops
+        return super().result(wall_s)
