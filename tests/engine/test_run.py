@@ -137,3 +137,18 @@ def test_bad_inputs_are_refused(national, workload):
 def test_all_is_complete():
     names = sorted(n for n in vars(lgwan_sim.engine) if not n.startswith("_"))
     assert lgwan_sim.engine.__all__ == names
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_progress_is_reported_in_simulated_time(diamond, fidelity):
+    from engine_support import demand, one_way
+
+    from lgwan_sim.traffic import SizeDist
+
+    seen: list[float] = []
+    d = demand(one_way("s", ("a",), "c", rate_per_s=50.0, size=SizeDist.fixed(1000.0)))
+    cfg = EngineConfig(bin_s=10.0)
+    run(diamond, d, fidelity=fidelity, duration_s=60.0, seed=1, config=cfg, progress=seen.append)
+    assert seen
+    assert seen == sorted(seen)
+    assert seen[-1] == pytest.approx(60.0)
