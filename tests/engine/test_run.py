@@ -152,3 +152,40 @@ def test_progress_is_reported_in_simulated_time(diamond, fidelity):
     assert seen
     assert seen == sorted(seen)
     assert seen[-1] == pytest.approx(60.0)
+
+
+def test_same_seed_same_bytes_across_processes(tmp_path):
+    # String hashing is randomised per process; nothing that reaches the result may depend
+    # on it. Two interpreters with different hash seeds must print the same summary.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "once.py"
+    script.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from engine_support import national_demand\n"
+        "from test_run import CONFIG, all_kinds_timeline\n"
+        "from lgwan_sim.engine import run\n"
+        "from lgwan_sim.network import build_national\n"
+        "topo = build_national()\n"
+        "d = national_demand(topo, messages_per_s=50.0, mean_bytes=10_000.0)\n"
+        "r = run(topo, d, all_kinds_timeline(), fidelity='flow', duration_s=30.0, seed=3,\n"
+        "        config=CONFIG)\n"
+        "print(json.dumps(r.to_dict(), sort_keys=True))\n"
+    )
+    outs = [
+        subprocess.run(
+            [sys.executable, str(script)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for seed in ("1", "4242")
+    ]
+    assert outs[0]
+    assert outs[0] == outs[1]
