@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from lgwan_sim.engine import EngineConfig, run
+from lgwan_sim.engine import EngineConfig, n1_sweep, run
 from lgwan_sim.network import Link, LinkKind, Site, SiteKind, Topology, build_national
 from lgwan_sim.traffic import SizeDist
 
@@ -227,8 +227,6 @@ def bench_analytic() -> None:
 
 
 def bench_n1() -> None:
-    from lgwan_sim.engine._analytic import n1_sweep
-
     topo = build_national()
     demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
     t0 = time.perf_counter()

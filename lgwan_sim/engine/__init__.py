@@ -4,6 +4,7 @@ See ``docs/engine.md`` for the models, their formulas, the accounting rules and 
 assumptions behind every default of :class:`EngineConfig`.
 """
 
+from lgwan_sim.engine._analytic import OutageImpact, n1_sweep
 from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._run import run
@@ -16,10 +17,12 @@ __all__ = [
     "EventKind",
     "Fidelity",
     "LatencyHistogram",
+    "OutageImpact",
     "RunResult",
     "ServiceStats",
     "Timeline",
     "TimelineEvent",
     "max_min_rates",
+    "n1_sweep",
     "run",
 ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from engine_support import demand, make_topology, one_way
 
-from lgwan_sim.engine import EngineConfig, run
-from lgwan_sim.engine._analytic import n1_sweep
+from lgwan_sim.engine import EngineConfig, n1_sweep, run
 from lgwan_sim.traffic import Profile, ServiceDemand, SizeDist
 
 
