@@ -189,3 +189,28 @@ def test_same_seed_same_bytes_across_processes(tmp_path):
     ]
     assert outs[0]
     assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_capacity_change_takes_effect(single_link, fidelity):
+    from engine_support import demand, one_way
+
+    from lgwan_sim.traffic import SizeDist
+
+    # 300 messages/s of 1000 B on 1 MB/s: rho 0.3, then 0.6 once the link is halved at 50 s.
+    d = demand(one_way("s", ("a",), "b", rate_per_s=300.0, size=SizeDist.fixed(1000.0)))
+    halve = Timeline(
+        events=(
+            TimelineEvent(at_s=50.0, kind=EventKind.CAPACITY, links=("a~b",), capacity_bps=4e6),
+        )
+    )
+    cfg = EngineConfig(bin_s=10.0, mss_bytes=1e9, header_bytes=0.0)
+    result = run(single_link, d, halve, fidelity=fidelity, duration_s=100.0, seed=8, config=cfg)
+    util = result.utilisation_of("a~b>")
+    # 40 s windows hold ~12,000 messages: Poisson noise 0.9 %, tolerance 5 %
+    assert util[:4].mean() == pytest.approx(0.3, rel=0.05)
+    assert util[6:].mean() == pytest.approx(0.6, rel=0.05)
+    # at rho 0.6 messages wait longer than at 0.3 (M/D/1 in packet, PS in flow and analytic)
+    p50 = result.latency_p50_s["s"]
+    assert p50[6:].mean() > 1.5 * p50[:4].mean()
+    assert result.balanced
