@@ -231,3 +231,29 @@ def test_a_failure_while_writing_leaves_nothing_behind(small_path: Path, tmp_pat
         write_run(outcome, out, render=broken_renderer)
     assert not (tmp_path / "new").exists()
     assert list(tmp_path.iterdir()) == [small_path]
+
+
+def test_flow_fidelity_depends_on_the_seed_and_only_on_it(
+    cli, small_path: Path, tmp_path: Path
+) -> None:
+    digests = []
+    for out, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        result = cli(
+            "run",
+            small_path,
+            "--out",
+            tmp_path / out,
+            "--fidelity",
+            "flow",
+            "--seed",
+            seed,
+            "--no-plots",
+        )
+        assert result.code == 0, result.err
+        digests.append(_summary(tmp_path / out)["engine"]["series_sha256"])
+    assert (tmp_path / "a" / "summary.json").read_bytes() != (
+        tmp_path / "c" / "summary.json"
+    ).read_bytes()
+    assert digests[0] == digests[1] != digests[2]
+    for name in ("summary.json", "services.csv", "links.csv", "events.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

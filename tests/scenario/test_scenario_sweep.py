@@ -128,3 +128,20 @@ def test_a_national_sweep_gives_the_bits_of_one_by_one_runs() -> None:
         alone = run_point(str(scenario), run.point.overrides, run.point.seed, None)
         assert run.series_sha256 == alone["series_sha256"]
         assert run.metrics == alone["metrics"]
+
+
+def test_replications_at_the_flow_fidelity_give_confidence_intervals(small_path: Path) -> None:
+    result = run_sweep(
+        small_path,
+        (("services.mail-relay.multiplier", (1, 2)),),
+        replications=3,
+        base_seed=7,
+        fidelity="flow",
+        workers=2,
+    )
+    assert not result.failed
+    rows = aggregate(result)
+    assert [r["runs_ok"] for r in rows] == [3, 3]
+    for row in rows:
+        assert row["offered.ci95"] > 0  # Poisson arrivals differ from seed to seed
+    assert rows[1]["offered.mean"] > rows[0]["offered.mean"]
