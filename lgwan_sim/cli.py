@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except click.ClickException as exc:
         click.echo(f"lgwan-sim: error: {exc.format_message()}", err=True)
-        return 2 if exc.exit_code == 2 else exc.exit_code
+        return exc.exit_code  # 2 for usage errors, as click sets it
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return result if isinstance(result, int) else 0

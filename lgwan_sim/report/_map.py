@@ -131,13 +131,15 @@ def plot_network_map(
     if link_values is not None:
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         ax.figure.colorbar(mappable, ax=ax, shrink=0.5, label=value_label)
-    lons = [p[0] for p in pos.values()]
-    lats = [p[1] for p in pos.values()]
+    # Japan's extent when there is nothing to frame (an empty topology).
+    lons = [p[0] for p in pos.values()] or [123.0, 153.0]
+    lats = [p[1] for p in pos.values()] or [21.0, 45.0]
     ax.set_xlim(min(lons) - 1.0, max(lons) + 1.0)
     ax.set_ylim(min(lats) - 1.0, max(lats) + 1.0)
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
     outline_note = "" if prefecture_outlines() else " (schematic: no outline data installed)"
     ax.set_title((title or topology.name) + outline_note)
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     return ax

@@ -202,3 +202,15 @@ def test_roster_option_names_real_municipalities(capsys, roster_path) -> None:
     )
     assert code == 0, err
     assert json.loads(out)["path"] == ["mun-011002", "pn-01", "dc-hokkaido"]
+
+
+def test_map_of_an_empty_topology_is_just_japan(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from lgwan_sim.network import Topology
+    from lgwan_sim.report import plot_network_map
+
+    ax = plot_network_map(Topology.build("empty", [], []))
+    assert ax.get_xlim()[0] < 125 < 150 < ax.get_xlim()[1]
+    assert ax.get_legend() is None
+    plt.close(ax.figure)
