@@ -207,7 +207,7 @@ def engine_inputs(scenario: Scenario) -> EngineInputs:
         topology=scenario.topology,
         demand=demand_of(scenario),
         timeline=timeline_of(scenario),
-        fidelity=Fidelity(scenario.fidelity.value),
+        fidelity=scenario.fidelity,
         duration_s=scenario.duration_s,
         seed=scenario.seed,
         config=config,

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
+from lgwan_sim.engine import Fidelity
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._catalogue import ServiceSpec
 
@@ -21,14 +22,6 @@ __all__ = [
     "ScenarioEvent",
     "ServiceChoice",
 ]
-
-
-class Fidelity(StrEnum):
-    """How finely the engine resolves traffic (see the architecture notes)."""
-
-    ANALYTIC = "analytic"
-    FLOW = "flow"
-    PACKET = "packet"
 
 
 class EditKind(StrEnum):
