@@ -68,6 +68,19 @@ class _ServiceSnapshot:
     resp_paths: IntArray
 
 
+def _fixed_order_matmul(counts: FloatArray, weights: FloatArray) -> FloatArray:
+    """``counts @ weights``, summed over services in a fixed order.
+
+    A BLAS matrix product may split its sums differently with the number of threads, which
+    changes the last bits of a result between machines or Dask workers; elementwise sums
+    in a fixed order keep one seed's run byte for byte the same everywhere.
+    """
+    out = np.zeros((counts.shape[0], weights.shape[1]))
+    for k in range(counts.shape[1]):
+        out += np.outer(counts[:, k], weights[k])
+    return out
+
+
 def _pad(paths: list[tuple[int, ...]], dummy: int) -> IntArray:
     width = max((len(p) for p in paths), default=0) or 1
     out = np.full((len(paths), width), dummy, dtype=np.int64)
@@ -294,7 +307,7 @@ def run_analytic(
             cap_s[:, b] += seg.caps_bps * (hi - lo)
             unreachable[b] = max(unreachable[b], seg.unreachable)
         weights = np.stack([s.weight_bytes for s in seg.snaps]) if n_svc else np.zeros((0, n_links))
-        load[:, bins] += (counts @ weights).T
+        load[:, bins] += _fixed_order_matmul(counts, weights).T
         for k, svc in enumerate(services):
             n_callers = len(svc.callers)
             offered[k, bins] += counts[:, k] * n_callers
@@ -492,7 +505,7 @@ def n1_sweep(
             back = base_state.router.restore_links(change.links)
             base_state._routing_changed(back.recomputed_roots)
         weights = np.stack([s.weight_bytes for s in snaps])
-        util = (counts @ weights) * 8.0 / (caps[None, :] * spans[:, None])
+        util = _fixed_order_matmul(counts, weights) * 8.0 / (caps[None, :] * spans[:, None])
         peak_bin, peak_link = np.unravel_index(int(np.argmax(util)), util.shape)
         lost_req = float(
             sum(counts[:, k].sum() * sum(snaps[k].lost.values()) for k in range(len(services)))

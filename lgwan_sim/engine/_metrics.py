@@ -86,7 +86,8 @@ class LatencyHistogram:
             b = off + lo
             buckets[b] = buckets.get(b, 0) + float(sums[off])
         self.count += float(weights.sum())
-        self.total_s += float(np.dot(values_s, weights))
+        # np.sum, not np.dot: BLAS may round differently by thread count
+        self.total_s += float((values_s * weights).sum())
 
     def merge(self, other: LatencyHistogram) -> None:
         for b, w in other.buckets.items():

@@ -154,9 +154,11 @@ def test_progress_is_reported_in_simulated_time(diamond, fidelity):
     assert seen[-1] == pytest.approx(60.0)
 
 
-def test_same_seed_same_bytes_across_processes(tmp_path):
-    # String hashing is randomised per process; nothing that reaches the result may depend
-    # on it. Two interpreters with different hash seeds must print the same summary.
+@pytest.mark.parametrize("fidelity", ["flow", "analytic"])
+def test_same_seed_same_bytes_across_processes(tmp_path, fidelity):
+    # String hashing is randomised per process, and a BLAS library may split its sums by
+    # thread count; nothing that reaches the result may depend on either. Two interpreters
+    # with different hash seeds and BLAS thread counts must print the same summary.
     import os
     import subprocess
     import sys
@@ -172,20 +174,25 @@ def test_same_seed_same_bytes_across_processes(tmp_path):
         "from lgwan_sim.network import build_national\n"
         "topo = build_national()\n"
         "d = national_demand(topo, messages_per_s=50.0, mean_bytes=10_000.0)\n"
-        "r = run(topo, d, all_kinds_timeline(), fidelity='flow', duration_s=30.0, seed=3,\n"
+        f"r = run(topo, d, all_kinds_timeline(), fidelity={fidelity!r}, duration_s=30.0, seed=3,\n"
         "        config=CONFIG)\n"
         "print(json.dumps(r.to_dict(), sort_keys=True))\n"
     )
     outs = [
         subprocess.run(
             [sys.executable, str(script)],
-            env={**os.environ, "PYTHONHASHSEED": seed},
+            env={
+                **os.environ,
+                "PYTHONHASHSEED": seed,
+                "OPENBLAS_NUM_THREADS": threads,
+                "OMP_NUM_THREADS": threads,
+            },
             capture_output=True,
             text=True,
             check=True,
             timeout=120,
         ).stdout
-        for seed in ("1", "4242")
+        for seed, threads in (("1", "1"), ("4242", "2"))
     ]
     assert outs[0]
     assert outs[0] == outs[1]
