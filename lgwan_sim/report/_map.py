@@ -93,7 +93,11 @@ def plot_network_map(
             continue
         segments.append(seg)
         if link_values is not None:
-            colours.append(cmap(norm(link_values.get(link.id, 0.0))))
+            value = link_values.get(link.id, 0.0)
+            r, g, b, _ = cmap(norm(value))
+            # Thousands of idle access lines would bury the backbone: fade lines by load.
+            alpha = 1.0 if link.kind is LinkKind.BACKBONE else 0.15 + 0.85 * min(1.0, value)
+            colours.append((r, g, b, alpha))
         else:
             colours.append("#868e96" if link.kind is LinkKind.BACKBONE else "#ced4da")
         widths.append(
