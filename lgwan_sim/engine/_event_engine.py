@@ -123,6 +123,7 @@ class EventEngine:
         self.now = 0.0
         self.counters: dict[str, int] = {}
         self.overloaded = False
+        self.overload_since: float | None = None  # start of the current overload, if any
         self.overload_reason: str | None = None
         self.stopped_at_s = duration_s
         self.env = simpy.Environment()
@@ -307,6 +308,30 @@ class EventEngine:
     def on_converged(self, t: float) -> tuple[int, int]:
         """React to a routing change; returns (messages lost, messages rerouted)."""
         return 0, 0
+
+    def track_overload(
+        self, t: float, count: int, limit: float, what: str, limit_name: str
+    ) -> bool:
+        """Follow a run of overload (``count`` above ``limit``); True once the run must stop.
+
+        An overload that lasts ``overload_sustain_s`` stops the run through
+        :meth:`stop_overloaded`; a moment back under the limit resets the clock. Callers on
+        hot paths call this only while ``count > limit`` or an overload is being followed.
+        """
+        if count <= limit:
+            self.overload_since = None
+            return False
+        if self.overload_since is None:
+            self.overload_since = t
+            return False
+        if t - self.overload_since < self.config.overload_sustain_s:
+            return False
+        self.stop_overloaded(
+            t,
+            f"{count} {what} exceeded {limit_name}={limit} "
+            f"for {t - self.overload_since:.1f}s (sustained overload)",
+        )
+        return True
 
     def stop_overloaded(self, t: float, reason: str) -> None:
         self.overloaded = True

@@ -68,7 +68,6 @@ class FlowEngine(EventEngine):
         self.rmax = self.config.max_flow_rate_bps / 8.0
         self.n_flows = 0
         self.stalled: list[tuple[Msg, float]] = []
-        self.overload_since: float | None = None
         self.cap_version = 0
         self.counters.update(flows=0, recomputations=0, numpy_solves=0, peak_active_flows=0)
 
@@ -340,7 +339,6 @@ class FlowEngine(EventEngine):
         streams_push = self.push
         deliver = self.deliver
         limit_flows = self.config.max_active_flows
-        sustain = self.config.overload_sustain_s
         counters = self.counters
         offered, live, bin_offered = self.offered, self.live, self.bin_offered
         while True:
@@ -386,18 +384,10 @@ class FlowEngine(EventEngine):
                     bin_offered[svc][self.cur_bin] += 1
                     self.start_leg(msg, caller, host, self.req_size[svc](), t)
                     nf = self.n_flows
-                    if nf > limit_flows:
-                        if self.overload_since is None:
-                            self.overload_since = t
-                        elif t - self.overload_since >= sustain:
-                            self.stop_overloaded(
-                                t,
-                                f"{nf} active flows exceeded max_active_flows={limit_flows} "
-                                f"for {t - self.overload_since:.1f}s (sustained overload)",
-                            )
-                            break
-                    elif self.overload_since is not None:
-                        self.overload_since = None
+                    if (nf > limit_flows or self.overload_since is not None) and (
+                        self.track_overload(t, nf, limit_flows, "active flows", "max_active_flows")
+                    ):
+                        break
                 elif kind == RESPONSE:
                     if obj.alive:
                         obj.leg = 1

@@ -56,7 +56,6 @@ class PacketEngine(EventEngine):
         self.buffer = self.config.buffer_bytes
         self.mss = self.config.mss_bytes
         self.header = self.config.header_bytes
-        self.overload_since: float | None = None
         self.counters.update(packets=0, packet_hops=0, packets_dropped=0)
         self.hops = 0  # packet hops (a plain int on the hot path; copied to counters)
         self.finite_buffer = self.buffer != math.inf
@@ -174,7 +173,6 @@ class PacketEngine(EventEngine):
         end = self.duration_s
         hop = self._hop
         limit_q = self.config.max_queued_packets
-        sustain = self.config.overload_sustain_s
         while True:
             t_tl = env.peek()
             limit = t_tl if t_tl < end else end
@@ -197,19 +195,13 @@ class PacketEngine(EventEngine):
                     msg = Msg(svc, caller, host, t)
                     self.offer(svc, t)
                     self.start_leg(msg, caller, host, self.req_size[svc](), t)
-                    if len(heap) > limit_q:
-                        if self.overload_since is None:
-                            self.overload_since = t
-                        elif t - self.overload_since >= sustain:
-                            self.stop_overloaded(
-                                t,
-                                f"{len(heap)} packets in flight exceeded "
-                                f"max_queued_packets={limit_q} for "
-                                f"{t - self.overload_since:.1f}s (sustained overload)",
-                            )
-                            break
-                    elif self.overload_since is not None:
-                        self.overload_since = None
+                    queued = len(heap)
+                    if (queued > limit_q or self.overload_since is not None) and (
+                        self.track_overload(
+                            t, queued, limit_q, "packets in flight", "max_queued_packets"
+                        )
+                    ):
+                        break
                 elif kind == RESPONSE:
                     if obj.alive:
                         obj.leg = 1
