@@ -98,6 +98,8 @@ class _Reader:
         return float(value)
 
     def only(self, mapping: LineDict, allowed: Sequence[str], field: str) -> None:
+        if not isinstance(mapping, dict):
+            raise TopologyError("must be a mapping", file=self.file, field=field, value=mapping)
         for key in mapping:
             if key not in allowed:
                 raise self.fail(
@@ -467,7 +469,8 @@ def build_national(
             local_bodies.append(site)
 
     for i, entry in enumerate(rd.seq(doc, "data_centres", "data_centres")):
-        dc_pref = entry.get("prefecture") if isinstance(entry, dict) else None
+        rd.only(entry, ("id", "name", "name_ja", "lat", "lon", "prefecture"), f"data_centres[{i}]")
+        dc_pref = entry.get("prefecture")
         if not isinstance(dc_pref, str) or dc_pref not in by_code:
             raise rd.fail(
                 "unknown prefecture code",

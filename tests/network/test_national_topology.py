@@ -116,3 +116,20 @@ def test_topology_lookups(national: Topology) -> None:
         sum(lk.capacity_bps for lk in national.links_of_kind(LinkKind.BACKBONE)),
         sum(lk.capacity_bps for lk in national.links.values() if lk.kind is LinkKind.BACKBONE),
     )
+
+
+def test_a_malformed_national_spec_names_the_entry(tmp_path) -> None:
+    from lgwan_sim._resources import bundled_dir
+    from lgwan_sim.errors import TopologyError
+
+    spec = (bundled_dir("topology") / "national.yaml").read_text(encoding="utf-8")
+    spec = spec.replace("  - {id: dc-saga,", "  - dc-saga\n  - {id: dc-saga,", 1)
+    (tmp_path / "national.yaml").write_text(spec, encoding="utf-8")
+    (tmp_path / "prefectures.csv").write_bytes(
+        (bundled_dir("topology") / "prefectures.csv").read_bytes()
+    )
+    with pytest.raises(
+        TopologyError,
+        match=r"national.yaml: data_centres\[2\]: must be a mapping \(got 'dc-saga'\)",
+    ):
+        build_national(spec=tmp_path / "national.yaml")
