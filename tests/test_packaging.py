@@ -67,6 +67,10 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_repository(tmp_pa
             "install",
             "-q",
             "--no-deps",
+            # The venv sees this interpreter's site-packages, where CI has already installed
+            # the same version from the source tree; without this pip would call the wheel
+            # "already satisfied" and install nothing into the venv.
+            "--ignore-installed",
             str(wheel),
         ],
         check=True,
