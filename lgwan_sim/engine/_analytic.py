@@ -263,9 +263,16 @@ def _nonzero(counts: FloatArray) -> tuple[list[int], list[float]]:
     return offsets.tolist(), counts[offsets].tolist()
 
 
-def _int_series(values: FloatArray) -> IntArray:
-    """Round a series so that every prefix sum is rounded (totals stay consistent)."""
-    cum = np.rint(np.cumsum(values)).astype(np.int64)
+def _int_series(values: FloatArray, total: int) -> IntArray:
+    """Whole messages per bin that add up to exactly ``total``.
+
+    Every prefix sum is rounded, so no bin drifts by more than a message; the running sum is
+    then held to ``total`` (which the caller rounded on its own, from the same expectations),
+    so the series and the run's totals agree. It stays non-negative.
+    """
+    cum = np.minimum(np.rint(np.cumsum(values)).astype(np.int64), total)
+    if cum.size:
+        cum[-1] = total
     return np.diff(cum, prepend=0)
 
 
@@ -418,8 +425,8 @@ def run_analytic(
             latency=hist[k],
             slo_breaches=round(slo[k]),
         )
-        offered_bins[svc.name] = _int_series(offered[k])
-        delivered_bins[svc.name] = _int_series(delivered_w[k])
+        offered_bins[svc.name] = _int_series(offered[k], off_total)
+        delivered_bins[svc.name] = _int_series(delivered_w[k], stats[svc.name].delivered)
     names = [s.name for s in services]
     return RunResult(
         fidelity=Fidelity.ANALYTIC,

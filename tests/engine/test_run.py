@@ -71,9 +71,11 @@ def test_every_message_is_accounted_for(runs, fidelity):
     # the outages really lost traffic, for the reasons they should
     assert result.dropped.get("site_down", 0) > 0
     assert set(result.dropped) <= {"site_down", "link_failure", "no_route", "buffer_overflow"}
-    # per-bin offered counts add up to the totals
+    # per-bin offered and delivered counts add up to the totals, bin by bin never negative
     for name, stats in result.services.items():
         assert int(result.offered_per_bin[name].sum()) == stats.offered
+        assert int(result.delivered_per_bin[name].sum()) == stats.delivered
+        assert result.delivered_per_bin[name].min() >= 0
 
 
 @pytest.mark.parametrize("fidelity", FIDELITIES)
