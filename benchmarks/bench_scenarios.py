@@ -72,38 +72,6 @@ def run_once(name: str, fidelity: str, budget_s: float, folder: Path) -> dict[st
     return row
 
 
-#: A five-site study network at the packet fidelity: a sweep workload where each run is a
-#: few seconds of pure computation (the national analytic runs now take about a second,
-#: which a sweep's process start-up would dominate).
-ZOOM = """\
-name: zoom-packet
-description: Two municipalities, a core and two ASP sites, packet by packet.
-topology:
-  inline:
-    sites:
-      - {id: core, kind: central, lat: 35.68, lon: 139.77, campus: east}
-      - {id: dc-a, kind: asp, lat: 35.69, lon: 139.74}
-      - {id: dc-b, kind: asp, lat: 34.69, lon: 135.50}
-      - {id: m1, kind: municipality, prefecture: "03", lat: 39.70, lon: 141.15}
-      - {id: m2, kind: municipality, prefecture: "04", lat: 38.27, lon: 140.87}
-    links:
-      - {a: core, b: dc-a, capacity_bps: 1.0e+9}
-      - {a: core, b: dc-b, capacity_bps: 1.0e+9}
-      - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
-      - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
-services:
-  mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
-  directory: {primary: dc-b, secondary: dc-a, requests_per_day: 20000}
-start: "2026-02-16T08:00"
-duration: 4h
-seed: 7
-fidelity: packet
-engine: {bin_s: 300}
-events:
-  - {at: "+1h", kind: link_down, links: [m1~core], until: "+1h30m"}
-"""
-
-
 def sweep_speedup(runs: int, scenario_name: str) -> dict[str, object]:
     """Wall time of one sweep of ``runs`` runs on 1 and on 2 local worker processes.
 
@@ -113,11 +81,7 @@ def sweep_speedup(runs: int, scenario_name: str) -> dict[str, object]:
     """
     from lgwan_sim._resources import bundled_dir
 
-    if scenario_name == "zoom-packet":
-        scenario = Path(tempfile.mkdtemp(prefix="bench-zoom-")) / "zoom-packet.yaml"
-        scenario.write_text(ZOOM, encoding="utf-8")
-    else:
-        scenario = bundled_dir("scenarios") / f"{scenario_name}.yaml"
+    scenario = bundled_dir("scenarios") / f"{scenario_name}.yaml"
     values = tuple(round(1.0 + 0.1 * i, 1) for i in range(runs))
     grid = (("demand.multiplier", values),)
     result: dict[str, object] = {"runs": runs, "scenario": scenario_name}
@@ -153,7 +117,9 @@ def main() -> int:
     parser.add_argument("--analytic-budget-s", type=float, default=900.0)
     parser.add_argument("--sweep-runs", type=int, default=8)
     parser.add_argument(
-        "--sweep-scenario", default="tohoku-2011", help="a bundled scenario or zoom-packet"
+        "--sweep-scenario",
+        default="tohoku-2011",
+        help="a bundled scenario (packet-zoom: short runs of pure computation)",
     )
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--only-sweep", action="store_true")

@@ -20,6 +20,7 @@ BUNDLED = (
     "growth-2030-upgrade",
     "growth-2030",
     "national-weekday",
+    "packet-zoom",
     "tax-season-peak",
     "tohoku-2011",
 )
@@ -32,11 +33,15 @@ def test_scenarios_list_shows_every_bundled_scenario(cli) -> None:
     assert tuple(b.name for b in bundled_scenarios()) == BUNDLED
 
 
+#: Every bundled scenario runs on the national network but the packet-level zoom.
+SITES = {name: 5 if name == "packet-zoom" else 1853 for name in BUNDLED}
+
+
 @pytest.mark.parametrize("name", BUNDLED)
 def test_every_bundled_scenario_validates_by_name(cli, name: str) -> None:
     result = cli("validate", name)
     assert result.code == 0, result.err
-    assert result.out.startswith(f"ok: {name}: 1853 sites")
+    assert result.out.startswith(f"ok: {name}: {SITES[name]} sites")
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +137,22 @@ def test_losing_the_east_central_site_leaves_every_body_reachable(
     s = _summary(bundled_runs["east-central-loss"])
     assert s["unreachable_local_bodies"]["peak"] == 0
     assert s["worst_moment"]["failed_sites"] == 3
+
+
+@pytest.mark.slow
+def test_the_packet_zoom_accounts_for_every_packet_and_fails_over(
+    bundled_runs: dict[str, Path],
+) -> None:
+    folder = bundled_runs["packet-zoom"]
+    s = _summary(folder)
+    assert (s["scenario"]["fidelity"], s["scenario"]["sites"]) == ("packet", 5)
+    for name, svc in s["services"].items():
+        lost = sum(svc["dropped"].values())
+        assert svc["offered"] == svc["delivered"] + lost + svc["in_flight"], name
+    # the cable cut and the site loss each lose traffic, for their own reason
+    assert s["totals"]["dropped"]["link_failure"] > 0
+    assert s["totals"]["dropped"]["site_down"] > 0
+    with (folder / "events.csv").open(encoding="utf-8") as handle:
+        events = [(e["kind"], e["service"]) for e in csv.DictReader(handle)]
+    assert ("failover", "mail-relay") in events
+    assert ("failback", "mail-relay") in events
