@@ -252,6 +252,11 @@ class Pki:
         hierarchy = load_hierarchy(home / "config")
         plan = load_migration_plan(home / "config" / "migration.yaml")
         store = Store(home / "pki.sqlite3", lock_path=home / "lock")
+        try:
+            store.check_schema()
+        except PkiError:
+            store.close()
+            raise
         vault = KeyVault(home / "keys", passphrase)
         return cls(home, store=store, vault=vault, hierarchy=hierarchy, plan=plan)
 

@@ -131,7 +131,11 @@ class Store:
         self.path = path
         self.lock_path = lock_path
         self.db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise PkiError(f"{path}: not a CA store ({exc})") from None
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._lock_fd: int | None = None
@@ -151,6 +155,23 @@ class Store:
             self.db.execute(
                 "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
+            )
+
+    def check_schema(self) -> None:
+        """Refuse a store this version does not read: not a CA store, or another schema.
+
+        A store written by a newer lgwan-sim may hold tables or meanings this one would
+        silently misread, and an older one would need migrating; neither is opened.
+        """
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise PkiError(f"{self.path}: not a CA store ({exc})") from None
+        found = "missing" if row is None else str(row[0])
+        if found != str(SCHEMA_VERSION):
+            raise PkiError(
+                f"{self.path}: schema_version is {found}, but this lgwan-sim reads only "
+                f"version {SCHEMA_VERSION}"
             )
 
     # -- transactions ------------------------------------------------------------------------

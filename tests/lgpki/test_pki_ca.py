@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
 from datetime import timedelta
@@ -235,6 +236,36 @@ def test_private_keys_are_encrypted_at_rest_with_mode_0600(shared_pki, world: Wo
 def test_wrong_passphrase_is_refused(world: World):
     with pytest.raises(PkiError, match="wrong passphrase"):
         Pki.open(world.home, passphrase=b"not it")
+
+
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [("2", "schema_version is 2, but this lgwan-sim reads only version 1"), (None, "is missing")],
+)
+def test_a_store_of_another_schema_version_is_not_opened(
+    world: World, tmp_path, version: str | None, says: str
+):
+    copy = tmp_path / "home"
+    shutil.copytree(world.home, copy, ignore=shutil.ignore_patterns("lock"))
+    with sqlite3.connect(copy / "pki.sqlite3") as db:
+        if version is None:
+            db.execute("DELETE FROM meta WHERE key = 'schema_version'")
+        else:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    before = (copy / "pki.sqlite3").read_bytes()
+    with pytest.raises(PkiError, match=says):
+        Pki.open(copy, passphrase=PASSPHRASE)
+    assert (copy / "pki.sqlite3").read_bytes() == before  # refused before touching anything
+
+
+def test_a_file_that_is_not_a_store_is_refused(world: World, tmp_path):
+    copy = tmp_path / "home"
+    shutil.copytree(world.home, copy, ignore=shutil.ignore_patterns("lock"))
+    for name in ("pki.sqlite3-wal", "pki.sqlite3-shm"):
+        (copy / name).unlink(missing_ok=True)
+    (copy / "pki.sqlite3").write_bytes(b"certainly not SQLite " * 100)
+    with pytest.raises(PkiError, match="not a CA store"):
+        Pki.open(copy, passphrase=PASSPHRASE)
 
 
 def test_init_refuses_an_existing_home(world: World):
