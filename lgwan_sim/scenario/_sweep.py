@@ -224,12 +224,15 @@ def run_sweep(
     fidelity: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    connect_timeout_s: float = 30.0,
     on_done: Callable[[SweepRun], None] | None = None,
 ) -> SweepResult:
     """Run every sweep point on Dask; failed points are kept in the result with their error.
 
     ``scheduler`` is the address of an existing Dask scheduler (``tcp://host:8786``); without
-    it a local cluster of ``workers`` single-threaded processes is started and stopped.
+    it a local cluster of ``workers`` single-threaded processes is started and stopped. A
+    scheduler that cannot be reached within ``connect_timeout_s`` raises
+    :class:`~lgwan_sim.errors.LgwanSimError` naming the address.
     """
     from distributed import Client, as_completed
 
@@ -243,7 +246,12 @@ def run_sweep(
         cluster = local_cluster(workers or os.cpu_count() or 1)
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
-        client = Client(scheduler)  # type: ignore[no-untyped-call]
+        try:
+            client = Client(scheduler, timeout=connect_timeout_s)  # type: ignore[no-untyped-call]
+        except (OSError, ValueError) as exc:  # refused, timed out, or not an address
+            raise LgwanSimError(
+                f"scheduler {scheduler}: cannot reach a Dask scheduler there ({exc})"
+            ) from None
     try:
         n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
         futures = {

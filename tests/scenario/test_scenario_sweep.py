@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from lgwan_sim.errors import LgwanSimError
 from lgwan_sim.scenario._sweep import aggregate, parse_set, run_point, run_sweep, sweep_points
 
 
@@ -114,6 +115,60 @@ def test_a_sweep_can_use_an_existing_scheduler(small_path: Path) -> None:
     assert result.workers == 1
     assert [r.ok for r in result.runs] == [True, True]
     assert result.runs[1].metrics["offered"] > result.runs[0].metrics["offered"]
+
+
+def test_the_sweep_command_runs_on_an_existing_scheduler(cli, small_path: Path, tmp_path) -> None:
+    from distributed import LocalCluster
+
+    out = tmp_path / "sweep"
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result = cli(
+            "sweep",
+            small_path,
+            "--set",
+            "services.directory.multiplier=1,3",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--out",
+            out,
+        )
+    assert result.code == 0, result.err
+    assert "2 of 2 runs ok on 1 workers" in result.out
+    with (out / "sweep_runs.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["services.directory.multiplier"] for r in rows] == ["1", "3"]
+    assert int(rows[1]["offered"]) > int(rows[0]["offered"])
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--scheduler", "not-an-address"), "scheduler not-an-address: cannot reach"),
+        (("--scheduler", "tcp://127.0.0.1:8786", "--workers", "2"), "--workers applies to"),
+    ],
+)
+def test_a_bad_scheduler_option_is_one_line_and_writes_nothing(
+    cli, small_path: Path, tmp_path, args: tuple[str, ...], says: str
+) -> None:
+    out = tmp_path / "sweep"
+    result = cli("sweep", small_path, "--set", "seed=1,2", *args, "--out", out)
+    assert result.code == 2
+    assert says in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert not out.exists()
+
+
+def test_an_unreachable_scheduler_is_named_after_the_timeout(small_path: Path) -> None:
+    with pytest.raises(LgwanSimError, match=r"scheduler tcp://127\.0\.0\.1:9: cannot reach"):
+        run_sweep(
+            small_path,
+            (("demand.multiplier", (1,)),),
+            base_seed=1,
+            scheduler="tcp://127.0.0.1:9",
+            connect_timeout_s=1.0,
+        )
 
 
 @pytest.mark.slow
