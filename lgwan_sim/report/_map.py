@@ -34,6 +34,10 @@ _SITE_STYLE: dict[SiteKind, tuple[int, str, float, str, str]] = {
 }
 
 
+#: Topologies with at most this many sites have their sites named on the map.
+_LABEL_AT_MOST = 40
+
+
 def has_outlines() -> bool:
     """True when prefecture outline data (the ``japanmap`` package) is installed."""
     return importlib.util.find_spec("japanmap") is not None
@@ -108,13 +112,16 @@ def plot_network_map(
         ax.add_collection(
             LineCollection(dead, colors="#e03131", linewidths=1.2, linestyles="--", zorder=2)
         )
+    # A study network of a few sites gets readable markers and names; the national one keeps
+    # small dots, or 1,741 municipalities would cover the map.
+    few = len(pos) <= _LABEL_AT_MOST
     for kind, (z, marker, size, colour, label) in _SITE_STYLE.items():
         sites = [s for s in topology.sites_of_kind(kind) if s.id not in failed_s]
         if sites:
             ax.scatter(
                 [s.lon for s in sites],
                 [s.lat for s in sites],
-                s=size,
+                s=max(size, 40.0) if few else size,
                 marker=marker,
                 c=colour,
                 label=f"{label} ({len(sites)})",
@@ -126,12 +133,28 @@ def plot_network_map(
         ax.scatter(
             [p[0] for p in down],
             [p[1] for p in down],
-            s=40,
+            s=90 if few else 40,
             marker="x",
             c="#e03131",
+            linewidths=2.0 if few else 1.5,
             label=f"failed site ({len(down)})",
             zorder=8,
         )
+    if few:
+        placed: list[tuple[float, float]] = []
+        for site in sorted(topology.sites.values(), key=lambda s: s.id):
+            # Sites a few km apart (an ASP beside its central site) stack their names.
+            near = sum(1 for x, y in placed if abs(x - site.lon) + abs(y - site.lat) < 0.3)
+            placed.append((site.lon, site.lat))
+            ax.annotate(
+                site.name,
+                (site.lon, site.lat),
+                xytext=(8, 4 - 11 * near),
+                textcoords="offset points",
+                fontsize=8,
+                color="#e03131" if site.id in failed_s else "#212529",
+                zorder=9,
+            )
     if link_values is not None:
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         ax.figure.colorbar(mappable, ax=ax, shrink=0.5, label=value_label)
