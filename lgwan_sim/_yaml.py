@@ -3,18 +3,24 @@
 Mappings load as :class:`LineDict` (a ``dict`` with a ``line_of(key)`` method) and sequences
 as :class:`LineList` (with ``line_of(index)``), so validation errors can name ``file:line``.
 Only ``yaml.SafeLoader`` constructs objects: no arbitrary Python tags.
+
+:class:`Reader` reads typed values out of what was loaded; every mistake it finds is one
+error of the caller's :class:`~lgwan_sim.errors.InputError` subclass naming the file, the
+line, the field and the value.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 import yaml
 
 from lgwan_sim.errors import InputError
 
-__all__ = ["LineDict", "LineList", "line_of", "load_yaml"]
+__all__ = ["LineDict", "LineList", "Reader", "line_of", "load_yaml"]
 
 
 class LineDict(dict[str, Any]):
@@ -116,3 +122,169 @@ def load_yaml(path: str | Path, *, error: type[InputError] = InputError) -> Any:
         raise error(f"invalid YAML: {exc.problem or exc.context}", file=path, line=line) from None
     except yaml.YAMLError as exc:
         raise error(f"invalid YAML: {exc}", file=path) from None
+
+
+def _item(parent: object, key: str | int, default: Any) -> Any:
+    """``parent[key]``, or ``default`` when ``parent`` has no such key or index."""
+    if isinstance(parent, Mapping):
+        return parent.get(key, default)
+    if isinstance(parent, list) and isinstance(key, int) and 0 <= key < len(parent):
+        return parent[key]
+    return default
+
+
+def _join(field: str, key: str) -> str:
+    return f"{field}.{key}" if field else key
+
+
+def _looks_numeric(text: str) -> bool:
+    """True for text such as ``1e9``, which YAML 1.1 (PyYAML) reads as a string."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+class Reader:
+    """Typed reads from loaded YAML, bound to one file and one error class.
+
+    Each reader takes the containing mapping or list (``parent``), the ``key`` (or index) in
+    it and ``field``, the dotted field path that messages name. A missing key reads as
+    ``None`` (or the ``default`` given) and so fails the type check. Failures are
+    ``error(...)`` instances, whose line is the line of ``key`` in ``parent``, or failing that
+    the line where the container starts.
+
+    Subclasses adapt the dialect of their files: :meth:`wrong_type` words type mistakes, and
+    the class attributes below say what counts as a mapping, a list and an empty string.
+    """
+
+    #: What :meth:`mapping` accepts; :class:`LineDict` insists on values straight from YAML.
+    mapping_type: ClassVar[type[dict[str, Any]]] = dict
+    #: What :meth:`seq` accepts.
+    list_type: ClassVar[type[list[Any]]] = list
+    #: Whether :meth:`text` rejects a string of only whitespace as empty.
+    strip_text: ClassVar[bool] = False
+
+    def __init__(self, file: str | Path, *, error: type[InputError] = InputError) -> None:
+        self.file = Path(file)
+        self.error_class = error
+
+    # -- errors -------------------------------------------------------------------------
+    def error(
+        self,
+        message: str,
+        container: object,
+        key: str | int | None,
+        field: str | None,
+        value: object,
+    ) -> InputError:
+        """An error for ``field`` (``key`` of ``container``) holding ``value``."""
+        line = None if key is None else line_of(container, key)
+        if line is None:
+            line = getattr(container, "start_line", None) or None
+        return self.error_class(message, file=self.file, line=line, field=field, value=value)
+
+    def wrong_type(
+        self, what: str, container: object, key: str | int | None, field: str, value: object
+    ) -> InputError:
+        """``must be <what>``: the value has the wrong type (or is missing)."""
+        return self.error(f"must be {what}", container, key, field, value)
+
+    # -- structure ----------------------------------------------------------------------
+    def only(self, mapping: object, allowed: Collection[str], field: str) -> None:
+        """Reject a non-mapping, and keys outside ``allowed`` (listing the allowed keys)."""
+        if not isinstance(mapping, dict):
+            raise self.wrong_type("a mapping", None, None, field, mapping)
+        for key in mapping:
+            if key not in allowed:
+                raise self.error(
+                    f"unknown key; allowed: {', '.join(allowed)}",
+                    mapping,
+                    key,
+                    _join(field, key),
+                    key,
+                )
+
+    def require(self, mapping: LineDict, key: str, field: str) -> Any:
+        """``mapping[key]``; a missing key is an error at the mapping's own line."""
+        if key not in mapping:
+            raise self.error("missing required key", mapping, None, _join(field, key), None)
+        return mapping[key]
+
+    def mapping(self, parent: object, key: str | int, field: str) -> LineDict:
+        value = _item(parent, key, None)
+        if not isinstance(value, self.mapping_type):
+            raise self.wrong_type("a mapping", parent, key, field, value)
+        return cast(LineDict, value)
+
+    def seq(self, parent: object, key: str | int, field: str) -> LineList:
+        value = _item(parent, key, None)
+        if not isinstance(value, self.list_type):
+            raise self.wrong_type("a list", parent, key, field, value)
+        return cast(LineList, value)
+
+    # -- scalars ------------------------------------------------------------------------
+    def text(self, parent: object, key: str | int, field: str, default: str | None = None) -> str:
+        value = _item(parent, key, default)
+        if not isinstance(value, str) or not (value.strip() if self.strip_text else value):
+            raise self.wrong_type("a non-empty string", parent, key, field, value)
+        return value
+
+    def choice(self, parent: object, key: str | int, field: str, allowed: Collection[str]) -> str:
+        value = self.text(parent, key, field)
+        if value not in allowed:
+            raise self.error(f"must be one of {', '.join(allowed)}", parent, key, field, value)
+        return value
+
+    def boolean(self, parent: object, key: str | int, field: str) -> bool:
+        value = _item(parent, key, None)
+        if not isinstance(value, bool):
+            raise self.wrong_type("true or false", parent, key, field, value)
+        return value
+
+    def integer(
+        self, parent: object, key: str | int, field: str, *, minimum: int | None = None
+    ) -> int:
+        value = _item(parent, key, None)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.wrong_type("an integer", parent, key, field, value)
+        if minimum is not None and value < minimum:
+            raise self.error(f"must be >= {minimum}", parent, key, field, value)
+        return value
+
+    def number(
+        self,
+        parent: object,
+        key: str | int,
+        field: str,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        exclusive_minimum: bool = False,
+        allow_infinity: bool = False,
+        default: float | None = None,
+    ) -> float:
+        """A number within the bounds given.
+
+        NaN and infinity are "not a finite number"; with ``allow_infinity`` infinity passes
+        the bounds it satisfies and NaN is simply not a number. Text that reads as a number
+        (YAML 1.1 reads ``1e9`` as a string) gets a hint on how to write it.
+        """
+        value = _item(parent, key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            hint = ""
+            if isinstance(value, str) and _looks_numeric(value):
+                hint = " (YAML reads 1e9 as text: write 1.0e+9)"
+            raise self.wrong_type(f"a number{hint}", parent, key, field, value)
+        if math.isnan(value) and allow_infinity:
+            raise self.wrong_type("a number", parent, key, field, value)
+        if not allow_infinity and not math.isfinite(value):
+            raise self.error("must be a finite number", parent, key, field, value)
+        if minimum is not None:
+            if exclusive_minimum and not value > minimum:
+                raise self.error(f"must be > {minimum:g}", parent, key, field, value)
+            if not exclusive_minimum and value < minimum:
+                raise self.error(f"must be >= {minimum:g}", parent, key, field, value)
+        if maximum is not None and value > maximum:
+            raise self.error(f"must be <= {maximum:g}", parent, key, field, value)
+        return float(value)
