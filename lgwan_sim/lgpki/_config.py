@@ -6,7 +6,7 @@ value, so a bad file is reported in one line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 from cryptography.x509.oid import ObjectIdentifier
 
 from lgwan_sim._resources import bundled_dir
-from lgwan_sim._yaml import line_of, load_yaml
+from lgwan_sim._yaml import Reader, load_yaml
 from lgwan_sim.errors import InputError, PkiError
 from lgwan_sim.lgpki._migration_plan import MigrationPlan
 from lgwan_sim.lgpki._model import (
@@ -47,40 +47,32 @@ def default_pki_dir() -> Path:
     return bundled_dir("pki")
 
 
-class _Reader:
-    """Small helpers that turn YAML values into typed values or an InputError."""
+class _Reader(Reader):
+    """The PKI files' dialect: the field named is the key itself; a missing key says so."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
+        super().__init__(path, error=InputError)
 
     def fail(self, message: str, container: object, key: str | int, value: object) -> InputError:
-        return InputError(
-            message, file=self.path, line=line_of(container, key), field=str(key), value=value
-        )
+        return self.error(message, container, key, str(key), value)
 
-    def mapping(self, container: Any, key: str, *, required: bool = True) -> Mapping[str, Any]:
+    def section(self, container: Any, key: str, *, required: bool = True) -> Mapping[str, Any]:
         if not isinstance(container, Mapping):
-            raise InputError("expected a mapping", file=self.path, value=container)
+            raise self.error("expected a mapping", None, None, None, container)
         if key not in container:
             if not required:
                 return {}
-            raise InputError("missing key", file=self.path, field=key)
-        value = container[key]
-        if not isinstance(value, Mapping):
-            raise self.fail("must be a mapping", container, key, value)
-        return value
+            raise self.error("missing key", None, None, key, None)
+        return self.mapping(container, key, key)
 
-    def text(self, container: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    def string(self, container: Mapping[str, Any], key: str, default: str | None = None) -> str:
         if key not in container:
             if default is not None:
                 return default
-            raise InputError("missing key", file=self.path, line=line_of(container, key), field=key)
-        value = container[key]
-        if not isinstance(value, str) or not value:
-            raise self.fail("must be a non-empty string", container, key, value)
-        return value
+            raise self.error("missing key", container, key, key, None)
+        return self.text(container, key, key)
 
-    def number(self, container: Mapping[str, Any], key: str) -> float:
+    def positive(self, container: Mapping[str, Any], key: str) -> float:
         value = container.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise self.fail("must be a positive number", container, key, value)
@@ -109,12 +101,15 @@ class _Reader:
             allowed = ", ".join(e.value for e in enum)
             raise self.fail(f"must be one of {allowed}", container, key, value) from None
 
-    def only(self, container: Mapping[str, Any], allowed: set[str], where: str) -> None:
-        for key in container:
+    def only(self, mapping: object, allowed: Collection[str], field: str) -> None:
+        """Keys outside ``allowed``; ``field`` names the section (``"CA gpki-root"``)."""
+        if not isinstance(mapping, Mapping):
+            raise self.wrong_type("a mapping", None, None, field, mapping)
+        for key in mapping:
             if key not in allowed:
                 raise self.fail(
-                    f"unknown key in {where}; allowed: {', '.join(sorted(allowed))}",
-                    container,
+                    f"unknown key in {field}; allowed: {', '.join(sorted(allowed))}",
+                    mapping,
                     key,
                     key,
                 )
@@ -135,31 +130,31 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
         {"oid_arc", "policies", "generations", "cas", "repository_url", "revocation"},
         "hierarchy",
     )
-    arc = r.text(hdoc, "oid_arc")
+    arc = r.string(hdoc, "oid_arc")
     try:
         ObjectIdentifier(arc)
     except ValueError:
         raise r.fail("not a valid OID", hdoc, "oid_arc", arc) from None
-    pol = r.mapping(hdoc, "policies")
+    pol = r.section(hdoc, "policies")
     policies = {name: r.oid(arc, pol, name) for name in pol}
     gens: dict[str, GenerationSpec] = {}
-    gmap = r.mapping(hdoc, "generations")
+    gmap = r.section(hdoc, "generations")
     for name in gmap:
-        g = r.mapping(gmap, name)
+        g = r.section(gmap, name)
         r.only(g, {"ca_key", "hash", "ca_validity_days"}, f"generation {name}")
         try:
             gens[name] = GenerationSpec(
                 name=name,
                 ca_key=r.enum(KeyType, g, "ca_key"),
                 hash=r.enum(HashName, g, "hash"),
-                ca_validity_days=int(r.number(g, "ca_validity_days")),
+                ca_validity_days=int(r.positive(g, "ca_validity_days")),
             )
         except PkiError as exc:
             raise r.fail(str(exc), gmap, name, name) from None
     cas: dict[str, CaSpec] = {}
-    cmap = r.mapping(hdoc, "cas")
+    cmap = r.section(hdoc, "cas")
     for ca_id in cmap:
-        c = r.mapping(cmap, ca_id)
+        c = r.section(cmap, ca_id)
         r.only(
             c,
             {
@@ -174,10 +169,10 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
             },
             f"CA {ca_id}",
         )
-        gen = r.text(c, "generation")
+        gen = r.string(c, "generation")
         if gen not in gens:
             raise r.fail("unknown generation", c, "generation", gen)
-        domain = r.text(c, "domain")
+        domain = r.string(c, "domain")
         if domain not in policies:
             raise r.fail("unknown policy domain", c, "domain", domain)
         link_from = c.get("link_from")
@@ -185,11 +180,11 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
             raise r.fail("must be a CA id", c, "link_from", link_from)
         cas[ca_id] = CaSpec(
             id=ca_id,
-            name=r.text(c, "name"),
-            organisation=r.text(c, "organisation", "LGPKI"),
+            name=r.string(c, "name"),
+            organisation=r.string(c, "organisation", "LGPKI"),
             role=r.enum(CaRole, c, "role"),
             generation=gen,
-            issuer=r.text(c, "issuer"),
+            issuer=r.string(c, "issuer"),
             domain=domain,
             cross_with=r.strings(c, "cross_with"),
             link_from=link_from,
@@ -205,13 +200,13 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
             raise r.fail(
                 "a subordinate CA must share its issuer's generation", c, "issuer", ca.issuer
             )
-    rev = r.mapping(hdoc, "revocation")
+    rev = r.section(hdoc, "revocation")
     try:
         timing = RevocationTiming(
-            next_update_hours=r.number(rev, "next_update_hours"),
-            publish_every_hours=r.number(rev, "publish_every_hours"),
-            delta_next_update_hours=r.number(rev, "delta_next_update_hours"),
-            delta_every_hours=r.number(rev, "delta_every_hours"),
+            next_update_hours=r.positive(rev, "next_update_hours"),
+            publish_every_hours=r.positive(rev, "publish_every_hours"),
+            delta_next_update_hours=r.positive(rev, "delta_next_update_hours"),
+            delta_every_hours=r.positive(rev, "delta_every_hours"),
         )
     except PkiError as exc:
         raise r.fail(str(exc), hdoc, "revocation", None) from None
@@ -220,13 +215,13 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
     if not isinstance(pdoc, Mapping):
         raise InputError("expected a mapping at the top", file=p_path, value=type(pdoc).__name__)
     pr.only(pdoc, {"roles", "message_signing_oid", "profiles", "bulk", "titles"}, "profiles file")
-    rmap = pr.mapping(pdoc, "roles")
+    rmap = pr.section(pdoc, "roles")
     role_oids = {name: pr.oid(arc, rmap, name) for name in rmap}
     msg_oid = pr.oid(arc, pdoc, "message_signing_oid")
     profiles: dict[str, Profile] = {}
-    pmap = pr.mapping(pdoc, "profiles")
+    pmap = pr.section(pdoc, "profiles")
     for name in pmap:
-        p = pr.mapping(pmap, name)
+        p = pr.section(pmap, name)
         pr.only(
             p,
             {
@@ -241,7 +236,7 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
             },
             f"profile {name}",
         )
-        kmap = pr.mapping(p, "key")
+        kmap = pr.section(p, "key")
         keys: dict[str, KeyType] = {}
         for gen in kmap:
             if gen not in gens:
@@ -269,22 +264,22 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
             name=name,
             issuer_role=pr.enum(CaRole, p, "issuer"),
             keys=keys,
-            validity_days=int(pr.number(p, "validity_days")),
+            validity_days=int(pr.positive(p, "validity_days")),
             key_usage=usages,
             extended_key_usage=tuple(ekus),
             roles=tuple(roles),
-            subject_cn=pr.text(p, "subject_cn"),
+            subject_cn=pr.string(p, "subject_cn"),
             dns_names=pr.strings(p, "dns_names"),
             emails=pr.strings(p, "emails"),
         )
-    bmap = pr.mapping(pdoc, "bulk")
+    bmap = pr.section(pdoc, "bulk")
     bulk: dict[str, str] = {}
     for kind in bmap:
         value = bmap[kind]
         if value not in profiles:
             raise pr.fail("unknown profile", bmap, kind, value)
         bulk[kind] = value
-    tmap = pr.mapping(pdoc, "titles", required=False)
+    tmap = pr.section(pdoc, "titles", required=False)
     titles = {k: str(v) for k, v in tmap.items()}
     return Hierarchy(
         oid_arc=arc,
@@ -296,7 +291,7 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
         message_signing_oid=msg_oid,
         bulk=bulk,
         titles=titles,
-        repository_url=r.text(hdoc, "repository_url").rstrip("/"),
+        repository_url=r.string(hdoc, "repository_url").rstrip("/"),
         revocation=timing,
         source=str(folder),
     )

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lgwan_sim._resources import bundled_dir
-from lgwan_sim._yaml import LineDict, LineList, line_of, load_yaml
+from lgwan_sim._yaml import LineDict, Reader, load_yaml
 from lgwan_sim.errors import TopologyError
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
 from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
@@ -45,78 +45,30 @@ def national_spec_path() -> Path:
     return bundled_dir("topology") / "national.yaml"
 
 
-# -- small typed readers that name the file, line and field -------------------------------
-class _Reader:
+# -- the shared reader, raising TopologyError ---------------------------------------------
+class _Reader(Reader):
     def __init__(self, file: Path) -> None:
-        self.file = file
+        super().__init__(file, error=TopologyError)
 
-    def fail(
-        self, msg: str, container: Any, key: str | int, field: str, value: object
-    ) -> TopologyError:
-        line = line_of(container, key)
-        return TopologyError(msg, file=self.file, line=line, field=field, value=value)
-
-    def mapping(self, parent: Any, key: str, field: str) -> LineDict:
-        value = parent.get(key) if isinstance(parent, dict) else None
-        if not isinstance(value, dict):
-            raise self.fail("must be a mapping", parent, key, field, value)
-        return value  # type: ignore[return-value]
-
-    def seq(self, parent: Any, key: str, field: str) -> LineList:
-        value = parent.get(key) if isinstance(parent, dict) else None
-        if not isinstance(value, list):
-            raise self.fail("must be a list", parent, key, field, value)
-        return value  # type: ignore[return-value]
-
-    def text(
-        self, parent: Mapping[str, Any], key: str, field: str, default: str | None = None
-    ) -> str:
-        value = parent.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise self.fail("must be a non-empty string", parent, key, field, value)
-        return value
-
-    def number(
+    def amount(
         self,
-        parent: Mapping[str, Any],
+        parent: object,
         key: str,
         field: str,
         *,
         positive: bool = True,
         default: float | None = None,
     ) -> float:
-        value = parent.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            hint = ""
-            if isinstance(value, str) and _looks_numeric(value):
-                hint = " (YAML reads 1e9 as text: write 1.0e+9)"
-            raise self.fail(f"must be a number{hint}", parent, key, field, value)
-        if positive and value <= 0:
-            raise self.fail("must be > 0", parent, key, field, value)
-        if not positive and value < 0:
-            raise self.fail("must be >= 0", parent, key, field, value)
-        return float(value)
-
-    def only(self, mapping: LineDict, allowed: Sequence[str], field: str) -> None:
-        if not isinstance(mapping, dict):
-            raise TopologyError("must be a mapping", file=self.file, field=field, value=mapping)
-        for key in mapping:
-            if key not in allowed:
-                raise self.fail(
-                    f"unknown key; allowed: {', '.join(allowed)}",
-                    mapping,
-                    key,
-                    f"{field}.{key}",
-                    key,
-                )
-
-
-def _looks_numeric(text: str) -> bool:
-    """True for text such as ``1e9``, which YAML 1.1 (PyYAML) reads as a string."""
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+        """A number > 0 (>= 0 unless ``positive``); infinity passes, as a :class:`Link` takes it."""
+        return self.number(
+            parent,
+            key,
+            field,
+            minimum=0.0,
+            exclusive_minimum=positive,
+            allow_infinity=True,
+            default=default,
+        )
 
 
 def load_prefectures(path: str | Path | None = None) -> list[Prefecture]:
@@ -259,7 +211,7 @@ def build_national(
     prefectures = load_prefectures(spec_path.parent / rd.text(doc, "prefectures", "prefectures"))
     by_code = {p.code: p for p in prefectures}
     lk = rd.mapping(doc, "links", "links")
-    equip = rd.number(lk, "equipment_delay_s", "links.equipment_delay_s", positive=False)
+    equip = rd.amount(lk, "equipment_delay_s", "links.equipment_delay_s", positive=False)
     backup = rd.mapping(lk, "backup", "links.backup")
     use_backup = bool(backup.get("enabled", False)) if backup_lines is None else backup_lines
 
@@ -281,7 +233,7 @@ def build_national(
         capacity: float | None = None,
         metric_penalty_s: float = 0.0,
     ) -> None:
-        cap = capacity if capacity is not None else rd.number(lk, cap_key, f"links.{cap_key}")
+        cap = capacity if capacity is not None else rd.amount(lk, cap_key, f"links.{cap_key}")
         dist = great_circle_km(*pos[a], *pos[b])
         delay = propagation_delay_s(dist, equipment_delay_s=equip)
         links.append(
@@ -304,12 +256,12 @@ def build_national(
         lat = (
             pref.lat
             if pref and "lat" not in entry
-            else rd.number(entry, "lat", f"{field}[{idx}].lat")
+            else rd.amount(entry, "lat", f"{field}[{idx}].lat")
         )
         lon = (
             pref.lon
             if pref and "lon" not in entry
-            else rd.number(entry, "lon", f"{field}[{idx}].lon")
+            else rd.amount(entry, "lon", f"{field}[{idx}].lon")
         )
         return Site(
             id=rd.text(entry, "id", f"{field}[{idx}].id"),
@@ -327,7 +279,7 @@ def build_national(
     for i, entry in enumerate(rd.seq(doc, "central_sites", "central_sites")):
         c = add_site(node_site(entry, i, SiteKind.CENTRAL, "central_sites"))
         if not c.campus:
-            raise rd.fail(
+            raise rd.error(
                 "central site needs a campus", entry, "id", f"central_sites[{i}].campus", None
             )
         centrals.append(c)
@@ -376,7 +328,7 @@ def build_national(
     overrides = rd.mapping(lk, "prefecture_uplink_overrides", "links.prefecture_uplink_overrides")
     for code in overrides:
         if code not in by_code:
-            raise rd.fail(
+            raise rd.error(
                 "unknown prefecture code",
                 overrides,
                 code,
@@ -385,8 +337,8 @@ def build_national(
             )
     roster_entries = load_roster(roster, prefectures=by_code) if roster is not None else None
     placement = rd.mapping(doc, "placement", "placement")
-    spacing = rd.number(placement, "spacing_km", "placement.spacing_km")
-    max_radius = rd.number(placement, "max_radius_km", "placement.max_radius_km")
+    spacing = rd.amount(placement, "spacing_km", "placement.spacing_km")
+    max_radius = rd.amount(placement, "max_radius_km", "placement.max_radius_km")
 
     def nearest_central(site: Site) -> Site:
         return min(
@@ -416,7 +368,7 @@ def build_national(
                 "prefecture_uplink_bps",
                 capacity=None
                 if uplink is None
-                else rd.number(
+                else rd.amount(
                     overrides, pref.code, f"links.prefecture_uplink_overrides.{pref.code}"
                 ),
             )
@@ -472,7 +424,7 @@ def build_national(
         rd.only(entry, ("id", "name", "name_ja", "lat", "lon", "prefecture"), f"data_centres[{i}]")
         dc_pref = entry.get("prefecture")
         if not isinstance(dc_pref, str) or dc_pref not in by_code:
-            raise rd.fail(
+            raise rd.error(
                 "unknown prefecture code",
                 entry,
                 "prefecture",
@@ -486,8 +438,8 @@ def build_national(
         add_link(dc.id, nearest_central(dc).id, LinkKind.BACKBONE, "data_centre_bps")
 
     if use_backup:
-        cap = rd.number(backup, "capacity_bps", "links.backup.capacity_bps")
-        penalty = rd.number(backup, "metric_penalty_s", "links.backup.metric_penalty_s")
+        cap = rd.amount(backup, "capacity_bps", "links.backup.capacity_bps")
+        penalty = rd.amount(backup, "metric_penalty_s", "links.backup.metric_penalty_s")
         for body in local_bodies:
             add_link(
                 body.id,
@@ -529,13 +481,13 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
     for i, entry in enumerate(rd.seq(doc, "sites", "sites")):
         f = f"sites[{i}]"
         if not isinstance(entry, dict):
-            raise rd.fail("must be a mapping", doc["sites"], i, f, entry)
-        rd.only(entry, _SITE_KEYS, f)  # type: ignore[arg-type]
+            raise rd.error("must be a mapping", doc["sites"], i, f, entry)
+        rd.only(entry, _SITE_KEYS, f)
         kind_text = rd.text(entry, "kind", f"{f}.kind")
         try:
             kind = SiteKind(kind_text)
         except ValueError:
-            raise rd.fail(
+            raise rd.error(
                 f"unknown site kind; one of {', '.join(k.value for k in SiteKind)}",
                 entry,
                 "kind",
@@ -543,22 +495,22 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
                 kind_text,
             ) from None
         lat = (
-            rd.number(entry, "lat", f"{f}.lat", positive=False, default=35.0)
+            rd.amount(entry, "lat", f"{f}.lat", positive=False, default=35.0)
             if "lat" in entry
             else 35.0
         )
         lon = (
-            rd.number(entry, "lon", f"{f}.lon", positive=False, default=135.0)
+            rd.amount(entry, "lon", f"{f}.lon", positive=False, default=135.0)
             if "lon" in entry
             else 135.0
         )
         if not (-90 <= lat <= 90):
-            raise rd.fail("lat must be in [-90, 90]", entry, "lat", f"{f}.lat", lat)
+            raise rd.error("lat must be in [-90, 90]", entry, "lat", f"{f}.lat", lat)
         if not (-180 <= lon <= 180):
-            raise rd.fail("lon must be in [-180, 180]", entry, "lon", f"{f}.lon", lon)
+            raise rd.error("lon must be in [-180, 180]", entry, "lon", f"{f}.lon", lon)
         region = entry.get("region")
         if region is not None and region not in REGIONS:
-            raise rd.fail(
+            raise rd.error(
                 f"unknown region; one of {', '.join(REGIONS)}",
                 entry,
                 "region",
@@ -569,7 +521,7 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
         if prefecture is not None and not (
             isinstance(prefecture, str) and len(prefecture) == 2 and "01" <= prefecture <= "47"
         ):
-            raise rd.fail(
+            raise rd.error(
                 'must be a JIS prefecture code "01".."47" (quoted: YAML reads 03 as 3)',
                 entry,
                 "prefecture",
@@ -578,10 +530,10 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
             )
         campus = entry.get("campus")
         if campus is not None and not (isinstance(campus, str) and campus):
-            raise rd.fail("must be a non-empty string", entry, "campus", f"{f}.campus", campus)
+            raise rd.error("must be a non-empty string", entry, "campus", f"{f}.campus", campus)
         site_id = rd.text(entry, "id", f"{f}.id")
         if site_id in pos:
-            raise rd.fail("duplicate site id", entry, "id", f"{f}.id", site_id)
+            raise rd.error("duplicate site id", entry, "id", f"{f}.id", site_id)
         sites.append(
             Site(
                 id=site_id,
@@ -601,37 +553,37 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
     for i, entry in enumerate(rd.seq(doc, "links", "links")):
         f = f"links[{i}]"
         if not isinstance(entry, dict):
-            raise rd.fail("must be a mapping", doc["links"], i, f, entry)
-        rd.only(entry, _LINK_KEYS, f)  # type: ignore[arg-type]
+            raise rd.error("must be a mapping", doc["links"], i, f, entry)
+        rd.only(entry, _LINK_KEYS, f)
         a, b = rd.text(entry, "a", f"{f}.a"), rd.text(entry, "b", f"{f}.b")
         for key, end in (("a", a), ("b", b)):
             if end not in pos:
-                raise rd.fail(
+                raise rd.error(
                     "link names a site that does not exist", entry, key, f"{f}.{key}", end
                 )
         if a == b:
-            raise rd.fail("a link cannot join a site to itself", entry, "b", f"{f}.b", b)
+            raise rd.error("a link cannot join a site to itself", entry, "b", f"{f}.b", b)
         if frozenset((a, b)) in seen:
-            raise rd.fail("duplicate link between the same two sites", entry, "a", f, f"{a}~{b}")
+            raise rd.error("duplicate link between the same two sites", entry, "a", f, f"{a}~{b}")
         seen.add(frozenset((a, b)))
         kind_text = str(entry.get("kind", "backbone"))
         try:
             lkind = LinkKind(kind_text)
         except ValueError:
-            raise rd.fail(
+            raise rd.error(
                 f"unknown link kind; one of {', '.join(k.value for k in LinkKind)}",
                 entry,
                 "kind",
                 f"{f}.kind",
                 kind_text,
             ) from None
-        cap = rd.number(entry, "capacity_bps", f"{f}.capacity_bps")
+        cap = rd.amount(entry, "capacity_bps", f"{f}.capacity_bps")
         if "delay_s" in entry:
-            delay = rd.number(entry, "delay_s", f"{f}.delay_s", positive=False)
+            delay = rd.amount(entry, "delay_s", f"{f}.delay_s", positive=False)
         else:
             delay = propagation_delay_s(great_circle_km(*pos[a], *pos[b]))
         metric = (
-            rd.number(entry, "metric", f"{f}.metric", positive=False) if "metric" in entry else None
+            rd.amount(entry, "metric", f"{f}.metric", positive=False) if "metric" in entry else None
         )
         links.append(
             Link(

@@ -1,20 +1,19 @@
 """Typed readers over loaded YAML that name ``file:line``, the field path and the bad value.
 
-Every check in the scenario and catalogue loaders goes through a :class:`Fields` object, so
-every error is one :class:`~lgwan_sim.errors.ScenarioError` line of the same shape.
+Every check in the scenario and catalogue loaders goes through a :class:`Fields` object (the
+shared :class:`~lgwan_sim._yaml.Reader` in the scenario dialect), so every error is one
+:class:`~lgwan_sim.errors.ScenarioError` line of the same shape.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from lgwan_sim._yaml import LineDict, LineList, line_of
-from lgwan_sim.errors import ScenarioError
+from lgwan_sim._yaml import LineDict, LineList, Reader
+from lgwan_sim.errors import InputError, ScenarioError
 
 __all__ = ["JST", "Fields", "format_duration", "parse_duration_s"]
 
@@ -47,113 +46,27 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-class Fields:
-    """Readers bound to one file. ``path`` arguments are dotted field paths for messages."""
+class Fields(Reader):
+    """Readers bound to one scenario or service file; failures are :class:`ScenarioError`.
+
+    On top of the shared :class:`~lgwan_sim._yaml.Reader`: type mistakes say what was
+    found (``must be a list, not a string``), containers must come straight from YAML, and
+    lists, durations and times have readers of their own.
+    """
+
+    mapping_type = LineDict
+    list_type = LineList
+    strip_text = True
 
     def __init__(self, file: str | Path) -> None:
-        self.file = Path(file)
+        super().__init__(file, error=ScenarioError)
 
-    # -- errors -------------------------------------------------------------------------
-    def error(
-        self, message: str, container: object, key: str | int | None, path: str, value: object
-    ) -> ScenarioError:
-        line = None
-        if key is not None:
-            line = line_of(container, key)
-        if line is None:
-            line = getattr(container, "start_line", None) or None
-        return ScenarioError(message, file=self.file, line=line, field=path, value=value)
-
-    # -- structure ----------------------------------------------------------------------
-    def only(self, mapping: LineDict, allowed: Sequence[str], path: str) -> None:
-        """Reject keys outside ``allowed``, listing the allowed keys."""
-        for key in mapping:
-            if key not in allowed:
-                raise self.error(
-                    f"unknown key; allowed: {', '.join(allowed)}",
-                    mapping,
-                    key,
-                    f"{path}.{key}" if path else key,
-                    key,
-                )
-
-    def require(self, mapping: LineDict, key: str, path: str) -> Any:
-        if key not in mapping:
-            raise self.error("missing required key", mapping, None, _join(path, key), None)
-        return mapping[key]
-
-    def mapping(self, parent: Any, key: str | int, path: str) -> LineDict:
-        value = parent[key]
-        if not isinstance(value, LineDict):
-            raise self.error(
-                f"must be a mapping, not {_kind(value)}", parent, key, path, _show(value)
-            )
-        return value
-
-    def seq(self, parent: Any, key: str | int, path: str) -> LineList:
-        value = parent[key]
-        if not isinstance(value, LineList):
-            raise self.error(f"must be a list, not {_kind(value)}", parent, key, path, _show(value))
-        return value
-
-    # -- scalars ------------------------------------------------------------------------
-    def text(self, parent: Any, key: str | int, path: str) -> str:
-        value = parent[key]
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(
-                f"must be a non-empty string, not {_kind(value)}", parent, key, path, _show(value)
-            )
-        return value
-
-    def integer(self, parent: Any, key: str | int, path: str, *, minimum: int | None = None) -> int:
-        value = parent[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(
-                f"must be an integer, not {_kind(value)}", parent, key, path, _show(value)
-            )
-        if minimum is not None and value < minimum:
-            raise self.error(f"must be >= {minimum}", parent, key, path, value)
-        return value
-
-    def number(
-        self,
-        parent: Any,
-        key: str | int,
-        path: str,
-        *,
-        minimum: float | None = None,
-        maximum: float | None = None,
-        exclusive_minimum: bool = False,
-    ) -> float:
-        value = parent[key]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(
-                f"must be a number, not {_kind(value)}", parent, key, path, _show(value)
-            )
-        if math.isnan(value) or math.isinf(value):
-            raise self.error("must be a finite number", parent, key, path, value)
-        if minimum is not None:
-            if exclusive_minimum and not value > minimum:
-                raise self.error(f"must be > {minimum:g}", parent, key, path, value)
-            if not exclusive_minimum and value < minimum:
-                raise self.error(f"must be >= {minimum:g}", parent, key, path, value)
-        if maximum is not None and value > maximum:
-            raise self.error(f"must be <= {maximum:g}", parent, key, path, value)
-        return float(value)
-
-    def boolean(self, parent: Any, key: str | int, path: str) -> bool:
-        value = parent[key]
-        if not isinstance(value, bool):
-            raise self.error(
-                f"must be true or false, not {_kind(value)}", parent, key, path, _show(value)
-            )
-        return value
-
-    def choice(self, parent: Any, key: str | int, path: str, allowed: Sequence[str]) -> str:
-        value = self.text(parent, key, path)
-        if value not in allowed:
-            raise self.error(f"must be one of {', '.join(allowed)}", parent, key, path, value)
-        return value
+    def wrong_type(
+        self, what: str, container: object, key: str | int | None, field: str, value: object
+    ) -> InputError:
+        return self.error(
+            f"must be {what}, not {_kind(value)}", container, key, field, _show(value)
+        )
 
     def text_list(
         self, parent: Any, key: str | int, path: str, *, nonempty: bool = True
@@ -245,10 +158,6 @@ def _to_datetime(value: object) -> datetime | None:
             return parsed.replace(tzinfo=JST)
         return parsed if parsed.utcoffset() is not None else parsed.astimezone(UTC)
     return None
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def _kind(value: object) -> str:
