@@ -16,4 +16,5 @@ PACKET_ZOOM = (bundled_dir("scenarios") / "packet-zoom.yaml").read_text(encoding
 SMALL = PACKET_ZOOM.replace("name: packet-zoom", "name: small", 1).replace(
     "fidelity: packet", "fidelity: analytic", 1
 )
-assert SMALL.count("name: small") == 1 and "fidelity: analytic" in SMALL
+assert SMALL.count("name: small") == 1
+assert "fidelity: analytic" in SMALL
