@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_scenarios.py                     # everything
     python benchmarks/bench_scenarios.py --fidelities analytic --skip-sweep
+    python benchmarks/bench_scenarios.py --scenarios packet-zoom --skip-sweep
     python benchmarks/bench_scenarios.py --only-sweep --json results.json
 
 Each scenario runs through the real command line (``python -m lgwan_sim.cli run NAME --out
@@ -113,6 +114,7 @@ def sweep_speedup(runs: int, scenario_name: str) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fidelities", default="analytic,flow,packet")
+    parser.add_argument("--scenarios", help="comma-separated bundled scenarios (default: all)")
     parser.add_argument("--budget-s", type=float, default=60.0, help="flow/packet budget")
     parser.add_argument("--analytic-budget-s", type=float, default=900.0)
     parser.add_argument("--sweep-runs", type=int, default=8)
@@ -139,7 +141,10 @@ def main() -> int:
         if not args.only_sweep:
             print("| scenario | fidelity | status | wall (s) | engine (s) | peak memory (MiB) |")
             print("|---|---|---|---|---|---|")
+            wanted = set(args.scenarios.split(",")) if args.scenarios else None
             for entry in bundled_scenarios():
+                if wanted is not None and entry.name not in wanted:
+                    continue
                 for fidelity in args.fidelities.split(","):
                     budget = args.analytic_budget_s if fidelity == "analytic" else args.budget_s
                     row = run_once(entry.name, fidelity, budget, folder)
