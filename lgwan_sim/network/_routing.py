@@ -246,7 +246,7 @@ class Router:
         return False
 
     def restore_links(self, link_ids: Iterable[str]) -> RoutingChange:
-        """Bring links back and recompute only the trees they would shorten."""
+        """Bring links back and recompute only the trees they would shorten or tie."""
         restored = []
         for link_id in link_ids:
             link = self.topology.link(link_id)
@@ -303,7 +303,9 @@ class Router:
             for link in links:
                 da, db = dist.get(link.a, math.inf), dist.get(link.b, math.inf)
                 w = link.routing_metric
-                if da + w < db or db + w < da:
+                # A tie counts: Dijkstra from scratch might take the restored link (ties go
+                # by site id), and a network that is whole again must route as it did.
+                if da + w <= db or db + w <= da:
                     hit.append(root)
                     break
         return hit

@@ -166,3 +166,26 @@ def test_incremental_routing_equals_routing_from_scratch(national: Topology, dat
     fresh.fail_sites(router.down_sites)
     for root in roots:
         assert router.distances_to(root) == pytest.approx(fresh.distances_to(root)), root
+        # and the same paths, ties included, for every site that still reaches the root
+        for src in fresh.distances_to(root):
+            assert router.route(src, root).sites == fresh.route(src, root).sites, (src, root)
+
+
+def test_restoring_an_equal_cost_link_routes_as_a_fresh_router_would() -> None:
+    """A restored link that only ties the current cost still wins the tie a fresh router
+    would give it, so a network that is whole again routes exactly as it did before."""
+    from lgwan_sim.network import Link, LinkKind, Site
+
+    sites = [Site(id=i, kind=SiteKind.CENTRAL, name=i, lat=35.0, lon=135.0) for i in "abcd"]
+    links = [
+        Link(a=a, b=b, kind=LinkKind.BACKBONE, capacity_bps=1e9, delay_s=0.001)
+        for a, b in [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]
+    ]
+    square = Topology.build("square", sites, links)  # a reaches d through b or c, equal cost
+    router = Router(square)
+    before = router.route("a", "d").sites
+    assert before == ("a", "b", "d")  # a fresh router breaks the tie by site id
+    router.fail_links(["a~b"])
+    assert router.route("a", "d").sites == ("a", "c", "d")
+    router.restore_links(["a~b"])
+    assert router.route("a", "d").sites == before
