@@ -6,12 +6,14 @@ Run one benchmark per process so that each peak-memory figure is its own::
     python benchmarks/bench_engine.py tandem       # packet fidelity vs ns.py, same tandem
     python benchmarks/bench_engine.py tandem --engines ours   # one engine alone (memory)
     python benchmarks/bench_engine.py flow-day     # 24 h national day at 300 messages/s
-    python benchmarks/bench_engine.py concurrent   # 10,000 concurrent flows, one bottleneck
+    python benchmarks/bench_engine.py concurrent   # 10,000 concurrent flows, vs SimGrid 4.1
     python benchmarks/bench_engine.py analytic     # national day in 1-minute bins
     python benchmarks/bench_engine.py n1           # N-1 sweep over backbone/prefecture links
 
-ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). Figures are printed as
-one JSON line per benchmark. Not part of the test suite.
+ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). SimGrid is optional and
+built from source (``benchmarks/README.md``); without it ``concurrent`` prints the earlier
+SimGrid figure, marked as quoted. Figures are printed as one JSON line per benchmark. Not part
+of the test suite.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import argparse
 import json
 import logging
 import math
+import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -177,9 +181,39 @@ def bench_flow_day(duration_s: float) -> None:
 
 
 # -- 10,000 concurrent flows on a shared bottleneck -----------------------------------------
-def bench_concurrent(n_flows: int, n_sources: int) -> None:
-    from engine_demands import trace_demand
+SIMGRID_QUOTED = {
+    "flows_per_s": 703,
+    "wall_s": 14.2,
+    "model": "LV08",
+    "source": "quoted: SimGrid 4.1 measured earlier on the reference 2-core machine, not run here",
+}
 
+
+def concurrent_sizes(n_flows: int, seed: int, mean_bytes: float) -> list[float]:
+    """The request sizes our engine draws for service ``s`` (its documented size stream)."""
+    draw = SizeDist.exponential(mean_bytes).sampler(random.Random(f"{seed}:s:request-size"))
+    return [draw() for _ in range(n_flows)]
+
+
+def run_simgrid_peer(sizes: list[float], n_sources: int, model: str) -> dict[str, object]:
+    """``simgrid_peer.py`` in its own process (its own peak memory) on the same sizes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sizes.json"
+        path.write_text(json.dumps(sizes))
+        cmd = [sys.executable, str(Path(__file__).resolve().parent / "simgrid_peer.py")]
+        cmd += ["--sizes", str(path), "--sources", str(n_sources), "--model", model]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"simgrid_peer.py failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    figures: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) -> None:
+    from engine_demands import trace_demand
+    from simgrid_peer import available as simgrid_available
+
+    seed, mean_bytes = 1, 1e6
     # n_sources hosts on 100 Mb/s access lines into a hub, a 1 Gb/s bottleneck to the sink
     sites = [Site(id="hub", kind=SiteKind.PREFECTURE_NODE, name="hub", lat=35.0, lon=135.0)]
     sites.append(Site(id="sink", kind=SiteKind.DATA_CENTRE, name="sink", lat=35.0, lon=135.1))
@@ -193,21 +227,51 @@ def bench_concurrent(n_flows: int, n_sources: int) -> None:
         )
     topo = Topology.build("star", sites, links)
     callers = tuple(f"h{i:03d}" for i in range(n_sources))
-    demand = trace_demand(callers, "sink", (0.0,) * n_flows, SizeDist.exponential(1e6))
+    demand = trace_demand(callers, "sink", (0.0,) * n_flows, SizeDist.exponential(mean_bytes))
+    # the same sizes, in the same order (flow k from source k mod n), are handed to SimGrid
+    sizes = concurrent_sizes(n_flows, seed, mean_bytes)
+    total_bytes = math.fsum(sizes)
     t0 = time.perf_counter()
-    result = run(topo, demand, fidelity="flow", duration_s=1e6, seed=1)
+    result = run(topo, demand, fidelity="flow", duration_s=1e6, seed=seed)
     wall = time.perf_counter() - t0
-    emit(
-        "concurrent",
-        flows=n_flows,
-        sources=n_sources,
-        delivered=result.delivered,
-        simulated_s=round(max(e for e in [result.services["s"].latency.percentile(100)]), 1),
-        wall_s=round(wall, 3),
-        flows_per_s=round(n_flows / wall),
-        simgrid_flows_per_s_measured_on_reference_machine=703,
-        counters=dict(result.counters),
-    )
+    ours_rss = round(peak_rss_mib(), 1)
+    ours_cpu = round(time.process_time(), 2)
+    # bytes our run carried over the bottleneck: a check that SimGrid gets the same work
+    carried = float(result.utilisation_of("hub~sink>").sum()) * 1e9 / 8.0 * result.bin_s
+    ours: dict[str, object] = {
+        "flows_per_s": round(n_flows / wall),
+        "wall_s": round(wall, 3),
+        "delivered": result.delivered,
+        # the last flow's latency: all flows start at t=0 (log-bucket histogram, within 1 %)
+        "makespan_s": round(result.services["s"].latency.percentile(100), 1),
+        "bottleneck_bytes_match": math.isclose(carried, total_bytes, rel_tol=1e-6),
+        "peak_rss_mib": ours_rss,
+        "process_cpu_s": ours_cpu,
+        "counters": dict(result.counters),
+    }
+    figures: dict[str, object] = {
+        "flows": n_flows,
+        "sources": n_sources,
+        "total_bytes": round(total_bytes),
+        # the bottleneck alone, at 1 Gb/s and at LV08's 0.97 x 1 Gb/s
+        "bottleneck_bound_s": round(total_bytes * 8.0 / 1e9, 2),
+        "bottleneck_bound_lv08_s": round(total_bytes * 8.0 / (0.97 * 1e9), 2),
+        "ours": ours,
+    }
+    if simgrid_models and simgrid_available():
+        rows = [run_simgrid_peer(sizes, n_sources, model) for model in simgrid_models]
+        figures["simgrid"] = rows
+        peer_fps = rows[0]["flows_per_s"]
+        if isinstance(peer_fps, int) and peer_fps > 0:
+            figures["ratio_ours_to_simgrid"] = round(n_flows / wall / peer_fps, 2)
+            figures["ratio_model"] = rows[0]["model"]
+    elif simgrid_models:
+        figures["simgrid"] = [SIMGRID_QUOTED]
+        if (n_flows, n_sources) == (10_000, 100):  # the quoted figure is for this case only
+            figures["ratio_ours_to_simgrid_quoted"] = round(
+                n_flows / wall / float(SIMGRID_QUOTED["flows_per_s"]), 2
+            )
+    emit("concurrent", **figures)
 
 
 # -- analytic ------------------------------------------------------------------------------
@@ -251,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flows", type=int, default=10_000)
     parser.add_argument("--sources", type=int, default=100)
     parser.add_argument(
+        "--simgrid-models",
+        default="LV08",
+        help="concurrent: SimGrid models to run side by side, comma-separated, the first one "
+        "giving the ratio (LV08, CM02, LV08-full), or none; without SimGrid the quoted figure",
+    )
+    parser.add_argument(
         "--engines",
         choices=["both", "ours", "nspy"],
         default="both",
@@ -267,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.which == "flow-day":
         bench_flow_day(args.duration_s)
     elif args.which == "concurrent":
-        bench_concurrent(args.flows, args.sources)
+        models = [m for m in args.simgrid_models.split(",") if m and m != "none"]
+        bench_concurrent(args.flows, args.sources, models)
     elif args.which == "analytic":
         bench_analytic()
     else:
