@@ -6,6 +6,7 @@ value, so a bad file is reported in one line.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -40,6 +41,11 @@ _KEY_USAGES = frozenset(
         "key_agreement",
     }
 )
+
+#: Longest validity a CA or profile may ask for: 100 years, well inside X.509's dates.
+_MAX_VALIDITY_DAYS = 36_500
+#: Longest CA name: X.509 limits a common name to 64 characters.
+_MAX_NAME_CHARS = 64
 
 
 def default_pki_dir() -> Path:
@@ -77,6 +83,20 @@ class _Reader(Reader):
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise self.fail("must be a positive number", container, key, value)
         return float(value)
+
+    def days(self, container: Mapping[str, Any], key: str) -> int:
+        """A positive, finite number of days that a certificate's dates can hold."""
+        value = container.get(key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise self.fail("must be a positive number", container, key, value)
+        if value > _MAX_VALIDITY_DAYS:
+            raise self.fail(f"must be at most {_MAX_VALIDITY_DAYS} days", container, key, value)
+        return int(value)
 
     def strings(self, container: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = container.get(key, [])
@@ -147,7 +167,7 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
                 name=name,
                 ca_key=r.enum(KeyType, g, "ca_key"),
                 hash=r.enum(HashName, g, "hash"),
-                ca_validity_days=int(r.positive(g, "ca_validity_days")),
+                ca_validity_days=r.days(g, "ca_validity_days"),
             )
         except PkiError as exc:
             raise r.fail(str(exc), gmap, name, name) from None
@@ -178,9 +198,17 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
         link_from = c.get("link_from")
         if link_from is not None and not isinstance(link_from, str):
             raise r.fail("must be a CA id", c, "link_from", link_from)
+        ca_name = r.string(c, "name")
+        if len(ca_name) > _MAX_NAME_CHARS:
+            raise r.fail(
+                f"must be at most {_MAX_NAME_CHARS} characters (a certificate's common name)",
+                c,
+                "name",
+                ca_name,
+            )
         cas[ca_id] = CaSpec(
             id=ca_id,
-            name=r.string(c, "name"),
+            name=ca_name,
             organisation=r.string(c, "organisation", "LGPKI"),
             role=r.enum(CaRole, c, "role"),
             generation=gen,
@@ -201,13 +229,19 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
                 "a subordinate CA must share its issuer's generation", c, "issuer", ca.issuer
             )
     rev = r.section(hdoc, "revocation")
+    hour_keys = (
+        "next_update_hours",
+        "publish_every_hours",
+        "delta_next_update_hours",
+        "delta_every_hours",
+    )
+    r.only(rev, hour_keys, "revocation")
+    hours = {key: r.positive(rev, key) for key in hour_keys}
+    for key, value in hours.items():
+        if math.isfinite(value) and value > _MAX_VALIDITY_DAYS * 24:
+            raise r.fail(f"must be at most {_MAX_VALIDITY_DAYS * 24} hours", rev, key, value)
     try:
-        timing = RevocationTiming(
-            next_update_hours=r.positive(rev, "next_update_hours"),
-            publish_every_hours=r.positive(rev, "publish_every_hours"),
-            delta_next_update_hours=r.positive(rev, "delta_next_update_hours"),
-            delta_every_hours=r.positive(rev, "delta_every_hours"),
-        )
+        timing = RevocationTiming(**hours)
     except PkiError as exc:
         raise r.fail(str(exc), hdoc, "revocation", None) from None
 
@@ -264,7 +298,7 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
             name=name,
             issuer_role=pr.enum(CaRole, p, "issuer"),
             keys=keys,
-            validity_days=int(pr.positive(p, "validity_days")),
+            validity_days=pr.days(p, "validity_days"),
             key_usage=usages,
             extended_key_usage=tuple(ekus),
             roles=tuple(roles),
@@ -276,7 +310,7 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
     bulk: dict[str, str] = {}
     for kind in bmap:
         value = bmap[kind]
-        if value not in profiles:
+        if not isinstance(value, str) or value not in profiles:
             raise pr.fail("unknown profile", bmap, kind, value)
         bulk[kind] = value
     tmap = pr.section(pdoc, "titles", required=False)

@@ -27,6 +27,8 @@ __all__ = [
 
 _GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 _KM_PER_DEG_LAT = 111.32
+#: Most municipalities one prefecture may have (Hokkaido, the largest, has 179).
+_MAX_MUNICIPALITIES = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,55 +93,74 @@ def load_prefectures(path: str | Path | None = None) -> list[Prefecture]:
     result: list[Prefecture] = []
     with handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise TopologyError("missing column", file=path, line=1, field=missing[0])
-        seen: set[str] = set()
-        for row in reader:
-            line = reader.line_num
-            code = row["code"].strip()
-            if len(code) != 2 or not code.isdigit() or not 1 <= int(code) <= 47:
-                raise TopologyError(
-                    "prefecture code must be 01..47", file=path, line=line, field="code", value=code
-                )
-            if code in seen:
-                raise TopologyError(
-                    "duplicate prefecture code", file=path, line=line, field="code", value=code
-                )
-            seen.add(code)
-            if row["region"] not in REGIONS:
-                raise TopologyError(
-                    "unknown region", file=path, line=line, field="region", value=row["region"]
-                )
-            try:
-                lat, lon = float(row["lat"]), float(row["lon"])
-                count = int(row["municipalities"])
-            except ValueError:
-                raise TopologyError(
-                    "lat, lon and municipalities must be numbers",
-                    file=path,
-                    line=line,
-                    field="lat/lon/municipalities",
-                    value=(row["lat"], row["lon"], row["municipalities"]),
-                ) from None
-            _check_in_japan(lat, lon, file=path, line=line)
-            if count < 0:
-                raise TopologyError(
-                    "must be >= 0", file=path, line=line, field="municipalities", value=count
-                )
-            result.append(
-                Prefecture(
-                    code=code,
-                    name_ja=row["name_ja"],
-                    name_en=row["name_en"],
-                    region=row["region"],
-                    capital=row["capital_en"],
-                    lat=lat,
-                    lon=lon,
-                    municipalities=count,
-                )
-            )
+        try:  # the decoder reads ahead: even the header can hit a non-UTF-8 byte
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise TopologyError("missing column", file=path, line=1, field=missing[0])
+            seen: set[str] = set()
+            for row in reader:
+                result.append(_prefecture(row, path, reader.line_num, seen))
+        except UnicodeDecodeError:
+            raise TopologyError("prefecture table is not UTF-8 text", file=path) from None
+        except csv.Error as exc:
+            raise TopologyError(f"malformed CSV: {exc}", file=path, line=reader.line_num) from None
     return sorted(result, key=lambda p: p.code)
+
+
+def _prefecture(row: dict[str, str | None], path: Path, line: int, seen: set[str]) -> Prefecture:
+    """One row of the prefecture table; ``seen`` holds the codes of the rows before it."""
+    for column, cell in row.items():
+        if cell is None:  # a short row: DictReader fills the missing cells with None
+            raise TopologyError("row has too few cells", file=path, line=line, field=column)
+    cells: dict[str, str] = {k: v for k, v in row.items() if k is not None and v is not None}
+    code = cells["code"].strip()
+    if len(code) != 2 or not code.isdigit() or not 1 <= int(code) <= 47:
+        raise TopologyError(
+            "prefecture code must be 01..47", file=path, line=line, field="code", value=code
+        )
+    if code in seen:
+        raise TopologyError(
+            "duplicate prefecture code", file=path, line=line, field="code", value=code
+        )
+    seen.add(code)
+    if cells["region"] not in REGIONS:
+        raise TopologyError(
+            "unknown region", file=path, line=line, field="region", value=cells["region"]
+        )
+    try:
+        lat, lon = float(cells["lat"]), float(cells["lon"])
+        count = int(cells["municipalities"])
+    except ValueError:
+        raise TopologyError(
+            "lat, lon and municipalities must be numbers",
+            file=path,
+            line=line,
+            field="lat/lon/municipalities",
+            value=(cells["lat"], cells["lon"], cells["municipalities"]),
+        ) from None
+    _check_in_japan(lat, lon, file=path, line=line)
+    if count < 0:
+        raise TopologyError(
+            "must be >= 0", file=path, line=line, field="municipalities", value=count
+        )
+    if count > _MAX_MUNICIPALITIES:
+        raise TopologyError(
+            f"must be at most {_MAX_MUNICIPALITIES}",
+            file=path,
+            line=line,
+            field="municipalities",
+            value=count,
+        )
+    return Prefecture(
+        code=code,
+        name_ja=cells["name_ja"],
+        name_en=cells["name_en"],
+        region=cells["region"],
+        capital=cells["capital_en"],
+        lat=lat,
+        lon=lon,
+        municipalities=count,
+    )
 
 
 def _check_in_japan(lat: float, lon: float, *, file: Path, line: int | None) -> None:
@@ -213,7 +234,10 @@ def build_national(
     lk = rd.mapping(doc, "links", "links")
     equip = rd.amount(lk, "equipment_delay_s", "links.equipment_delay_s", positive=False)
     backup = rd.mapping(lk, "backup", "links.backup")
-    use_backup = bool(backup.get("enabled", False)) if backup_lines is None else backup_lines
+    enabled = (
+        rd.boolean(backup, "enabled", "links.backup.enabled") if "enabled" in backup else False
+    )
+    use_backup = enabled if backup_lines is None else backup_lines
 
     sites: list[Site] = []
     links: list[Link] = []
@@ -263,6 +287,16 @@ def build_national(
             if pref and "lon" not in entry
             else rd.amount(entry, "lon", f"{field}[{idx}].lon")
         )
+        for key, value, low, high in (("lat", lat, -90.0, 90.0), ("lon", lon, -180.0, 180.0)):
+            if not low <= value <= high:
+                raise rd.error(
+                    f"{key} must be in [{low:g}, {high:g}]",
+                    entry,
+                    key,
+                    f"{field}[{idx}].{key}",
+                    value,
+                )
+        campus = rd.text(entry, "campus", f"{field}[{idx}].campus") if "campus" in entry else None
         return Site(
             id=rd.text(entry, "id", f"{field}[{idx}].id"),
             kind=kind,
@@ -270,7 +304,7 @@ def build_national(
             name_ja=str(entry.get("name_ja", "")),
             lat=lat,
             lon=lon,
-            campus=entry.get("campus"),
+            campus=campus,
             prefecture=pref.code if pref else None,
             region=pref.region if pref else None,
         )
