@@ -120,8 +120,15 @@ def load_yaml(path: str | Path, *, error: type[InputError] = InputError) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1
         raise error(f"invalid YAML: {exc.problem or exc.context}", file=path, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL
+        line = text.count("\n", 0, exc.position) + 1
+        problem = str(exc).splitlines()[0]  # the rest names "<unicode string>", not the file
+        raise error(f"invalid YAML: {problem}", file=path, line=line) from None
     except yaml.YAMLError as exc:
-        raise error(f"invalid YAML: {exc}", file=path) from None
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"invalid YAML: {problem}", file=path) from None
+    except RecursionError:
+        raise error("invalid YAML: nested too deeply", file=path) from None
 
 
 def _item(parent: object, key: str | int, default: Any) -> Any:

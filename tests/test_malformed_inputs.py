@@ -273,3 +273,30 @@ def test_cli_pki_init_bad_config_one_line_exit_2(
     assert expected in err
     assert "Traceback" not in err
     assert not home.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "line"),
+    [
+        (b"name: small\nsites: [\x00]\n", "invalid YAML: unacceptable character #x0000", 2),
+        (b"sites: " + b"[" * 5000 + b"]" * 5000 + b"\n", "invalid YAML: nested too deeply", None),
+    ],
+    ids=["nul-character", "nested-too-deeply"],
+)
+def test_cli_unreadable_yaml_one_line_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: bytes,
+    expected: str,
+    line: int | None,
+) -> None:
+    from lgwan_sim.cli import main
+
+    path = tmp_path / "topo.yaml"
+    path.write_bytes(text)
+    code = main(["topology", "summary", "--topology", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    where = str(path) if line is None else f"{path}:{line}"
+    assert f"{where}: {expected}" in err
