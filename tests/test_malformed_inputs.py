@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from lgwan_sim.errors import InputError, TopologyError
+from lgwan_sim._resources import bundled_dir
+from lgwan_sim.errors import InputError, ScenarioError, TopologyError
 from lgwan_sim.lgpki import default_pki_dir, load_hierarchy
 from lgwan_sim.network import build_national, load_prefectures, load_roster
 from lgwan_sim.network._national import national_spec_path
+from lgwan_sim.scenario import engine_inputs, load_scenario
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -48,6 +50,17 @@ def _prefectures(tmp_path: Path, old: str, new: str) -> Path:
     shutil.copy(national_spec_path().parent / "prefectures.csv", path)
     _edit(path, old, new)
     return path
+
+
+def _scenario(tmp_path: Path, old: str, new: str) -> Path:
+    path = tmp_path / "packet-zoom.yaml"
+    shutil.copy(bundled_dir("scenarios") / "packet-zoom.yaml", path)
+    _edit(path, old, new)
+    return path
+
+
+def _load_scenario(path: Path) -> object:
+    return engine_inputs(load_scenario(path))
 
 
 def _load_pki(path: Path) -> object:
@@ -194,6 +207,23 @@ CASES: dict[str, Case] = {
         "municipalities",
         1_000_000_000,
         2,
+    ),
+    # accepted, then ValueError / OverflowError from the demand profile's calendar
+    "scenario starts in year 1": (
+        lambda p: _scenario(p, 'start: "2026-02-16T08:00"', 'start: "0001-01-01T00:00"'),
+        _load_scenario,
+        ScenarioError,
+        "start",
+        "0001-01-01T00:00",
+        28,
+    ),
+    "scenario ends after year 9998": (
+        lambda p: _scenario(p, 'start: "2026-02-16T08:00"', 'start: "9999-12-31T23:00"'),
+        _load_scenario,
+        ScenarioError,
+        "start",
+        "9999-12-31T23:00",
+        28,
     ),
 }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,17 @@ _REQUIRED_TOP = ("topology", "start", "duration", "seed")
 #: Longest run a scenario may ask for.
 MAX_DURATION_S = 400 * 86400.0
 _PREF_CODES = tuple(f"{i:02d}" for i in range(1, 48))
+#: The years a run may cover: a margin inside what ``datetime`` holds, for time zones.
+_FIRST_YEAR, _LAST_YEAR = 2, 9998
+
+
+def _within_calendar(start: datetime, duration_s: float) -> bool:
+    if start.year < _FIRST_YEAR:
+        return False
+    try:
+        return (start + timedelta(seconds=duration_s)).year <= _LAST_YEAR
+    except OverflowError:
+        return False
 
 
 def load_scenario(
@@ -207,6 +218,14 @@ class _Loader:
         duration_s = f.duration_s(doc, "duration", "duration")
         if duration_s > MAX_DURATION_S:
             raise f.error("must be at most 400d", doc, "duration", "duration", doc["duration"])
+        if not _within_calendar(start, duration_s):
+            raise f.error(
+                f"the run must lie between the years {_FIRST_YEAR} and {_LAST_YEAR}",
+                doc,
+                "start",
+                "start",
+                doc["start"],
+            )
         seed = f.integer(doc, "seed", "seed", minimum=0)
         fidelity = Fidelity.ANALYTIC
         if "fidelity" in doc:
