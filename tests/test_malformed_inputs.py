@@ -16,7 +16,7 @@ import pytest
 
 from lgwan_sim._resources import bundled_dir
 from lgwan_sim.errors import InputError, ScenarioError, TopologyError
-from lgwan_sim.lgpki import default_pki_dir, load_hierarchy
+from lgwan_sim.lgpki import default_pki_dir, load_hierarchy, load_migration_plan
 from lgwan_sim.network import build_national, load_prefectures, load_roster
 from lgwan_sim.network._national import national_spec_path
 from lgwan_sim.scenario import engine_inputs, load_scenario
@@ -155,6 +155,28 @@ CASES: dict[str, Case] = {
         "delta_every_hour",
         "delta_every_hour",
         113,
+    ),
+    # accepted, then ValueError / OverflowError when the migration made its CAs
+    "pki migration before 1950": (
+        lambda p: _pki(p, "migration.yaml", "g1_start: 2008-04-01", "g1_start: 0001-04-01"),
+        load_migration_plan,
+        InputError,
+        "g1_start",
+        None,
+        7,
+    ),
+    "pki migration near year 9999": (
+        lambda p: _pki(
+            p,
+            "migration.yaml",
+            "algorithm_compromise: 2017-02-23",
+            "algorithm_compromise: 9999-02-23",
+        ),
+        load_migration_plan,
+        InputError,
+        "algorithm_compromise",
+        None,
+        13,
     ),
     # a position outside the globe: a TopologyError that named no file
     "national lat .inf": (

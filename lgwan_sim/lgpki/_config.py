@@ -44,6 +44,10 @@ _KEY_USAGES = frozenset(
 
 #: Longest validity a CA or profile may ask for: 100 years, well inside X.509's dates.
 _MAX_VALIDITY_DAYS = 36_500
+#: Migration dates: certificates cannot start before 1950; the latest leaves room for a CA
+#: of the longest validity and the year of follow-up the migration simulates.
+_EARLIEST = datetime(1950, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9799, 12, 31, tzinfo=UTC)
 #: Longest CA name: X.509 limits a common name to 64 characters.
 _MAX_NAME_CHARS = 64
 
@@ -364,6 +368,14 @@ def load_migration_plan(path: Path | None = None) -> MigrationPlan:
         when = _as_utc(doc[name])
         if when is None:
             raise r.fail("must be a date (YYYY-MM-DD)", doc, name, doc[name])
+        if not _EARLIEST <= when <= _LATEST:
+            raise r.fail(
+                f"must be between {_EARLIEST.date()} and {_LATEST.date()} "
+                "(dates that the certificates of the migration can hold)",
+                doc,
+                name,
+                doc[name],
+            )
         dates[name] = when
     ratio = doc.get("laggard_ratio", 0.0)
     if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
