@@ -247,6 +247,31 @@ CASES: dict[str, Case] = {
         "9999-12-31T23:00",
         28,
     ),
+    # a mapping, list or number where a label goes: once turned into text without a word
+    "inline site name is a mapping": (
+        lambda p: _scenario(p, "name: East central site}", "name: {a: 1}}"),
+        _load_scenario,
+        ScenarioError,
+        "topology.inline.sites[0].name",
+        {"a": 1},
+        15,
+    ),
+    "inline link basis is a list": (
+        lambda p: _scenario(p, 'basis: "assumption: 1 Gbit/s ASP line"}', "basis: [x]}"),
+        _load_scenario,
+        ScenarioError,
+        "topology.inline.links[0].basis",
+        ["x"],
+        21,
+    ),
+    "national site name_ja is a number": (
+        lambda p: _national(p, "name_ja: 東日本センター", "name_ja: 12"),
+        _load_national,
+        TopologyError,
+        "central_sites[0].name_ja",
+        12,
+        13,
+    ),
 }
 
 

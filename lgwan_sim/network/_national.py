@@ -163,6 +163,15 @@ def _prefecture(row: dict[str, str | None], path: Path, line: int, seen: set[str
     )
 
 
+def _free_text(rd: _Reader, entry: Mapping[str, Any], key: str, field: str, default: str) -> str:
+    """An optional label (a name, a basis): any string, but not a number, list or mapping."""
+    value = entry.get(key, default)
+    if not isinstance(value, str):
+        hint = " (quote it: YAML reads it as a number)" if isinstance(value, int | float) else ""
+        raise rd.error(f"must be text{hint}", entry, key, field, value)
+    return value
+
+
 def _check_in_japan(lat: float, lon: float, *, file: Path, line: int | None) -> None:
     # Japan spans about 20-46 N and 122-154 E (Okinotorishima to Etorofu, Yonaguni to Minamitorishima).
     if not (20.0 <= lat <= 46.0):
@@ -301,7 +310,7 @@ def build_national(
             id=rd.text(entry, "id", f"{field}[{idx}].id"),
             kind=kind,
             name=rd.text(entry, "name", f"{field}[{idx}].name"),
-            name_ja=str(entry.get("name_ja", "")),
+            name_ja=_free_text(rd, entry, "name_ja", f"{field}[{idx}].name_ja", ""),
             lat=lat,
             lon=lon,
             campus=campus,
@@ -572,8 +581,8 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
             Site(
                 id=site_id,
                 kind=kind,
-                name=str(entry.get("name", site_id)),
-                name_ja=str(entry.get("name_ja", "")),
+                name=_free_text(rd, entry, "name", f"{f}.name", site_id),
+                name_ja=_free_text(rd, entry, "name_ja", f"{f}.name_ja", ""),
                 lat=lat,
                 lon=lon,
                 prefecture=prefecture,
@@ -627,8 +636,8 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
                 capacity_bps=cap,
                 delay_s=delay,
                 metric=metric,
-                basis=str(entry.get("basis", "")),
+                basis=_free_text(rd, entry, "basis", f"{f}.basis", ""),
             )
         )
-    name = str(doc.get("name", Path(source).stem))
+    name = _free_text(rd, doc, "name", "name", Path(source).stem)
     return Topology.build(name, sites, links, source=str(source))
