@@ -117,20 +117,22 @@ class CallerSpec:
     def resolve(self, topology: Topology, service: str) -> tuple[str, ...]:
         """The calling site ids in ``topology``, sorted. A share picks a fixed subset.
 
-        The subset depends only on the service name and site id (a hash), never on the
-        run's seed, so every run of every scenario sees the same participating sites.
+        A share of ``n`` candidate sites keeps exactly ``round(share * n)`` of them (402 of
+        1,741 for a sourced 402), those with the smallest hash of service name and site id.
+        The subset never depends on the run's seed, so every run of every scenario sees the
+        same participating sites.
         """
         if self.sites:
             return tuple(sorted(self.sites))
         ids = [s.id for s in topology.sites_of_kind(*self.kinds)]
         if self.share is None or self.share.value >= 1.0:
             return tuple(ids)
-        keep = []
-        for site_id in ids:
-            digest = hashlib.sha256(f"{service}:{site_id}".encode()).digest()
-            if int.from_bytes(digest[:8], "big") / 2.0**64 < self.share.value:
-                keep.append(site_id)
-        return tuple(keep)
+
+        def rank(site_id: str) -> bytes:
+            return hashlib.sha256(f"{service}:{site_id}".encode()).digest()
+
+        chosen = set(sorted(ids, key=rank)[: round(self.share.value * len(ids))])
+        return tuple(site_id for site_id in ids if site_id in chosen)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
