@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from lgwan_sim.network import (
     Topology,
     export_topology,
     summary,
+    write_atomic,
 )
 
 __all__ = ["commands"]
@@ -122,14 +122,16 @@ def map_cmd(
     fig, ax = plt.subplots(figsize=(9, 10), dpi=120)
     plot_network_map(topo, ax, failed_links=router.down_links, failed_sites=router.down_sites)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=output.suffix, dir=output.parent)
-    os.close(fd)
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, metadata={"Software": None} if output.suffix.lower() == ".png" else None)
-        os.replace(tmp, output)
+        fig.savefig(
+            buffer,
+            format=output.suffix.lower().lstrip("."),
+            metadata={"Software": None} if output.suffix.lower() == ".png" else None,
+        )
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)
+    write_atomic(output, buffer.getvalue())
     click.echo(f"wrote {output}")
 
 

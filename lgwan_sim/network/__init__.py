@@ -1,6 +1,12 @@
 """The network model: sites, links, topologies, the national builder and routing."""
 
-from lgwan_sim.network._export import ExportFormat, export_topology, to_geojson, to_mapping
+from lgwan_sim.network._export import (
+    ExportFormat,
+    export_topology,
+    to_geojson,
+    to_mapping,
+    write_atomic,
+)
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
 from lgwan_sim.network._metrics import Diameter, diameter, summary
 from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
@@ -41,4 +47,5 @@ __all__ = [
     "to_geojson",
     "to_mapping",
     "topology_from_mapping",
+    "write_atomic",
 ]

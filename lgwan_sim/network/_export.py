@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,14 @@ import networkx as nx
 from lgwan_sim.network._model import Link, Site
 from lgwan_sim.network._topology import Topology
 
-__all__ = ["ExportFormat", "export_topology", "to_geojson", "to_graphml_graph", "to_mapping"]
+__all__ = [
+    "ExportFormat",
+    "export_topology",
+    "to_geojson",
+    "to_graphml_graph",
+    "to_mapping",
+    "write_atomic",
+]
 
 
 class ExportFormat(StrEnum):
@@ -116,17 +123,34 @@ def _render(topology: Topology, fmt: ExportFormat) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def export_topology(topology: Topology, path: str | Path, fmt: ExportFormat | str) -> Path:
-    """Write ``topology`` to ``path`` atomically (a temporary file renamed into place)."""
-    fmt = ExportFormat(fmt)
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file renamed into place.
+
+    The file gets the mode any new file would (``0666`` less the umask, usually ``0644``),
+    not the owner-only ``0600`` of :func:`tempfile.mkstemp`.
+    """
     path = Path(path)
-    data = _render(topology, fmt)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    folder = path.parent
+    for _ in range(100):
+        tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - a hundred name collisions
+        raise FileExistsError(f"no free temporary name beside {path}")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def export_topology(topology: Topology, path: str | Path, fmt: ExportFormat | str) -> Path:
+    """Write ``topology`` to ``path`` atomically (a temporary file renamed into place)."""
+    fmt = ExportFormat(fmt)
+    return write_atomic(path, _render(topology, fmt))
