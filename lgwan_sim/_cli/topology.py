@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lgwan_sim._cli._common import echo_json, topology_from_options, topology_options
-from lgwan_sim.errors import TopologyError, UnknownSiteError
+from lgwan_sim.errors import NoRouteError, TopologyError, UnknownSiteError
 from lgwan_sim.network import (
     ExportFormat,
     Router,
@@ -171,11 +171,33 @@ def route_cmd(
     failed: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """The shortest path from SRC to DST: hops, one-way delay and bottleneck capacity."""
+    """The shortest path from SRC to DST: hops, one-way delay and bottleneck capacity.
+
+    Exit code 1 (not an error) when there is no route, e.g. after ``--fail``.
+    """
     topo = topology_from_options(topology_file, roster, backup_lines)
     router = Router(topo)
     _apply_failures(topo, router, failed)
-    route = router.route(src, dst)
+    try:
+        route = router.route(src, dst)
+    except NoRouteError as exc:
+        # A valid answer about a valid question; bad input (an unknown site) stays exit 2.
+        if as_json:
+            echo_json(
+                {
+                    "src": src,
+                    "dst": dst,
+                    "path": None,
+                    "links": None,
+                    "hops": None,
+                    "delay_ms": None,
+                    "bottleneck_bps": None,
+                    "failed": list(failed),
+                }
+            )
+        else:
+            click.echo(str(exc))
+        raise click.exceptions.Exit(1) from None
     doc = {
         "src": src,
         "dst": dst,
