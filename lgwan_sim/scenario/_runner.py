@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import platform
@@ -24,6 +25,7 @@ from lgwan_sim.scenario._model import Scenario
 from lgwan_sim.scenario._results import RunTables, summarise, write_json, write_tables
 
 __all__ = [
+    "SWEEP_FILES",
     "RunOutcome",
     "check_out_dir",
     "output_dir",
@@ -75,15 +77,97 @@ def run_scenario(
     return RunOutcome(scenario=scenario, inputs=inputs, result=result, tables=tables, wall_s=wall)
 
 
+#: What ``lgwan-sim sweep`` writes into its folder (``sweep.json`` marks it).
+SWEEP_FILES = frozenset(
+    {
+        "sweep.json",
+        "sweep_runs.csv",
+        "sweep_table.csv",
+        "sweep_timing.json",
+        "sweep_metrics.png",
+        "sweep_latency.png",
+        "report.html",
+    }
+)
+
+
+def _protected(out: Path) -> str | None:
+    """Why ``out`` may never be a results folder, or ``None``."""
+    real = out.resolve()
+    if real == Path(real.anchor):
+        return "a filesystem root"
+    for name, place in (("current", Path.cwd()), ("home", Path.home())):
+        place = place.resolve()
+        if real == place:
+            return f"the {name} directory"
+        if real in place.parents:
+            return f"a folder that holds the {name} directory"
+    return None
+
+
+def _foreign_entries(out: Path) -> list[str] | None:
+    """Entries of ``out`` that a previous run or sweep did not write (``None``: no marker).
+
+    A run folder lists its files in ``run.json``; a sweep folder holds ``sweep.json`` and a
+    fixed set of files. Anything else in the folder belongs to someone else.
+    """
+    names = sorted(p.name for p in out.iterdir())
+    if "run.json" in names:
+        try:
+            listed = json.loads((out / "run.json").read_text(encoding="utf-8"))["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(listed, list):
+            return None
+        known = {str(f) for f in listed} | {"run.json"}
+    elif "sweep.json" in names:
+        known = set(SWEEP_FILES)
+    else:
+        return None
+    return [n for n in names if n not in known or not (out / n).is_file()]
+
+
 def check_out_dir(out: Path, *, overwrite: bool) -> None:
-    """Refuse an output path that is a file, or a non-empty folder without ``overwrite``."""
+    """Refuse an output path that cannot safely become (or be replaced by) a results folder.
+
+    Refused always: a file, a filesystem root, the current or home directory or a folder
+    that holds either. A non-empty folder is refused without ``overwrite``; with it, only a
+    folder written by an earlier ``lgwan-sim run`` (``run.json`` lists its files) or
+    ``lgwan-sim sweep`` (``sweep.json``) holding nothing else is replaced.
+    """
     if out.exists() and not out.is_dir():
         raise ScenarioError(
             "the output path is a file, not a folder", field="--out", value=str(out)
         )
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    why = _protected(out)
+    if why is not None:
+        raise ScenarioError(
+            f"refusing to write results into {why}; name a folder of its own",
+            field="--out",
+            value=str(out),
+        )
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
         raise ScenarioError(
             "the output folder exists and is not empty (pass --overwrite to replace it)",
+            field="--out",
+            value=str(out),
+        )
+    foreign = _foreign_entries(out)
+    if foreign is None:
+        raise ScenarioError(
+            "--overwrite replaces only an empty folder or an earlier lgwan-sim run or sweep "
+            "(run.json or sweep.json), and this folder holds neither",
+            field="--out",
+            value=str(out),
+        )
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        )
+        raise ScenarioError(
+            f"--overwrite refused: besides an earlier lgwan-sim result this folder holds {shown}",
             field="--out",
             value=str(out),
         )

@@ -215,9 +215,9 @@ def test_a_non_empty_out_folder_is_refused_and_left_alone(
     assert result.code == 2
     assert "--out: the output folder exists and is not empty" in result.err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    assert cli("run", small_path, "--out", out, "--overwrite", "--no-plots").code == 0
-    assert (out / "summary.json").is_file()
-    assert not (out / "keep.txt").exists()
+    # --overwrite replaces only an earlier run, not a folder of someone else's files
+    assert cli("run", small_path, "--out", out, "--overwrite", "--no-plots").code == 2
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
 def test_a_failure_while_writing_leaves_nothing_behind(small_path: Path, tmp_path: Path) -> None:
