@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lgwan_sim.network import Topology, build_national, load_topology
+from lgwan_sim.network import ROSTER_COLUMNS, Topology, build_national, load_topology
 
 __all__ = ["echo_json", "topology_from_options", "topology_options"]
 
@@ -28,8 +28,9 @@ def topology_options(func: F) -> F:
     func = click.option(
         "--roster",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="CSV of real municipalities (lgcode,pref_code,name,lat,lon) to use instead of "
-        "the synthetic ones.",
+        help="CSV of real municipalities to use instead of the synthetic ones (UTF-8, with a "
+        f"header). Required columns: {','.join(ROSTER_COLUMNS)}; others, such as pref and "
+        "name_kana, are ignored.",
     )(func)
     return click.option(
         "--topology",

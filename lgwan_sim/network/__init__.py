@@ -17,12 +17,13 @@ from lgwan_sim.network._national import (
     load_topology,
     topology_from_mapping,
 )
-from lgwan_sim.network._roster import RosterEntry, load_roster
+from lgwan_sim.network._roster import ROSTER_COLUMNS, RosterEntry, load_roster
 from lgwan_sim.network._routing import Route, Router, RoutingChange
 from lgwan_sim.network._topology import Topology
 
 __all__ = [
     "REGIONS",
+    "ROSTER_COLUMNS",
     "Diameter",
     "ExportFormat",
     "Link",

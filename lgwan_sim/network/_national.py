@@ -206,8 +206,9 @@ def build_national(
     Parameters
     ----------
     roster:
-        A CSV shaped like ``lgcode,pref_code,pref,name,name_kana,lat,lon``. Its rows replace
-        the synthetic municipalities (real names and positions).
+        A CSV with the columns ``lgcode,pref_code,name,lat,lon`` (others, such as ``pref``
+        and ``name_kana``, are ignored). Its rows replace the synthetic municipalities (real
+        names and positions).
     spec:
         The national parameter file; the bundled ``topology/national.yaml`` by default.
     backup_lines:

@@ -1,7 +1,9 @@
 """Municipality rosters: a CSV of real local governments that replaces the synthetic ones.
 
-The expected shape is ``lgcode,pref_code,pref,name,name_kana,lat,lon`` (the columns ``pref``
-and ``name_kana`` are optional). Positions are the municipal offices.
+A UTF-8 CSV with a header. The columns read are :data:`ROSTER_COLUMNS`
+(``lgcode,pref_code,name,lat,lon``); any others, such as the ``pref`` and ``name_kana`` of
+the usual ``lgcode,pref_code,pref,name,name_kana,lat,lon`` shape, are ignored. Positions
+are the municipal offices.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ROSTER_COLUMNS", "RosterEntry", "load_roster"]
 
+#: The columns a roster must have (in any order); other columns are ignored.
 ROSTER_COLUMNS = ("lgcode", "pref_code", "name", "lat", "lon")
 
 
