@@ -431,6 +431,7 @@ def sign_cmd(
         if not usable:
             raise PkiError(
                 f"{site_id!r} holds no valid message-signing certificate with a key here"
+                f" at {now:%Y-%m-%dT%H:%M:%SZ}" + ca.explain_holder(site_id, now=now)
             )
         chosen = usable[-1]
         signer = MessageSigner(

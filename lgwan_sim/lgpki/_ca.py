@@ -28,7 +28,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -158,6 +158,11 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 def _iso(value: datetime) -> str:
     return value.isoformat()
+
+
+def _utc(value: datetime) -> str:
+    """A moment for messages, to the second: ``2020-04-02T01:00:00Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _dt(text: str) -> datetime:
@@ -819,7 +824,10 @@ class Pki:
         old = [c for c in self.certificates(holder=holder, status="V") if c.kind is CertKind.EE]
         old = [c for c in old if c.certificate.not_valid_after_utc > now]
         if not old:
-            raise PkiError(f"{holder!r} holds no valid end-entity certificate to renew")
+            raise PkiError(
+                f"{holder!r} holds no valid end-entity certificate to renew at {_utc(now)}"
+                + self.explain_holder(holder, now=now)
+            )
         newest = {c.profile: c for c in old}  # issuance order: the last one per profile wins
         requests = []
         for cert in newest.values():
@@ -915,7 +923,10 @@ class Pki:
             if cert.kind is CertKind.EE and self._status_of(cert.row_id) == "V":
                 out += self.revoke(cert.issuer_ca, cert.serial, reason=reason, now=now)
         if not out:
-            raise PkiError(f"{holder!r} holds no valid certificate to revoke")
+            raise PkiError(
+                f"{holder!r} holds no valid certificate to revoke"
+                + self.explain_holder(holder, now=now)
+            )
         return out
 
     def stop_issuance(self, generation: str, *, now: datetime) -> None:
@@ -1122,6 +1133,40 @@ class Pki:
                 "SELECT status FROM certificate WHERE id = ?", (row_id,)
             ).fetchone()[0]
         )
+
+    def explain_holder(self, holder: str, *, now: datetime, limit: int = 3) -> str:
+        """Why ``holder``'s end-entity certificates may not serve at ``now``, for an error
+        message: ``": it has none"``, or ``"; its newest: <profile> <issuer>/<serial> expired
+        <date> (valid <from> to <to>); ..."`` for the newest ``limit`` of them."""
+        rows = self.store.db.execute(
+            "SELECT id, status, revoked_at, reason FROM certificate"
+            " WHERE holder = ? AND kind = ? ORDER BY id",
+            (holder, CertKind.EE.value),
+        ).fetchall()
+        if not rows:
+            return ": it has none"
+        state = {int(r[0]): (str(r[1]), r[2], r[3]) for r in rows}
+        certs = self.certificates(holder=holder, kind=CertKind.EE)[::-1]
+        parts = []
+        for cert in certs[:limit]:
+            status, revoked_at, reason = state[cert.row_id]
+            start = cert.certificate.not_valid_before_utc
+            end = cert.certificate.not_valid_after_utc
+            span = f"valid {_utc(start)} to {_utc(end)}"
+            if status == "R":
+                when = _utc(_dt(str(revoked_at))) if revoked_at is not None else "?"
+                verdict = f"revoked {when} ({reason}), {span}"
+            elif now < start:
+                verdict = f"not yet valid: {span}"
+            elif now >= end:
+                verdict = f"expired: {span}"
+            else:
+                verdict = span
+            if cert.key_ref is None:
+                verdict += ", key not held by the CA"
+            parts.append(f"{cert.profile} {cert.issuer_ca}/{cert.serial:x} {verdict}")
+        more = f"; and {len(certs) - limit} older" if len(certs) > limit else ""
+        return f"; its newest: {'; '.join(parts)}{more}"
 
     def certificates(
         self,

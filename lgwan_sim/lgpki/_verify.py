@@ -23,7 +23,7 @@ import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -97,6 +97,17 @@ def _public_key(cert: x509.Certificate) -> PublicKey:
 
 def _who(cert: x509.Certificate) -> str:
     return f"certificate {cert.serial_number:x} ({cert.subject.rfc4514_string()})"
+
+
+def _when(moment: datetime) -> str:
+    """A UTC moment to the second: ``2020-04-02T01:00:00Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _short_name(name: x509.Name) -> str:
+    """A CA's common name (``LGPKI Bridge CA G2``), else its whole RFC 4514 name."""
+    cns = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(cns[0].value) if cns else name.rfc4514_string()
 
 
 def _ext(cert: x509.Certificate, cls: type[x509.ExtensionType]) -> x509.ExtensionType | None:
@@ -181,6 +192,8 @@ class _CrlState:
     serials: frozenset[int]
     sha1: bool
     base_number: int | None = None
+    issuer: str = ""
+    """The issuing CA's name, for messages (its common name, else the whole name)."""
 
 
 #: (issuer name DER, SHA-256 of the issuer's public key). The key itself, not the key
@@ -280,6 +293,7 @@ class RevocationStore:
             serials=frozenset(r.serial_number for r in crl),
             sha1=sha1,
             base_number=base_number,
+            issuer=_short_name(crl.issuer),
         )
         self._highest[key] = number
         self._states[key] = state
@@ -322,8 +336,8 @@ class RevocationStore:
         if not state.this_update <= now < state.next_update:
             raise _fail(
                 "crl-stale",
-                f"{scope.upper()} #{state.number} is valid {state.this_update.isoformat()} to"
-                f" {state.next_update.isoformat()}, not at {now.isoformat()}",
+                f"{scope.upper()} #{state.number} of {state.issuer} is valid"
+                f" {_when(state.this_update)} to {_when(state.next_update)}, not at {_when(now)}",
             )
         if state.sha1 and not policy.legacy_allowed(now):
             raise _fail("weak-hash", f"{scope.upper()} #{state.number} is signed with SHA-1")
@@ -334,13 +348,22 @@ class RevocationStore:
                 if delta.this_update <= now < delta.next_update:
                     revoked = serial in delta.serials
                 elif delta.this_update > state.this_update:
-                    raise _fail("crl-stale", f"delta CRL #{delta.number} is out of date")
+                    raise _fail(
+                        "crl-stale",
+                        f"delta CRL #{delta.number} of {delta.issuer} is valid"
+                        f" {_when(delta.this_update)} to {_when(delta.next_update)},"
+                        f" not at {_when(now)}",
+                    )
         if revoked:
             if is_ca:
                 raise _fail(
-                    "ca-revoked", f"CA certificate {serial:x} is revoked (ARL #{state.number})"
+                    "ca-revoked",
+                    f"CA certificate {serial:x} is revoked (ARL #{state.number} of {state.issuer})",
                 )
-            raise _fail("revoked", f"certificate {serial:x} is revoked (CRL #{state.number})")
+            raise _fail(
+                "revoked",
+                f"certificate {serial:x} is revoked (CRL #{state.number} of {state.issuer})",
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

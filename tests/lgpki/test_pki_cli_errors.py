@@ -1,0 +1,142 @@
+"""``lgwan-sim pki ...`` errors that name their cause, help and options, exit codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from lgpki_support import SCRYPT_N
+
+from lgwan_sim.cli import main
+from lgwan_sim.lgpki import Pki
+
+TOPOLOGY = """\
+name: tiny
+sites:
+  - {id: central-east, kind: central, name: East central site}
+  - {id: mun-01-001, kind: municipality, name: Town One, name_ja: 一町, prefecture: "01"}
+  - {id: pref-01, kind: prefecture, name: Hokkaido, name_ja: 北海道, prefecture: "01"}
+  - {id: asp-one, kind: asp, name: ASP One}
+links:
+  - {a: central-east, b: mun-01-001, capacity_bps: 100000000}
+  - {a: central-east, b: pref-01, capacity_bps: 100000000}
+  - {a: central-east, b: asp-one, capacity_bps: 100000000}
+"""
+
+PASS = "errors-test-passphrase"
+
+
+class Home:
+    """A G2 CA home made through the library (cheap KDF), driven through the CLI."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.topology = root / "tiny.yaml"
+        self.topology.write_text(TOPOLOGY, encoding="utf-8")
+        (root / "pass").write_text(PASS + "\n")
+        with Pki.create(
+            self.home,
+            passphrase=PASS.encode(),
+            now=datetime(2020, 4, 1, tzinfo=UTC),
+            generations=["G2"],
+            scrypt_n=SCRYPT_N,
+        ):
+            pass
+
+    def run(self, *args: str) -> int:
+        return main(
+            ["pki", "--home", str(self.home), "--passphrase-file", str(self.root / "pass"), *args]
+        )
+
+    def issue(self, site: str, profile: str, at: str, *more: str) -> None:
+        args = ["issue", "--site", site, "--profile", profile, "--at", at]
+        assert self.run(*args, "--topology", str(self.topology), *more) == 0
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home(tmp_path)
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# -- errors name their cause --------------------------------------------------------------
+
+
+def test_a_stale_crl_names_the_ca_whose_crl_it_is(home: Home, capsys):
+    home.issue("asp-one", "server", "2020-04-02", "--out", str(home.root / "out"))
+    assert home.run("crl", "--at", "2020-04-02T01:00") == 0
+    capsys.readouterr()
+    cert = str(home.root / "out" / "asp-one-server-G2.crt")
+    assert home.run("verify", cert, "--at", "2020-04-10") != 0
+    line = _one_line(capsys.readouterr().err)
+    assert "crl-stale: CRL #" in line
+    assert "of LGPKI Application CA G2 Sub1 is valid 2020-04-02T01:00:00Z to" in line
+    assert line.endswith("not at 2020-04-10T00:00:00Z")
+
+
+def test_a_revoked_certificate_names_the_ca_whose_crl_says_so(home: Home, capsys):
+    home.issue("asp-one", "server", "2020-04-02", "--out", str(home.root / "out"))
+    assert home.run("revoke", "--holder", "asp-one", "--reason", "superseded", "--at",
+                    "2020-04-02T01:00") == 0  # fmt: skip
+    capsys.readouterr()
+    cert = str(home.root / "out" / "asp-one-server-G2.crt")
+    assert home.run("verify", cert, "--at", "2020-04-02T02:00") != 0
+    line = _one_line(capsys.readouterr().err)
+    assert "revoked: certificate" in line
+    assert "is revoked (CRL #" in line
+    assert line.endswith("of LGPKI Application CA G2 Sub1)")
+
+
+def test_sign_with_only_an_expired_certificate_gives_its_dates(home: Home, capsys):
+    home.issue("pref-01", "role", "2020-04-02")
+    capsys.readouterr()
+    (home.root / "p.txt").write_text("hello")
+    out = str(home.root / "m.bin")
+    args = ("sign", "--site", "pref-01", "--topic", "t", "--payload", str(home.root / "p.txt"))
+    assert home.run(*args, "--out", out, "--at", "2024-01-01") == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "'pref-01' holds no valid message-signing certificate" in line
+    assert "at 2024-01-01T00:00:00Z" in line
+    assert "role org_g2/" in line
+    assert "expired: valid 2020-04-02T00:00:00Z to 2023-04-02T00:00:00Z" in line
+    assert not Path(out).exists()
+    # before its start it is "not yet valid", with the same dates
+    assert home.run(*args, "--out", out, "--at", "2020-04-01T12:00") == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "not yet valid: valid 2020-04-02T00:00:00Z to 2023-04-02T00:00:00Z" in line
+
+
+def test_renew_of_a_revoked_holder_says_it_was_revoked(home: Home, capsys):
+    home.issue("mun-01-001", "role", "2020-04-02")
+    assert home.run("revoke", "--holder", "mun-01-001", "--reason", "key_compromise",
+                    "--at", "2020-04-03") == 0  # fmt: skip
+    capsys.readouterr()
+    assert home.run("renew", "--holder", "mun-01-001", "--at", "2020-04-04") == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "'mun-01-001' holds no valid end-entity certificate to renew at 2020-04-04" in line
+    assert "revoked 2020-04-03T00:00:00Z (key_compromise)" in line
+    assert "valid 2020-04-02T00:00:00Z to 2023-04-02T00:00:00Z" in line
+    # revoking again says the same
+    assert home.run("revoke", "--holder", "mun-01-001", "--reason", "superseded") == 2
+    assert "revoked 2020-04-03T00:00:00Z (key_compromise)" in capsys.readouterr().err
+
+
+def test_renew_of_an_expired_holder_gives_the_dates(home: Home, capsys):
+    home.issue("asp-one", "message", "2020-04-02")
+    capsys.readouterr()
+    assert home.run("renew", "--holder", "asp-one", "--at", "2022-01-01") == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "message app_sub_g2/" in line
+    assert "expired: valid 2020-04-02T00:00:00Z to 2021-04-02T00:00:00Z" in line
+
+
+def test_a_holder_without_certificates_is_told_so(home: Home, capsys):
+    assert home.run("renew", "--holder", "pref-01", "--at", "2020-04-04") == 2
+    assert _one_line(capsys.readouterr().err).endswith(": it has none")
