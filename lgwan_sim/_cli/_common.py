@@ -49,7 +49,14 @@ def topology_from_options(
                 "--roster and --backup-lines apply only to the national topology"
             )
         return load_topology(topology_file)
-    return build_national(roster=roster, backup_lines=backup_lines or None)
+    return build_national(
+        roster=roster, backup_lines=backup_lines or None, on_warning=_warn_on_stderr
+    )
+
+
+def _warn_on_stderr(message: str) -> None:
+    """A warning the command goes on after: one line on stderr, exit code unchanged."""
+    click.echo(f"lgwan-sim: warning: {message}", err=True)
 
 
 def echo_json(doc: Any) -> None:

@@ -17,7 +17,13 @@ from lgwan_sim.network._national import (
     load_topology,
     topology_from_mapping,
 )
-from lgwan_sim.network._roster import ROSTER_COLUMNS, RosterEntry, load_roster
+from lgwan_sim.network._roster import (
+    ROSTER_COLUMNS,
+    RosterEntry,
+    RosterWarning,
+    load_roster,
+    roster_gaps,
+)
 from lgwan_sim.network._routing import Route, Router, RoutingChange
 from lgwan_sim.network._topology import Topology
 
@@ -30,6 +36,7 @@ __all__ = [
     "LinkKind",
     "Prefecture",
     "RosterEntry",
+    "RosterWarning",
     "Route",
     "Router",
     "RoutingChange",
@@ -44,6 +51,7 @@ __all__ = [
     "load_roster",
     "load_topology",
     "propagation_delay_s",
+    "roster_gaps",
     "summary",
     "to_geojson",
     "to_mapping",

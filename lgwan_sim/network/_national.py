@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from lgwan_sim._yaml import LineDict, Reader, load_yaml
 from lgwan_sim.errors import TopologyError
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
 from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
-from lgwan_sim.network._roster import RosterEntry, load_roster
+from lgwan_sim.network._roster import RosterEntry, RosterWarning, load_roster, roster_gaps
 from lgwan_sim.network._topology import Topology
 
 __all__ = [
@@ -200,6 +201,7 @@ def build_national(
     roster: str | Path | None = None,
     spec: str | Path | None = None,
     backup_lines: bool | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Topology:
     """Build the national LGWAN.
 
@@ -214,6 +216,10 @@ def build_national(
     backup_lines:
         Override the spec's ``links.backup.enabled``: give every local body a low-capacity
         backup line to the nearest central site.
+    on_warning:
+        Called with one line when the roster loads but falls short of the country (a row
+        count other than the prefecture table's 1,741, or prefectures without a
+        municipality). Without it, a :class:`RosterWarning` is issued.
 
     Raises
     ------
@@ -380,6 +386,13 @@ def build_national(
                 code,
             )
     roster_entries = load_roster(roster, prefectures=by_code) if roster is not None else None
+    if roster is not None and roster_entries is not None:
+        gaps = roster_gaps(roster_entries, by_code, source=Path(roster).name)
+        if gaps is not None:
+            if on_warning is None:
+                warnings.warn(gaps, RosterWarning, stacklevel=2)
+            else:
+                on_warning(gaps)
     placement = rd.mapping(doc, "placement", "placement")
     spacing = rd.amount(placement, "spacing_km", "placement.spacing_km")
     max_radius = rd.amount(placement, "max_radius_km", "placement.max_radius_km")

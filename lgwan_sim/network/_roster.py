@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,10 +20,14 @@ from lgwan_sim.errors import TopologyError
 if TYPE_CHECKING:
     from lgwan_sim.network._national import Prefecture
 
-__all__ = ["ROSTER_COLUMNS", "RosterEntry", "load_roster"]
+__all__ = ["ROSTER_COLUMNS", "RosterEntry", "RosterWarning", "load_roster", "roster_gaps"]
 
 #: The columns a roster must have (in any order); other columns are ignored.
 ROSTER_COLUMNS = ("lgcode", "pref_code", "name", "lat", "lon")
+
+
+class RosterWarning(UserWarning):
+    """A roster that loads but does not cover the country (missing prefectures or rows)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,3 +140,36 @@ def _entry(
         lat=coords[0],
         lon=coords[1],
     )
+
+
+#: How many missing prefectures a warning names before it says "and N more".
+_NAMED_AT_MOST = 5
+
+
+def roster_gaps(
+    entries: Sequence[RosterEntry], prefectures: Mapping[str, Prefecture], *, source: str
+) -> str | None:
+    """One line saying how a roster falls short of the country, or ``None`` if it does not.
+
+    A roster falls short when its row count differs from the prefecture table's total of
+    municipalities (1,741) or when a prefecture has no municipality in it: that
+    prefecture's node then serves only its prefectural government.
+    """
+    expected = sum(p.municipalities for p in prefectures.values())
+    present = {e.pref_code for e in entries}
+    missing = [p for code, p in sorted(prefectures.items()) if code not in present]
+    if len(entries) == expected and not missing:
+        return None
+    noun = "municipality" if len(entries) == 1 else "municipalities"
+    text = f"roster {source} has {len(entries):,} {noun}, not {expected:,}"
+    if missing:
+        named = ", ".join(f"{p.code} {p.name_en}" for p in missing[:_NAMED_AT_MOST])
+        more = len(missing) - _NAMED_AT_MOST
+        if more > 0:
+            named += f" and {more} more"
+        verb = "has" if len(missing) == 1 else "have"
+        text += (
+            f"; {len(missing)} of {len(prefectures)} prefectures {verb} none ({named}), "
+            "so the network has no municipalities there"
+        )
+    return text
