@@ -236,7 +236,7 @@ def sweep(
     and the report; the other runs are kept).
     """
     from lgwan_sim.report import write_sweep_report
-    from lgwan_sim.scenario import load_scenario
+    from lgwan_sim.scenario import _sweep, load_scenario
     from lgwan_sim.scenario._runner import check_out_dir
     from lgwan_sim.scenario._sweep import parse_set, run_sweep, sweep_points, write_sweep
 
@@ -246,6 +246,7 @@ def sweep(
     base = load_scenario(path, fidelity=fidelity, seed=seed)
     grid = parse_set(settings)
     check_out_dir(out.absolute(), overwrite=overwrite)
+    _sweep.check_grid(path, grid, base_seed=base.seed, fidelity=fidelity)
     total = len(sweep_points(grid, replications=replications, base_seed=base.seed))
 
     from rich.console import Console

@@ -145,8 +145,15 @@ def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Pat
             last = i == len(parts) - 1
             if isinstance(part, int):
                 if not isinstance(node, list) or not 0 <= part < len(node):
+                    where = _join_path(parts[:i]) or "the scenario"
                     raise ScenarioError(
-                        "override path does not exist in the scenario",
+                        "override path does not exist in the scenario"
+                        + (
+                            f" ({where} has {len(node)} {'entry' if len(node) == 1 else 'entries'}, "
+                            "numbered from 0)"
+                            if isinstance(node, list)
+                            else f" ({where} is not a list)"
+                        ),
                         file=file,
                         field="--set",
                         value=dotted,
@@ -171,6 +178,13 @@ def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Pat
                     child.start_line = node.line_of(part) if isinstance(node, LineDict) else 0
                     node[part] = child
                 node = node[part]
+
+
+def _join_path(parts: list[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
 
 
 def _split_path(dotted: str) -> list[str | int]:

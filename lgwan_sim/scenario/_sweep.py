@@ -2,9 +2,10 @@
 
 A sweep is the Cartesian product of ``--set PATH=V1,V2,...`` values, each run
 ``replications`` times with seeds ``seed, seed+1, ...`` (the same seeds for every parameter
-combination: common random numbers make the comparisons sharper). Every run loads the
-scenario in its worker with its overrides, so a run whose values are invalid, or whose
-engine fails, is reported as failed and the other runs are kept.
+combination: common random numbers make the comparisons sharper). :func:`check_grid` loads
+every combination in this process first, so an invalid value is one error before any worker
+starts. Every run then loads the scenario in its worker with its overrides, so a run that
+still fails there is reported as failed and the other runs are kept.
 
 Workers must see the scenario file (and any file it names) at the same path: on a local
 cluster that is always so; on a remote cluster use a shared filesystem.
@@ -30,6 +31,7 @@ __all__ = [
     "SweepResult",
     "SweepRun",
     "aggregate",
+    "check_grid",
     "local_cluster",
     "metrics_of",
     "parse_set",
@@ -148,6 +150,73 @@ def sweep_points(
                 )
             )
     return points
+
+
+def show_value(value: object) -> str:
+    """A ``--set`` value as the user would write it (``true``, ``null``, ``1.5``, ``x``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+def show_params(params: Sequence[tuple[str, object]]) -> str:
+    """``services.eltax.multiplier=2, demand.growth_years=4``."""
+    return ", ".join(f"{p}={show_value(v)}" for p, v in params)
+
+
+def _culprit(field: str | None, params: Sequence[tuple[str, object]]) -> tuple[str, object] | None:
+    """The ``--set`` item an error's field path points at (itself, inside it or above it)."""
+    if field is None:
+        return None
+    best: tuple[str, object] | None = None
+    for path, value in params:
+        if path == field:
+            return path, value
+        related = field.startswith((f"{path}.", f"{path}[")) or path.startswith(
+            (f"{field}.", f"{field}[")
+        )
+        if related and (best is None or len(path) > len(best[0])):
+            best = (path, value)
+    return best
+
+
+def check_grid(
+    scenario_path: str | Path,
+    grid: Sequence[tuple[str, Sequence[object]]],
+    *,
+    base_seed: int,
+    fidelity: str | None = None,
+) -> None:
+    """Load the scenario with every combination of the grid's values, in this process.
+
+    Loading is cheap next to a run, so a value or path that no run could accept is found
+    before any worker starts. The first failure raises one :class:`ScenarioError` naming
+    ``--set``, the path and the value (``--set services.eltax.multiplier=x: must be a
+    number``); a failure that no single ``--set`` item explains names the whole combination
+    and the scenario's own message.
+    """
+    from lgwan_sim.scenario._loader import load_scenario
+
+    if not grid:
+        return
+    paths = [p for p, _ in grid]
+    for combo in itertools.product(*(values for _, values in grid)):
+        params = tuple(zip(paths, combo, strict=True))
+        try:
+            load_scenario(scenario_path, overrides=dict(params), seed=base_seed, fidelity=fidelity)
+        except ScenarioError as exc:
+            if exc.field == "--set":
+                # the path itself does not exist: the loader's value is the dotted path
+                hit = next(((p, v) for p, v in params if p == exc.value), None)
+            else:
+                hit = _culprit(exc.field, params)
+            if hit is not None:
+                raise ScenarioError(
+                    exc.reason, field=f"--set {hit[0]}={show_value(hit[1])}"
+                ) from None
+            raise ScenarioError(f"{exc}", field=f"--set {show_params(params)}") from None
 
 
 def metrics_of(summary: Mapping[str, Any]) -> dict[str, float | None]:
