@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,24 +95,81 @@ def _new_home(obj: _Ctx) -> Iterator[None]:
 _AT = click.option("--at", "at", metavar="ISO-DATE", help="Simulated time (UTC); default now.")
 
 
+_HOME_HELP = "The CA home folder (store, keys, published repository)."
+_PASS_HELP = "File holding the key passphrase (default: <home>/passphrase)."
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupOptions:
+    """``--home`` and ``--passphrase-file`` as given before the subcommand (or from the
+    environment); a subcommand may give them again after its name."""
+
+    home: Path | None
+    passphrase_file: Path | None
+
+
 @click.group("pki")
 @click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
     envvar="LGWAN_SIM_PKI_HOME",
-    help="The CA home folder (store, keys, published repository).",
+    help=_HOME_HELP + " Also accepted after the subcommand.",
 )
 @click.option(
     "--passphrase-file",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar="LGWAN_SIM_PKI_PASSPHRASE_FILE",
-    help="File holding the key passphrase (default: <home>/passphrase).",
+    help=_PASS_HELP,
 )
 @click.pass_context
-def pki(ctx: click.Context, home: Path, passphrase_file: Path | None) -> None:
-    """The simulated LGPKI: CAs, certificates, CRLs, verification, migration."""
-    ctx.obj = _Ctx(home=home, passphrase_file=passphrase_file or home / "passphrase")
+def pki(ctx: click.Context, home: Path | None, passphrase_file: Path | None) -> None:
+    """The simulated LGPKI: CAs, certificates, CRLs, verification, migration.
+
+    Every subcommand needs --home DIR (before or after the subcommand's name, or
+    LGWAN_SIM_PKI_HOME).
+    """
+    ctx.obj = _GroupOptions(home=home, passphrase_file=passphrase_file)
+
+
+def _with_home(command: Callable[..., None]) -> Callable[..., None]:
+    """Let a subcommand take ``--home``/``--passphrase-file`` after its name too, and hand
+    it the resolved :class:`_Ctx` as its first argument (a missing ``--home`` is reported
+    when the subcommand runs, so ``--help`` works without one)."""
+
+    def wrapper(
+        ctx: click.Context,
+        /,
+        *args: object,
+        sub_home: Path | None,
+        sub_passphrase_file: Path | None,
+        **kwargs: object,
+    ) -> None:
+        given = ctx.find_object(_GroupOptions) or _GroupOptions(None, None)
+        home = sub_home or given.home
+        if home is None:
+            raise click.UsageError(
+                "Missing option '--home' (the CA home folder): give it before or after"
+                f" {ctx.info_name!r}, or set LGWAN_SIM_PKI_HOME",
+                ctx=ctx,
+            )
+        passphrase_file = sub_passphrase_file or given.passphrase_file or home / "passphrase"
+        command(_Ctx(home=home, passphrase_file=passphrase_file), *args, **kwargs)
+
+    wrapper.__doc__ = command.__doc__  # the subcommand's help
+    wrapper.__name__ = command.__name__
+    home_option = click.option(
+        "--home",
+        "sub_home",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=_HOME_HELP + " May also come before the subcommand.",
+    )
+    passphrase_option = click.option(
+        "--passphrase-file",
+        "sub_passphrase_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=_PASS_HELP,
+    )
+    return home_option(passphrase_option(click.pass_context(wrapper)))
 
 
 @pki.command("init")
@@ -128,7 +185,7 @@ def pki(ctx: click.Context, home: Path, passphrase_file: Path | None) -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Folder with hierarchy.yaml, profiles.yaml, migration.yaml (default: bundled).",
 )
-@click.pass_obj
+@_with_home
 def init_cmd(obj: _Ctx, at: str | None, generations: tuple[str, ...], pki_dir: Path | None) -> None:
     """Create the CA home and the hierarchy."""
     now = _at(at)
@@ -190,7 +247,7 @@ def _write_out(out: Path, issued: IssuedCertificate, ca: Pki) -> None:
     help="Write certificate (and key) PEM files here.",
 )
 @topology_options
-@click.pass_obj
+@_with_home
 def issue_cmd(
     obj: _Ctx,
     at: str | None,
@@ -273,7 +330,7 @@ def issue_cmd(
     help="RFC 5280 reason; key_compromise also blocks the key.",
 )
 @click.option("--publish/--no-publish", default=True, help="Publish fresh CRLs and ARLs after.")
-@click.pass_obj
+@_with_home
 def revoke_cmd(
     obj: _Ctx,
     at: str | None,
@@ -316,7 +373,7 @@ def revoke_cmd(
     help="Override the profiles' end-entity key type.",
 )
 @click.option("--keep-old", is_flag=True, help="Do not revoke the old certificates (superseded).")
-@click.pass_obj
+@_with_home
 def renew_cmd(
     obj: _Ctx,
     at: str | None,
@@ -346,7 +403,7 @@ def renew_cmd(
 @click.option("--ca", "ca_ids", multiple=True, help="Only these CAs (repeatable).")
 @click.option("--delta", is_flag=True, help="Publish delta CRLs instead of base CRLs and ARLs.")
 @click.option("--schedule", is_flag=True, help="Publish only what is due at --at.")
-@click.pass_obj
+@_with_home
 def crl_cmd(
     obj: _Ctx, at: str | None, ca_ids: tuple[str, ...], delta: bool, schedule: bool
 ) -> None:
@@ -371,7 +428,7 @@ def crl_cmd(
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--anchor", default="bridge_g2", show_default=True, help="CA id to pin.")
 @click.option("--role", help="Require this role (head, manager, operator) for a message.")
-@click.pass_obj
+@_with_home
 def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | None) -> None:
     """Verify a PEM certificate or a signed message against the published repository."""
     now = _at(at)
@@ -413,7 +470,7 @@ def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | N
     required=True,
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.pass_obj
+@_with_home
 def sign_cmd(
     obj: _Ctx, at: str | None, site_id: str, topic: str, payload_file: Path, out: Path
 ) -> None:
@@ -444,7 +501,7 @@ def sign_cmd(
 
 @pki.command("status")
 @_AT
-@click.pass_obj
+@_with_home
 def status_cmd(obj: _Ctx, at: str | None) -> None:
     """The CAs, their counts and CRL state, and who holds which generation."""
     now = _at(at)
@@ -476,7 +533,7 @@ def status_cmd(obj: _Ctx, at: str | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the audit log as JSON lines.",
 )
-@click.pass_obj
+@_with_home
 def audit_cmd(obj: _Ctx, export: Path | None) -> None:
     """Check the store: audit hash chain, rows for published files, unique serials."""
     with obj.open() as ca:
@@ -519,7 +576,7 @@ def audit_cmd(obj: _Ctx, export: Path | None) -> None:
 @click.option("--sites-limit", type=click.IntRange(1), help="Only the first N eligible sites.")
 @click.option("--holders", "show_holders", is_flag=True, help="List the G1 holders at each date.")
 @topology_options
-@click.pass_obj
+@_with_home
 def migrate_cmd(
     obj: _Ctx,
     step_days: int,

@@ -140,3 +140,54 @@ def test_renew_of_an_expired_holder_gives_the_dates(home: Home, capsys):
 def test_a_holder_without_certificates_is_told_so(home: Home, capsys):
     assert home.run("renew", "--holder", "pref-01", "--at", "2020-04-04") == 2
     assert _one_line(capsys.readouterr().err).endswith(": it has none")
+
+
+# -- --help without --home; --home after the subcommand ----------------------------------
+
+PKI_COMMANDS = ("init", "issue", "revoke", "renew", "crl", "verify", "sign", "status", "audit",
+                "migrate")  # fmt: skip
+
+
+def test_every_subcommand_has_help_without_a_home(capsys, monkeypatch):
+    from lgwan_sim._cli.pki import pki
+
+    monkeypatch.delenv("LGWAN_SIM_PKI_HOME", raising=False)
+    assert set(PKI_COMMANDS) <= set(pki.commands)
+    for name in pki.commands:
+        assert main(["pki", name, "--help"]) == 0, name
+        out = capsys.readouterr().out
+        assert out.startswith(f"Usage: lgwan-sim pki {name} "), out
+        assert "--home DIRECTORY" in out  # and it says that --home is accepted here
+    assert main(["pki", "--help"]) == 0
+    assert "before or after the subcommand" in capsys.readouterr().out
+
+
+def test_home_and_passphrase_file_after_the_subcommand(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.delenv("LGWAN_SIM_PKI_HOME", raising=False)
+    home = tmp_path / "ca"
+    assert main(["pki", "init", "--home", str(home), "--generation", "G1", "--at",
+                 "2010-04-01"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.startswith(f"initialised {home}: 5 CAs (gpki_bridge, ")
+    assert (home / "pki.sqlite3").is_file()
+    # the passphrase file init made, named after the subcommand, opens the store
+    (tmp_path / "copy").write_bytes((home / "passphrase").read_bytes())
+    args = ["status", "--at", "2010-04-02", "--passphrase-file", str(tmp_path / "copy")]
+    assert main(["pki", *args, "--home", str(home)]) == 0
+    assert "org_g1" in capsys.readouterr().out
+    # after the subcommand wins over before it (and over the environment)
+    monkeypatch.setenv("LGWAN_SIM_PKI_HOME", str(tmp_path / "elsewhere"))
+    assert main(["pki", "--home", str(tmp_path / "nowhere"), *args, "--home", str(home)]) == 0
+    assert "org_g1" in capsys.readouterr().out
+    # a wrong passphrase file after the subcommand is used, not the default one
+    (tmp_path / "wrong").write_text("not the passphrase\n")
+    assert main(["pki", "status", "--home", str(home), "--passphrase-file",
+                 str(tmp_path / "wrong")]) == 2  # fmt: skip
+    assert capsys.readouterr().err.startswith("lgwan-sim: error:")
+
+
+def test_a_missing_home_says_where_to_put_it(capsys, monkeypatch):
+    monkeypatch.delenv("LGWAN_SIM_PKI_HOME", raising=False)
+    assert main(["pki", "status"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "Missing option '--home'" in line
+    assert "give it before or after 'status', or set LGWAN_SIM_PKI_HOME" in line
