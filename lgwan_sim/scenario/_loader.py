@@ -728,7 +728,15 @@ class _Loader:
     }
 
     def time(
-        self, m: LineDict, key: str, path: str, *, start: datetime, duration_s: float, after: float
+        self,
+        m: LineDict,
+        key: str,
+        path: str,
+        *,
+        start: datetime,
+        duration_s: float,
+        after: float,
+        after_what: str = "the event's start",
     ) -> float:
         at = self.f.offset_s(m, key, path, start=start)
         if not 0.0 <= at < duration_s:
@@ -740,7 +748,7 @@ class _Loader:
                 m[key],
             )
         if at <= after:
-            raise self.f.error("must be after the event's start", m, key, path, m[key])
+            raise self.f.error(f"must be after {after_what}", m, key, path, m[key])
         return at
 
     def event(
@@ -965,6 +973,7 @@ class _Loader:
                 raise f.error("must not be empty", m, "restore", f"{path}.restore", [])
             restored: set[str] = set()
             previous = at
+            previous_what = "the event's start"
             for j in range(len(items)):
                 sp = f"{path}.restore[{j}]"
                 sm = f.mapping(items, j, sp)
@@ -972,7 +981,13 @@ class _Loader:
                 for key in ("at", "prefectures"):
                     f.require(sm, key, sp)
                 when = self.time(
-                    sm, "at", f"{sp}.at", start=start, duration_s=duration_s, after=previous
+                    sm,
+                    "at",
+                    f"{sp}.at",
+                    start=start,
+                    duration_s=duration_s,
+                    after=previous,
+                    after_what=previous_what,
                 )
                 codes = self.prefectures(sm, "prefectures", f"{sp}.prefectures")
                 for k, code in enumerate(codes):
@@ -994,6 +1009,7 @@ class _Loader:
                         )
                 restored.update(codes)
                 previous = when
+                previous_what = f"the previous stage ({path}.restore[{j}].at: {sm['at']})"
                 stages.append(Restore(at_s=when, prefectures=codes))
         return ScenarioEvent(
             prefectures=prefectures,
