@@ -1,0 +1,89 @@
+"""What a run writes: the worst moment, the plots and a clean stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lgwan_sim.cli import main
+from lgwan_sim.scenario._results import worst_moment
+
+#: The packet-zoom study network with only its cable cut: Morioka is cut off from 09:00
+#: until 09:30, and the bin that starts at 09:30 still counts it unreachable (routes
+#: converge a few seconds after the line is back) although nothing is down by its end.
+CABLE_CUT = """\
+name: cable-cut
+description: Morioka's access line is cut for half an hour.
+topology:
+  inline:
+    sites:
+      - {id: core, kind: central, lat: 35.68, lon: 139.77, campus: east, name: East central}
+      - {id: dc-a, kind: asp, lat: 35.69, lon: 139.74, name: "ASP, Tokyo"}
+      - {id: dc-b, kind: asp, lat: 34.69, lon: 135.50, name: "ASP, Osaka"}
+      - {id: m1, kind: municipality, prefecture: "03", lat: 39.70, lon: 141.15, name: Morioka}
+      - {id: m2, kind: municipality, prefecture: "04", lat: 38.27, lon: 140.87, name: Sendai}
+    links:
+      - {a: core, b: dc-a, capacity_bps: 1.0e+9}
+      - {a: core, b: dc-b, capacity_bps: 1.0e+9}
+      - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
+      - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
+services:
+  mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
+  directory: {primary: dc-b, secondary: dc-a, requests_per_day: 20000}
+start: "2026-02-16T08:00"
+duration: 4h
+seed: 7
+fidelity: flow
+engine: {bin_s: 300}
+events:
+  - {at: "+1h", kind: link_down, links: [m1~core], until: "+1h30m", note: cable cut}
+"""
+
+#: Bins (of 5 minutes from 08:00) during the cut, and the one the line came back in.
+CUT_BINS = range(12, 18)
+BACK_BIN = 18
+
+
+def _run(tmp_path: Path, text: str, *args: str) -> tuple[dict[str, object], Path]:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(out), *args]) == 0
+    return json.loads((out / "summary.json").read_text(encoding="utf-8")), out
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "flow"])
+def test_worst_moment_is_during_the_outage_not_the_bin_it_ended(
+    tmp_path: Path, capsys, fidelity: str
+) -> None:
+    summary, out = _run(tmp_path, CABLE_CUT, "--fidelity", fidelity)
+    worst = summary["worst_moment"]
+    assert isinstance(worst, dict)
+    # The bin the line came back in ties on unreachable bodies (1) and, at flow fidelity,
+    # has the busiest link of all of them; it must not win: nothing is down at its end.
+    unreachable = (out / "unreachable.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert [int(row.rsplit(",", 1)[1]) for row in unreachable[CUT_BINS.start : BACK_BIN + 1]] == [
+        1
+    ] * 7
+    assert worst["bin"] in CUT_BINS
+    assert worst["unreachable_local_bodies"] == 1
+    assert (worst["failed_links"], worst["failed_sites"]) == (1, 0)
+
+
+def test_worst_moment_ties_go_to_the_earliest_bin_with_the_same_rounded_load(
+    tmp_path: Path, capsys
+) -> None:
+    summary, _ = _run(tmp_path, CABLE_CUT, "--fidelity", "analytic", "--no-plots")
+    # Analytic load is flat through the cut (equal to six digits): the cut's first bin.
+    assert summary["worst_moment"]["bin"] == CUT_BINS.start  # type: ignore[index]
+    assert summary["worst_moment"]["at"] == "2026-02-16T09:00:00+09:00"  # type: ignore[index]
+
+
+def test_worst_moment_order() -> None:
+    # unreachable first, then failed elements, then load, then the earliest bin
+    assert worst_moment([0, 2, 1], [0.9, 0.1, 0.5], [0, 0, 3]) == 1
+    assert worst_moment([1, 1, 1], [0.1, 0.2, 0.9], [1, 1, 0]) == 1
+    assert worst_moment([1, 1, 1], [0.3, 0.3000000000001, 0.1], [1, 1, 1]) == 0
+    assert worst_moment([0, 0], [0.2, 0.4], [0, 0]) == 1
