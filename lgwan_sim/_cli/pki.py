@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lgwan_sim._cli._common import topology_from_options, topology_options
-from lgwan_sim.errors import InputError, PkiError, UnknownSiteError
+from lgwan_sim.errors import InputError, PkiError, UnknownSiteError, VerificationError
 from lgwan_sim.lgpki import (
     CertKind,
     IssuedCertificate,
@@ -38,6 +39,7 @@ from lgwan_sim.lgpki import (
 )
 from lgwan_sim.lgpki._ca import REVOCATION_REASONS
 from lgwan_sim.lgpki._files import atomic_write
+from lgwan_sim.lgpki._message import _MAGIC as MESSAGE_MAGIC
 
 __all__ = ["commands", "pki"]
 
@@ -430,7 +432,11 @@ def crl_cmd(
 @click.option("--role", help="Require this role (head, manager, operator) for a message.")
 @_with_home
 def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | None) -> None:
-    """Verify a PEM certificate or a signed message against the published repository."""
+    """Verify a PEM certificate or a signed message against the published repository.
+
+    Exit code 0 and "OK: ..." if it is accepted; 1 and "REJECTED: <reason>: ..." on stderr
+    if it is rejected (revoked, expired, stale CRL, bad signature, ...); 2 for bad input.
+    """
     now = _at(at)
     data = file.read_bytes()
     with obj.open() as ca:
@@ -447,16 +453,31 @@ def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | N
             cert = x509.load_pem_x509_certificate(data)
         except ValueError:
             raise InputError("not a readable PEM certificate", file=file) from None
-        path = verifier.verify_certificate(cert, now=now)
+        try:
+            path = verifier.verify_certificate(cert, now=now)
+        except VerificationError as exc:
+            _rejected(exc)
         click.echo(
             f"OK: {cert.subject.rfc4514_string()} -> {path.anchor_subject} ({path.length} certificates)"
         )
         return
-    message = SignedMessage.from_bytes(data)
-    result = MessageVerifier(verifier, message_signing_oid=msg_oid).verify(
-        message, now=now, required_role_oid=role_oid
-    )
+    if not data.startswith(MESSAGE_MAGIC):
+        raise InputError("neither a PEM certificate nor an lgwan-sim signed message", file=file)
+    try:
+        message = SignedMessage.from_bytes(data)
+        result = MessageVerifier(verifier, message_signing_oid=msg_oid).verify(
+            message, now=now, required_role_oid=role_oid
+        )
+    except VerificationError as exc:
+        _rejected(exc)
     click.echo(f"OK: message from {result.sender} on {result.topic!r} ({result.algorithm})")
+
+
+def _rejected(exc: VerificationError) -> NoReturn:
+    """A verification that ran and said no: its reason on one line, exit code 1 (bad input
+    is exit code 2)."""
+    click.echo(f"REJECTED: {exc}", err=True)
+    raise click.exceptions.Exit(1)
 
 
 @pki.command("sign")

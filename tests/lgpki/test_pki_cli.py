@@ -160,8 +160,8 @@ def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
         == 0
     )
     capsys.readouterr()
-    assert _run(home, "verify", str(msg), "--at", "2020-05-01T03:01") == 2
-    assert "revoked" in capsys.readouterr().err
+    assert _run(home, "verify", str(msg), "--at", "2020-05-01T03:01") == 1  # rejected
+    assert capsys.readouterr().err.startswith("REJECTED: revoked: ")
 
     assert _run(home, "status", "--at", "2020-05-01T04:00") == 0
     status = capsys.readouterr().out

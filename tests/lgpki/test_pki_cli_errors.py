@@ -74,7 +74,7 @@ def test_a_stale_crl_names_the_ca_whose_crl_it_is(home: Home, capsys):
     assert home.run("crl", "--at", "2020-04-02T01:00") == 0
     capsys.readouterr()
     cert = str(home.root / "out" / "asp-one-server-G2.crt")
-    assert home.run("verify", cert, "--at", "2020-04-10") != 0
+    assert home.run("verify", cert, "--at", "2020-04-10") == 1
     line = _one_line(capsys.readouterr().err)
     assert "crl-stale: CRL #" in line
     assert "of LGPKI Application CA G2 Sub1 is valid 2020-04-02T01:00:00Z to" in line
@@ -87,7 +87,7 @@ def test_a_revoked_certificate_names_the_ca_whose_crl_says_so(home: Home, capsys
                     "2020-04-02T01:00") == 0  # fmt: skip
     capsys.readouterr()
     cert = str(home.root / "out" / "asp-one-server-G2.crt")
-    assert home.run("verify", cert, "--at", "2020-04-02T02:00") != 0
+    assert home.run("verify", cert, "--at", "2020-04-02T02:00") == 1
     line = _one_line(capsys.readouterr().err)
     assert "revoked: certificate" in line
     assert "is revoked (CRL #" in line
@@ -191,3 +191,61 @@ def test_a_missing_home_says_where_to_put_it(capsys, monkeypatch):
     line = _one_line(capsys.readouterr().err)
     assert "Missing option '--home'" in line
     assert "give it before or after 'status', or set LGWAN_SIM_PKI_HOME" in line
+
+
+# -- exit codes of verify: 0 accepted, 1 rejected, 2 bad input ----------------------------
+
+
+def test_verify_exit_codes_for_certificates(home: Home, capsys):
+    home.issue("asp-one", "server", "2020-04-02", "--out", str(home.root / "out"))
+    assert home.run("crl", "--at", "2020-04-02T01:00") == 0
+    capsys.readouterr()
+    cert = str(home.root / "out" / "asp-one-server-G2.crt")
+    assert home.run("verify", cert, "--at", "2020-04-02T02:00") == 0
+    assert capsys.readouterr().out.startswith("OK: CN=asp-one.lg.jp")
+    # rejected: the verification ran and said no -> 1, one line naming the reason
+    assert home.run("verify", cert, "--at", "2020-04-01T12:00") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert _one_line(captured.err).startswith("REJECTED: not-yet-valid: ")
+    # bad input -> 2
+    broken = home.root / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert home.run("verify", str(broken), "--at", "2020-04-02T02:00") == 2
+    assert "not a readable PEM certificate" in capsys.readouterr().err
+    assert home.run("verify", cert, "--anchor", "no_such_ca", "--at", "2020-04-02T02:00") == 2
+    assert _one_line(capsys.readouterr().err).startswith("lgwan-sim: error:")
+    assert home.run("verify", cert, "--at", "yesterday") == 2
+
+
+def test_verify_exit_codes_for_messages(home: Home, capsys):
+    home.issue("asp-one", "message", "2020-04-02")
+    assert home.run("crl", "--at", "2020-04-02T01:00") == 0
+    payload = home.root / "p.txt"
+    payload.write_text("hello")
+    msg = home.root / "m.bin"
+    assert home.run("sign", "--site", "asp-one", "--topic", "t", "--payload", str(payload),
+                    "--out", str(msg), "--at", "2020-04-02T02:00") == 0  # fmt: skip
+    capsys.readouterr()
+    assert home.run("verify", str(msg), "--at", "2020-04-02T02:00") == 0
+    assert capsys.readouterr().out.startswith("OK: message from asp-one on 't'")
+    # the wrong role, a tampered payload, a message too old: rejected -> 1
+    assert home.run("verify", str(msg), "--role", "head", "--at", "2020-04-02T02:00") == 1
+    assert _one_line(capsys.readouterr().err).startswith("REJECTED: role: ")
+    tampered = home.root / "t.bin"
+    data = bytearray(msg.read_bytes())
+    data[data.index(b"hello")] ^= 1
+    tampered.write_bytes(bytes(data))
+    assert home.run("verify", str(tampered), "--at", "2020-04-02T02:00") == 1
+    assert _one_line(capsys.readouterr().err).startswith("REJECTED: bad-signature: ")
+    assert home.run("verify", str(msg), "--at", "2020-04-02T03:00") == 1
+    assert _one_line(capsys.readouterr().err).startswith("REJECTED: stale-message: ")
+    # a file that is neither a certificate nor a message, an unknown role: bad input -> 2
+    assert home.run("verify", str(payload), "--at", "2020-04-02T02:00") == 2
+    line = _one_line(capsys.readouterr().err)
+    assert (
+        line
+        == f"lgwan-sim: error: {payload}: neither a PEM certificate nor an lgwan-sim signed message"
+    )
+    assert home.run("verify", str(msg), "--role", "king", "--at", "2020-04-02T02:00") == 2
+    assert "unknown role" in capsys.readouterr().err
