@@ -120,7 +120,13 @@ def map_cmd(
     from lgwan_sim.report import plot_network_map
 
     fig, ax = plt.subplots(figsize=(9, 10), dpi=120)
-    plot_network_map(topo, ax, failed_links=router.down_links, failed_sites=router.down_sites)
+    plot_network_map(
+        topo,
+        ax,
+        failed_links=router.down_links,
+        failed_sites=router.down_sites,
+        title=f"{topo.name}: {', '.join(failed)} failed" if failed else None,
+    )
     fig.tight_layout()
     buffer = io.BytesIO()
     try:
@@ -133,6 +139,11 @@ def map_cmd(
         plt.close(fig)
     write_atomic(output, buffer.getvalue())
     click.echo(f"wrote {output}")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 site``, ``2 sites``: a count with its noun in the right number."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
 def _apply_failures(topo: Topology, router: Router, elements: tuple[str, ...]) -> set[str]:
@@ -250,9 +261,13 @@ def failure_cmd(
     fail_s = time.perf_counter() - t0
     cut_off = sorted({b for b, _ in lost})
     down_bodies = sorted(b for b in bodies if not router.site_is_up(b))
+    # A failed site takes its own lines down with it.
+    lines_down = sorted(
+        router.down_links | {lk.id for s in router.down_sites for lk in topo.links_of_site(s)}
+    )
     doc = {
         "failed": list(elements),
-        "down_links": sorted(router.down_links),
+        "down_links": lines_down,
         "down_sites": sorted(router.down_sites),
         "trees": len(hubs),
         "routes_s": round(warm_s, 6),
@@ -267,16 +282,18 @@ def failure_cmd(
         return
     con = _console()
     con.print(
-        f"failed {', '.join(elements)}: {len(router.down_sites)} sites and "
-        f"{len(router.down_links)} links down"
+        f"failed {', '.join(elements)}: {_count(len(router.down_sites), 'site')} and "
+        f"{_count(len(lines_down), 'link')} down"
     )
     con.print(
-        f"routes to {len(hubs)} hubs in {warm_s * 1e3:.1f} ms; "
-        f"{len(recomputed)} trees recomputed after the failure in {fail_s * 1e3:.1f} ms"
+        f"routes to {_count(len(hubs), 'hub')} in {warm_s * 1e3:.1f} ms; "
+        f"{_count(len(recomputed), 'tree')} recomputed after the failure in "
+        f"{fail_s * 1e3:.1f} ms"
     )
     con.print(
-        f"{len(cut_off)} local bodies cut off from at least one hub "
-        f"({len(lost)} body-hub pairs); {len(down_bodies)} local bodies down themselves"
+        f"{_count(len(cut_off), 'local body', 'local bodies')} cut off from at least one hub "
+        f"({_count(len(lost), 'body-hub pair')}); "
+        f"{_count(len(down_bodies), 'local body', 'local bodies')} down themselves"
     )
     for body in cut_off[:20]:
         con.print(f"  {body}  {topo.sites[body].name}")

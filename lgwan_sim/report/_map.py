@@ -18,7 +18,13 @@ from lgwan_sim.network import LinkKind, SiteKind, Topology
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["has_outlines", "plot_network_map", "prefecture_outlines"]
+__all__ = [
+    "has_outlines",
+    "map_extent",
+    "outline_bounds",
+    "plot_network_map",
+    "prefecture_outlines",
+]
 
 # Drawing order and style per site kind: (z-order, marker, size, colour, label).
 _SITE_STYLE: dict[SiteKind, tuple[int, str, float, str, str]] = {
@@ -53,6 +59,52 @@ def prefecture_outlines() -> tuple[tuple[tuple[float, float], ...], ...]:
     # get_data() with no arguments keeps Hokkaido and Okinawa in their true positions.
     rings = japanmap.pref_points(japanmap.get_data())  # type: ignore[no-untyped-call]
     return tuple(tuple((float(x), float(y)) for x, y in ring) for ring in rings)
+
+
+#: Sites spanning at least this share of Japan's outline (east-west or north-south) make a
+#: national map, framed on the whole country; smaller networks are framed on their sites.
+_NATIONAL_SHARE = 0.5
+#: Degrees of margin around what a map frames.
+_MARGIN_DEG = 1.0
+
+
+def outline_bounds() -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """``((west, east), (south, north))`` of the prefecture outlines; ``None`` without them."""
+    rings = prefecture_outlines()
+    if not rings:
+        return None
+    lons = [x for ring in rings for x, _ in ring]
+    lats = [y for ring in rings for _, y in ring]
+    return (min(lons), max(lons)), (min(lats), max(lats))
+
+
+def map_extent(
+    positions: Iterable[tuple[float, float]],
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The ``(xlim, ylim)`` a map of sites at ``positions`` (lon, lat) should show.
+
+    A national network (its sites spanning half of Japan or more) is framed on all of
+    Japan's outlines together with its sites, so eastern Hokkaido and Okinawa are on the
+    map; a small study network is framed tightly on its sites.
+    """
+    pts = list(positions)
+    japan = outline_bounds()
+    if not pts:  # nothing to frame: Japan as a whole
+        return (123.0, 153.0), (21.0, 45.0)
+    west, east = min(x for x, _ in pts), max(x for x, _ in pts)
+    south, north = min(y for _, y in pts), max(y for _, y in pts)
+    if japan is not None:
+        (jw, je), (js, jn) = japan
+        national = east - west >= _NATIONAL_SHARE * (
+            je - jw
+        ) or north - south >= _NATIONAL_SHARE * (jn - js)
+        if national:
+            west, east = min(west, jw), max(east, je)
+            south, north = min(south, js), max(north, jn)
+    return (
+        (west - _MARGIN_DEG, east + _MARGIN_DEG),
+        (south - _MARGIN_DEG, north + _MARGIN_DEG),
+    )
 
 
 def plot_network_map(
@@ -158,11 +210,9 @@ def plot_network_map(
     if link_values is not None:
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         ax.figure.colorbar(mappable, ax=ax, shrink=0.5, label=value_label)
-    # Japan's extent when there is nothing to frame (an empty topology).
-    lons = [p[0] for p in pos.values()] or [123.0, 153.0]
-    lats = [p[1] for p in pos.values()] or [21.0, 45.0]
-    ax.set_xlim(min(lons) - 1.0, max(lons) + 1.0)
-    ax.set_ylim(min(lats) - 1.0, max(lats) + 1.0)
+    (x0, x1), (y0, y1) = map_extent(pos.values())
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
     outline_note = "" if prefecture_outlines() else " (schematic: no outline data installed)"
