@@ -168,12 +168,15 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
     """Compare two run folders side by side: totals, services, reachability, busiest links."""
     import json
 
-    from lgwan_sim.scenario._compare import compare_runs
+    from lgwan_sim.scenario._compare import compare_notes, compare_runs
     from lgwan_sim.scenario._results import fmt
 
     rows = compare_runs(run_a, run_b)
+    notes = compare_notes(rows)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
+        for note in notes:  # stdout stays JSON
+            click.echo(note, err=True)
         return
     from rich.console import Console
     from rich.table import Table
@@ -189,6 +192,8 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
         style = "bold" if r.differs else None
         table.add_row(r.section, r.item, fmt(r.a), fmt(r.b), diff, change, style=style)
     console = Console(highlight=False, soft_wrap=True, width=160)
+    for note in notes:
+        console.print(note)
     console.print(table)
     differing = sum(1 for r in rows if r.differs and r.section != "scenario")
     console.print(f"{differing} of {len(rows)} figures differ (the scenario rows are always shown)")

@@ -12,7 +12,7 @@ from typing import Any
 
 from lgwan_sim.errors import InputError
 
-__all__ = ["CompareRow", "compare_runs", "load_run"]
+__all__ = ["CompareRow", "compare_notes", "compare_runs", "load_run"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,8 +76,12 @@ def _num(value: object) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _row(section: str, item: str, a: object, b: object) -> CompareRow:
-    x, y = _num(a), _num(b)
+#: Scenario facts that are numbers but labels, not quantities: no difference is shown.
+_LABELS = frozenset({"seed"})
+
+
+def _row(section: str, item: str, a: object, b: object, *, quantity: bool = True) -> CompareRow:
+    x, y = (_num(a), _num(b)) if quantity else (None, None)
     diff = None if x is None or y is None else y - x
     change = None if diff is None or x is None or x == 0 else diff / abs(x)
     return CompareRow(section=section, item=item, a=a, b=b, diff=diff, change=change)
@@ -88,8 +92,16 @@ def compare_runs(folder_a: str | Path, folder_b: str | Path) -> list[CompareRow]
     a, b = load_run(folder_a), load_run(folder_b)
     sa, sb = a.summary, b.summary
     rows: list[CompareRow] = []
-    for key in ("name", "fidelity", "seed", "start", "duration_s", "topology", "links"):
-        rows.append(_row("scenario", key, sa["scenario"].get(key), sb["scenario"].get(key)))
+    for key in ("name", "fidelity", "seed", "start", "duration_s", "bin_s", "topology", "links"):
+        rows.append(
+            _row(
+                "scenario",
+                key,
+                sa["scenario"].get(key),
+                sb["scenario"].get(key),
+                quantity=key not in _LABELS,
+            )
+        )
     ta, tb = sa["totals"], sb["totals"]
     for key in ("offered", "delivered", "dropped_total", "in_flight", "slo_breaches"):
         rows.append(_row("totals", key, ta[key], tb[key]))
@@ -140,3 +152,26 @@ def _peak(run: _Run, link: str) -> float | None:
             return float(entry["peak_utilisation"])
     value = run.link_peaks.get(link)
     return None if value is None or math.isnan(value) else value
+
+
+def compare_notes(rows: list[CompareRow]) -> list[str]:
+    """One line when the runs' durations or time bins differ, so the figures are not like
+    for like (totals of a one-day run against a four-day run, peaks over different bins)."""
+    from lgwan_sim.scenario._fields import format_duration
+
+    facts = {r.item: r for r in rows if r.section == "scenario"}
+    parts = []
+    for key, what, affects in (
+        ("duration_s", "durations", "totals and counts cover different lengths of time"),
+        ("bin_s", "time bins", "peaks, percentiles and bin counts are per different bins"),
+    ):
+        row = facts.get(key)
+        if row is None or not row.differs:
+            continue
+        x, y = _num(row.a), _num(row.b)
+        a = "?" if x is None else format_duration(x)
+        b = "?" if y is None else format_duration(y)
+        parts.append(f"different {what} (A {a}, B {b}): {affects}")
+    if not parts:
+        return []
+    return ["note: the runs are not like for like: " + "; ".join(parts) + "."]
