@@ -59,6 +59,13 @@ class _Ctx:
         return text
 
     def open(self) -> Pki:
+        """Open the store; a folder without one is named before any passphrase is read."""
+        if not (self.home / "pki.sqlite3").is_file():
+            what = "no such folder" if not self.home.exists() else "no CA store in this folder"
+            raise PkiError(
+                f"{self.home}: {what}; create one with 'lgwan-sim pki --home {self.home} init'"
+                " first"
+            )
         return Pki.open(self.home, passphrase=self.passphrase())
 
 

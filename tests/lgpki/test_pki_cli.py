@@ -276,21 +276,14 @@ def test_verify_of_a_broken_certificate_names_the_file(cli_home, tmp_path, capsy
     assert err == f"lgwan-sim: error: {bad}: not a readable PEM certificate"
 
 
-def test_missing_passphrase_file(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "pki",
-                "--home",
-                str(tmp_path / "h"),
-                "--passphrase-file",
-                str(tmp_path / "none"),
-                "status",
-            ]
-        )
-        == 2
+def test_missing_passphrase_file(cli_home, tmp_path, capsys):
+    home, _ = cli_home
+    missing = tmp_path / "none"
+    args = ["pki", "--home", str(home), "--passphrase-file", str(missing), "status"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"lgwan-sim: error: {missing}: passphrase file not found"
     )
-    assert "passphrase file not found" in capsys.readouterr().err
 
 
 def test_migrate_reports_g1_holders_per_date(cli_home, tmp_path, capsys):
