@@ -274,13 +274,14 @@ def sweep(
     for failed in result.failed:
         click.echo(
             f"lgwan-sim: run {failed.point.index} failed "
-            f"({', '.join(f'{k}={v}' for k, v in failed.point.params)}, seed {failed.point.seed}): "
+            f"({_sweep.show_params(failed.point.params)}, seed {failed.point.seed}): "
             f"{failed.error}",
             err=True,
         )
     click.echo(
         f"{base.name}: {len(result.runs) - len(result.failed)} of {len(result.runs)} runs ok "
-        f"on {result.workers} workers in {result.wall_s:.1f}s; results in {out}"
+        f"on {result.workers} worker{'' if result.workers == 1 else 's'} "
+        f"in {result.wall_s:.1f}s; results in {out}"
     )
     return 1 if result.failed else 0
 

@@ -70,6 +70,7 @@ def plot_sweep_metric(
 def write_sweep_report(result: SweepResult, table: list[dict[str, Any]], folder: Path) -> list[str]:
     """Write ``sweep_metrics.png``, ``sweep_latency.png`` and ``report.html`` into ``folder``."""
     from lgwan_sim.scenario._results import fmt
+    from lgwan_sim.scenario._sweep import show_params
 
     paths = [p for p, _ in result.grid]
     fig = new_figure(11.0, 7.0)
@@ -103,7 +104,8 @@ def write_sweep_report(result: SweepResult, table: list[dict[str, Any]], folder:
         for row in table
     )
     failures = "".join(
-        f"<li>run {r.point.index} ({html.escape(str(dict(r.point.params)))}, seed {r.point.seed}): "
+        f"<li>run {r.point.index} ({html.escape(show_params(r.point.params))}, "
+        f"seed {r.point.seed}): "
         f"{html.escape(r.error or '')}</li>"
         for r in result.failed
     )
@@ -116,8 +118,8 @@ def write_sweep_report(result: SweepResult, table: list[dict[str, Any]], folder:
             f"<h1>Sweep of {html.escape(Path(result.scenario).name)}</h1>",
             f'<p class="lead">{len(result.runs)} runs: '
             + ", ".join(f"{html.escape(p)} in {html.escape(str(list(v)))}" for p, v in result.grid)
-            + f"; {result.replications} replication(s) each. Means with 95 % confidence "
-            "intervals (Student t) across replications.</p>",
+            + f"; {result.replications} replication{'' if result.replications == 1 else 's'} "
+            "each. Means with 95 % confidence intervals (Student t) across replications.</p>",
             "<h2>Results</h2>",
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
             "<h2>Failed runs</h2>",

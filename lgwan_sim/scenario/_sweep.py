@@ -37,6 +37,7 @@ __all__ = [
     "parse_set",
     "run_point",
     "run_sweep",
+    "show_params",
     "sweep_points",
     "write_sweep",
 ]
@@ -60,6 +61,11 @@ _T95 = (
     2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )  # fmt: skip
+
+
+#: A confidence half-width this small relative to the values is floating-point noise (the
+#: mean of equal numbers need not be exactly that number), reported as 0.
+_NOISE = 1e-9
 
 
 def t95(dof: int) -> float:
@@ -390,6 +396,8 @@ def aggregate(result: SweepResult) -> list[dict[str, Any]]:
             if n >= 2:
                 var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
                 half = t95(n - 1) * math.sqrt(var / n)
+                if half <= _NOISE * max(abs(v) for v in values):
+                    half = 0.0  # equal replications: rounding noise of the mean, not spread
             row[f"{name}.mean"] = mean
             row[f"{name}.ci95"] = half
         rows.append(row)

@@ -141,7 +141,7 @@ def test_the_sweep_command_runs_on_an_existing_scheduler(cli, small_path: Path, 
             out,
         )
     assert result.code == 0, result.err
-    assert "2 of 2 runs ok on 1 workers" in result.out
+    assert "2 of 2 runs ok on 1 worker in" in result.out
     with (out / "sweep_runs.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["services.directory.multiplier"] for r in rows] == ["1", "3"]
