@@ -1,10 +1,11 @@
 """``lgwan-sim pki ...``: the simulated LGPKI from the command line.
 
-``init``, ``issue``, ``revoke``, ``renew``, ``crl``, ``verify``, ``sign``, ``status``,
-``audit`` and ``migrate`` work on a CA home chosen with ``--home``. The passphrase that protects the
-private keys is read from ``--passphrase-file`` (default ``<home>/passphrase``, which
-``init`` creates with a random value: convenient for a simulation; keep it elsewhere for
-anything else). Times are ``--at`` ISO dates, UTC; the default is the current time.
+``init``, ``issue``, ``revoke``, ``renew``, ``crl``, ``verify``, ``sign``, ``export``,
+``status``, ``audit`` and ``migrate`` work on a CA home chosen with ``--home`` (before or
+after the subcommand). The passphrase that protects the private keys is read from
+``--passphrase-file`` (default ``<home>/passphrase``, which ``init`` creates with a random
+value: convenient for a simulation; keep it elsewhere for anything else). Times are
+``--at`` ISO dates, UTC; the default is the current time.
 """
 
 from __future__ import annotations
@@ -221,17 +222,20 @@ def _sites_from_topology(
     return [topo.sites[k] for k in sorted(topo.sites)]
 
 
-def _write_out(out: Path, issued: IssuedCertificate, ca: Pki) -> None:
+def _write_out(out: Path, issued: IssuedCertificate, ca: Pki) -> list[Path]:
+    """Write the certificate (and the key the CA made for it) under ``out``; the paths."""
     base = out / f"{issued.holder}-{issued.profile}-{issued.generation}"
     cert_pem = issued.certificate.public_bytes(serialization.Encoding.PEM)
     atomic_write(base.with_suffix(".crt"), cert_pem)
-    if issued.key_ref is not None:
-        key_pem = ca.private_key(issued).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        atomic_write(base.with_suffix(".key"), key_pem, mode=0o600)
+    if issued.key_ref is None:
+        return [base.with_suffix(".crt")]
+    key_pem = ca.private_key(issued).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    atomic_write(base.with_suffix(".key"), key_pem, mode=0o600)
+    return [base.with_suffix(".crt"), base.with_suffix(".key")]
 
 
 @pki.command("issue")
@@ -314,9 +318,11 @@ def issue_cmd(
                     match[0], profile=profile, now=now, generation=generation, key_type=kt
                 )
             issued = [one]
+        written: list[Path] = []
         if out is not None:
             for cert in issued:
-                _write_out(out, cert, ca)
+                written += _write_out(out, cert, ca)
+        published = sorted({ca.published_path(c) for c in issued})
     by_gen: dict[str, int] = {}
     for cert in issued:
         by_gen[cert.generation] = by_gen.get(cert.generation, 0) + 1
@@ -325,6 +331,16 @@ def issue_cmd(
     if len(issued) == 1:
         one = issued[0]
         click.echo(f"  {one.holder} {one.profile} {one.issuer_ca} serial {one.serial:x}")
+    if out is not None and len(written) > 2:
+        click.echo(f"  wrote {len(written)} files to {out}")
+    elif written:
+        click.echo(f"  wrote {' '.join(str(p) for p in written)}")
+    elif len(published) == 1:
+        click.echo(
+            f"  published in {published[0]} (--out DIR, or pki export, for a file of its own)"
+        )
+    else:
+        click.echo(f"  published in {len(published)} files under {obj.home / 'repo' / 'issued'}")
 
 
 @pki.command("revoke")
@@ -338,7 +354,12 @@ def issue_cmd(
     required=True,
     help="RFC 5280 reason; key_compromise also blocks the key.",
 )
-@click.option("--publish/--no-publish", default=True, help="Publish fresh CRLs and ARLs after.")
+@click.option(
+    "--publish/--no-publish",
+    default=True,
+    show_default=True,
+    help="Publish fresh CRLs and ARLs of the issuers concerned after revoking.",
+)
 @_with_home
 def revoke_cmd(
     obj: _Ctx,
@@ -426,7 +447,7 @@ def crl_cmd(
         for info in made:
             click.echo(
                 f"{info.ca:12} {info.scope:5} #{info.number:<5} {info.entries:6} entries"
-                f"  next update {info.next_update.isoformat()}"
+                f"  next update {info.next_update:%Y-%m-%dT%H:%M:%SZ}"
             )
     if not made:
         click.echo("nothing due")
@@ -525,6 +546,52 @@ def sign_cmd(
     message = signer.sign(topic=topic, payload=payload_file.read_bytes(), now=now)
     atomic_write(out, message.to_bytes())
     click.echo(f"signed {len(message.payload)} bytes as {site_id} ({message.algorithm}) -> {out}")
+
+
+@pki.command("export")
+@_AT
+@click.option("--holder", required=True, help="The site whose certificate to export.")
+@click.option("--generation", help="Only this generation (G1, G2).")
+@click.option("--profile", help="Only this profile (role, server, message, ...).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The PEM file to write.",
+)
+@_with_home
+def export_cmd(
+    obj: _Ctx,
+    at: str | None,
+    holder: str,
+    generation: str | None,
+    profile: str | None,
+    out: Path,
+) -> None:
+    """Write a holder's newest unrevoked certificate valid at --at as a PEM file."""
+    now = _at(at)
+    with obj.open() as ca:
+        usable = [
+            c
+            for c in ca.certificates(holder=holder, status="V", kind=CertKind.EE)
+            if (generation is None or c.generation == generation)
+            and (profile is None or c.profile == profile)
+            and c.certificate.not_valid_before_utc <= now < c.certificate.not_valid_after_utc
+        ]
+        if not usable:
+            wanted = " ".join(x for x in (generation, profile) if x is not None)
+            raise PkiError(
+                f"{holder!r} holds no valid {wanted + ' ' if wanted else ''}certificate"
+                f" at {now:%Y-%m-%dT%H:%M:%SZ}" + ca.explain_holder(holder, now=now)
+            )
+        chosen = usable[-1]
+    atomic_write(out, chosen.certificate.public_bytes(serialization.Encoding.PEM))
+    click.echo(
+        f"exported {holder} {chosen.profile} {chosen.issuer_ca}/{chosen.serial:x}"
+        f" (valid {chosen.certificate.not_valid_before_utc:%Y-%m-%d}"
+        f" to {chosen.certificate.not_valid_after_utc:%Y-%m-%d}) -> {out}"
+    )
 
 
 @pki.command("status")

@@ -1301,6 +1301,13 @@ class Pki:
     def _batch_path(self, issuer_ca: str, batch: str) -> Path:
         return self.repo / "issued" / issuer_ca / f"{batch}.pem"
 
+    def published_path(self, cert: IssuedCertificate) -> Path:
+        """The repository file that holds ``cert`` (with the rest of its batch for an
+        end-entity certificate)."""
+        if cert.kind is CertKind.EE and cert.batch is not None:
+            return self._batch_path(cert.issuer_ca, cert.batch)
+        return self._cert_path(cert.issuer_ca, cert.serial)
+
     def _publish_certs(self, issued: Sequence[IssuedCertificate]) -> None:
         """CA certificates one file each; end-entity certificates one file per batch.
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from lgpki_support import SCRYPT_N
 
 from lgwan_sim.cli import main
@@ -272,3 +279,91 @@ def test_a_home_without_a_store_says_to_run_init(tmp_path: Path, capsys, command
     )
     assert sorted(p.name for p in empty.iterdir()) == ["passphrase"]  # nothing written
     assert not missing.exists()
+
+
+# -- polish: where issued certificates go, CRL times, revoke's default, export ------------
+
+
+def _csr(path: Path, cn: str) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    path.write_bytes(csr.public_bytes(Encoding.PEM))
+
+
+def test_issue_from_a_csr_says_where_the_certificate_went(home: Home, capsys):
+    _csr(home.root / "req.pem", "asp-one")
+    home.issue("asp-one", "message", "2020-04-02", "--csr", str(home.root / "req.pem"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "issued 1 certificates (1 G2)"
+    serial = lines[1].split()[-1]
+    assert lines[2].startswith(f"  published in {home.home}/repo/issued/app_sub_g2/")
+    published = Path(lines[2].split()[2])
+    certs = x509.load_pem_x509_certificates(published.read_bytes())
+    assert [f"{c.serial_number:x}" for c in certs] == [serial]
+    # with --out it names the files it wrote
+    out = home.root / "out"
+    home.issue("asp-one", "server", "2020-04-02", "--out", str(out))
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"  wrote {out}/asp-one-server-G2.crt {out}/asp-one-server-G2.key"
+
+
+def test_crl_prints_times_to_the_second(home: Home, capsys):
+    assert home.run("crl", "--ca", "org_g2", "--at", "2020-04-02T01:00:00.123456") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in out] == [["org_g2", "crl"], ["org_g2", "arl"]]
+    assert all(line.endswith("next update 2020-04-04T01:00:00Z") for line in out), out
+    assert home.run("crl", "--ca", "org_g2", "--delta") == 0  # at the current time
+    line = capsys.readouterr().out.strip()
+    assert "." not in line.split("next update ")[1]
+    assert line.endswith("Z")
+
+
+def test_revoke_help_shows_that_it_publishes_by_default(capsys):
+    assert main(["pki", "revoke", "--help"]) == 0
+    assert "[default: publish]" in " ".join(capsys.readouterr().out.split())
+
+
+def test_export_writes_the_newest_valid_certificate(home: Home, capsys):
+    home.issue("asp-one", "server", "2020-04-02")
+    home.issue("asp-one", "message", "2020-04-03")
+    capsys.readouterr()
+    out = home.root / "one.pem"
+    assert home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-04") == 0
+    said = capsys.readouterr().out.strip()
+    cert = x509.load_pem_x509_certificate(out.read_bytes())
+    assert said == (
+        f"exported asp-one message app_sub_g2/{cert.serial_number:x}"
+        f" (valid 2020-04-03 to 2021-04-03) -> {out}"
+    )
+    assert home.run("export", "--holder", "asp-one", "--profile", "server", "--generation", "G2",
+                    "-o", str(out), "--at", "2020-04-04") == 0  # fmt: skip
+    assert " server " in capsys.readouterr().out
+    server = x509.load_pem_x509_certificate(out.read_bytes())
+    assert server.not_valid_before_utc.date().isoformat() == "2020-04-02"
+    # nothing valid: the reason, and no file
+    gone = home.root / "gone.pem"
+    assert home.run("export", "--holder", "asp-one", "--profile", "server", "-o", str(gone),
+                    "--at", "2030-01-01") == 2  # fmt: skip
+    assert "expired: valid 2020-04-02T00:00:00Z to" in capsys.readouterr().err
+    assert not gone.exists()
+    assert home.run("export", "--holder", "asp-one", "--generation", "G1", "-o", str(gone),
+                    "--at", "2020-04-04") == 2  # fmt: skip
+    assert "holds no valid G1 certificate at 2020-04-04T00:00:00Z" in capsys.readouterr().err
+
+
+@pytest.mark.openssl
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
+def test_openssl_verifies_an_exported_certificate(home: Home, capsys):
+    home.issue("asp-one", "server", "2020-04-02")
+    out = home.root / "leaf.pem"
+    assert home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-03") == 0
+    repo = home.home / "repo"
+    at = str(int(datetime(2020, 4, 3, tzinfo=UTC).timestamp()))
+    done = subprocess.run(
+        ["openssl", "verify", "-attime", at, "-CAfile", str(repo / "anchors" / "bridge_g2.pem"),
+         "-untrusted", str(repo / "bundles" / "bridge_g2.pem"), str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{out}: OK"
