@@ -112,13 +112,16 @@ def load_scenario(
             file=path,
             line=getattr(doc, "start_line", None) or 1,
         )
+    # Without a 'services' list every catalogue service runs. An override such as
+    # services.eltax.multiplier creates the list; it must change eltax, not drop the others.
+    whole_catalogue = "services" not in doc
     if overrides:
         apply_overrides(doc, overrides, file=path)
     if fidelity is not None:
         doc["fidelity"] = fidelity
     if seed is not None:
         doc["seed"] = seed
-    return _Loader(path).scenario(doc)
+    return _Loader(path, whole_catalogue=whole_catalogue).scenario(doc)
 
 
 def parse_override_value(text: str) -> object:
@@ -203,9 +206,11 @@ def _split_path(dotted: str) -> list[str | int]:
 
 
 class _Loader:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, whole_catalogue: bool = False) -> None:
         self.path = path
         self.f = Fields(path)
+        #: The file lists no services: ones named by overrides are changed, not chosen.
+        self.whole_catalogue = whole_catalogue
 
     def _file(self, doc: LineDict, key: str, path: str) -> Path:
         text = self.f.text(doc, key, path)
@@ -562,7 +567,7 @@ class _Loader:
             container = f.mapping(doc, "services", "services")
             if not container:
                 raise f.error("must name at least one service", doc, "services", "services", {})
-            chosen = {}
+            chosen = dict.fromkeys(catalogue.names()) if self.whole_catalogue else {}
             for name in container:
                 if name not in catalogue:
                     raise f.error(
