@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -77,8 +78,8 @@ def test_worst_moment_ties_go_to_the_earliest_bin_with_the_same_rounded_load(
 ) -> None:
     summary, _ = _run(tmp_path, CABLE_CUT, "--fidelity", "analytic", "--no-plots")
     # Analytic load is flat through the cut (equal to six digits): the cut's first bin.
-    assert summary["worst_moment"]["bin"] == CUT_BINS.start  # type: ignore[index]
-    assert summary["worst_moment"]["at"] == "2026-02-16T09:00:00+09:00"  # type: ignore[index]
+    assert summary["worst_moment"]["bin"] == CUT_BINS.start
+    assert summary["worst_moment"]["at"] == "2026-02-16T09:00:00+09:00"
 
 
 def test_worst_moment_order() -> None:
@@ -87,3 +88,96 @@ def test_worst_moment_order() -> None:
     assert worst_moment([1, 1, 1], [0.1, 0.2, 0.9], [1, 1, 0]) == 1
     assert worst_moment([1, 1, 1], [0.3, 0.3000000000001, 0.1], [1, 1, 1]) == 0
     assert worst_moment([0, 0], [0.2, 0.4], [0, 0]) == 1
+
+
+# -- plots -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def weekday_tables() -> tuple[object, object]:
+    """The bundled national weekday at analytic fidelity: eleven services, ten busy links."""
+    from lgwan_sim.scenario import load_scenario, run_scenario
+    from lgwan_sim.scenario._bundled import bundled_scenarios
+
+    path = next(b.path for b in bundled_scenarios() if b.name == "national-weekday")
+    outcome = run_scenario(load_scenario(path, fidelity="analytic"))
+    return outcome.scenario.topology, outcome.tables
+
+
+def _outside(legend, ax) -> bool:
+    """True when the legend's box lies entirely to the right of the axes' box."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()  # lays the figure out as save_png does
+    renderer = canvas.get_renderer()
+    return bool(legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1)
+
+
+def test_series_styles_never_repeat() -> None:
+    from lgwan_sim.report._plots import series_styles
+
+    for count in (1, 10, 11, 40, 41, 400):
+        styles = series_styles(count)
+        assert len(set(styles)) == count
+    # the first ten are the ten colours, solid; the eleventh is blue again but dashed
+    eleven = series_styles(11)
+    assert len({s.colour for s in eleven[:10]}) == 10
+    assert {s.linestyle for s in eleven[:10]} == {"-"}
+    assert (eleven[10].colour, eleven[10].linestyle) == (eleven[0].colour, "--")
+
+
+def test_service_latency_lines_are_distinct_and_the_legend_is_outside(weekday_tables) -> None:
+    from lgwan_sim.report._plots import new_figure, plot_latency_percentiles
+
+    _, tables = weekday_tables
+    assert len(tables.services) >= 11  # more services than colours
+    axes = plot_latency_percentiles(tables, new_figure(10.0, 8.0).subplots(3, 1, sharex=True))
+    for ax in axes:
+        looks = [(ln.get_color(), ln.get_linestyle(), ln.get_marker()) for ln in ax.get_lines()]
+        assert len(looks) == len(set(looks)), "two services drawn alike"
+    legend = axes[0].get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == list(tables.services)
+    assert _outside(legend, axes[0])
+
+
+def test_link_utilisation_is_a_fraction_with_the_legend_outside(weekday_tables) -> None:
+    import numpy as np
+
+    from lgwan_sim.report._plots import new_figure, plot_link_utilisation
+
+    _, tables = weekday_tables
+    ax = plot_link_utilisation(tables, new_figure().subplots())
+    assert "fraction of capacity, 0–1" in ax.get_ylabel()
+    lines = ax.get_lines()
+    assert len(lines) == len(tables.busiest)
+    # the plotted values are the fractions links.csv holds, not percentages
+    for k, line in enumerate(lines):
+        assert np.array_equal(line.get_ydata(), tables.busiest_utilisation[k])
+    assert max(float(np.max(ln.get_ydata())) for ln in lines) <= 1.0
+    legend = ax.get_legend()
+    assert legend is not None
+    assert _outside(legend, ax)
+
+
+def test_the_map_colour_bar_uses_the_same_unit(weekday_tables) -> None:
+    from lgwan_sim.report._plots import new_figure, plot_worst_moment_map
+
+    topology, tables = weekday_tables
+    fig = new_figure(9.0, 10.0)
+    plot_worst_moment_map(topology, tables, fig.subplots())
+    labels = [ax.get_ylabel() for ax in fig.axes[1:]]
+    assert labels == ["utilisation (fraction of capacity, 0–1)"]
+
+
+def test_report_and_csv_say_and_hold_fractions(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "zoom"
+    assert main(["run", "packet-zoom", "--fidelity", "analytic", "--out", str(out)]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "peak utilisation (0–1)" in page
+    assert "peak link utilisation (0–1)" in page
+    with (out / "links.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    values = [float(v) for row in rows[1:] for v in row[2:]]
+    assert 0.0 < max(values) <= 1.0

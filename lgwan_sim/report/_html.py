@@ -73,11 +73,12 @@ def _img(path: Path, caption: str) -> str:
 
 
 _CAPTIONS = {
-    "link_utilisation.png": "Utilisation of the busiest links over time.",
+    "link_utilisation.png": "Utilisation of the busiest links over time, as a fraction of "
+    "capacity (0–1).",
     "service_latency.png": "Latency percentiles per service over time.",
     "unreachable.png": "Local bodies unable to reach a service they use, over time.",
-    "map_worst_moment.png": "The network at the worst moment: link utilisation and failed "
-    "elements (red).",
+    "map_worst_moment.png": "The network at the worst moment: link utilisation (fraction of "
+    "capacity, 0–1) and failed elements (red).",
 }
 
 
@@ -123,7 +124,7 @@ def render_run_html(
         _card("latency objective breaches", totals["slo_breaches"], "totals.slo_breaches"),
         _card("peak unreachable local bodies", unreach["peak"], "unreachable_local_bodies.peak"),
         _card(
-            "peak link utilisation",
+            "peak link utilisation (0–1)",
             summary["busiest_links"][0]["peak_utilisation"] if summary["busiest_links"] else 0,
             "busiest_links.0.peak_utilisation",
         ),
@@ -207,7 +208,13 @@ def render_run_html(
         "<h2>Busiest links</h2>",
         "<p>Each direction of a link separately: <code>a~b&gt;</code> runs from a to b.</p>",
         _table(
-            ["link", "capacity (bit/s)", "peak utilisation", "mean utilisation", "peak at"],
+            [
+                "link",
+                "capacity (bit/s)",
+                "peak utilisation (0–1)",
+                "mean utilisation (0–1)",
+                "peak at",
+            ],
             link_rows,
         ),
         "<h2>Events applied</h2>",

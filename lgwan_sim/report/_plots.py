@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,7 @@ import numpy.typing as npt
 from lgwan_sim.network import Topology
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -24,12 +25,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLOT_FILES",
+    "UTILISATION_LABEL",
+    "SeriesStyle",
     "new_figure",
     "plot_latency_percentiles",
     "plot_link_utilisation",
     "plot_unreachable",
     "plot_worst_moment_map",
     "save_png",
+    "series_styles",
     "write_run_plots",
 ]
 
@@ -74,18 +78,99 @@ def _time_axis(ax: Axes, tables: RunTables) -> None:
     ax.grid(True, alpha=0.3)
 
 
+#: Utilisation is a fraction of capacity everywhere: plots, map, report, CSVs, summary.
+UTILISATION_LABEL = "utilisation (fraction of capacity, 0–1)"
+
+_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)  # matplotlib's tab10
+_LINESTYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "v", "D", "x", "+", "*", "P")
+
+
+class SeriesStyle(NamedTuple):
+    colour: str
+    linestyle: str
+    marker: str | None
+
+
+def series_styles(count: int) -> list[SeriesStyle]:
+    """A distinct (colour, line style, marker) for each of ``count`` series.
+
+    Ten colours first with solid lines, then the same colours dashed, dotted and dash-dotted,
+    then all of those again with a marker each: no two of the first 400 series look alike.
+    """
+    styles: list[SeriesStyle] = []
+    per_marker = len(_COLOURS) * len(_LINESTYLES)
+    for i in range(count):
+        block = i // per_marker
+        styles.append(
+            SeriesStyle(
+                _COLOURS[i % len(_COLOURS)],
+                _LINESTYLES[(i // len(_COLOURS)) % len(_LINESTYLES)],
+                None if block == 0 else _MARKERS[(block - 1) % len(_MARKERS)],
+            )
+        )
+    return styles
+
+
+def _plot_series(
+    ax: Axes, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], label: str, style: SeriesStyle
+) -> None:
+    ax.plot(
+        x,
+        y,
+        linewidth=1.0,
+        color=style.colour,
+        linestyle=style.linestyle,
+        marker=style.marker,
+        markersize=3,
+        label=label,
+    )
+
+
+def _legend_outside(
+    ax: Axes, title: str, handles: Sequence[Artist] | None = None, labels: Sequence[str] = ()
+) -> None:
+    """The legend to the right of the axes, where it hides no line."""
+    kwargs: dict[str, Any] = {
+        "loc": "upper left",
+        "bbox_to_anchor": (1.01, 1.0),
+        "borderaxespad": 0.0,
+        "fontsize": 7,
+        "title": title,
+        "title_fontsize": 7,
+        "frameon": False,
+    }
+    if handles is None:
+        ax.legend(**kwargs)
+    else:
+        ax.legend(handles, labels, **kwargs)
+
+
 def plot_link_utilisation(tables: RunTables, ax: Axes | None = None) -> Axes:
-    """Utilisation over time of the busiest directed links (peak first)."""
+    """Utilisation over time of the busiest directed links (peak first), as a fraction 0-1."""
     if ax is None:
         ax = new_figure().subplots()
     times = _times(tables)
-    for k, link in enumerate(tables.busiest):
-        ax.plot(times, tables.busiest_utilisation[k] * 100.0, linewidth=1.0, label=link)
-    ax.set_ylabel("utilisation (%)")
+    for k, (link, style) in enumerate(
+        zip(tables.busiest, series_styles(len(tables.busiest)), strict=True)
+    ):
+        _plot_series(ax, times, tables.busiest_utilisation[k], link, style)
+    ax.set_ylabel(UTILISATION_LABEL)
     ax.set_ylim(bottom=0)
     ax.set_title(f"Busiest {len(tables.busiest)} links (each direction separately)")
     if tables.busiest:
-        ax.legend(fontsize=6, loc="upper left", ncols=2)
+        _legend_outside(ax, "link (a~b> runs a to b)")
     _time_axis(ax, tables)
     return ax
 
@@ -98,20 +183,28 @@ def plot_latency_percentiles(
         axes = new_figure(10.0, 8.0).subplots(3, 1, sharex=True)
     series = (("p50", tables.p50), ("p95", tables.p95), ("p99", tables.p99))
     times = _times(tables)
+    styles = dict(zip(tables.services, series_styles(len(tables.services)), strict=True))
     for ax, (label, by_service) in zip(axes, series, strict=True):
         drawn = False
         for name in tables.services:
             values = np.asarray(by_service[name], dtype=float)
             if np.isfinite(values).any():
-                ax.plot(times, values, linewidth=0.9, label=name)
+                _plot_series(ax, times, values, name, styles[name])
                 drawn = True
         if drawn:
             ax.set_yscale("log")
         ax.set_ylabel(f"{label} latency (s)")
         _time_axis(ax, tables)
     axes[0].set_title("Service latency percentiles per bin (empty where nothing was delivered)")
-    if tables.services:
-        axes[0].legend(fontsize=6, loc="upper left", ncols=3)
+    # One legend for the three panels, beside the top one: every service that was drawn in
+    # any panel, in the catalogue order.
+    handles: dict[str, Artist] = {}
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(name, handle)
+    if handles:
+        names = [n for n in tables.services if n in handles]
+        _legend_outside(axes[0], "service", [handles[n] for n in names], names)
     return axes
 
 
@@ -144,6 +237,7 @@ def plot_worst_moment_map(topology: Topology, tables: RunTables, ax: Axes | None
         failed_links=tables.failed_links,
         failed_sites=tables.failed_sites,
         title=f"Worst moment: {moment:%Y-%m-%d %H:%M}-{until:%H:%M %Z}",
+        value_label=UTILISATION_LABEL,
     )
 
 
