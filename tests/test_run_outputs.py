@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +184,64 @@ def test_report_and_csv_say_and_hold_fractions(tmp_path: Path, capsys) -> None:
         rows = list(csv.reader(handle))
     values = [float(v) for row in rows[1:] for v in row[2:]]
     assert 0.0 < max(values) <= 1.0
+
+
+# -- a successful run says nothing on stderr -----------------------------------------------
+
+
+def _run_strict(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The command in a fresh interpreter with every warning an error, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-W", "error", "-m", "lgwan_sim.cli", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "flow"])
+def test_a_bundled_study_run_has_a_clean_stderr(tmp_path: Path, fidelity: str) -> None:
+    out = tmp_path / "zoom"
+    proc = _run_strict("run", "packet-zoom", "--fidelity", fidelity, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert (out / "service_latency.png").stat().st_size > 0
+
+
+#: Both municipalities are cut off for the whole run: nothing is delivered, every latency
+#: series is empty and no line gets a legend entry.
+NOTHING_DELIVERED = CABLE_CUT.replace(
+    '  - {at: "+1h", kind: link_down, links: [m1~core], until: "+1h30m", note: cable cut}\n',
+    '  - {at: "+0s", kind: link_down, links: [m1~core, m2~core], note: both lines cut}\n',
+).replace("fidelity: flow", "fidelity: analytic")
+
+
+def test_a_run_that_delivers_nothing_has_a_clean_stderr(tmp_path: Path) -> None:
+    assert NOTHING_DELIVERED != CABLE_CUT
+    scenario = tmp_path / "nothing.yaml"
+    scenario.write_text(NOTHING_DELIVERED, encoding="utf-8")
+    out = tmp_path / "out"
+    proc = _run_strict("run", str(scenario), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["totals"]["delivered"] == 0
+    assert (out / "service_latency.png").stat().st_size > 0
+
+
+def test_latency_panels_without_a_positive_value_stay_linear(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from lgwan_sim.report._plots import new_figure, plot_latency_percentiles
+    from lgwan_sim.scenario import load_scenario, run_scenario
+
+    scenario = tmp_path / "cut.yaml"
+    scenario.write_text(CABLE_CUT.replace("fidelity: flow", "fidelity: analytic"))
+    tables = run_scenario(load_scenario(scenario)).tables
+    zeros = {n: np.zeros_like(v) for n, v in tables.p50.items()}
+    flat = replace(tables, p50=zeros)
+    axes = plot_latency_percentiles(flat, new_figure(10.0, 8.0).subplots(3, 1, sharex=True))
+    assert [ax.get_yscale() for ax in axes] == ["linear", "log", "log"]

@@ -185,13 +185,16 @@ def plot_latency_percentiles(
     times = _times(tables)
     styles = dict(zip(tables.services, series_styles(len(tables.services)), strict=True))
     for ax, (label, by_service) in zip(axes, series, strict=True):
-        drawn = False
+        positive = False
         for name in tables.services:
             values = np.asarray(by_service[name], dtype=float)
-            if np.isfinite(values).any():
+            finite = np.isfinite(values)
+            if finite.any():
                 _plot_series(ax, times, values, name, styles[name])
-                drawn = True
-        if drawn:
+                positive = positive or bool((values[finite] > 0).any())
+        # A log axis needs a positive value to frame; a panel with none (nothing delivered,
+        # or latencies of zero) stays linear instead of warning on stderr.
+        if positive:
             ax.set_yscale("log")
         ax.set_ylabel(f"{label} latency (s)")
         _time_axis(ax, tables)
