@@ -349,6 +349,12 @@ def issue_cmd(
 @click.option("--issuer", "issuer_ca", help="Issuing CA id (with --serial).")
 @click.option("--serial", help="Serial number in hex (with --issuer).")
 @click.option(
+    "--cert",
+    "cert_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The PEM certificate to revoke (instead of --issuer and --serial).",
+)
+@click.option(
     "--reason",
     type=click.Choice(sorted(REVOCATION_REASONS)),
     required=True,
@@ -367,16 +373,29 @@ def revoke_cmd(
     holder: str | None,
     issuer_ca: str | None,
     serial: str | None,
+    cert_file: Path | None,
     reason: str,
     publish: bool,
 ) -> None:
-    """Revoke certificates with a reason."""
+    """Revoke certificates with a reason: --holder, --cert, or --issuer with --serial."""
     now = _at(at)
-    if (holder is None) == (serial is None) or (holder is not None and issuer_ca is not None):
-        raise click.UsageError("give either --holder or --issuer with --serial")
+    ways = [holder is not None, cert_file is not None, serial is not None or issuer_ca is not None]
+    if sum(ways) != 1:
+        raise click.UsageError("give one of --holder, --cert, or --issuer with --serial")
+    given_cert = None
+    if cert_file is not None:
+        try:
+            given_cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        except ValueError:
+            raise InputError("not a readable PEM certificate", file=cert_file) from None
     with obj.open() as ca:
         if holder is not None:
             revoked = ca.revoke_holder(holder, reason=reason, now=now)
+        elif given_cert is not None:
+            issued = ca.find_certificate(given_cert)
+            if issued is None:
+                raise InputError("not a certificate of this CA home", file=cert_file)
+            revoked = ca.revoke(issued.issuer_ca, issued.serial, reason=reason, now=now)
         else:
             if issuer_ca is None:
                 raise click.UsageError("--serial needs --issuer")

@@ -1197,6 +1197,17 @@ class Pki:
             raise PkiError(f"no certificate {serial:x} from CA {issuer_ca!r}")
         return self._from_row(row)
 
+    def find_certificate(self, cert: x509.Certificate) -> IssuedCertificate | None:
+        """The stored record of ``cert`` (same serial and the same bytes), if it is ours."""
+        der = cert.public_bytes(Encoding.DER)
+        for row in self.store.db.execute(
+            f"SELECT {self._COLS} FROM certificate WHERE serial = ?",
+            (f"{cert.serial_number:x}",),
+        ):
+            if row[7] == der:
+                return self._from_row(row)
+        return None
+
     def private_key(self, cert: IssuedCertificate) -> PrivateKey:
         """The end-entity private key the CA generated for ``cert`` (decrypted)."""
         if cert.key_ref is None:

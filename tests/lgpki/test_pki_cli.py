@@ -217,7 +217,7 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         (["audit", "--export", "{payload}/log.jsonl"], "File exists"),
         (
             ["revoke", "--holder", "asp-one", "--issuer", "org_g2", "--reason", "superseded"],
-            "give either --holder or --issuer with --serial",
+            "give one of --holder, --cert, or --issuer with --serial",
         ),
         (
             [

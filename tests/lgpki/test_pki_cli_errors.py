@@ -39,6 +39,7 @@ class Home:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.home = root / "home"
         self.topology = root / "tiny.yaml"
         self.topology.write_text(TOPOLOGY, encoding="utf-8")
@@ -367,3 +368,33 @@ def test_openssl_verifies_an_exported_certificate(home: Home, capsys):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"{out}: OK"
+
+
+def test_revoke_a_certificate_given_as_a_file(home: Home, tmp_path: Path, capsys):
+    out = home.root / "out"
+    home.issue("asp-one", "server", "2020-04-02", "--out", str(out))
+    home.issue("asp-one", "message", "2020-04-02")
+    capsys.readouterr()
+    crt = out / "asp-one-server-G2.crt"
+    serial = f"{x509.load_pem_x509_certificate(crt.read_bytes()).serial_number:x}"
+    assert home.run("revoke", "--cert", str(crt), "--reason", "superseded", "--at",
+                    "2020-04-02T01:00") == 0  # fmt: skip
+    assert capsys.readouterr().out == f"revoked app_sub_g2/{serial} (asp-one, superseded)\n"
+    assert home.run("verify", str(crt), "--at", "2020-04-02T02:00") == 1
+    assert "REJECTED: revoked: " in capsys.readouterr().err
+    # the message certificate of the same holder is untouched
+    assert home.run("export", "--holder", "asp-one", "-o", str(tmp_path / "m.pem"),
+                    "--at", "2020-04-02T02:00") == 0  # fmt: skip
+    assert " message " in capsys.readouterr().out
+    # a certificate of another home, or no certificate: bad input, nothing revoked
+    other = Home(tmp_path / "other")
+    other.issue("asp-one", "server", "2020-04-02", "--out", str(tmp_path / "o"))
+    foreign = tmp_path / "o" / "asp-one-server-G2.crt"
+    capsys.readouterr()
+    assert home.run("revoke", "--cert", str(foreign), "--reason", "superseded") == 2
+    assert _one_line(capsys.readouterr().err) == (
+        f"lgwan-sim: error: {foreign}: not a certificate of this CA home"
+    )
+    assert home.run("revoke", "--cert", str(crt), "--holder", "asp-one", "--reason",
+                    "superseded") == 2  # fmt: skip
+    assert "give one of --holder, --cert, or --issuer with --serial" in capsys.readouterr().err
