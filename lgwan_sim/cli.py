@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 import click
 
 from lgwan_sim import __version__
-from lgwan_sim.errors import LgwanSimError
+from lgwan_sim.errors import LgwanSimError, LgwanSimWarning
 
 __all__ = ["cli", "main"]
 
@@ -38,6 +39,28 @@ for _name in _COMMAND_MODULES:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 2 user error, 1 crash)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        default_show = warnings.showwarning
+
+        def show(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: object = None,
+            line: str | None = None,
+        ) -> None:
+            if issubclass(category, LgwanSimWarning):
+                click.echo(f"lgwan-sim: warning: {message}", err=True)
+            else:
+                default_show(message, category, filename, lineno, file, line)  # type: ignore[arg-type]
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", LgwanSimWarning)  # shown as a line, never raised
+        return _main(args)
+
+
+def _main(args: list[str]) -> int:
     try:
         result = cli.main(args=args, prog_name="lgwan-sim", standalone_mode=False)
     except LgwanSimError as exc:

@@ -23,6 +23,7 @@ __all__ = [
     "EngineError",
     "InputError",
     "LgwanSimError",
+    "LgwanSimWarning",
     "NoRouteError",
     "PkiError",
     "ScenarioError",
@@ -34,6 +35,13 @@ __all__ = [
 
 class LgwanSimError(Exception):
     """Root of every error that lgwan-sim raises on purpose."""
+
+
+class LgwanSimWarning(UserWarning):
+    """Root of lgwan-sim's warnings: input that works but is probably not what was meant.
+
+    The command line prints each as one ``lgwan-sim: warning: ...`` line.
+    """
 
 
 class InputError(LgwanSimError, ValueError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lgwan_sim.errors import TopologyError
+from lgwan_sim.errors import LgwanSimWarning, TopologyError
 
 if TYPE_CHECKING:
     from lgwan_sim.network._national import Prefecture
@@ -26,7 +26,7 @@ __all__ = ["ROSTER_COLUMNS", "RosterEntry", "RosterWarning", "load_roster", "ros
 ROSTER_COLUMNS = ("lgcode", "pref_code", "name", "lat", "lon")
 
 
-class RosterWarning(UserWarning):
+class RosterWarning(LgwanSimWarning):
     """A roster that loads but does not cover the country (missing prefectures or rows)."""
 
 
