@@ -286,6 +286,10 @@ def local_cluster(workers: int) -> Any:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            # The scheduler's HTTP server (health, metrics) runs even without a dashboard and
+            # wants port 8787; a free port keeps two sweeps, or a sweep beside a Dask
+            # dashboard, from colliding on it.
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.CRITICAL,
         )
 

@@ -110,7 +110,11 @@ def test_a_sweep_can_use_an_existing_scheduler(small_path: Path) -> None:
 
     # a plain Dask cluster, as someone else's scheduler would be
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
     ) as cluster:
         result = run_sweep(
             small_path,
@@ -128,7 +132,11 @@ def test_the_sweep_command_runs_on_an_existing_scheduler(cli, small_path: Path, 
 
     out = tmp_path / "sweep"
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
     ) as cluster:
         result = cli(
             "sweep",
