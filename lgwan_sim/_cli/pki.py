@@ -62,10 +62,10 @@ class _Ctx:
     def open(self) -> Pki:
         """Open the store; a folder without one is named before any passphrase is read."""
         if not (self.home / "pki.sqlite3").is_file():
-            what = "no such folder" if not self.home.exists() else "no CA store in this folder"
+            what = "no CA store in this folder" if self.home.exists() else "no such folder"
             raise PkiError(
-                f"{self.home}: {what}; create one with 'lgwan-sim pki --home {self.home} init'"
-                " first"
+                f"{self.home}: {what}; to make a CA store there, run"
+                f" 'lgwan-sim pki --home {self.home} init' first"
             )
         return Pki.open(self.home, passphrase=self.passphrase())
 

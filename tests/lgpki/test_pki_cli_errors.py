@@ -267,16 +267,16 @@ def test_a_home_without_a_store_says_to_run_init(tmp_path: Path, capsys, command
     missing = tmp_path / "nohome"
     assert main(["pki", "--home", str(missing), *command]) == 2
     assert _one_line(capsys.readouterr().err) == (
-        f"lgwan-sim: error: {missing}: no such folder;"
-        f" create one with 'lgwan-sim pki --home {missing} init' first"
+        f"lgwan-sim: error: {missing}: no such folder; to make a CA store there,"
+        f" run 'lgwan-sim pki --home {missing} init' first"
     )
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "passphrase").write_text("something\n")
     assert main(["pki", "--home", str(empty), *command]) == 2
     assert _one_line(capsys.readouterr().err) == (
-        f"lgwan-sim: error: {empty}: no CA store in this folder;"
-        f" create one with 'lgwan-sim pki --home {empty} init' first"
+        f"lgwan-sim: error: {empty}: no CA store in this folder; to make a CA store there,"
+        f" run 'lgwan-sim pki --home {empty} init' first"
     )
     assert sorted(p.name for p in empty.iterdir()) == ["passphrase"]  # nothing written
     assert not missing.exists()
