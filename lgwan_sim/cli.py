@@ -37,7 +37,11 @@ for _name in _COMMAND_MODULES:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 2 user error, 1 crash)."""
+    """Run the command line; return the exit code.
+
+    0: done. 1: the command ran and the answer is negative (``topology route`` found no
+    route, ``pki verify`` rejected), or an unexpected crash. 2: bad input or usage.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     with warnings.catch_warnings():
         default_show = warnings.showwarning
