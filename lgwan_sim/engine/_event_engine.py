@@ -22,7 +22,7 @@ import simpy
 from lgwan_sim.engine._metrics import _INV_LOG_R as _INV
 from lgwan_sim.engine._metrics import _LOG_MIN, LatencyHistogram, ServiceStats, bucket_value
 from lgwan_sim.engine._results import AppliedEvent, RunResult
-from lgwan_sim.engine._state import Change, NetState
+from lgwan_sim.engine._state import Change, NetState, Path
 from lgwan_sim.engine._streams import ArrivalStream
 from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
 from lgwan_sim.network import Topology
@@ -143,6 +143,23 @@ class EventEngine:
         self.live[i] -= 1
         d = self.dropped[i]
         d[reason] = d.get(reason, 0) + 1
+
+    def leg_path(self, msg: Msg, src: str, dst: str) -> Path | None:
+        """The path of a message's next leg, or None once it is dropped for having none.
+
+        A leg from or to a site that is down is lost as ``site_down``; one with no route
+        (routing has converged around a cut) as ``no_route``. Responses take the request's
+        path back.
+        """
+        state = self.state
+        down = state.down_sites
+        if down and (src in down or dst in down):
+            self.drop(msg, "site_down")
+            return None
+        path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
+        if path is None:
+            self.drop(msg, "no_route")
+        return path
 
     def deliver(self, msg: Msg, t: float) -> None:
         if not msg.alive:

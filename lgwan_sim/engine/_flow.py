@@ -224,15 +224,10 @@ class FlowEngine(EventEngine):
 
     # -- legs -----------------------------------------------------------------------------
     def start_leg(self, msg: Msg, src: str, dst: str, size: float, t: float) -> None:
-        state = self.state
-        down = state.down_sites
-        if down and (src in down or dst in down):
-            self.drop(msg, "site_down")
-            return
-        path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
+        path = self.leg_path(msg, src, dst)
         if path is None:
-            self.drop(msg, "no_route")
             return
+        state = self.state
         if state.dead and state.blackholed(path):
             self.drop(msg, "link_failure")
             return

@@ -62,14 +62,8 @@ class PacketEngine(EventEngine):
 
     # -- legs -----------------------------------------------------------------------------
     def start_leg(self, msg: Msg, src: str, dst: str, size: float, t: float) -> None:
-        state = self.state
-        down = state.down_sites
-        if down and (src in down or dst in down):
-            self.drop(msg, "site_down")
-            return
-        path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
+        path = self.leg_path(msg, src, dst)
         if path is None:
-            self.drop(msg, "no_route")
             return
         if not path.links:
             self._leg_done(msg, t)
