@@ -72,28 +72,17 @@ def run(
             config=config,
             progress=progress,
         )
-    if fid is Fidelity.FLOW:
-        from lgwan_sim.engine._flow import FlowEngine
+    from lgwan_sim.engine._flow import FlowEngine
+    from lgwan_sim.engine._packet import PacketEngine
 
-        engine: EventEngine = FlowEngine(
-            topology,
-            demand,
-            timeline,
-            duration_s=float(duration_s),
-            seed=seed,
-            config=config,
-            progress=progress,
-        )
-    else:
-        from lgwan_sim.engine._packet import PacketEngine
-
-        engine = PacketEngine(
-            topology,
-            demand,
-            timeline,
-            duration_s=float(duration_s),
-            seed=seed,
-            config=config,
-            progress=progress,
-        )
+    engine_class: type[EventEngine] = FlowEngine if fid is Fidelity.FLOW else PacketEngine
+    engine = engine_class(
+        topology,
+        demand,
+        timeline,
+        duration_s=float(duration_s),
+        seed=seed,
+        config=config,
+        progress=progress,
+    )
     return engine.run()
