@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lgwan_sim._cli._common import topology_from_options, topology_options
+from lgwan_sim._files import atomic_write
 from lgwan_sim.errors import InputError, PkiError, UnknownSiteError, VerificationError
 from lgwan_sim.lgpki import (
     CertKind,
@@ -39,7 +40,6 @@ from lgwan_sim.lgpki import (
     verifier_from_repository,
 )
 from lgwan_sim.lgpki._ca import REVOCATION_REASONS
-from lgwan_sim.lgpki._files import atomic_write
 from lgwan_sim.lgpki._message import _MAGIC as MESSAGE_MAGIC
 
 __all__ = ["commands", "pki"]

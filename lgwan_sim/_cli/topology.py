@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lgwan_sim._cli._common import echo_json, topology_from_options, topology_options
+from lgwan_sim._files import atomic_write
 from lgwan_sim.errors import NoRouteError, TopologyError, UnknownSiteError
 from lgwan_sim.network import (
     ExportFormat,
@@ -19,7 +20,6 @@ from lgwan_sim.network import (
     Topology,
     export_topology,
     summary,
-    write_atomic,
 )
 
 __all__ = ["commands"]
@@ -137,7 +137,7 @@ def map_cmd(
         )
     finally:
         plt.close(fig)
-    write_atomic(output, buffer.getvalue())
+    atomic_write(output, buffer.getvalue(), mode=0o666)
     click.echo(f"wrote {output}")
 
 

@@ -36,6 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from lgwan_sim._files import TMP_PREFIX, atomic_write, atomic_write_many, remove_stale_tmp
 from lgwan_sim.errors import PkiError
 from lgwan_sim.lgpki._build import (
     SITE_URI_PREFIX,
@@ -48,7 +49,6 @@ from lgwan_sim.lgpki._build import (
 )
 from lgwan_sim.lgpki._config import load_hierarchy, load_migration_plan
 from lgwan_sim.lgpki._crypto import PrivateKey, PublicKey, generate_key, key_type_of, spki_sha256
-from lgwan_sim.lgpki._files import TMP_PREFIX, atomic_write, atomic_write_many, remove_stale_tmp
 from lgwan_sim.lgpki._migration_plan import MigrationPlan
 from lgwan_sim.lgpki._model import (
     CaSpec,

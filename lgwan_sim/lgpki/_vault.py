@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from lgwan_sim._files import atomic_write
 from lgwan_sim.errors import PkiError
 from lgwan_sim.lgpki._crypto import PrivateKey
-from lgwan_sim.lgpki._files import atomic_write
 
 __all__ = ["KeyVault"]
 

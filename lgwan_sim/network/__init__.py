@@ -5,7 +5,6 @@ from lgwan_sim.network._export import (
     export_topology,
     to_geojson,
     to_mapping,
-    write_atomic,
 )
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
 from lgwan_sim.network._metrics import Diameter, diameter, summary
@@ -56,5 +55,4 @@ __all__ = [
     "to_geojson",
     "to_mapping",
     "topology_from_mapping",
-    "write_atomic",
 ]

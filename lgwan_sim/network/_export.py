@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import secrets
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from lgwan_sim._files import atomic_write
 from lgwan_sim.network._model import Link, Site
 from lgwan_sim.network._topology import Topology
 
@@ -25,7 +24,6 @@ __all__ = [
     "to_geojson",
     "to_graphml_graph",
     "to_mapping",
-    "write_atomic",
 ]
 
 
@@ -123,34 +121,9 @@ def _render(topology: Topology, fmt: ExportFormat) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file renamed into place.
-
-    The file gets the mode any new file would (``0666`` less the umask, usually ``0644``),
-    not the owner-only ``0600`` of :func:`tempfile.mkstemp`.
-    """
-    path = Path(path)
-    folder = path.parent
-    for _ in range(100):
-        tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        break
-    else:  # pragma: no cover - a hundred name collisions
-        raise FileExistsError(f"no free temporary name beside {path}")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def export_topology(topology: Topology, path: str | Path, fmt: ExportFormat | str) -> Path:
     """Write ``topology`` to ``path`` atomically (a temporary file renamed into place)."""
     fmt = ExportFormat(fmt)
-    return write_atomic(path, _render(topology, fmt))
+    path = Path(path)
+    atomic_write(path, _render(topology, fmt), mode=0o666)
+    return path

@@ -1,4 +1,8 @@
-"""Atomic, durable file writes for the published repository and the key vault."""
+"""Atomic, durable file writes: exports, maps, the CA's published repository and key vault.
+
+``mode`` is the mode a new file asks for; the umask still applies, so ``0o666`` gives what
+any new file would get (usually ``0644``) and ``0o600`` keeps a key file private.
+"""
 
 from __future__ import annotations
 
