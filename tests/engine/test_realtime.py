@@ -1,0 +1,177 @@
+"""The real-time driver: pacing logic on an injected clock, and once on the wall clock."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+
+import pytest
+
+from lgwan_sim.engine._realtime import Lateness, RealtimeDriver
+from lgwan_sim.errors import InputError
+
+
+class FakeClock:
+    """A clock that moves only when waited on, plus ``tick`` per reading (so spins end)."""
+
+    def __init__(self, tick: float = 1e-6, oversleep: float = 0.0) -> None:
+        self.t = 100.0
+        self.tick = tick
+        self.oversleep = oversleep
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        self.t += self.tick
+        return self.t
+
+    def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.t += seconds + self.oversleep
+
+
+class Timed:
+    """A steppable with a heap of due times; records the wall clock at which each ran."""
+
+    def __init__(self, times: list[float], clock: FakeClock | None = None) -> None:
+        self.heap = list(times)
+        heapq.heapify(self.heap)
+        self.clock = clock
+        self.ran: list[tuple[float, float]] = []  # (due, wall)
+        self.advanced: list[float] = []
+
+    def peek(self) -> float:
+        return self.heap[0] if self.heap else math.inf
+
+    def advance_to(self, t_s: float) -> None:
+        self.advanced.append(t_s)
+        while self.heap and self.heap[0] < t_s:
+            due = heapq.heappop(self.heap)
+            wall = self.clock() if self.clock else time.monotonic()
+            self.ran.append((due, wall))
+
+
+def test_each_event_runs_when_the_wall_clock_reaches_it():
+    clock = FakeClock()
+    engine = Timed([0.1, 0.25, 1.0], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    wall0 = clock.t
+    late = driver.run(2.0)
+    assert [due for due, _ in engine.ran] == [0.1, 0.25, 1.0]
+    for due, wall in engine.ran:
+        assert wall - wall0 >= due
+        assert wall - wall0 - due < 1e-4
+    assert late.steps == 3
+    assert late.max_s < 1e-4
+    assert driver.now_s == 2.0
+    assert engine.advanced[-1] == 2.0
+    # the end is waited for too: the clock stands at the end's wall time
+    assert clock.t - wall0 == pytest.approx(2.0, abs=1e-4)
+
+
+def test_speed_scales_the_wall_time():
+    clock = FakeClock()
+    engine = Timed([1.0, 30.0], clock)
+    driver = RealtimeDriver(engine, speed=60.0, clock=clock, wait=clock.wait)
+    wall0 = clock.t
+    driver.run(60.0)
+    walls = [wall - wall0 for _, wall in engine.ran]
+    assert walls == pytest.approx([1.0 / 60, 0.5], abs=1e-4)
+    assert clock.t - wall0 == pytest.approx(1.0, abs=1e-4)
+
+
+def test_blocking_waits_leave_the_last_millisecond_to_the_spin():
+    clock = FakeClock(oversleep=0.0008)  # a sleep that wakes 0.8 ms late
+    engine = Timed([0.5], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    wall0 = clock.t
+    late = driver.run(0.6)
+    assert clock.waits[0] == pytest.approx(0.5 - 0.001, abs=1e-5)
+    _due, wall = engine.ran[0]
+    # 0.8 ms of oversleep is absorbed by the 1 ms left to the spin
+    assert wall - wall0 == pytest.approx(0.5, abs=1e-4)
+    assert late.p50_s < 1e-4
+
+
+def test_a_late_wakeup_is_reported_as_lateness():
+    clock = FakeClock(oversleep=0.005)  # 5 ms late: more than the spin can absorb
+    engine = Timed([0.5, 0.7], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    late = driver.run(1.0)
+    assert late.steps == 2
+    assert late.p50_s == pytest.approx(0.004, abs=2e-4)
+    assert late.max_s == pytest.approx(0.004, abs=2e-4)
+
+
+def test_a_wait_that_returns_early_lets_the_caller_add_work():
+    clock = FakeClock()
+    engine = Timed([1.0], clock)
+    arrived = []
+
+    def wait(seconds: float) -> None:
+        # input arrives 0.2 s into the first wait: the wait returns then
+        if not arrived:
+            clock.t += 0.2
+            arrived.append(clock.t)
+        else:
+            clock.wait(seconds)
+
+    driver = RealtimeDriver(engine, clock=clock, wait=wait)
+    wall0 = clock.t
+    assert driver.step(5.0) is True
+    assert engine.ran == []  # nothing advanced past the wall clock
+    assert engine.advanced == []
+    # the caller hands the engine something due now, then steps on
+    now = driver.sim_now()
+    assert now == pytest.approx(0.2, abs=1e-4)
+    heapq.heappush(engine.heap, now)
+    driver.run(5.0)
+    assert [due for due, _ in engine.ran] == [now, 1.0]
+    assert engine.ran[1][1] - wall0 == pytest.approx(1.0, abs=1e-4)
+
+
+def test_as_fast_as_possible_never_waits():
+    clock = FakeClock()
+    engine = Timed([0.5, 100.0, 3600.0], clock)
+    driver = RealtimeDriver(engine, speed=math.inf, clock=clock, wait=clock.wait)
+    late = driver.run(7200.0)
+    assert clock.waits == []
+    assert [due for due, _ in engine.ran] == [0.5, 100.0, 3600.0]
+    assert driver.now_s == 7200.0
+    assert late.steps == 0
+
+
+def test_waiting_forever_is_refused():
+    clock = FakeClock()
+    driver = RealtimeDriver(Timed([]), clock=clock, wait=clock.wait)
+    with pytest.raises(InputError, match="wait forever"):
+        driver.step()
+
+
+@pytest.mark.parametrize("speed", [0, -1.0, math.nan, "fast"])
+def test_bad_speed_is_refused(speed):
+    with pytest.raises(InputError) as info:
+        RealtimeDriver(Timed([]), speed=speed)
+    assert info.value.field == "speed"
+
+
+def test_lateness_percentiles_are_nearest_rank():
+    late = Lateness.of([0.003, 0.001, 0.002, 0.010])
+    assert (late.steps, late.p50_s, late.p99_s, late.max_s) == (4, 0.002, 0.010, 0.010)
+    assert Lateness.of([]).steps == 0
+
+
+@pytest.mark.slow
+def test_on_the_wall_clock_steps_are_on_time():
+    # 200 events 2 ms apart: a generous bound, the machine may be busy
+    engine = Timed([0.002 * (i + 1) for i in range(200)])
+    driver = RealtimeDriver(engine)
+    t0 = time.monotonic()
+    late = driver.run(0.5)
+    assert time.monotonic() - t0 >= 0.5
+    # a late step catches up: it runs every event already due, so steps may be fewer
+    assert len(engine.ran) == 200
+    assert 0 < late.steps <= 200
+    assert late.p50_s < 0.005
+    for due, wall in engine.ran:
+        assert wall - t0 >= due - 1e-3
