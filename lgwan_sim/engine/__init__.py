@@ -1,27 +1,63 @@
-"""The simulation engine: fidelities ``analytic``, ``flow`` and ``packet`` behind one ``run()``.
+"""The simulation engine: fidelities ``analytic``, ``flow`` and ``packet`` behind one seam.
 
+``build(inputs)`` makes an engine that is advanced from outside (``peek``, ``advance_to``,
+``apply``, ``inject``, ``respond``, ``finish``); ``run`` is build and finish in one call.
 See ``docs/engine.md`` for the models, their formulas, the accounting rules and the
 assumptions behind every default of :class:`EngineConfig`.
 """
 
 from lgwan_sim.engine._analytic import OutageImpact, n1_sweep
+from lgwan_sim.engine._endpoint import (
+    BinRecord,
+    DropRecord,
+    Endpoint,
+    FakeEndpoint,
+    Message,
+    Observer,
+    Observers,
+    ProgressObserver,
+    Reply,
+)
 from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
+from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Steppable
 from lgwan_sim.engine._results import AppliedEvent, RunResult
-from lgwan_sim.engine._run import run
+from lgwan_sim.engine._run import Engine, build, run
 from lgwan_sim.engine._solver import max_min_rates
-from lgwan_sim.engine._types import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent
+from lgwan_sim.engine._types import (
+    EngineConfig,
+    EngineInputs,
+    EventKind,
+    Fidelity,
+    Timeline,
+    TimelineEvent,
+)
 
 __all__ = [
     "AppliedEvent",
+    "BinRecord",
+    "DropRecord",
+    "Endpoint",
+    "Engine",
     "EngineConfig",
+    "EngineInputs",
     "EventKind",
+    "FakeEndpoint",
     "Fidelity",
     "LatencyHistogram",
+    "Lateness",
+    "Message",
+    "Observer",
+    "Observers",
     "OutageImpact",
+    "ProgressObserver",
+    "RealtimeDriver",
+    "Reply",
     "RunResult",
     "ServiceStats",
+    "Steppable",
     "Timeline",
     "TimelineEvent",
+    "build",
     "max_min_rates",
     "n1_sweep",
     "run",

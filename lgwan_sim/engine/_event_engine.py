@@ -1,9 +1,16 @@
 """Common machinery of the event-driven fidelities (flow and packet).
 
-SimPy orchestrates the timeline (one process applies the events; one process per pending
-routing convergence). The hot path is a plain ``heapq`` loop in the fidelity: arrivals,
-completions and deliveries are ``(time_s, seq, kind, obj, gen)`` tuples, ties broken by the
-sequence counter, stale entries skipped by a generation number. Statistics are streaming.
+The timeline (scheduled events and pending routing convergences) comes from the one
+:class:`~lgwan_sim.engine._timeline.TimelineCursor`. The hot path is a plain ``heapq`` loop
+in the fidelity: arrivals, completions and deliveries are ``(time_s, seq, kind, obj, gen)``
+tuples, ties broken by the sequence counter, stale entries skipped by a generation number.
+Statistics are streaming.
+
+The engine is pumped from outside, as a simpy ``Environment`` is: :meth:`EventEngine.peek`
+tells when the next thing will happen, :meth:`EventEngine.advance_to` processes everything
+due before a time, :meth:`EventEngine.finish` closes the run. Between two advances the
+caller may :meth:`~EventEngine.apply` an event, :meth:`~EventEngine.inject` a request or
+:meth:`~EventEngine.respond` to a message that an endpoint received.
 """
 
 from __future__ import annotations
@@ -13,18 +20,26 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import simpy
 
+from lgwan_sim.engine._endpoint import (
+    BinRecord,
+    DropRecord,
+    Endpoint,
+    Message,
+    Observer,
+)
 from lgwan_sim.engine._metrics import _INV_LOG_R as _INV
 from lgwan_sim.engine._metrics import _LOG_MIN, LatencyHistogram, ServiceStats, bucket_value
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._state import Change, NetState, Path
 from lgwan_sim.engine._streams import ArrivalStream
+from lgwan_sim.engine._timeline import Convergence, TimelineCursor
 from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
+from lgwan_sim.errors import InputError
 from lgwan_sim.network import Topology
 from lgwan_sim.traffic import Demand
 
@@ -38,6 +53,9 @@ COMPLETE = 1
 RESPONSE = 2
 DONE = 3
 HOP = 4
+HANDOVER = 5  # a leg reached a site with an endpoint (flow: at its arrival time)
+REPLY = 6  # an endpoint's answer leaves its host: obj is (msg, size_bytes)
+INJECT = 7  # a real client's request enters at its site: obj is (id, svc, caller, size)
 
 
 class Msg:
@@ -68,7 +86,8 @@ class EventEngine:
         duration_s: float,
         seed: int,
         config: EngineConfig,
-        progress: Callable[[float], None] | None,
+        endpoints: Mapping[str, Endpoint] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.topology = topology
         self.demand = demand
@@ -76,7 +95,8 @@ class EventEngine:
         self.duration_s = duration_s
         self.seed = seed
         self.config = config
-        self.progress = progress
+        self.endpoints: dict[str, Endpoint] = dict(endpoints or {})
+        self.observer = observer
         self.state = NetState(topology, demand, config)
         self.bin_s = config.bin_s
         self.n_bins = max(1, math.ceil(duration_s / self.bin_s - 1e-9))
@@ -126,8 +146,16 @@ class EventEngine:
         self.overload_since: float | None = None  # start of the current overload, if any
         self.overload_reason: str | None = None
         self.stopped_at_s = duration_s
-        self.env = simpy.Environment()
-        self.env.process(self._timeline_process())
+        self.cursor = TimelineCursor(timeline.events, duration_s)
+        self.started = False
+        self.clock_s = 0.0  # everything due before this time has been processed
+        self.wall_s = 0.0  # wall time spent advancing
+        # the seam: exchanges handed to endpoints, and their ids
+        self.ids: dict[Msg, int] = {}
+        self.waiting: dict[int, Msg] = {}  # requests at an endpoint, awaiting respond()
+        self.next_id = 0
+        self.service_index = {s.name: i for i, s in enumerate(services)}
+        self.bin_dropped: list[dict[str, int]] = [{} for _ in services]
 
     # -- accounting -----------------------------------------------------------------------
     def offer(self, svc: int, t: float) -> None:
@@ -143,6 +171,18 @@ class EventEngine:
         self.live[i] -= 1
         d = self.dropped[i]
         d[reason] = d.get(reason, 0) + 1
+        if self.observer is not None:
+            bd = self.bin_dropped[i]
+            bd[reason] = bd.get(reason, 0) + 1
+            self.observer.on_drop(
+                DropRecord(
+                    at_s=self.now,
+                    service=self.services[i].name,
+                    caller=msg.caller,
+                    host=msg.host,
+                    reason=reason,
+                )
+            )
 
     def leg_path(self, msg: Msg, src: str, dst: str) -> Path | None:
         """The path of a message's next leg, or None once it is dropped for having none.
@@ -222,8 +262,24 @@ class EventEngine:
         self.next_bin_t = (self.cur_bin + 1) * self.bin_s
         if self.cur_bin < self.n_bins:
             self.unreachable[self.cur_bin] = self.cur_unreachable
-        if self.progress is not None:
-            self.progress(end)
+        if self.observer is not None:
+            names = [s.name for s in self.services]
+            self.observer.on_bin(
+                BinRecord(
+                    index=b,
+                    start_s=start,
+                    end_s=min(end, self.duration_s),
+                    utilisation=self.util[:, b].copy(),
+                    unreachable=int(self.unreachable[b]),
+                    offered={n: self.bin_offered[i][b] for i, n in enumerate(names)},
+                    delivered={n: self.bin_delivered[i][b] for i, n in enumerate(names)},
+                    dropped={
+                        n: dict(sorted(self.bin_dropped[i].items())) for i, n in enumerate(names)
+                    },
+                )
+            )
+            for bd in self.bin_dropped:
+                bd.clear()
 
     def note_capacity_change(self, t: float, links: tuple[int, ...], old: list[float]) -> None:
         for d, before in zip(links, old, strict=True):
@@ -241,17 +297,20 @@ class EventEngine:
                 self.push(t, ARRIVAL, stream, stream.gen)
 
     # -- timeline -------------------------------------------------------------------------
-    def _timeline_process(self) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        for event in self.timeline.events:
-            if event.at_s >= self.duration_s:
-                break
-            if event.at_s > env.now:
-                yield env.timeout(event.at_s - env.now)
-            self._apply(event)
+    def step_timeline(self) -> None:
+        """Apply the cursor's next item: a timeline event, or a routing convergence."""
+        at, item = self.cursor.pop()
+        if isinstance(item, Convergence):
+            self._converge(item, at)
+        else:
+            self._apply(item, at)
 
-    def _apply(self, event: TimelineEvent) -> None:
-        t = self.env.now
+    def _log(self, applied: AppliedEvent) -> None:
+        self.events.append(applied)
+        if self.observer is not None:
+            self.observer.on_event(applied)
+
+    def _apply(self, event: TimelineEvent, t: float) -> None:
         self.before_event(t)
         old_caps = list(self.state.cap_bps)
         change = self.state.apply(event)
@@ -266,7 +325,7 @@ class EventEngine:
                 nxt = stream.next_after(t)
                 if nxt is not None:
                     self.push(nxt, ARRIVAL, stream, stream.gen)
-        self.events.append(
+        self._log(
             AppliedEvent(
                 at_s=t,
                 kind=str(event.kind),
@@ -282,22 +341,19 @@ class EventEngine:
         self.cur_unreachable = self.state.unreachable_local_bodies()
         self._note_unreachable()
         if change.converge is not None:
-            self.env.process(self._converge_after(change, event))
+            self.cursor.schedule(t + self.config.convergence_delay_s, Convergence(event, change))
 
     def _note_unreachable(self) -> None:
         b = min(self.cur_bin, self.n_bins - 1)
         self.unreachable[b] = max(self.unreachable[b], self.cur_unreachable)
 
-    def _converge_after(
-        self, change: Change, event: TimelineEvent
-    ) -> Generator[simpy.Event, Any, None]:
-        yield self.env.timeout(self.config.convergence_delay_s)
-        t = self.env.now
+    def _converge(self, item: Convergence, t: float) -> None:
         self.before_event(t)
+        change, event = item.change, item.source
         assert change.converge is not None
         recomputed = change.converge()
         lost, rerouted = self.on_converged(t)
-        self.events.append(
+        self._log(
             AppliedEvent(
                 at_s=t,
                 kind="converged",
@@ -403,12 +459,193 @@ class EventEngine:
         self.cur_unreachable = self.state.unreachable_local_bodies()
         self.unreachable[0] = self.cur_unreachable
 
-    def run(self) -> RunResult:
-        t0 = time.perf_counter()
-        self.initial()
-        self.start_arrivals()
-        self.loop()
-        return self.result(time.perf_counter() - t0)
+    # -- the pump -------------------------------------------------------------------------
+    @property
+    def now_s(self) -> float:
+        """Simulated time: everything due before it has been processed."""
+        return self.clock_s
 
-    def loop(self) -> None:
+    def peek(self) -> float:
+        """The time of the next thing that will happen; ``math.inf`` when nothing will.
+
+        Until the first advance this is 0 (the run starts there). A superseded entry of the
+        fidelity's heap can make it a little early: advancing past it then does nothing.
+        """
+        if not self.started:
+            return 0.0
+        if self.overloaded:
+            return math.inf
+        t = self.heap[0][0] if self.heap else math.inf
+        t_tl = self.cursor.peek()
+        t = t_tl if t_tl < t else t
+        return t if t < self.duration_s else math.inf
+
+    def advance_to(self, t_s: float) -> None:
+        """Process everything due before ``t_s`` (at most the run's end); time is then ``t_s``."""
+        if not t_s >= self.clock_s:
+            raise InputError(
+                f"cannot advance to a time before now ({self.clock_s!r}s)",
+                field="t_s",
+                value=t_s,
+            )
+        began = time.perf_counter()
+        if not self.started:
+            self.started = True
+            self.initial()
+            self.start_arrivals()
+        until = min(t_s, self.duration_s)
+        if not self.overloaded and until > self.clock_s:
+            self.loop(until)
+            if not self.overloaded:
+                self.close_bins_until(until)
+        self.clock_s = max(self.clock_s, until)
+        self.wall_s += time.perf_counter() - began
+
+    def finish(self) -> RunResult:
+        """Advance to the end of the run, close the last bin and return the result."""
+        end = self.duration_s
+        self.advance_to(end)
+        began = time.perf_counter()
+        if not self.overloaded and self.cur_bin < self.n_bins:
+            self.account_until(end)
+            self._close_bin(end)
+        self.on_finish()
+        self.wall_s += time.perf_counter() - began
+        return self.result(self.wall_s)
+
+    def run(self) -> RunResult:
+        return self.finish()
+
+    def on_finish(self) -> None:
+        """Last words of the fidelity before the result is made (counters)."""
+
+    def loop(self, until: float) -> None:
+        """Process everything due before ``until`` (the fidelity's hot loop)."""
         raise NotImplementedError
+
+    # -- the seam: events, endpoints and real clients --------------------------------------
+    def _not_before_now(self, at_s: float, field: str) -> None:
+        if not (isinstance(at_s, int | float) and math.isfinite(at_s) and at_s >= self.clock_s):
+            raise InputError(
+                f"must be finite and not before now ({self.clock_s!r}s)", field=field, value=at_s
+            )
+
+    def apply(self, event: TimelineEvent) -> None:
+        """Apply ``event`` at its ``at_s`` (now or later) through the timeline's own path.
+
+        It takes effect at the next advance past ``at_s``, before anything else due then,
+        exactly as a timeline event scheduled at that time would.
+        """
+        self._not_before_now(event.at_s, "at_s")
+        if event.service is not None and event.service not in self.service_index:
+            raise InputError("unknown service", field="service", value=event.service)
+        self.cursor.schedule(event.at_s, event)
+
+    def inject(self, service: str, caller_site: str, size_bytes: float, at_s: float) -> Message:
+        """A real client's request: ``size_bytes`` enter the network at ``caller_site``.
+
+        The exchange is offered at ``at_s`` and then travels as a simulated one would; its
+        response is handed to the endpoint at ``caller_site`` (if there is one). Returns the
+        message, whose ``id`` the response will carry.
+        """
+        svc = self.service_index.get(service)
+        if svc is None:
+            raise InputError("unknown service", field="service", value=service)
+        if caller_site not in self.topology.sites:
+            raise InputError("unknown site", field="caller_site", value=caller_site)
+        if not (
+            isinstance(size_bytes, int | float) and math.isfinite(size_bytes) and size_bytes >= 0
+        ):
+            raise InputError("must be finite and >= 0", field="size_bytes", value=size_bytes)
+        self._not_before_now(at_s, "at_s")
+        mid = self.next_id
+        self.next_id += 1
+        self.push(at_s, INJECT, (mid, svc, caller_site, float(size_bytes)))
+        return Message(
+            id=mid,
+            service=service,
+            caller=caller_site,
+            host=self.state.hosts[service],
+            leg="request",
+            sent_at_s=at_s,
+            size_bytes=float(size_bytes),
+        )
+
+    def respond(self, message: Message, size_bytes: float, at_s: float) -> None:
+        """An endpoint's answer to ``message``: ``size_bytes`` leave its host at ``at_s``."""
+        msg = self.waiting.get(message.id)
+        if msg is None:
+            raise InputError(
+                "no request with this id is waiting for a response", field="id", value=message.id
+            )
+        if not (
+            isinstance(size_bytes, int | float) and math.isfinite(size_bytes) and size_bytes >= 0
+        ):
+            raise InputError("must be finite and >= 0", field="size_bytes", value=size_bytes)
+        self._not_before_now(at_s, "at_s")
+        del self.waiting[message.id]
+        self.push(at_s, REPLY, (msg, float(size_bytes)))
+
+    def has_endpoint(self, msg: Msg) -> bool:
+        """Whether the site this leg arrives at has an endpoint (callers test ``endpoints`` first)."""
+        return (msg.host if msg.leg == 0 else msg.caller) in self.endpoints
+
+    def hand_over(self, msg: Msg, t: float) -> None:
+        """A leg reached a site with an endpoint: give it the message at ``t``."""
+        if not msg.alive:
+            return
+        mid = self.ids.get(msg)
+        if mid is None:
+            mid = self.ids[msg] = self.next_id
+            self.next_id += 1
+        name = self.services[msg.svc].name
+        request = msg.leg == 0
+        awaits = request and not self.one_way[msg.svc]
+        message = Message(
+            id=mid,
+            service=name,
+            caller=msg.caller,
+            host=msg.host,
+            leg="request" if request else "response",
+            sent_at_s=msg.t0,
+        )
+        if awaits:
+            self.waiting[mid] = msg
+        else:
+            self.deliver(msg, t)
+            del self.ids[msg]
+        endpoint = self.endpoints[msg.host if request else msg.caller]
+        reply = endpoint.receive(message, t)
+        if reply is not None and awaits:
+            self.respond(message, reply.size_bytes, t + reply.after_s)
+
+    def special(self, kind: int, obj: Any, t: float) -> None:
+        """The seam's heap entries: handovers, endpoints' replies, injected requests."""
+        if kind == HANDOVER:
+            self.hand_over(obj, t)
+        elif kind == REPLY:
+            msg, size = obj
+            if msg.alive:
+                msg.leg = 1
+                self.start_leg(msg, msg.host, msg.caller, size, t)
+        elif kind == INJECT:
+            mid, svc, caller, size = obj
+            host = self.state.hosts[self.services[svc].name]
+            msg = Msg(svc, caller, host, t)
+            self.ids[msg] = mid
+            self.offer(svc, t)
+            self.start_leg(msg, caller, host, size, t)
+
+    def start_leg(self, msg: Msg, src: str, dst: str, size: float, t: float) -> None:
+        raise NotImplementedError
+
+    def abort_seam(self) -> None:
+        """On overload: the seam's messages are lost as ``overload`` too."""
+        for msg in self.waiting.values():
+            self.drop(msg, "overload")
+        self.waiting.clear()
+        for entry in self.heap:
+            if entry[2] == HANDOVER:
+                self.drop(entry[3], "overload")
+            elif entry[2] == REPLY:
+                self.drop(entry[3][0], "overload")

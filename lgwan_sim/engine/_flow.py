@@ -21,7 +21,15 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-from lgwan_sim.engine._event_engine import ARRIVAL, COMPLETE, DONE, RESPONSE, EventEngine, Msg
+from lgwan_sim.engine._event_engine import (
+    ARRIVAL,
+    COMPLETE,
+    DONE,
+    HANDOVER,
+    RESPONSE,
+    EventEngine,
+    Msg,
+)
 from lgwan_sim.engine._solver import waterfill_numpy, waterfill_python
 from lgwan_sim.engine._state import Change
 from lgwan_sim.engine._types import Fidelity
@@ -242,7 +250,9 @@ class FlowEngine(EventEngine):
 
     def _leg_done(self, msg: Msg, t_arrive: float) -> None:
         self.seq += 1
-        if msg.leg == 0 and not self.one_way[msg.svc]:
+        if self.endpoints and self.has_endpoint(msg):
+            heapq.heappush(self.heap, (t_arrive, self.seq, HANDOVER, msg, 0))
+        elif msg.leg == 0 and not self.one_way[msg.svc]:
             heapq.heappush(
                 self.heap, (t_arrive + self.service_time[msg.svc], self.seq, RESPONSE, msg, 0)
             )
@@ -322,22 +332,23 @@ class FlowEngine(EventEngine):
         for entry in self.heap:
             if entry[2] in (RESPONSE, DONE):
                 self.drop(entry[3], "overload")
+        self.abort_seam()
         self.heap.clear()
         self.n_flows = 0
 
     # -- main loop ------------------------------------------------------------------------
-    def loop(self) -> None:
+    def loop(self, until: float) -> None:
         heap = self.heap
-        env = self.env
+        cursor = self.cursor
         pop = heapq.heappop
-        end = self.duration_s
+        end = until
         streams_push = self.push
         deliver = self.deliver
         limit_flows = self.config.max_active_flows
         counters = self.counters
         offered, live, bin_offered = self.offered, self.live, self.bin_offered
         while True:
-            t_tl = env.peek()
+            t_tl = cursor.peek()
             limit = t_tl if t_tl < end else end
             while heap and heap[0][0] < limit:
                 t, _, kind, obj, gen = pop(heap)
@@ -387,8 +398,10 @@ class FlowEngine(EventEngine):
                     if obj.alive:
                         obj.leg = 1
                         self.start_leg(obj, obj.host, obj.caller, self.resp_size[obj.svc](), t)
-                else:
+                elif kind == DONE:
                     deliver(obj, t)
+                else:
+                    self.special(kind, obj, t)
                 if self.dirty and (not heap or heap[0][0] > t):
                     if self.n_flows > counters["peak_active_flows"]:
                         counters["peak_active_flows"] = self.n_flows
@@ -405,9 +418,8 @@ class FlowEngine(EventEngine):
                 break
             if self.dirty:
                 self.recompute(self.now)
-            env.step()
-        self.close_bins_until(end)
-        if self.cur_bin < self.n_bins:
-            self.account_until(end)
-            self._close_bin(end)
-        self.counters["active_flows_at_end"] = self.n_flows
+            self.step_timeline()
+
+    def on_finish(self) -> None:
+        if not self.overloaded:
+            self.counters["active_flows_at_end"] = self.n_flows

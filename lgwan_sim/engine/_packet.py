@@ -85,7 +85,9 @@ class PacketEngine(EventEngine):
                 return
 
     def _leg_done(self, msg: Msg, t: float) -> None:
-        if msg.leg == 0 and not self.one_way[msg.svc]:
+        if self.endpoints and self.has_endpoint(msg):
+            self.hand_over(msg, t)
+        elif msg.leg == 0 and not self.one_way[msg.svc]:
             self.push(t + self.service_time[msg.svc], RESPONSE, msg)
         else:
             self.deliver(msg, t)
@@ -160,18 +162,19 @@ class PacketEngine(EventEngine):
         return lost, 0
 
     # -- main loop ------------------------------------------------------------------------
-    def loop(self) -> None:
+    def loop(self, until: float) -> None:
         heap = self.heap
-        env = self.env
+        cursor = self.cursor
         pop = heapq.heappop
-        end = self.duration_s
+        end = until
         hop = self._hop
         limit_q = self.config.max_queued_packets
         while True:
-            t_tl = env.peek()
+            t_tl = cursor.peek()
             limit = t_tl if t_tl < end else end
             while heap and heap[0][0] < limit:
                 t, _, kind, obj, gen = pop(heap)
+                self.now = t
                 if t >= self.next_bin_t:
                     self.close_bins_until(t)
                 if kind == HOP:
@@ -200,8 +203,10 @@ class PacketEngine(EventEngine):
                     if obj.alive:
                         obj.leg = 1
                         self.start_leg(obj, obj.host, obj.caller, self.resp_size[obj.svc](), t)
-                else:
+                elif kind == DONE:
                     self.deliver(obj, t)
+                else:
+                    self.special(kind, obj, t)
             if self.overloaded:
                 t_stop = self.stopped_at_s
                 self.close_bins_until(t_stop)
@@ -210,16 +215,14 @@ class PacketEngine(EventEngine):
                         self.drop(entry[3][0].msg, "overload")
                     elif entry[2] in (RESPONSE, DONE):
                         self.drop(entry[3], "overload")
+                self.abort_seam()
                 heap.clear()
                 if self.cur_bin < self.n_bins:
                     self._close_bin(t_stop)
                 return
             if t_tl >= end:
                 break
-            env.step()
-        self.close_bins_until(end)
-        if self.cur_bin < self.n_bins:
-            self._close_bin(end)
+            self.step_timeline()
 
     def result(self, wall_s: float) -> RunResult:
         self.counters["packet_hops"] = self.hops

@@ -1,21 +1,105 @@
-"""``run()``: one entry point for every fidelity."""
+"""``build()`` and ``run()``: one entry point for every fidelity."""
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
-from lgwan_sim.engine._event_engine import EventEngine
+from lgwan_sim.engine._endpoint import Endpoint, Message, Observer, Observers, ProgressObserver
 from lgwan_sim.engine._results import RunResult
-from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline
+from lgwan_sim.engine._types import EngineConfig, EngineInputs, Fidelity, Timeline, TimelineEvent
 from lgwan_sim.errors import InputError
 from lgwan_sim.network import Topology
 from lgwan_sim.traffic import Demand
 
-__all__ = ["run"]
+__all__ = ["Engine", "build", "run"]
 
 log = logging.getLogger(__name__)
+
+
+class Engine(Protocol):
+    """A built run, pumped from outside (see ``docs/engine.md``, "Stepping a run")."""
+
+    @property
+    def now_s(self) -> float:
+        """Simulated time: everything due before it has been processed."""
+        ...
+
+    def peek(self) -> float:
+        """The time of the next thing that will happen (``math.inf``: nothing will)."""
+        ...
+
+    def advance_to(self, t_s: float) -> None:
+        """Process everything due before ``t_s``."""
+        ...
+
+    def apply(self, event: TimelineEvent) -> None:
+        """Apply a timeline event at its time (now or later), as the timeline would."""
+        ...
+
+    def inject(self, service: str, caller_site: str, size_bytes: float, at_s: float) -> Message:
+        """A real client's request entering the network at its site."""
+        ...
+
+    def respond(self, message: Message, size_bytes: float, at_s: float) -> None:
+        """A real service's answer to a message its endpoint received."""
+        ...
+
+    def finish(self) -> RunResult:
+        """Advance to the end and return the result."""
+        ...
+
+
+def build(
+    inputs: EngineInputs,
+    *,
+    endpoints: Mapping[str, Endpoint] | None = None,
+    observer: Observer | None = None,
+) -> Engine:
+    """Make the engine for ``inputs``, ready to be advanced from time 0.
+
+    ``endpoints`` maps site ids to programs that stand in for those sites: a leg that
+    reaches such a site is handed to its endpoint instead of being simulated there (flow
+    and packet fidelities). ``observer`` sees applied events, closed bins and drops as they
+    happen. ``build(inputs).finish()`` is :func:`run`.
+    """
+    endpoints = dict(endpoints or {})
+    for site in endpoints:
+        if site not in inputs.topology.sites:
+            raise InputError("an endpoint names an unknown site", field="endpoints", value=site)
+    log.info(
+        "build %s: %d services, %.0fs, seed %d, %d events",
+        inputs.fidelity,
+        len(inputs.demand.services),
+        inputs.duration_s,
+        inputs.seed,
+        len(inputs.timeline),
+    )
+    if inputs.fidelity is Fidelity.ANALYTIC:
+        if endpoints:
+            raise InputError(
+                "the analytic fidelity has no messages to hand over: use flow or packet",
+                field="endpoints",
+                value=sorted(endpoints)[0],
+            )
+        from lgwan_sim.engine._analytic import AnalyticEngine
+
+        return AnalyticEngine(inputs, observer=observer)
+    from lgwan_sim.engine._flow import FlowEngine
+    from lgwan_sim.engine._packet import PacketEngine
+
+    engine_class = FlowEngine if inputs.fidelity is Fidelity.FLOW else PacketEngine
+    return engine_class(
+        inputs.topology,
+        inputs.demand,
+        inputs.timeline,
+        duration_s=inputs.duration_s,
+        seed=inputs.seed,
+        config=inputs.config,
+        endpoints=endpoints,
+        observer=observer,
+    )
 
 
 def run(
@@ -28,61 +112,25 @@ def run(
     seed: int,
     config: EngineConfig | None = None,
     progress: Callable[[float], None] | None = None,
+    observer: Observer | None = None,
 ) -> RunResult:
     """Simulate ``demand`` on ``topology`` for ``duration_s`` seconds with the ``timeline``.
 
     ``fidelity`` is ``"analytic"``, ``"flow"`` or ``"packet"``. ``seed`` derives every random
     stream, so the same inputs and seed give the same result. ``progress(sim_now_s)`` is
-    called now and then (at least once per bin). Raises :class:`InputError` for bad inputs
-    (unknown sites, links or services, a failover without a secondary, bad parameters).
-    A run that stops on sustained overload returns normally with ``overloaded`` set.
+    called as each time bin closes. Raises :class:`InputError` for bad inputs (unknown
+    sites, links or services, a failover without a secondary, bad parameters). A run that
+    stops on sustained overload returns normally with ``overloaded`` set.
     """
-    try:
-        fid = Fidelity(fidelity)
-    except ValueError:
-        raise InputError(
-            "fidelity must be analytic, flow or packet", field="fidelity", value=fidelity
-        ) from None
-    if not (isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s > 0):
-        raise InputError("duration_s must be > 0", field="duration_s", value=duration_s)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError("seed must be an integer", field="seed", value=seed)
-    config = config or EngineConfig()
-    timeline = timeline or Timeline()
-    for event in timeline.events:
-        if event.service is not None:
-            demand.service(event.service)
-    log.info(
-        "run %s: %d services, %.0fs, seed %d, %d events",
-        fid,
-        len(demand.services),
-        duration_s,
-        seed,
-        len(timeline),
-    )
-    if fid is Fidelity.ANALYTIC:
-        from lgwan_sim.engine._analytic import run_analytic
-
-        return run_analytic(
-            topology,
-            demand,
-            timeline,
-            duration_s=float(duration_s),
-            seed=seed,
-            config=config,
-            progress=progress,
-        )
-    from lgwan_sim.engine._flow import FlowEngine
-    from lgwan_sim.engine._packet import PacketEngine
-
-    engine_class: type[EventEngine] = FlowEngine if fid is Fidelity.FLOW else PacketEngine
-    engine = engine_class(
-        topology,
-        demand,
-        timeline,
-        duration_s=float(duration_s),
+    inputs = EngineInputs(
+        topology=topology,
+        demand=demand,
+        timeline=timeline or Timeline(),
+        fidelity=fidelity,  # type: ignore[arg-type]  # EngineInputs takes the name too
+        duration_s=duration_s,
         seed=seed,
-        config=config,
-        progress=progress,
+        config=config or EngineConfig(),
     )
-    return engine.run()
+    watchers = [o for o in (observer, progress and ProgressObserver(progress)) if o]
+    watch = watchers[0] if len(watchers) == 1 else Observers(*watchers) if watchers else None
+    return build(inputs, observer=watch).finish()

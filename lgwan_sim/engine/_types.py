@@ -8,8 +8,10 @@ from enum import StrEnum
 from typing import Literal
 
 from lgwan_sim.errors import InputError
+from lgwan_sim.network import Topology
+from lgwan_sim.traffic import Demand
 
-__all__ = ["EngineConfig", "EventKind", "Fidelity", "Timeline", "TimelineEvent"]
+__all__ = ["EngineConfig", "EngineInputs", "EventKind", "Fidelity", "Timeline", "TimelineEvent"]
 
 
 class Fidelity(StrEnum):
@@ -180,3 +182,39 @@ class EngineConfig:
             or self.solver_numpy_min_classes < 1
         ):
             raise InputError("limits must be >= 1", field="max_active_flows")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineInputs:
+    """Everything a run needs: the network, its demand, the timeline and how to simulate.
+
+    ``fidelity`` may be given as its name (``"analytic"``, ``"flow"``, ``"packet"``).
+    ``duration_s`` is the simulated time; ``seed`` derives every random stream, so the same
+    inputs give the same result byte for byte. Raises :class:`InputError` naming the field.
+    """
+
+    topology: Topology
+    demand: Demand
+    timeline: Timeline = Timeline()
+    fidelity: Fidelity = Fidelity.ANALYTIC
+    duration_s: float
+    seed: int
+    config: EngineConfig = EngineConfig()
+
+    def __post_init__(self) -> None:
+        try:
+            fidelity = Fidelity(self.fidelity)
+        except ValueError:
+            raise InputError(
+                "fidelity must be analytic, flow or packet", field="fidelity", value=self.fidelity
+            ) from None
+        object.__setattr__(self, "fidelity", fidelity)
+        d = self.duration_s
+        if isinstance(d, bool) or not (isinstance(d, int | float) and math.isfinite(d) and d > 0):
+            raise InputError("duration_s must be > 0", field="duration_s", value=d)
+        object.__setattr__(self, "duration_s", float(d))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InputError("seed must be an integer", field="seed", value=self.seed)
+        for event in self.timeline.events:
+            if event.service is not None:
+                self.demand.service(event.service)

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent
-from lgwan_sim.network import Topology
+from lgwan_sim.engine import EngineConfig, EngineInputs, EventKind, Timeline, TimelineEvent
 from lgwan_sim.scenario._catalogue import SizeKind, SizeSpec
 from lgwan_sim.scenario._model import EventType, Scenario, ScenarioEvent
 from lgwan_sim.traffic import Demand, Profile, ServiceDemand, SizeDist
 
 __all__ = ["EngineInputs", "engine_inputs"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EngineInputs:
-    """Everything :func:`lgwan_sim.engine.run` takes, derived from one scenario."""
-
-    topology: Topology
-    demand: Demand
-    timeline: Timeline
-    fidelity: Fidelity
-    duration_s: float
-    seed: int
-    config: EngineConfig
 
 
 def _size(spec: SizeSpec) -> SizeDist:

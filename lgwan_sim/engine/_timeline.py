@@ -1,0 +1,60 @@
+"""The one timeline cursor: scheduled events and pending routing convergences, in order.
+
+Every fidelity pumps its timeline through a :class:`TimelineCursor`. It holds the events
+still to come and the routing convergences that earlier failures and restorations started,
+ordered by time and, at equal times, by the order in which they were scheduled: the
+timeline's own events are all scheduled at the start, so they come before a convergence
+that falls on the same instant; an event applied from outside (``Engine.apply``) is
+scheduled when it is applied.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lgwan_sim.engine._state import Change
+from lgwan_sim.engine._types import TimelineEvent
+
+__all__ = ["Convergence", "TimelineCursor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Convergence:
+    """Routing after ``source`` takes effect: ``change.converge()`` is still to be called."""
+
+    source: TimelineEvent
+    change: Change
+
+
+class TimelineCursor:
+    """Timeline events and convergences due, earliest first (ties: first scheduled first)."""
+
+    __slots__ = ("_heap", "_seq", "end_s")
+
+    def __init__(self, events: Iterable[TimelineEvent], end_s: float) -> None:
+        self.end_s = end_s
+        self._heap: list[tuple[float, int, TimelineEvent | Convergence]] = []
+        self._seq = 0
+        for event in events:
+            self.schedule(event.at_s, event)
+
+    def schedule(self, at_s: float, item: TimelineEvent | Convergence) -> None:
+        """Add ``item`` at ``at_s``; items at or after the end never fall due."""
+        if at_s < self.end_s:
+            heapq.heappush(self._heap, (at_s, self._seq, item))
+            self._seq += 1
+
+    def peek(self) -> float:
+        """The time of the next item, ``math.inf`` when none is left."""
+        return self._heap[0][0] if self._heap else math.inf
+
+    def pop(self) -> tuple[float, TimelineEvent | Convergence]:
+        """Take the next item and its time."""
+        at, _, item = heapq.heappop(self._heap)
+        return at, item
+
+    def __len__(self) -> int:
+        return len(self._heap)
