@@ -8,7 +8,8 @@ as fast as the CPU allows (planning) or at ``speed`` simulated seconds per wall 
 
 Waiting blocks for whole milliseconds and spins the last one, because a blocking wait
 (``time.sleep``, ``zmq.Poller.poll``) wakes up to a millisecond late on Linux, while a spin
-is exact but burns a core. ``wait`` is the blocking part: the emulator passes its poll loop
+is exact but burns a core. The spin yields the interpreter lock at every turn, so that a
+thread beside the loop (a control API, a service in the same process) is not starved. ``wait`` is the blocking part: the emulator passes its poll loop
 there, so a message that arrives while the driver waits is handled at once and the driver
 looks at ``peek()`` again.
 """
@@ -123,6 +124,7 @@ class RealtimeDriver:
             self._wait(wall - now - self.spin_s)
             now = clock()
         while now < wall:
+            time.sleep(0)  # let other threads (a control API, a service) take the GIL
             now = clock()
         return now
 
