@@ -24,6 +24,7 @@ from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._run import Engine, build, run
 from lgwan_sim.engine._solver import max_min_rates
 from lgwan_sim.engine._types import (
+    DropReason,
     EngineConfig,
     EngineInputs,
     EventKind,
@@ -35,6 +36,7 @@ from lgwan_sim.engine._types import (
 __all__ = [
     "AppliedEvent",
     "BinRecord",
+    "DropReason",
     "DropRecord",
     "Endpoint",
     "Engine",

@@ -11,7 +11,15 @@ from lgwan_sim.errors import InputError
 from lgwan_sim.network import Topology
 from lgwan_sim.traffic import Demand
 
-__all__ = ["EngineConfig", "EngineInputs", "EventKind", "Fidelity", "Timeline", "TimelineEvent"]
+__all__ = [
+    "DropReason",
+    "EngineConfig",
+    "EngineInputs",
+    "EventKind",
+    "Fidelity",
+    "Timeline",
+    "TimelineEvent",
+]
 
 
 class Fidelity(StrEnum):
@@ -23,6 +31,24 @@ class Fidelity(StrEnum):
     """Each message a fluid flow; links shared max-min fairly; event driven."""
     PACKET = "packet"
     """Packets through FIFO queues with finite buffers; for sub-networks."""
+
+
+class DropReason(StrEnum):
+    """Why a message was lost (the table in ``docs/engine.md``).
+
+    Members are strings, so a result's ``dropped`` mapping reads the same with either.
+    """
+
+    SITE_DOWN = "site_down"
+    """The caller or the host was down when a leg started, or a site failure cut a leg."""
+    NO_ROUTE = "no_route"
+    """Routing, converged, had no path."""
+    LINK_FAILURE = "link_failure"
+    """Sent over, or in transfer on, a failed link (the black hole before convergence)."""
+    BUFFER_OVERFLOW = "buffer_overflow"
+    """Packet fidelity: a packet of the message found its port's buffer full."""
+    OVERLOAD = "overload"
+    """The run stopped on sustained overload, or the analytic excess over a capacity."""
 
 
 class EventKind(StrEnum):
