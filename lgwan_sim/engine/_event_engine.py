@@ -21,7 +21,7 @@ import simpy
 
 from lgwan_sim.engine._metrics import _INV_LOG_R as _INV
 from lgwan_sim.engine._metrics import _LOG_MIN, LatencyHistogram, ServiceStats, bucket_value
-from lgwan_sim.engine._results import AppliedEvent, RunResult
+from lgwan_sim.engine._results import AppliedEvent, RunResult, check_accounting
 from lgwan_sim.engine._state import Change, NetState, Path
 from lgwan_sim.engine._streams import ArrivalStream
 from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
@@ -38,6 +38,7 @@ COMPLETE = 1
 RESPONSE = 2
 DONE = 3
 HOP = 4
+ACK = 5
 
 
 class Msg:
@@ -99,14 +100,14 @@ class EventEngine:
         self.slo = [math.inf if s.slo_latency_s is None else s.slo_latency_s for s in services]
         self.offered = [0] * n
         self.delivered = [0] * n
-        self.live = [0] * n
         self.dropped: list[dict[str, int]] = [{} for _ in services]
         self.hist = [LatencyHistogram() for _ in services]
         self.slo_breaches = [0] * n
         nb = self.n_bins
         # plain lists: numpy scalar updates are slow on the hot path
         self.bin_offered = [[0] * nb for _ in services]
-        self.bin_delivered = [[0] * nb for _ in services]
+        # one more slot than bins: deliveries after the end (drain) are counted there
+        self.bin_delivered = [[0] * (nb + 1) for _ in services]
         self.bin_p = np.full((3, n, nb), np.nan)
         self.bin_hist: list[dict[int, int]] = [{} for _ in services]
         n_links = len(self.state.link_ids)
@@ -132,7 +133,6 @@ class EventEngine:
     # -- accounting -----------------------------------------------------------------------
     def offer(self, svc: int, t: float) -> None:
         self.offered[svc] += 1
-        self.live[svc] += 1
         self.bin_offered[svc][self.cur_bin] += 1
 
     def drop(self, msg: Msg, reason: str) -> None:
@@ -140,7 +140,6 @@ class EventEngine:
             return
         msg.alive = False
         i = msg.svc
-        self.live[i] -= 1
         d = self.dropped[i]
         d[reason] = d.get(reason, 0) + 1
 
@@ -166,7 +165,6 @@ class EventEngine:
             return
         msg.alive = False
         i = msg.svc
-        self.live[i] -= 1
         self.delivered[i] += 1
         latency = t - msg.t0
         b = -1 if latency < 1e-7 else int((math.log(latency) - _LOG_MIN) * _INV)
@@ -357,20 +355,42 @@ class EventEngine:
         log.warning("run stopped at t=%.1fs: %s", t, reason)
 
     # -- result ---------------------------------------------------------------------------
+    def in_transfer(self) -> list[Msg]:
+        """Every message the fidelity's own structures still hold (dead ones included)."""
+        raise NotImplementedError
+
+    def in_flight(self) -> list[int]:
+        """Per service, the live exchanges found in the fidelity's structures.
+
+        This is counted from what the engine holds, not kept as a counter, so that an
+        exchange the engine lost track of shows up as an accounting error.
+        """
+        seen: set[int] = set()
+        counts = [0] * len(self.services)
+        for msg in self.in_transfer():
+            if msg.alive and id(msg) not in seen:
+                seen.add(id(msg))
+                counts[msg.svc] += 1
+        return counts
+
     def result(self, wall_s: float) -> RunResult:
         names = [s.name for s in self.services]
+        in_flight = self.in_flight()
+        if self.config.drain:
+            self.counters["delivered_after_end"] = sum(b[-1] for b in self.bin_delivered)
         stats = {
             s.name: ServiceStats(
                 name=s.name,
                 offered=self.offered[i],
                 delivered=self.delivered[i],
                 dropped=dict(sorted(self.dropped[i].items())),
-                in_flight=self.live[i],
+                in_flight=in_flight[i],
                 latency=self.hist[i],
                 slo_breaches=self.slo_breaches[i],
             )
             for i, s in enumerate(self.services)
         }
+        check_accounting(self.fidelity, stats)
         return RunResult(
             fidelity=self.fidelity,
             seed=self.seed,
@@ -385,7 +405,8 @@ class EventEngine:
                 n: np.asarray(self.bin_offered[i], dtype=np.int64) for i, n in enumerate(names)
             },
             delivered_per_bin={
-                n: np.asarray(self.bin_delivered[i], dtype=np.int64) for i, n in enumerate(names)
+                n: np.asarray(self.bin_delivered[i][: self.n_bins], dtype=np.int64)
+                for i, n in enumerate(names)
             },
             latency_p50_s={n: self.bin_p[0, i] for i, n in enumerate(names)},
             latency_p95_s={n: self.bin_p[1, i] for i, n in enumerate(names)},
@@ -408,7 +429,14 @@ class EventEngine:
         self.initial()
         self.start_arrivals()
         self.loop()
+        if self.config.drain and not self.overloaded:
+            self.drain()
         return self.result(time.perf_counter() - t0)
 
     def loop(self) -> None:
+        """Simulate up to ``duration_s`` (or an overload stop) and close every bin."""
+        raise NotImplementedError
+
+    def drain(self) -> None:
+        """After the end: no arrivals; run until no exchange is left under way."""
         raise NotImplementedError

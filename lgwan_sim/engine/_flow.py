@@ -19,6 +19,7 @@ numpy above. Events at the same instant are applied together before one recomput
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any
 
 from lgwan_sim.engine._event_engine import ARRIVAL, COMPLETE, DONE, RESPONSE, EventEngine, Msg
@@ -327,15 +328,42 @@ class FlowEngine(EventEngine):
 
     # -- main loop ------------------------------------------------------------------------
     def loop(self) -> None:
+        end = self.duration_s
+        self._process(end)
+        if self.overloaded:
+            t_stop = self.stopped_at_s
+            self.close_bins_until(t_stop)
+            self.account_until(t_stop)
+            self._abort(t_stop)
+            if self.cur_bin < self.n_bins:
+                self._close_bin(t_stop)
+            return
+        self.close_bins_until(end)
+        if self.cur_bin < self.n_bins:
+            self.account_until(end)
+            self._close_bin(end)
+        self.counters["active_flows_at_end"] = self.n_flows
+
+    def drain(self) -> None:
+        self._process(math.inf)
+
+    def in_transfer(self) -> list[Msg]:
+        """Messages in the active classes, held for a reroute, or at their host (heap)."""
+        out = [msg for p in self.active for _, _, msg in p.flows]
+        out.extend(msg for msg, _ in self.stalled)
+        out.extend(entry[3] for entry in self.heap if entry[2] in (RESPONSE, DONE))
+        return out
+
+    def _process(self, end: float) -> None:
+        """Handle every heap entry and timeline step before ``end`` (or an overload stop)."""
         heap = self.heap
         env = self.env
         pop = heapq.heappop
-        end = self.duration_s
         streams_push = self.push
         deliver = self.deliver
         limit_flows = self.config.max_active_flows
         counters = self.counters
-        offered, live, bin_offered = self.offered, self.live, self.bin_offered
+        offered, bin_offered = self.offered, self.bin_offered
         while True:
             t_tl = env.peek()
             limit = t_tl if t_tl < end else end
@@ -375,14 +403,13 @@ class FlowEngine(EventEngine):
                     host = self.state.hosts[stream.name]
                     msg = Msg(svc, caller, host, t)
                     offered[svc] += 1  # EventEngine.offer, inlined on the hot path
-                    live[svc] += 1
                     bin_offered[svc][self.cur_bin] += 1
                     self.start_leg(msg, caller, host, self.req_size[svc](), t)
                     nf = self.n_flows
                     if (nf > limit_flows or self.overload_since is not None) and (
                         self.track_overload(t, nf, limit_flows, "active flows", "max_active_flows")
                     ):
-                        break
+                        return
                 elif kind == RESPONSE:
                     if obj.alive:
                         obj.leg = 1
@@ -393,21 +420,8 @@ class FlowEngine(EventEngine):
                     if self.n_flows > counters["peak_active_flows"]:
                         counters["peak_active_flows"] = self.n_flows
                     self.recompute(t)
-            if self.overloaded:
-                t_stop = self.stopped_at_s
-                self.close_bins_until(t_stop)
-                self.account_until(t_stop)
-                self._abort(t_stop)
-                if self.cur_bin < self.n_bins:
-                    self._close_bin(t_stop)
-                return
             if t_tl >= end:
-                break
+                return
             if self.dirty:
                 self.recompute(self.now)
             env.step()
-        self.close_bins_until(end)
-        if self.cur_bin < self.n_bins:
-            self.account_until(end)
-            self._close_bin(end)
-        self.counters["active_flows_at_end"] = self.n_flows
