@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent
 from lgwan_sim.network import Topology
@@ -203,6 +205,9 @@ def engine_inputs(scenario: Scenario) -> EngineInputs:
         config = EngineConfig(
             bin_s=scenario.bin_s, convergence_delay_s=scenario.convergence_delay_s
         )
+    if scenario.engine_options:
+        changes: dict[str, Any] = dict(scenario.engine_options)
+        config = dataclasses.replace(config, **changes)
     return EngineInputs(
         topology=scenario.topology,
         demand=demand_of(scenario),
