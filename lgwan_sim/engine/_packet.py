@@ -1,7 +1,13 @@
 """The packet fidelity: packets through FIFO output ports with finite byte buffers.
 
-A message leg is cut into packets of at most ``mss_bytes`` of payload plus ``header_bytes``
-each, all handed to the first port at once (no congestion control, no retransmission).
+A message leg is cut into segments of at most ``mss_bytes`` of payload plus ``header_bytes``
+each. A sender paces them as a transport does: at most ``cwnd`` segments unacknowledged,
+``cwnd`` starting at ``initial_window_segments`` and growing by one per acknowledgement (slow
+start) up to ``window_bytes`` (no loss recovery: a lost segment loses its message). The
+receiver acknowledges every segment while the sender still has some to send; an
+acknowledgement is a ``header_bytes`` packet back along the reverse path that waits behind
+the data queued at each port and takes its transmission time there, but does not occupy the
+port (see ``docs/engine.md``).
 Each directed link is an output port: a FIFO transmitter at the link's capacity, a buffer of
 ``buffer_bytes`` for packets waiting to be sent (tail drop: a packet that does not fit is
 dropped, and its message with it, as ``buffer_overflow``), then the link's propagation
@@ -9,7 +15,8 @@ delay. A port needs no events of its own: for FIFO, a packet's transmission star
 ``max(arrival, port free)``, so the only event per packet per hop is its arrival at the next
 node. The buffer content at an arrival is the bytes whose transmission has not started
 (a deque of (start time, bytes) per port, trimmed at each arrival).
-A packet on a link when the link fails is lost with its message (``link_failure``).
+A packet or acknowledgement on a link when the link fails is lost with its message
+(``link_failure``, or ``site_down`` for a site event).
 """
 
 from __future__ import annotations
