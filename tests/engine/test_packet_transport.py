@@ -157,3 +157,28 @@ def test_acks_ride_the_reverse_path_and_a_cut_there_loses_the_message() -> None:
     assert result.dropped == {"link_failure": 1}
     assert result.in_flight == 0
     assert result.counters["acks"] > 0
+
+
+def test_legs_that_fit_in_the_first_window_are_sent_at_once_without_acks() -> None:
+    """Up to 10 segments per leg: the same run as with an unlimited window, and no acks."""
+    topo = make_topology([("a", "b", 1e7, 0.002), ("b", "c", 1e7, 0.001)])
+    svc = ServiceDemand(
+        name="x",
+        primary="c",
+        callers=("a",),
+        requests_per_day=300.0 * 86400.0,
+        request_size=SizeDist.empirical((100.0, 1460.0, 5000.0, 14600.0)),
+        response_size=SizeDist.fixed(2000.0),
+        service_time_s=0.001,
+    )
+
+    def once(config: EngineConfig):
+        return run(topo, demand(svc), fidelity="packet", duration_s=20.0, seed=5, config=config)
+
+    paced = once(EngineConfig(buffer_bytes=20_000.0))
+    unlimited = once(
+        EngineConfig(buffer_bytes=20_000.0, window_bytes=math.inf, initial_window_segments=10**6)
+    )
+    assert paced.counters["acks"] == unlimited.counters["acks"] == 0
+    assert paced.dropped.get("buffer_overflow", 0) > 0  # a busy line: queues do form
+    assert paced.to_dict() == unlimited.to_dict()
