@@ -9,6 +9,7 @@
      ├── UnknownSiteError (KeyError)      a site id that the topology does not have
      ├── NoRouteError                     no path between two sites
      ├── EngineError                      the simulation cannot go on (e.g. sustained overload)
+     │    └── AccountingError             a run's exchanges do not add up (an engine defect)
      └── PkiError                         the certificate authority refused or failed
           └── VerificationError           a certificate, CRL or message did not verify
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "AccountingError",
     "EngineError",
     "InputError",
     "LgwanSimError",
@@ -117,6 +119,14 @@ class NoRouteError(LgwanSimError):
 
 class EngineError(LgwanSimError):
     """The engine cannot continue, e.g. flows pile up under sustained overload."""
+
+
+class AccountingError(EngineError):
+    """A run's exchanges do not add up: offered != delivered + dropped + in flight.
+
+    In flight is counted from what the engine still holds, independently of the counters,
+    so this means the engine lost track of some exchanges: a defect, not bad input.
+    """
 
 
 class PkiError(LgwanSimError):

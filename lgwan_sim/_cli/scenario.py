@@ -118,6 +118,12 @@ class _Progress:
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
 @click.option("--no-plots", is_flag=True, help="Write summary and CSVs only (no PNGs, no HTML).")
+@click.option(
+    "--drain",
+    is_flag=True,
+    help="After the end, start nothing new and run until nothing is in flight "
+    "(as engine: {drain: true}).",
+)
 def run(
     scenario: str,
     out: Path,
@@ -125,13 +131,16 @@ def run(
     seed: int | None,
     overwrite: bool,
     no_plots: bool,
+    drain: bool,
 ) -> None:
     """Run a scenario and write summary.json, CSV series, plots and report.html to --out."""
     from lgwan_sim.scenario import load_scenario
     from lgwan_sim.scenario._runner import check_out_dir, run_scenario, write_run
 
     path = resolve_scenario(scenario)
-    sc = load_scenario(path, fidelity=fidelity, seed=seed)
+    sc = load_scenario(
+        path, fidelity=fidelity, seed=seed, overrides={"engine.drain": True} if drain else None
+    )
     check_out_dir(out.absolute(), overwrite=overwrite)
     with _Progress(sc.duration_s, sc.name) as progress:
         outcome = run_scenario(sc, progress=progress)
@@ -147,7 +156,8 @@ def run(
         overwrite=overwrite,
         command=["lgwan-sim", "run", scenario, "--out", str(out)]
         + ([f"--fidelity={fidelity}"] if fidelity else [])
-        + ([f"--seed={seed}"] if seed is not None else []),
+        + ([f"--seed={seed}"] if seed is not None else [])
+        + (["--drain"] if drain else []),
     )
     summary = outcome.tables.summary
     totals = summary["totals"]

@@ -34,7 +34,7 @@ from lgwan_sim.engine._endpoint import (
 )
 from lgwan_sim.engine._metrics import _INV_LOG_R as _INV
 from lgwan_sim.engine._metrics import _LOG_MIN, LatencyHistogram, ServiceStats, bucket_value
-from lgwan_sim.engine._results import AppliedEvent, RunResult
+from lgwan_sim.engine._results import AppliedEvent, RunResult, check_accounting
 from lgwan_sim.engine._state import Change, NetState, Path
 from lgwan_sim.engine._streams import ArrivalStream
 from lgwan_sim.engine._timeline import Convergence, TimelineCursor
@@ -53,9 +53,10 @@ COMPLETE = 1
 RESPONSE = 2
 DONE = 3
 HOP = 4
-HANDOVER = 5  # a leg reached a site with an endpoint (flow: at its arrival time)
-REPLY = 6  # an endpoint's answer leaves its host: obj is (msg, size_bytes)
-INJECT = 7  # a real client's request enters at its site: obj is (id, svc, caller, size)
+ACK = 5
+HANDOVER = 6  # a leg reached a site with an endpoint (flow: at its arrival time)
+REPLY = 7  # an endpoint's answer leaves its host: obj is (msg, size_bytes)
+INJECT = 8  # a real client's request enters at its site: obj is (id, svc, caller, size)
 
 
 class Msg:
@@ -119,14 +120,14 @@ class EventEngine:
         self.slo = [math.inf if s.slo_latency_s is None else s.slo_latency_s for s in services]
         self.offered = [0] * n
         self.delivered = [0] * n
-        self.live = [0] * n
         self.dropped: list[dict[str, int]] = [{} for _ in services]
         self.hist = [LatencyHistogram() for _ in services]
         self.slo_breaches = [0] * n
         nb = self.n_bins
         # plain lists: numpy scalar updates are slow on the hot path
         self.bin_offered = [[0] * nb for _ in services]
-        self.bin_delivered = [[0] * nb for _ in services]
+        # one more slot than bins: deliveries after the end (drain) are counted there
+        self.bin_delivered = [[0] * (nb + 1) for _ in services]
         self.bin_p = np.full((3, n, nb), np.nan)
         self.bin_hist: list[dict[int, int]] = [{} for _ in services]
         n_links = len(self.state.link_ids)
@@ -160,7 +161,6 @@ class EventEngine:
     # -- accounting -----------------------------------------------------------------------
     def offer(self, svc: int, t: float) -> None:
         self.offered[svc] += 1
-        self.live[svc] += 1
         self.bin_offered[svc][self.cur_bin] += 1
 
     def drop(self, msg: Msg, reason: str) -> None:
@@ -168,7 +168,6 @@ class EventEngine:
             return
         msg.alive = False
         i = msg.svc
-        self.live[i] -= 1
         d = self.dropped[i]
         d[reason] = d.get(reason, 0) + 1
         if self.observer is not None:
@@ -206,7 +205,6 @@ class EventEngine:
             return
         msg.alive = False
         i = msg.svc
-        self.live[i] -= 1
         self.delivered[i] += 1
         latency = t - msg.t0
         b = -1 if latency < 1e-7 else int((math.log(latency) - _LOG_MIN) * _INV)
@@ -413,20 +411,52 @@ class EventEngine:
         log.warning("run stopped at t=%.1fs: %s", t, reason)
 
     # -- result ---------------------------------------------------------------------------
+    def in_transfer(self) -> list[Msg]:
+        """Every message the fidelity's own structures still hold (dead ones included)."""
+        raise NotImplementedError
+
+    def seam_held(self) -> list[Msg]:
+        """Messages the seam holds: at an endpoint, handed over or answered but not yet sent."""
+        out = list(self.waiting.values())
+        for entry in self.heap:
+            if entry[2] == HANDOVER:
+                out.append(entry[3])
+            elif entry[2] == REPLY:
+                out.append(entry[3][0])
+        return out
+
+    def in_flight(self) -> list[int]:
+        """Per service, the live exchanges found in the fidelity's structures.
+
+        This is counted from what the engine holds, not kept as a counter, so that an
+        exchange the engine lost track of shows up as an accounting error.
+        """
+        seen: set[int] = set()
+        counts = [0] * len(self.services)
+        for msg in (*self.in_transfer(), *self.seam_held()):
+            if msg.alive and id(msg) not in seen:
+                seen.add(id(msg))
+                counts[msg.svc] += 1
+        return counts
+
     def result(self, wall_s: float) -> RunResult:
         names = [s.name for s in self.services]
+        in_flight = self.in_flight()
+        if self.config.drain:
+            self.counters["delivered_after_end"] = sum(b[-1] for b in self.bin_delivered)
         stats = {
             s.name: ServiceStats(
                 name=s.name,
                 offered=self.offered[i],
                 delivered=self.delivered[i],
                 dropped=dict(sorted(self.dropped[i].items())),
-                in_flight=self.live[i],
+                in_flight=in_flight[i],
                 latency=self.hist[i],
                 slo_breaches=self.slo_breaches[i],
             )
             for i, s in enumerate(self.services)
         }
+        check_accounting(self.fidelity, stats)
         return RunResult(
             fidelity=self.fidelity,
             seed=self.seed,
@@ -441,7 +471,8 @@ class EventEngine:
                 n: np.asarray(self.bin_offered[i], dtype=np.int64) for i, n in enumerate(names)
             },
             delivered_per_bin={
-                n: np.asarray(self.bin_delivered[i], dtype=np.int64) for i, n in enumerate(names)
+                n: np.asarray(self.bin_delivered[i][: self.n_bins], dtype=np.int64)
+                for i, n in enumerate(names)
             },
             latency_p50_s={n: self.bin_p[0, i] for i, n in enumerate(names)},
             latency_p95_s={n: self.bin_p[1, i] for i, n in enumerate(names)},
@@ -495,8 +526,10 @@ class EventEngine:
             self.start_arrivals()
         until = min(t_s, self.duration_s)
         if not self.overloaded and until > self.clock_s:
-            self.loop(until)
-            if not self.overloaded:
+            self._process(until)
+            if self.overloaded:
+                self.stop_run()
+            else:
                 self.close_bins_until(until)
         self.clock_s = max(self.clock_s, until)
         self.wall_s += time.perf_counter() - began
@@ -510,6 +543,8 @@ class EventEngine:
             self.account_until(end)
             self._close_bin(end)
         self.on_finish()
+        if self.config.drain and not self.overloaded:
+            self._process(math.inf)
         self.wall_s += time.perf_counter() - began
         return self.result(self.wall_s)
 
@@ -519,8 +554,15 @@ class EventEngine:
     def on_finish(self) -> None:
         """Last words of the fidelity before the result is made (counters)."""
 
-    def loop(self, until: float) -> None:
-        """Process everything due before ``until`` (the fidelity's hot loop)."""
+    def _process(self, end: float) -> None:
+        """Handle every heap entry and timeline step before ``end`` (the fidelity's hot loop).
+
+        It returns early when the run stops on overload; :meth:`stop_run` then ends it.
+        """
+        raise NotImplementedError
+
+    def stop_run(self) -> None:
+        """After an overload stop: lose what is under way and close the bins to the stop."""
         raise NotImplementedError
 
     # -- the seam: events, endpoints and real clients --------------------------------------

@@ -337,16 +337,35 @@ class FlowEngine(EventEngine):
         self.n_flows = 0
 
     # -- main loop ------------------------------------------------------------------------
-    def loop(self, until: float) -> None:
+    def stop_run(self) -> None:
+        t_stop = self.stopped_at_s
+        self.close_bins_until(t_stop)
+        self.account_until(t_stop)
+        self._abort(t_stop)
+        if self.cur_bin < self.n_bins:
+            self._close_bin(t_stop)
+
+    def on_finish(self) -> None:
+        if not self.overloaded:
+            self.counters["active_flows_at_end"] = self.n_flows
+
+    def in_transfer(self) -> list[Msg]:
+        """Messages in the active classes, held for a reroute, or at their host (heap)."""
+        out = [msg for p in self.active for _, _, msg in p.flows]
+        out.extend(msg for msg, _ in self.stalled)
+        out.extend(entry[3] for entry in self.heap if entry[2] in (RESPONSE, DONE))
+        return out
+
+    def _process(self, end: float) -> None:
+        """Handle every heap entry and timeline step before ``end`` (or an overload stop)."""
         heap = self.heap
         cursor = self.cursor
         pop = heapq.heappop
-        end = until
         streams_push = self.push
         deliver = self.deliver
         limit_flows = self.config.max_active_flows
         counters = self.counters
-        offered, live, bin_offered = self.offered, self.live, self.bin_offered
+        offered, bin_offered = self.offered, self.bin_offered
         while True:
             t_tl = cursor.peek()
             limit = t_tl if t_tl < end else end
@@ -386,14 +405,13 @@ class FlowEngine(EventEngine):
                     host = self.state.hosts[stream.name]
                     msg = Msg(svc, caller, host, t)
                     offered[svc] += 1  # EventEngine.offer, inlined on the hot path
-                    live[svc] += 1
                     bin_offered[svc][self.cur_bin] += 1
                     self.start_leg(msg, caller, host, self.req_size[svc](), t)
                     nf = self.n_flows
                     if (nf > limit_flows or self.overload_since is not None) and (
                         self.track_overload(t, nf, limit_flows, "active flows", "max_active_flows")
                     ):
-                        break
+                        return
                 elif kind == RESPONSE:
                     if obj.alive:
                         obj.leg = 1
@@ -406,20 +424,8 @@ class FlowEngine(EventEngine):
                     if self.n_flows > counters["peak_active_flows"]:
                         counters["peak_active_flows"] = self.n_flows
                     self.recompute(t)
-            if self.overloaded:
-                t_stop = self.stopped_at_s
-                self.close_bins_until(t_stop)
-                self.account_until(t_stop)
-                self._abort(t_stop)
-                if self.cur_bin < self.n_bins:
-                    self._close_bin(t_stop)
-                return
             if t_tl >= end:
-                break
+                return
             if self.dirty:
                 self.recompute(self.now)
             self.step_timeline()
-
-    def on_finish(self) -> None:
-        if not self.overloaded:
-            self.counters["active_flows_at_end"] = self.n_flows

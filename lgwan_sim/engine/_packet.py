@@ -1,7 +1,13 @@
 """The packet fidelity: packets through FIFO output ports with finite byte buffers.
 
-A message leg is cut into packets of at most ``mss_bytes`` of payload plus ``header_bytes``
-each, all handed to the first port at once (no congestion control, no retransmission).
+A message leg is cut into segments of at most ``mss_bytes`` of payload plus ``header_bytes``
+each. A sender paces them as a transport does: at most ``cwnd`` segments unacknowledged,
+``cwnd`` starting at ``initial_window_segments`` and growing by one per acknowledgement (slow
+start) up to ``window_bytes`` (no loss recovery: a lost segment loses its message). The
+receiver acknowledges every segment while the sender still has some to send; an
+acknowledgement is a ``header_bytes`` packet back along the reverse path that waits behind
+the data queued at each port and takes its transmission time there, but does not occupy the
+port (see ``docs/engine.md``).
 Each directed link is an output port: a FIFO transmitter at the link's capacity, a buffer of
 ``buffer_bytes`` for packets waiting to be sent (tail drop: a packet that does not fit is
 dropped, and its message with it, as ``buffer_overflow``), then the link's propagation
@@ -9,7 +15,8 @@ delay. A port needs no events of its own: for FIFO, a packet's transmission star
 ``max(arrival, port free)``, so the only event per packet per hop is its arrival at the next
 node. The buffer content at an arrival is the bytes whose transmission has not started
 (a deque of (start time, bytes) per port, trimmed at each arrival).
-A packet on a link when the link fails is lost with its message (``link_failure``).
+A packet or acknowledgement on a link when the link fails is lost with its message
+(``link_failure``, or ``site_down`` for a site event).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import math
 from collections import deque
 from typing import Any
 
-from lgwan_sim.engine._event_engine import ARRIVAL, DONE, HOP, RESPONSE, EventEngine, Msg
+from lgwan_sim.engine._event_engine import ACK, ARRIVAL, DONE, HOP, RESPONSE, EventEngine, Msg
 from lgwan_sim.engine._results import RunResult
 from lgwan_sim.engine._state import Change
 from lgwan_sim.engine._types import Fidelity
@@ -28,14 +35,25 @@ __all__ = ["PacketEngine"]
 
 
 class _Leg:
-    """One leg of a message: its path and how many of its packets are still out."""
+    """One leg of a message: its path, its sender's window and its segments' progress.
 
-    __slots__ = ("links", "msg", "remaining")
+    ``sent`` segments have left the sender, ``acked`` acknowledgements have come back and
+    ``arrived`` segments have reached the receiver; the sender may have ``cwnd`` segments
+    unacknowledged. ``back`` is the reverse path the acknowledgements take.
+    """
 
-    def __init__(self, msg: Msg, links: tuple[int, ...], remaining: int) -> None:
+    __slots__ = ("acked", "arrived", "back", "cwnd", "last", "links", "msg", "n", "sent")
+
+    def __init__(self, msg: Msg, links: tuple[int, ...], n: int, last: float, cwnd: float) -> None:
         self.msg = msg
         self.links = links
-        self.remaining = remaining
+        self.back: tuple[int, ...] = ()
+        self.n = n
+        self.last = last  # bytes of the last segment (header included)
+        self.sent = 0
+        self.acked = 0
+        self.arrived = 0
+        self.cwnd = cwnd
 
 
 class PacketEngine(EventEngine):
@@ -56,8 +74,17 @@ class PacketEngine(EventEngine):
         self.buffer = self.config.buffer_bytes
         self.mss = self.config.mss_bytes
         self.header = self.config.header_bytes
-        self.counters.update(packets=0, packet_hops=0, packets_dropped=0)
+        self.full = self.mss + self.header
+        window = self.config.window_bytes
+        self.w_max = (
+            math.inf
+            if window == math.inf
+            else (1 if self.mss == math.inf else max(1, math.floor(window / self.mss)))
+        )
+        self.w_init = min(self.config.initial_window_segments, self.w_max)
+        self.counters.update(packets=0, packet_hops=0, packets_dropped=0, acks=0)
         self.hops = 0  # packet hops (a plain int on the hot path; copied to counters)
+        self.acks = 0
         self.finite_buffer = self.buffer != math.inf
 
     # -- legs -----------------------------------------------------------------------------
@@ -70,17 +97,30 @@ class PacketEngine(EventEngine):
             return
         mss = self.mss
         if size <= mss:
-            sizes = [size + self.header]
+            n, last = 1, size + self.header
         else:
-            full = int(size // mss)
-            rest = size - full * mss
-            sizes = [mss + self.header] * full
+            n = int(size // mss)
+            rest = size - n * mss
             if rest > 0:
-                sizes.append(rest + self.header)
-        leg = _Leg(msg, path.links, len(sizes))
-        self.counters["packets"] += len(sizes)
-        for s in sizes:
-            self._hop([leg, 0, s, 0], t)
+                n += 1
+                last = rest + self.header
+            else:
+                last = self.full
+        self.counters["packets"] += n
+        self._send(_Leg(msg, path.links, n, last, self.w_init), t)
+
+    def _send(self, leg: _Leg, t: float) -> None:
+        """Send every segment the window allows now."""
+        n = leg.n
+        limit = leg.acked + leg.cwnd
+        if limit > n:
+            limit = n
+        msg = leg.msg
+        hop = self._hop
+        while leg.sent < limit:
+            i = leg.sent
+            leg.sent = i + 1
+            hop([leg, 0, leg.last if i == n - 1 else self.full, 0], t)
             if not msg.alive:
                 return
 
@@ -106,9 +146,14 @@ class PacketEngine(EventEngine):
                 self.drop(msg, self.dead_reason[prev])
                 return
             if hop == len(links):
-                leg.remaining -= 1
-                if leg.remaining == 0:
+                leg.arrived += 1
+                if leg.arrived == leg.n:
                     self._leg_done(msg, t)
+                elif leg.sent < leg.n:
+                    # the sender still has segments: this acknowledgement releases some
+                    if not leg.back:
+                        leg.back = tuple(link ^ 1 for link in reversed(links))
+                    self._ack_hop([leg, 0, self.header, 0], t)
                 return
         link = links[hop]
         dead = self.state.dead
@@ -139,6 +184,45 @@ class PacketEngine(EventEngine):
         self.seq += 1
         heapq.heappush(self.heap, (done + self.delay[link], self.seq, HOP, pkt, 0))
 
+    def _ack_hop(self, pkt: list[Any], t: float) -> None:
+        """Move an acknowledgement one hop back toward the sender, or hand it over.
+
+        An acknowledgement waits behind the data queued at each port of the reverse path
+        and takes its own transmission time there, but occupies neither the port nor its
+        buffer, and is never dropped for space; a failed link loses it with its message.
+        """
+        leg: _Leg = pkt[0]
+        msg = leg.msg
+        if not msg.alive:
+            return
+        hop: int = pkt[1]
+        back = leg.back
+        if hop:
+            prev = back[hop - 1]
+            if self.epoch[prev] != pkt[3]:
+                self.drop(msg, self.dead_reason[prev])
+                return
+            if hop == len(back):
+                leg.acked += 1
+                if leg.cwnd < self.w_max:
+                    leg.cwnd += 1
+                self._send(leg, t)
+                return
+        link = back[hop]
+        dead = self.state.dead
+        if dead and link in dead:
+            self.drop(msg, self.dead_reason[link])
+            return
+        free = self.free_at[link]
+        start = free if free > t else t
+        if hop == 0:
+            self.acks += 1
+        pkt[1] = hop + 1
+        pkt[3] = self.epoch[link]
+        self.seq += 1
+        done = start + pkt[2] * self.sec_per_byte[link] + self.delay[link]
+        heapq.heappush(self.heap, (done, self.seq, ACK, pkt, 0))
+
     # -- failures and capacity ------------------------------------------------------------
     def on_change(self, change: Change, t: float) -> tuple[int, int]:
         lost = 0
@@ -150,24 +234,40 @@ class PacketEngine(EventEngine):
                 self.queued_bytes[link] = 0.0
                 self.free_at[link] = t
             for entry in sorted(self.heap):
-                if entry[2] == HOP:
+                kind = entry[2]
+                if kind in (HOP, ACK):
                     pkt = entry[3]
-                    msg = pkt[0].msg
-                    hop = pkt[1]
-                    if msg.alive and hop and pkt[0].links[hop - 1] in change.newly_dead:
-                        self.drop(msg, change.reason)
+                    leg = pkt[0]
+                    on = (leg.links if kind == HOP else leg.back)[pkt[1] - 1]
+                    if leg.msg.alive and on in change.newly_dead:
+                        self.drop(leg.msg, change.reason)
                         lost += 1
         for d in change.capacity_changed:
             self.sec_per_byte[d] = 8.0 / self.state.cap_bps[d]
         return lost, 0
 
     # -- main loop ------------------------------------------------------------------------
-    def loop(self, until: float) -> None:
+    def stop_run(self) -> None:
+        heap = self.heap
+        t_stop = self.stopped_at_s
+        self.close_bins_until(t_stop)
+        for entry in sorted(heap):
+            if entry[2] in (HOP, ACK):
+                self.drop(entry[3][0].msg, "overload")
+            elif entry[2] in (RESPONSE, DONE):
+                self.drop(entry[3], "overload")
+        self.abort_seam()
+        heap.clear()
+        if self.cur_bin < self.n_bins:
+            self._close_bin(t_stop)
+
+    def _process(self, end: float) -> None:
+        """Handle every heap entry and timeline step before ``end`` (or an overload stop)."""
         heap = self.heap
         cursor = self.cursor
         pop = heapq.heappop
-        end = until
         hop = self._hop
+        ack_hop = self._ack_hop
         limit_q = self.config.max_queued_packets
         while True:
             t_tl = cursor.peek()
@@ -179,6 +279,8 @@ class PacketEngine(EventEngine):
                     self.close_bins_until(t)
                 if kind == HOP:
                     hop(obj, t)
+                elif kind == ACK:
+                    ack_hop(obj, t)
                 elif kind == ARRIVAL:
                     stream = obj
                     if gen != stream.gen:
@@ -198,7 +300,7 @@ class PacketEngine(EventEngine):
                             t, queued, limit_q, "packets in flight", "max_queued_packets"
                         )
                     ):
-                        break
+                        return
                 elif kind == RESPONSE:
                     if obj.alive:
                         obj.leg = 1
@@ -207,23 +309,23 @@ class PacketEngine(EventEngine):
                     self.deliver(obj, t)
                 else:
                     self.special(kind, obj, t)
-            if self.overloaded:
-                t_stop = self.stopped_at_s
-                self.close_bins_until(t_stop)
-                for entry in sorted(heap):
-                    if entry[2] == HOP:
-                        self.drop(entry[3][0].msg, "overload")
-                    elif entry[2] in (RESPONSE, DONE):
-                        self.drop(entry[3], "overload")
-                self.abort_seam()
-                heap.clear()
-                if self.cur_bin < self.n_bins:
-                    self._close_bin(t_stop)
-                return
             if t_tl >= end:
-                break
+                return
             self.step_timeline()
+
+    # -- accounting -----------------------------------------------------------------------
+    def in_transfer(self) -> list[Msg]:
+        """Messages held by the heap: packets and acks on links, exchanges at their host."""
+        out: list[Msg] = []
+        for entry in self.heap:
+            kind = entry[2]
+            if kind in (HOP, ACK):
+                out.append(entry[3][0].msg)
+            elif kind in (RESPONSE, DONE):
+                out.append(entry[3])
+        return out
 
     def result(self, wall_s: float) -> RunResult:
         self.counters["packet_hops"] = self.hops
+        self.counters["acks"] = self.acks
         return super().result(wall_s)

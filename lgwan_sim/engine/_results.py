@@ -12,8 +12,25 @@ import numpy.typing as npt
 
 from lgwan_sim.engine._metrics import ServiceStats
 from lgwan_sim.engine._types import Fidelity
+from lgwan_sim.errors import AccountingError
 
-__all__ = ["AppliedEvent", "RunResult"]
+__all__ = ["AppliedEvent", "RunResult", "check_accounting"]
+
+
+def check_accounting(fidelity: Fidelity, services: Mapping[str, ServiceStats]) -> None:
+    """Raise :class:`AccountingError` unless every service's exchanges add up.
+
+    ``in_flight`` must have been counted from the engine's live structures, not derived
+    from the other counters, or the identity would hold by construction.
+    """
+    bad = [s for s in services.values() if not s.balanced]
+    if bad:
+        detail = "; ".join(
+            f"{s.name}: offered {s.offered} != delivered {s.delivered} + dropped "
+            f"{s.dropped_total} + in flight {s.in_flight}"
+            for s in bad
+        )
+        raise AccountingError(f"{fidelity} run lost track of exchanges: {detail}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

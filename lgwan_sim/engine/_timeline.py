@@ -42,8 +42,12 @@ class TimelineCursor:
             self.schedule(event.at_s, event)
 
     def schedule(self, at_s: float, item: TimelineEvent | Convergence) -> None:
-        """Add ``item`` at ``at_s``; items at or after the end never fall due."""
-        if at_s < self.end_s:
+        """Add ``item`` at ``at_s``.
+
+        A timeline event at or after the end is never applied. A convergence is kept
+        whenever it falls: a drained run goes on past the end and routing still converges.
+        """
+        if at_s < self.end_s or isinstance(item, Convergence):
             heapq.heappush(self._heap, (at_s, self._seq, item))
             self._seq += 1
 

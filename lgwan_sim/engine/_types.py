@@ -158,6 +158,11 @@ class EngineConfig:
     ``failed_flows``: what happens to messages that are in transfer on a failed element:
     ``"lose"`` (counted as ``link_failure``/``site_down``) or ``"reroute"`` (held, then moved
     to the new route after convergence, lost as ``no_route`` if there is none).
+    ``window_bytes`` and ``initial_window_segments``: the packet fidelity's sender sends at
+    most ``initial_window_segments`` segments before its first acknowledgement, then one
+    more per acknowledgement (slow start) up to ``window_bytes`` of payload in flight.
+    ``drain``: after ``duration_s`` no new exchanges start, and the run goes on until every
+    exchange under way has been delivered or dropped (so nothing is left in flight).
     """
 
     bin_s: float = 60.0
@@ -170,6 +175,9 @@ class EngineConfig:
     mss_bytes: float = 1460.0
     header_bytes: float = 40.0
     buffer_bytes: float = 1_000_000.0
+    window_bytes: float = 262_144.0
+    initial_window_segments: int = 10
+    drain: bool = False
     max_queued_packets: int = 2_000_000
     analytic_max_utilisation: float = 0.99
 
@@ -179,6 +187,7 @@ class EngineConfig:
             "max_flow_rate_bps": self.max_flow_rate_bps,
             "mss_bytes": self.mss_bytes,
             "overload_sustain_s": self.overload_sustain_s,
+            "window_bytes": self.window_bytes,
         }
         for name, value in positive.items():
             if not value > 0:
@@ -196,6 +205,18 @@ class EngineConfig:
                 field="failed_flows",
                 value=self.failed_flows,
             )
+        if (
+            isinstance(self.initial_window_segments, bool)
+            or not isinstance(self.initial_window_segments, int)
+            or self.initial_window_segments < 1
+        ):
+            raise InputError(
+                "initial_window_segments must be an integer >= 1",
+                field="initial_window_segments",
+                value=self.initial_window_segments,
+            )
+        if not isinstance(self.drain, bool):
+            raise InputError("drain must be true or false", field="drain", value=self.drain)
         if not 0 < self.analytic_max_utilisation < 1:
             raise InputError(
                 "analytic_max_utilisation must be in (0, 1)",

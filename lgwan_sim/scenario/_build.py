@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from lgwan_sim.engine import EngineConfig, EngineInputs, EventKind, Timeline, TimelineEvent
 from lgwan_sim.scenario._catalogue import SizeKind, SizeSpec
 from lgwan_sim.scenario._model import EventType, Scenario, ScenarioEvent
@@ -187,6 +190,9 @@ def engine_inputs(scenario: Scenario) -> EngineInputs:
         config = EngineConfig(
             bin_s=scenario.bin_s, convergence_delay_s=scenario.convergence_delay_s
         )
+    if scenario.engine_options:
+        changes: dict[str, Any] = dict(scenario.engine_options)
+        config = dataclasses.replace(config, **changes)
     return EngineInputs(
         topology=scenario.topology,
         demand=demand_of(scenario),

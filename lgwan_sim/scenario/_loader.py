@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from lgwan_sim._yaml import LineDict, LineList, load_yaml
+from lgwan_sim.engine import EngineConfig
 from lgwan_sim.errors import LgwanSimError, ScenarioError, TopologyError
 from lgwan_sim.network import (
     Link,
@@ -64,6 +65,24 @@ _TOP_KEYS = (
     "events",
 )
 _REQUIRED_TOP = ("topology", "start", "duration", "seed")
+#: Engine settings of ``engine:`` that are plain numbers: (minimum, maximum), both included.
+_ENGINE_NUMBERS: Mapping[str, tuple[float, float]] = {
+    "buffer_bytes": (0.0, 1.0e10),
+    "mss_bytes": (1.0, 65_535.0),
+    "header_bytes": (0.0, 1_500.0),
+    "window_bytes": (1.0, 2.0**30),
+    "max_flow_rate_bps": (1.0e3, 1.0e13),
+}
+_MAX_INITIAL_WINDOW = 1_000
+#: Every key of ``engine:``.
+_ENGINE_KEYS = (
+    "bin_s",
+    "convergence_delay_s",
+    *_ENGINE_NUMBERS,
+    "initial_window_segments",
+    "failed_flows",
+    "drain",
+)
 #: Longest run a scenario may ask for.
 MAX_DURATION_S = 400 * 86400.0
 _PREF_CODES = tuple(f"{i:02d}" for i in range(1, 48))
@@ -264,7 +283,7 @@ class _Loader:
         )
         multiplier, growth_years = self.demand(doc)
         services = self.services(doc, catalogue, topology)
-        bin_s, convergence = self.engine(doc, duration_s)
+        bin_s, convergence, engine_options = self.engine(doc, duration_s)
         events: list[ScenarioEvent] = []
         if "events" in doc:
             items = f.seq(doc, "events", "events")
@@ -289,6 +308,7 @@ class _Loader:
             events=tuple(events),
             bin_s=bin_s,
             convergence_delay_s=convergence,
+            engine_options=engine_options,
         )
 
     # -- topology -------------------------------------------------------------------------
@@ -694,12 +714,14 @@ class _Loader:
             growth_per_year=growth,
         )
 
-    def engine(self, doc: LineDict, duration_s: float) -> tuple[float, float | None]:
+    def engine(
+        self, doc: LineDict, duration_s: float
+    ) -> tuple[float, float | None, dict[str, float | int | str | bool]]:
         f = self.f
         if "engine" not in doc:
-            return min(60.0, duration_s), None
+            return min(60.0, duration_s), None, {}
         m = f.mapping(doc, "engine", "engine")
-        f.only(m, ("bin_s", "convergence_delay_s"), "engine")
+        f.only(m, _ENGINE_KEYS, "engine")
         bin_s = (
             f.number(m, "bin_s", "engine.bin_s", minimum=1.0, maximum=duration_s)
             if "bin_s" in m
@@ -720,7 +742,42 @@ class _Loader:
             if "convergence_delay_s" in m
             else None
         )
-        return bin_s, convergence
+        numbers = {
+            key: f.number(m, key, f"engine.{key}", minimum=low, maximum=high)
+            for key, (low, high) in _ENGINE_NUMBERS.items()
+            if key in m
+        }
+        if "window_bytes" in m and numbers["window_bytes"] < numbers.get(
+            "mss_bytes", EngineConfig().mss_bytes
+        ):
+            raise f.error(
+                "must hold at least one segment (mss_bytes, default 1460)",
+                m,
+                "window_bytes",
+                "engine.window_bytes",
+                m["window_bytes"],
+            )
+        options: dict[str, float | int | str | bool] = dict(numbers)
+        if "initial_window_segments" in m:
+            segments = f.integer(
+                m, "initial_window_segments", "engine.initial_window_segments", minimum=1
+            )
+            if segments > _MAX_INITIAL_WINDOW:
+                raise f.error(
+                    f"must be <= {_MAX_INITIAL_WINDOW}",
+                    m,
+                    "initial_window_segments",
+                    "engine.initial_window_segments",
+                    segments,
+                )
+            options["initial_window_segments"] = segments
+        if "failed_flows" in m:
+            options["failed_flows"] = f.choice(
+                m, "failed_flows", "engine.failed_flows", ("lose", "reroute")
+            )
+        if "drain" in m:
+            options["drain"] = f.boolean(m, "drain", "engine.drain")
+        return bin_s, convergence, options
 
     # -- events ---------------------------------------------------------------------------
     _EVENT_KEYS: Mapping[EventType, tuple[str, ...]] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -128,6 +128,8 @@ class Scenario:
     events: tuple[ScenarioEvent, ...]
     bin_s: float = 60.0
     convergence_delay_s: float | None = None
+    engine_options: Mapping[str, float | int | str | bool] = field(default_factory=dict)
+    """The other settings of ``engine:`` (``EngineConfig`` fields), as given."""
 
     @classmethod
     def from_file(

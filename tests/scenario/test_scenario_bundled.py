@@ -149,7 +149,8 @@ def test_the_packet_zoom_accounts_for_every_packet_and_fails_over(
     for name, svc in s["services"].items():
         lost = sum(svc["dropped"].values())
         assert svc["offered"] == svc["delivered"] + lost + svc["in_flight"], name
-    # the cable cut and the site loss each lose traffic, for their own reason
+    # the cable cut and the site loss each lose traffic, for their own reason, and only they
+    assert set(s["totals"]["dropped"]) <= {"link_failure", "no_route", "site_down"}
     assert s["totals"]["dropped"]["link_failure"] > 0
     assert s["totals"]["dropped"]["site_down"] > 0
     with (folder / "events.csv").open(encoding="utf-8") as handle:

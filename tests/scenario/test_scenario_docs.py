@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lgwan_sim.scenario import load_scenario
-from lgwan_sim.scenario._loader import _TOP_KEYS, _Loader
+from lgwan_sim.scenario._loader import _ENGINE_KEYS, _TOP_KEYS, _Loader
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
@@ -27,6 +27,23 @@ def test_every_key_of_the_language_is_documented() -> None:
     keys.update({"growth_years", "bin_s", "convergence_delay_s", "backup_lines", "inline"})
     missing = sorted(k for k in keys if f"`{k}`" not in text and f"{k}:" not in text)
     assert missing == []
+
+
+def test_every_engine_setting_has_a_row_with_its_range() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## `engine`") : text.index("## `events`")]
+    rows = {line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| `")}
+    assert rows == {f"`{key}`" for key in _ENGINE_KEYS}
+
+
+def test_the_engine_example_loads(write_scenario) -> None:
+    (block,) = [b for b in _blocks() if b.startswith("engine:")]
+    path = write_scenario(
+        'topology: national\nstart: "2011-03-11T00:00"\nduration: 4d\nseed: 1\n' + block
+    )
+    scenario = load_scenario(path)
+    assert scenario.bin_s == 300
+    assert set(scenario.engine_options) | {"bin_s", "convergence_delay_s"} == set(_ENGINE_KEYS)
 
 
 @pytest.mark.parametrize("head", ["events:", "edits:"])
