@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -37,22 +35,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from lgwan_sim._files import atomic_write, remove_stale_tmp
 from lgwan_sim.errors import PkiError
-from lgwan_sim.lgpki._build import (
-    SITE_URI_PREFIX,
-    Signer,
-    build_crl,
-    build_ee_certificate,
-    ca_name,
-    subject_name,
-)
+from lgwan_sim.lgpki._build import ca_name
 from lgwan_sim.lgpki._config import load_hierarchy, load_migration_plan
-from lgwan_sim.lgpki._crl_plan import (
-    REVOCATION_REASONS,
-    CrlHistory,
-    CrlRecord,
-    due_lists,
-    plan_lists,
-)
+from lgwan_sim.lgpki._crl_plan import REVOCATION_REASONS, CrlHistory
 from lgwan_sim.lgpki._crypto import PrivateKey, PublicKey, generate_key, key_type_of, spki_sha256
 from lgwan_sim.lgpki._hierarchy import (
     build_generation,
@@ -60,18 +45,18 @@ from lgwan_sim.lgpki._hierarchy import (
     issuing_order,
     partners_missing,
 )
+from lgwan_sim.lgpki._issuance import ACTOR, Issuance, Signers, explain_holder
 from lgwan_sim.lgpki._migration_plan import MigrationPlan
 from lgwan_sim.lgpki._model import (
-    CaSpec,
     CertKind,
     Hierarchy,
     IssuedCertificate,
     KeyType,
-    Profile,
     SiteLike,
     require_utc,
 )
 from lgwan_sim.lgpki._repository import CrlInfo, IntegrityReport, Recovery, Repository
+from lgwan_sim.lgpki._revocation import Revocation
 from lgwan_sim.lgpki._store import Store
 from lgwan_sim.lgpki._vault import KeyVault
 
@@ -79,7 +64,6 @@ __all__ = ["REVOCATION_REASONS", "CaStatus", "CrlInfo", "IntegrityReport", "Pki"
 
 log = logging.getLogger(__name__)
 
-_ACTOR = "ca"
 _CONFIG_FILES = ("hierarchy.yaml", "profiles.yaml", "migration.yaml")
 
 
@@ -98,17 +82,6 @@ class CaStatus:
     crl_next_update: datetime | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Request:
-    holder: str
-    profile: Profile
-    issuer: CaSpec
-    subject: x509.Name
-    san: tuple[x509.GeneralName, ...]
-    public_key: PublicKey
-    private_key: PrivateKey | None
-
-
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -121,11 +94,6 @@ def _under_lock(method: Callable[Concatenate[Pki, _P], _R]) -> Callable[Concaten
             return method(self, *args, **kwargs)
 
     return functools.update_wrapper(wrapper, method)  # type: ignore[return-value]
-
-
-def _utc(value: datetime) -> str:
-    """A moment for messages, to the second: ``2020-04-02T01:00:00Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _spki(cert: x509.Certificate) -> str:
@@ -159,7 +127,19 @@ class Pki:
         self.repository = Repository(home, store, hierarchy)
         self.recovery: Recovery | None = None
         """What :meth:`open` finished or undid after a crash (None: nothing to do)."""
-        self._signers: dict[str, Signer] = {}
+        self.signers = Signers(store, vault, hierarchy, plan)
+        self.revocation = Revocation(
+            store=store, hierarchy=hierarchy, signers=self.signers, repository=self.repository
+        )
+        self.issuance = Issuance(
+            store=store,
+            vault=vault,
+            hierarchy=hierarchy,
+            plan=plan,
+            signers=self.signers,
+            repository=self.repository,
+            revoke=self.revocation.revoke,
+        )
 
     # -- life cycle ----------------------------------------------------------------------------
     @classmethod
@@ -204,7 +184,7 @@ class Pki:
         pki = cls(home, store=store, vault=vault, hierarchy=hierarchy, plan=plan)
         with store.write():
             store.audit(
-                now=now, actor=_ACTOR, action="init", obj=home.name, detail={"source": "pki"}
+                now=now, actor=ACTOR, action="init", obj=home.name, detail={"source": "pki"}
             )
         wanted = list(hierarchy.generations) if generations is None else list(generations)
         for gen in generation_order(hierarchy, wanted, store.generations()):
@@ -274,44 +254,6 @@ class Pki:
         self.close()
 
     # -- signers -------------------------------------------------------------------------------
-    def _signer(self, ca_id: str) -> Signer:
-        signer = self._signers.get(ca_id)
-        if signer is not None:
-            return signer
-        row = self.store.ca_row(ca_id)
-        if row is None or row.not_after is None:
-            raise PkiError(f"CA {ca_id!r} is not set up in this store")
-        spec = self.hierarchy.ca(ca_id)
-        signer = Signer(
-            spec=spec,
-            name=ca_name(spec),
-            key=self.vault.ca_key(ca_id),
-            hash=self.hierarchy.generations[spec.generation].hash,
-            not_after=row.not_after,
-        )
-        self._signers[ca_id] = signer
-        return signer
-
-    def _issuing_signer(self, ca_id: str, now: datetime) -> Signer:
-        row = self.store.ca_row(ca_id)
-        if row is None or row.not_before is None:
-            raise PkiError(f"CA {ca_id!r} is not set up in this store")
-        if now < row.not_before:
-            raise PkiError(f"CA {ca_id!r} is not valid before {row.not_before.isoformat()}")
-        if row.status != "active":
-            raise PkiError(f"CA {ca_id!r} is {row.status} and issues nothing")
-        if row.halted(now):
-            assert row.issuance_stopped_at is not None
-            raise PkiError(f"CA {ca_id!r} stopped issuing on {row.issuance_stopped_at.isoformat()}")
-        if row.generation == "G1" and now >= self.plan.g1_issuance_stop:
-            raise PkiError(
-                f"CA {ca_id!r} is G1 and G1 issuance stopped on {self.plan.g1_issuance_stop.date()}"
-            )
-        signer = self._signer(ca_id)
-        if now >= signer.not_after:
-            raise PkiError(f"CA {ca_id!r} certificate expired on {signer.not_after}")
-        return signer
-
     # -- hierarchy -----------------------------------------------------------------------------
     @_under_lock
     def add_generation(self, generation: str, *, now: datetime) -> list[IssuedCertificate]:
@@ -336,7 +278,7 @@ class Pki:
             if orphan.exists():  # left by a crash before the commit below
                 orphan.unlink()
             self.vault.put_ca_key(spec.id, keys[spec.id])
-        built = build_generation(h, generation, keys=keys, now=now, signer_of=self._signer)
+        built = build_generation(h, generation, keys=keys, now=now, signer_of=self.signers.get)
         issued: list[IssuedCertificate] = []
         with self.store.write():
             for spec in ordered:
@@ -366,7 +308,7 @@ class Pki:
                     key_ref=None,
                     batch=None,
                     now=now,
-                    actor=_ACTOR,
+                    actor=ACTOR,
                 )
                 if m.kind in (CertKind.SELF, CertKind.SUB_CA):
                     self.store.set_ca_certificate(m.subject_ca, row_id)
@@ -384,13 +326,13 @@ class Pki:
                 )
             self.store.audit(
                 now=now,
-                actor=_ACTOR,
+                actor=ACTOR,
                 action="generation",
                 obj=generation,
                 detail={"cas": [s.id for s in ordered]},
             )
             note = self.store.journal("generation", generation)
-        self._signers.update(built.signers)
+        self.signers.add(built.signers)
         log.info(
             "stood up generation %s: %d CAs, %d CA certificates",
             generation,
@@ -403,47 +345,10 @@ class Pki:
         self.publish_crls(now=now, ca_ids=[s.id for s in ordered])
         return issued
 
-    # -- issuance ------------------------------------------------------------------------------
+    # -- issuance and revocation (see ``_issuance`` and ``_revocation``) -----------------------
     def current_generation(self, now: datetime) -> str:
         """The newest generation whose Organisation CA is set up and still issuing at ``now``."""
-        usable = {
-            row.generation
-            for row in self.store.ca_rows()
-            if row.role == "org"
-            and row.status == "active"
-            and not row.halted(now)
-            and not (row.generation == "G1" and now >= self.plan.g1_issuance_stop)
-        }
-        for gen in reversed(list(self.hierarchy.generations)):
-            if gen in usable:
-                return gen
-        raise PkiError(f"no generation is issuing at {now.isoformat()}")
-
-    def _subject_for(
-        self, site: SiteLike, profile: Profile
-    ) -> tuple[x509.Name, tuple[x509.GeneralName, ...]]:
-        titles = self.hierarchy.titles
-        kind = str(site.kind)
-        title = titles.get(kind, titles.get("default", "head"))
-        fields = {"id": site.id, "name": site.name, "title": title}
-        subject = subject_name(
-            organisation=site.name_ja or site.name,
-            unit=kind,
-            common_name=profile.subject_cn.format(**fields),
-        )
-        san: list[x509.GeneralName] = [
-            x509.UniformResourceIdentifier(f"{SITE_URI_PREFIX}{site.id}")
-        ]
-        san += [x509.DNSName(d.format(**fields)) for d in profile.dns_names]
-        san += [x509.RFC822Name(e.format(**fields)) for e in profile.emails]
-        return subject, tuple(san)
-
-    def _check_key(self, key: PublicKey, now: datetime, holder: str) -> None:
-        if key_type_of(key) is KeyType.RSA1024 and now >= self.plan.weak_algorithms_until:
-            raise PkiError(
-                f"refusing an RSA-1024 key for {holder!r}: RSA keys under 2048 bits are not"
-                f" accepted after {self.plan.weak_algorithms_until.date()}"
-            )
+        return self.issuance.current_generation(now)
 
     def issue_for_sites(
         self,
@@ -456,60 +361,17 @@ class Pki:
         chunk_size: int = 256,
         progress: Callable[[int], None] | None = None,
     ) -> list[IssuedCertificate]:
-        """Issue the bulk profile (``profiles.yaml: bulk``) to every eligible site that does
-        not already hold a valid certificate of that profile from that generation.
-
-        Local bodies get role certificates, data centres and LGWAN-ASP services
-        message-signing certificates; other kinds are skipped. A rerun after a crash (or at
-        any time) issues only to the sites still without one. Keys are generated here
-        (``key_type`` overrides the profile's) unless ``keys`` maps site ids to keys.
-        ``progress`` is called with the running count after each committed chunk.
-        """
-        require_utc(now)
-        gen = generation or self.current_generation(now)
-        served: dict[tuple[str, str], set[str]] = {}
-        requests: list[tuple[SiteLike, Profile]] = []
-        for site in sites:
-            name = self.hierarchy.bulk.get(str(site.kind))
-            if name is None:
-                continue
-            profile = self.hierarchy.profile(name)
-            issuer = self.hierarchy.issuing_ca(profile.issuer_role, gen).id
-            if (issuer, name) not in served:
-                served[(issuer, name)] = self.store.valid_holders(issuer, name, now)
-            if site.id not in served[(issuer, name)]:
-                requests.append((site, profile))
-        out: list[IssuedCertificate] = []
-        for start in range(0, len(requests), chunk_size):
-            chunk = []
-            for site, profile in requests[start : start + chunk_size]:
-                if keys is not None and site.id in keys:
-                    key = keys[site.id]
-                else:
-                    key = generate_key(key_type or profile.key_for(gen))
-                chunk.append(self._request(site, profile, gen, key.public_key(), key))
-            out.extend(self._issue_many(chunk, now=now))
-            if progress is not None:
-                progress(len(out))
-        return out
-
-    def _request(
-        self,
-        site: SiteLike,
-        profile: Profile,
-        generation: str,
-        public_key: PublicKey,
-        private_key: PrivateKey | None,
-    ) -> _Request:
-        subject, san = self._subject_for(site, profile)
-        return _Request(
-            holder=site.id,
-            profile=profile,
-            issuer=self.hierarchy.issuing_ca(profile.issuer_role, generation),
-            subject=subject,
-            san=san,
-            public_key=public_key,
-            private_key=private_key,
+        """Issue the bulk profile to every eligible site that holds no valid certificate of
+        it from that generation yet (a rerun never issues twice); see
+        :meth:`Issuance.issue_for_sites`."""
+        return self.issuance.issue_for_sites(
+            sites,
+            now=now,
+            generation=generation,
+            key_type=key_type,
+            keys=keys,
+            chunk_size=chunk_size,
+            progress=progress,
         )
 
     def issue(
@@ -523,12 +385,9 @@ class Pki:
         key_type: KeyType | None = None,
     ) -> IssuedCertificate:
         """Issue one certificate of ``profile`` to ``site``; the key is generated unless given."""
-        require_utc(now)
-        prof = self.hierarchy.profile(profile)
-        gen = generation or self.current_generation(now)
-        if key is None:
-            key = generate_key(key_type or prof.key_for(gen))
-        return self._issue_many([self._request(site, prof, gen, key.public_key(), key)], now=now)[0]
+        return self.issuance.issue(
+            site, profile=profile, now=now, generation=generation, key=key, key_type=key_type
+        )
 
     def issue_from_csr(
         self,
@@ -540,87 +399,9 @@ class Pki:
         generation: str | None = None,
     ) -> IssuedCertificate:
         """Issue for a CSR. The CA checks its signature and sets subject and SAN itself."""
-        require_utc(now)
-        if not csr.is_signature_valid:
-            raise PkiError(f"the CSR for {site.id!r} has an invalid signature")
-        pub = csr.public_key()
-        if not isinstance(pub, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-            raise PkiError(f"unsupported key type in the CSR: {type(pub).__name__}")
-        key_type_of(pub)
-        prof = self.hierarchy.profile(profile)
-        gen = generation or self.current_generation(now)
-        return self._issue_many([self._request(site, prof, gen, pub, None)], now=now)[0]
-
-    @_under_lock
-    def _issue_many(
-        self, requests: Sequence[_Request], *, now: datetime
-    ) -> list[IssuedCertificate]:
-        if not requests:
-            return []
-        spkis = [spki_sha256(r.public_key) for r in requests]
-        blocked = self.store.blocked(spkis)
-        built: list[tuple[_Request, x509.Certificate, str]] = []
-        for req, spki in zip(requests, spkis, strict=True):
-            if spki in blocked:
-                raise PkiError(
-                    f"refusing to certify a blocked key for {req.holder!r}: it was reported"
-                    " compromised"
-                )
-            self._check_key(req.public_key, now, req.holder)
-            signer = self._issuing_signer(req.issuer.id, now)
-            cert = build_ee_certificate(
-                self.hierarchy,
-                issuer=signer,
-                profile=req.profile,
-                subject=req.subject,
-                san=req.san,
-                public_key=req.public_key,
-                now=now,
-                not_after=min(signer.not_after, now + timedelta(days=req.profile.validity_days)),
-                key_encipherment_ok=isinstance(req.public_key, rsa.RSAPublicKey),
-            )
-            built.append((req, cert, spki))
-        to_store = {spki: req.private_key for req, _, spki in built if req.private_key is not None}
-        batch = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
-        key_ref = self.vault.put_batch(batch, to_store) if to_store else None
-        issued: list[IssuedCertificate] = []
-        with self.store.write():
-            for req, cert, spki in built:
-                ref = key_ref if req.private_key is not None else None
-                row_id = self.store.insert_certificate(
-                    cert=cert,
-                    der=cert.public_bytes(Encoding.DER),
-                    issuer_ca=req.issuer.id,
-                    kind=CertKind.EE,
-                    profile=req.profile.name,
-                    holder=req.holder,
-                    subject_ca=None,
-                    generation=req.issuer.generation,
-                    spki=spki,
-                    key_ref=ref,
-                    batch=batch,
-                    now=now,
-                    actor=_ACTOR,
-                )
-                issued.append(
-                    IssuedCertificate(
-                        row_id=row_id,
-                        issuer_ca=req.issuer.id,
-                        serial=cert.serial_number,
-                        kind=CertKind.EE,
-                        profile=req.profile.name,
-                        holder=req.holder,
-                        generation=req.issuer.generation,
-                        certificate=cert,
-                        key_ref=ref,
-                        batch=batch,
-                    )
-                )
-            note = self.store.journal("batch", batch)
-        self.repository.publish_certs(issued)
-        self.store.published([note])
-        log.info("issued %d certificates", len(issued))
-        return issued
+        return self.issuance.issue_from_csr(
+            csr, site=site, profile=profile, now=now, generation=generation
+        )
 
     def renew(
         self,
@@ -631,267 +412,45 @@ class Pki:
         supersede: bool = True,
         key_type: KeyType | None = None,
     ) -> list[IssuedCertificate]:
-        """Re-key and re-issue ``holder``'s newest valid end-entity certificate per profile.
+        """Re-key and re-issue ``holder``'s newest valid certificate per profile; with
+        ``supersede`` the old ones are revoked as superseded."""
+        return self.issuance.renew(
+            holder, now=now, generation=generation, supersede=supersede, key_type=key_type
+        )
 
-        The new certificates keep subject and SAN, use fresh keys and the target generation
-        (default: the current one); with ``supersede`` the old ones are revoked as superseded.
-        """
-        require_utc(now)
-        gen = generation or self.current_generation(now)
-        old = [
-            c
-            for c in self.certificates(holder=holder, status="V", kind=CertKind.EE)
-            if c.certificate.not_valid_after_utc > now
-        ]
-        if not old:
-            raise PkiError(
-                f"{holder!r} holds no valid end-entity certificate to renew at {_utc(now)}"
-                + self.explain_holder(holder, now=now)
-            )
-        newest = {c.profile: c for c in old}  # issuance order: the last one per profile wins
-        requests = []
-        for cert in newest.values():
-            prof = self.hierarchy.profile(cert.profile)
-            key = generate_key(key_type or prof.key_for(gen))
-            san = cert.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-            requests.append(
-                _Request(
-                    holder=holder,
-                    profile=prof,
-                    issuer=self.hierarchy.issuing_ca(prof.issuer_role, gen),
-                    subject=cert.certificate.subject,
-                    san=tuple(san.value),
-                    public_key=key.public_key(),
-                    private_key=key,
-                )
-            )
-        new = self._issue_many(requests, now=now)
-        if supersede:
-            for cert in old:
-                if self.store.state(cert.row_id).status == "V":
-                    self.revoke(cert.issuer_ca, cert.serial, reason="superseded", now=now)
-        return new
-
-    # -- revocation ----------------------------------------------------------------------------
     def revoke(
         self, issuer_ca: str, serial: int, *, reason: str, now: datetime
     ) -> list[IssuedCertificate]:
-        """Revoke one certificate; return every certificate revoked as a consequence.
-
-        ``reason`` is an RFC 5280 name (``key_compromise``, ``ca_compromise``, ``superseded``,
-        ...). ``key_compromise`` blocks the public key for all future issuance and revokes
-        every other certificate that carries it.
-        """
-        require_utc(now)
-        if reason not in REVOCATION_REASONS:
-            raise PkiError(
-                f"unknown revocation reason {reason!r}; known: {', '.join(REVOCATION_REASONS)}"
-            )
-        revoked: list[IssuedCertificate] = []
-        with self.store.write():
-            found = self.store.certificates(issuer_ca=issuer_ca, serial=serial)
-            if not found:
-                raise PkiError(f"no certificate {serial:x} from CA {issuer_ca!r}")
-            state = self.store.state(found[0].row_id)
-            if state.status == "R":
-                raise PkiError(f"certificate {serial:x} from {issuer_ca!r} is already revoked")
-            targets = [state.row_id]
-            if reason == "key_compromise":
-                self.store.block_key(state.spki_sha256, reason=reason, now=now, row_id=state.row_id)
-                self.store.audit(
-                    now=now,
-                    actor=_ACTOR,
-                    action="block-key",
-                    obj=state.spki_sha256,
-                    detail={"certificate": state.row_id},
-                )
-                targets += [
-                    i for i in self.store.valid_with_key(state.spki_sha256) if i != state.row_id
-                ]
-            for target in targets:
-                self.store.mark_revoked(target, now=now, reason=reason)
-                cert = self.store.certificates(row_id=target)[0]
-                self.store.audit(
-                    now=now,
-                    actor=_ACTOR,
-                    action="revoke",
-                    obj=f"{cert.issuer_ca}/{cert.serial:x}",
-                    detail={"reason": reason, "holder": cert.holder},
-                )
-                revoked.append(cert)
-        log.info("revoked %d certificates (%s)", len(revoked), reason)
-        return revoked
+        """Revoke one certificate (``key_compromise`` also blocks its key and revokes every
+        certificate that carries it); return every certificate revoked."""
+        return self.revocation.revoke(issuer_ca, serial, reason=reason, now=now)
 
     def revoke_holder(self, holder: str, *, reason: str, now: datetime) -> list[IssuedCertificate]:
         """Revoke every valid certificate of ``holder``."""
-        out: list[IssuedCertificate] = []
-        for cert in self.certificates(holder=holder, status="V", kind=CertKind.EE):
-            if self.store.state(cert.row_id).status == "V":
-                out += self.revoke(cert.issuer_ca, cert.serial, reason=reason, now=now)
-        if not out:
-            raise PkiError(
-                f"{holder!r} holds no valid certificate to revoke"
-                + self.explain_holder(holder, now=now)
-            )
-        return out
+        return self.revocation.revoke_holder(holder, reason=reason, now=now)
 
     def stop_issuance(self, generation: str, *, now: datetime) -> None:
         """Stop every CA of ``generation`` from issuing (they keep publishing CRLs)."""
-        require_utc(now)
-        with self.store.write():
-            changed = self.store.stop_issuance(generation, now)
-            if changed == 0 and generation not in self.store.generations():
-                raise PkiError(f"generation {generation!r} is not set up")
-            self.store.audit(
-                now=now, actor=_ACTOR, action="stop-issuance", obj=generation, detail={}
-            )
+        self.revocation.stop_issuance(generation, now=now)
 
     def compromise_generation(self, generation: str, *, now: datetime) -> list[IssuedCertificate]:
-        """Algorithm compromise: revoke (cACompromise) every certificate that another
-        generation's CA issued to a CA of ``generation`` (the bridges' cross and link
-        certificates), so paths into ``generation`` fail through the ARLs; then publish."""
-        require_utc(now)
-        out: list[IssuedCertificate] = []
-        for issuer, serial in self.store.valid_into_generation(generation):
-            out += self.revoke(issuer, serial, reason="ca_compromise", now=now)
-        with self.store.write():
-            self.store.set_generation_status(generation, "compromised")
-            self.store.audit(
-                now=now,
-                actor=_ACTOR,
-                action="compromise",
-                obj=generation,
-                detail={"revoked": len(out)},
-            )
-        self.publish_crls(now=now, ca_ids=sorted({c.issuer_ca for c in out}))
-        return out
+        """Revoke every certificate other generations issued to ``generation``'s CAs."""
+        return self.revocation.compromise_generation(generation, now=now)
 
-    @_under_lock
     def publish_crls(
-        self,
-        *,
-        now: datetime,
-        ca_ids: Sequence[str] | None = None,
-        delta: bool = False,
+        self, *, now: datetime, ca_ids: Sequence[str] | None = None, delta: bool = False
     ) -> list[CrlInfo]:
-        """Produce and publish the CRL and ARL (or, with ``delta``, the delta CRL) of each CA.
-
-        Lists are built from the certificate table, never patched; numbers come from one
-        counter per CA shared by CRL, ARL and delta CRL and grow in the same transaction.
-        """
-        require_utc(now)
-        ids = list(ca_ids) if ca_ids is not None else self.store.ca_ids(by_id=True)
-        made: list[tuple[CrlRecord, x509.CertificateRevocationList]] = []
-        with self.store.write():
-            for ca_id in ids:
-                signer = self._signer(ca_id)
-                base = self.store.latest_crl(ca_id, "crl") if delta else None
-                if delta and base is None:
-                    raise PkiError(f"CA {ca_id!r} has no base CRL to publish a delta against")
-                plans = plan_lists(
-                    timing=self.hierarchy.revocation,
-                    first_number=self.store.take_crl_numbers(ca_id, 1 if delta else 2),
-                    now=now,
-                    revoked_ee=self.store.revoked(ca_id, ca_certificates=False),
-                    revoked_ca=[] if delta else self.store.revoked(ca_id, ca_certificates=True),
-                    delta_base=base,
-                    base_serials=(
-                        ()
-                        if base is None
-                        else (r.serial_number for r in x509.load_der_x509_crl(base.der))
-                    ),
-                )
-                for p in plans:
-                    crl = build_crl(
-                        self.hierarchy,
-                        issuer=signer,
-                        scope=p.scope,
-                        number=p.number,
-                        base_number=p.base_number,
-                        entries=p.entries,
-                        this_update=p.this_update,
-                        next_update=p.next_update,
-                    )
-                    record = CrlRecord(
-                        ca=ca_id,
-                        scope=p.scope,
-                        number=p.number,
-                        base_number=p.base_number,
-                        this_update=p.this_update,
-                        next_update=p.next_update,
-                        entries=len(p.entries),
-                        der=crl.public_bytes(Encoding.DER),
-                    )
-                    self.store.insert_crl(record)
-                    self.store.audit(
-                        now=now,
-                        actor=_ACTOR,
-                        action=f"publish-{p.scope}",
-                        obj=f"{ca_id}#{p.number}",
-                        detail={
-                            "entries": len(p.entries),
-                            "next_update": p.next_update.isoformat(),
-                        },
-                    )
-                    made.append((record, crl))
-            note = self.store.journal("lists", ",".join(ids)) if made else None
-        self.repository.publish_lists(r for r, _ in made)
-        if note is not None:
-            self.store.published([note])
-        return [
-            CrlInfo(
-                ca=r.ca,
-                scope=r.scope,
-                number=r.number,
-                entries=r.entries,
-                this_update=r.this_update,
-                next_update=r.next_update,
-                path=self.repository.list_path(r.ca, r.scope),
-                crl=crl,
-            )
-            for r, crl in made
-        ]
+        """Produce and publish the CRL and ARL (or the delta CRL) of each CA."""
+        return self.revocation.publish_crls(now=now, ca_ids=ca_ids, delta=delta)
 
     def run_schedule(self, *, now: datetime) -> list[CrlInfo]:
-        """Publish whatever is due at ``now``: base CRL/ARL every ``publish_every_hours``,
-        otherwise a delta CRL every ``delta_every_hours``."""
-        require_utc(now)
-        history = {ca: self.store.crl_records(ca) for ca in self.store.ca_ids(by_id=True)}
-        due_base, due_delta = due_lists(self.hierarchy.revocation, history, now)
-        out = self.publish_crls(now=now, ca_ids=due_base) if due_base else []
-        if due_delta:
-            out += self.publish_crls(now=now, ca_ids=due_delta, delta=True)
-        return out
+        """Publish whatever lists are due at ``now``."""
+        return self.revocation.run_schedule(now=now)
 
     # -- queries -------------------------------------------------------------------------------
     def explain_holder(self, holder: str, *, now: datetime, limit: int = 3) -> str:
-        """Why ``holder``'s end-entity certificates may not serve at ``now``, for an error
-        message: ``": it has none"``, or ``"; its newest: <profile> <issuer>/<serial> expired
-        <date> (valid <from> to <to>); ..."`` for the newest ``limit`` of them."""
-        state = self.store.states(holder, CertKind.EE)
-        if not state:
-            return ": it has none"
-        certs = self.certificates(holder=holder, kind=CertKind.EE)[::-1]
-        parts = []
-        for cert in certs[:limit]:
-            s = state[cert.row_id]
-            start = cert.certificate.not_valid_before_utc
-            end = cert.certificate.not_valid_after_utc
-            span = f"valid {_utc(start)} to {_utc(end)}"
-            if s.status == "R":
-                when = _utc(s.revoked_at) if s.revoked_at is not None else "?"
-                verdict = f"revoked {when} ({s.reason}), {span}"
-            elif now < start:
-                verdict = f"not yet valid: {span}"
-            elif now >= end:
-                verdict = f"expired: {span}"
-            else:
-                verdict = span
-            if cert.key_ref is None:
-                verdict += ", key not held by the CA"
-            parts.append(f"{cert.profile} {cert.issuer_ca}/{cert.serial:x} {verdict}")
-        more = f"; and {len(certs) - limit} older" if len(certs) > limit else ""
-        return f"; its newest: {'; '.join(parts)}{more}"
+        """Why ``holder``'s end-entity certificates may not serve at ``now`` (for messages)."""
+        return explain_holder(self.store, holder, now=now, limit=limit)
 
     def certificates(
         self,
@@ -1019,9 +578,5 @@ class Pki:
             shutil.copytree(
                 self.home, target, ignore=shutil.ignore_patterns("lock", "pki.sqlite3*")
             )
-            copy = sqlite3.connect(target / "pki.sqlite3")
-            try:
-                self.store.db.backup(copy)
-            finally:
-                copy.close()
+            self.store.backup_to(target / "pki.sqlite3")
         return target

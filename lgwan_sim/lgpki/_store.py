@@ -222,6 +222,14 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def backup_to(self, path: Path) -> None:
+        """Copy the database, WAL included, through SQLite's backup API."""
+        copy = sqlite3.connect(path)
+        try:
+            self.db.backup(copy)
+        finally:
+            copy.close()
+
     def create_schema(self) -> None:
         with self.write():
             for statement in _SCHEMA.split(";"):
