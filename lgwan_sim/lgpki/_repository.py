@@ -82,14 +82,18 @@ class Recovery:
 
     def describe(self) -> str:
         """One line for the operator."""
-        parts = [
-            f"republished {self.certificates} certificates and {self.lists} lists"
-            f" of {self.publications} unfinished publications",
-            f"removed {self.temp_files} temporary files",
-        ]
+
+        def n(count: int, what: str) -> str:
+            return f"{count} {what}{'' if count == 1 else 's'}"
+
+        line = (
+            f"recovered after a crash: republished {n(self.certificates, 'certificate')} and"
+            f" {n(self.lists, 'list')} ({n(self.publications, 'unfinished publication')}),"
+            f" removed {n(self.temp_files, 'temporary file')}"
+        )
         if self.orphan_keys:
-            parts.append(f"{self.orphan_keys} key files of uncommitted issuances")
-        return "recovered after a crash: " + ", ".join(parts)
+            line += f" and {n(self.orphan_keys, 'key file')} of issuances never committed"
+        return line
 
 
 def _pem(cert: x509.Certificate) -> bytes:

@@ -172,3 +172,33 @@ def test_a_stray_list_file_is_judged_too(pki: Pki, folder):
     (pki.repo / folder / f"copy.{suffix}").write_bytes(old_arl)
     problems = pki.check_integrity().problems
     assert any(f"repo/{folder}/copy.{suffix}" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("offset", "says"),
+    [(5, "was never issued by this store"), (0, "differs from the list")],
+)
+def test_a_list_signed_by_the_real_key_but_not_recorded_is_refused(
+    pki: Pki, offset: int, says: str
+):
+    """Even the CA's own key cannot slip in a list the store did not record: a number above
+    the highest (a store rolled back, or a leaked key), or another list under a used number."""
+    from lgwan_sim.lgpki._build import build_crl
+
+    newest = pki.store.latest_crl("org_g2", "crl")
+    assert newest is not None
+    forged = build_crl(
+        pki.hierarchy,
+        issuer=pki.signers.get("org_g2"),
+        scope="crl",
+        number=pki.crl_history().highest("org_g2") + offset,
+        base_number=None,
+        entries=[],
+        this_update=NOW,
+        next_update=NOW + timedelta(hours=48),
+    )
+    (pki.repo / "crl" / "org_g2.crl").write_bytes(forged.public_bytes(Encoding.PEM))
+    problems = pki.check_integrity().problems
+    assert any(p.startswith("repo/crl/org_g2.crl: refused:") and says in p for p in problems), (
+        problems
+    )
