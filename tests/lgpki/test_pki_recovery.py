@@ -128,3 +128,18 @@ def test_opening_finishes_a_publication_cut_by_sigkill(world: World, tmp_path: P
         assert set(counts.values()) == {1}
         assert pki.issue_for_sites(_sites(), now=NOW, generation="G2") == []
         assert pki.check_integrity().ok
+
+
+def test_a_live_writers_files_are_left_alone(pki: Pki):
+    """Recovery needs the writer lock at once: while another handle holds it, its temporary
+    files are work in progress, not debris, and opening touches nothing."""
+    tmp = pki.repo / "issued" / f"{TMP_PREFIX}batch.pem.123.abcd"
+    with pki.store.locked():
+        tmp.write_bytes(b"half written")
+        with Pki.open(pki.home, passphrase=PASSPHRASE) as other:
+            assert other.recovery is None
+        assert tmp.exists()
+    with Pki.open(pki.home, passphrase=PASSPHRASE) as later:
+        assert later.recovery is not None
+        assert later.recovery.temp_files == 1
+    assert not tmp.exists()
