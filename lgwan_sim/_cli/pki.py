@@ -1,7 +1,7 @@
 """``lgwan-sim pki ...``: the simulated LGPKI from the command line.
 
 ``init``, ``issue``, ``revoke``, ``renew``, ``crl``, ``verify``, ``sign``, ``export``,
-``status``, ``audit`` and ``migrate`` work on a CA home chosen with ``--home`` (before or
+``status``, ``audit``, ``republish`` and ``migrate`` work on a CA home chosen with ``--home`` (before or
 after the subcommand). The passphrase that protects the private keys is read from
 ``--passphrase-file`` (default ``<home>/passphrase``, which ``init`` creates with a random
 value: convenient for a simulation; keep it elsewhere for anything else). Times are

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -123,7 +124,12 @@ class Signers:
         return signer
 
 
-RevokeFn = Callable[..., list[IssuedCertificate]]
+class RevokeFn(Protocol):
+    """How renewal revokes what it supersedes (``Revocation.revoke``)."""
+
+    def __call__(
+        self, issuer_ca: str, serial: int, *, reason: str, now: datetime
+    ) -> list[IssuedCertificate]: ...
 
 
 class Issuance:

@@ -143,3 +143,27 @@ def test_a_live_writers_files_are_left_alone(pki: Pki):
         assert later.recovery is not None
         assert later.recovery.temp_files == 1
     assert not tmp.exists()
+
+
+def test_audit_fails_on_unpublished_certificates_and_republish_repairs(
+    pki: Pki, world: World, tmp_path: Path, capsys
+):
+    """Committed certificates missing from the repository are a problem (exit 1), not a
+    count printed beside "integrity OK"; ``pki republish`` writes them again."""
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_bytes(PASSPHRASE + b"\n")
+
+    def cli(*args: str) -> int:
+        return main(["pki", "--home", str(pki.home), "--passphrase-file", str(passphrase), *args])
+
+    batch = pki.published_path(world.g2["pref-13"])
+    members = batch.read_bytes().count(b"-----BEGIN CERTIFICATE")
+    batch.unlink()
+    capsys.readouterr()
+    assert cli("audit") == 1
+    out = capsys.readouterr()
+    assert "integrity OK" not in out.out
+    assert f"PROBLEM: {members} committed certificates are not published" in out.err
+    assert cli("republish") == 0
+    assert cli("audit") == 0
+    assert "0 unpublished" in capsys.readouterr().out
