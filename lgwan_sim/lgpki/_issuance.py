@@ -315,6 +315,7 @@ class Issuance:
         spkis = [spki_sha256(r.public_key) for r in requests]
         blocked = self.store.blocked(spkis)
         built: list[tuple[_Request, x509.Certificate, str]] = []
+        issuing: dict[str, Signer] = {}
         for req, spki in zip(requests, spkis, strict=True):
             if spki in blocked:
                 raise PkiError(
@@ -322,7 +323,9 @@ class Issuance:
                     " compromised"
                 )
             self._check_key(req.public_key, now, req.holder)
-            signer = self.signers.issuing(req.issuer.id, now)
+            signer = issuing.get(req.issuer.id)
+            if signer is None:  # once per issuer and chunk: whether it may issue now
+                signer = issuing[req.issuer.id] = self.signers.issuing(req.issuer.id, now)
             cert = build_ee_certificate(
                 self.hierarchy,
                 issuer=signer,
