@@ -206,7 +206,7 @@ class NetState:
 
             def converge_down() -> int:
                 change = self.router.fail_links(ids)
-                self._routing_changed(change.recomputed_roots)
+                self._routing_changed(change.changed_roots)
                 return len(change.recomputed_roots)
 
             return Change(
@@ -219,7 +219,7 @@ class NetState:
 
             def converge_up() -> int:
                 change = self.router.restore_links(ids)
-                self._routing_changed(change.recomputed_roots)
+                self._routing_changed(change.changed_roots)
                 return len(change.recomputed_roots)
 
             return Change(links=ids, converge=converge_up)
@@ -235,7 +235,7 @@ class NetState:
 
             def converge_sites_down() -> int:
                 change = self.router.fail_sites(sites)
-                self._routing_changed(change.recomputed_roots)
+                self._routing_changed(change.changed_roots)
                 return len(change.recomputed_roots)
 
             return Change(
@@ -255,7 +255,7 @@ class NetState:
 
             def converge_sites_up() -> int:
                 change = self.router.restore_sites(sites)
-                self._routing_changed(change.recomputed_roots)
+                self._routing_changed(change.changed_roots)
                 return len(change.recomputed_roots)
 
             return Change(sites=sites, converge=converge_sites_up)
