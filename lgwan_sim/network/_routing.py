@@ -217,7 +217,8 @@ class Router:
             if link.id not in self._down_links:
                 self._down_links.add(link.id)
                 ids.append(link)
-        hit, pruned = [], []
+        hit: list[str] = []
+        pruned: list[str] = []
         for root, tree in self._trees.items():
             if tree.tree_links.isdisjoint(lk.id for lk in ids):
                 continue
@@ -281,7 +282,8 @@ class Router:
             if site_id not in self._down_sites:
                 self._down_sites.add(site_id)
                 ids.append(site_id)
-        hit, pruned = [], []
+        hit: list[str] = []
+        pruned: list[str] = []
         for root, tree in self._trees.items():
             if root in ids:
                 hit.append(root)
