@@ -47,6 +47,14 @@ class TimelineEvent:
     ``radius_km``). ``capacity_bps`` is the new capacity (each direction) of ``links``.
     ``multiplier`` is the new demand multiplier, of ``service`` or of all demand when
     ``service`` is None. Failover/failback name the ``service``.
+
+    ``hold`` names the cause that keeps elements down: a down event (``link_down``,
+    ``site_down``, ``region_down``) puts one hold of that name on the links or sites it
+    names, and an up event takes one hold of the same name off them. An element is down
+    while any hold remains, so overlapping outages end when the last of them ends. Events
+    without a ``hold`` share the default hold ``""`` and simply count: two down events on
+    one element need two up events. Scenario events each have their own hold, so a
+    restoration brings back only what its own event took down.
     """
 
     at_s: float
@@ -60,6 +68,7 @@ class TimelineEvent:
     multiplier: float | None = None
     service: str | None = None
     note: str = ""
+    hold: str = ""
 
     def __post_init__(self) -> None:
         where = f"event at {self.at_s!r}s"

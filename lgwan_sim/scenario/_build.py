@@ -70,28 +70,45 @@ def demand_of(scenario: Scenario) -> Demand:
 def timeline_of(scenario: Scenario) -> Timeline:
     """Expand the scenario's events (with their restorations) into engine events."""
     out: list[TimelineEvent] = []
-    for event in scenario.events:
-        out.extend(_expand(scenario, event))
+    for i, event in enumerate(scenario.events):
+        out.extend(_expand(scenario, event, hold=f"events[{i}]"))
     return Timeline(events=tuple(out))
 
 
-def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
+def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[TimelineEvent]:
+    """One scenario event as engine events; its outages all carry the hold ``hold``."""
     note = ev.note or ev.kind.value
     end = scenario.duration_s
     out: list[TimelineEvent] = []
     if ev.kind is EventType.LINK_DOWN:
-        out.append(TimelineEvent(at_s=ev.at_s, kind=EventKind.LINK_DOWN, links=ev.links, note=note))
+        out.append(
+            TimelineEvent(
+                at_s=ev.at_s, kind=EventKind.LINK_DOWN, links=ev.links, note=note, hold=hold
+            )
+        )
         out.extend(
             TimelineEvent(
-                at_s=r.at_s, kind=EventKind.LINK_UP, links=r.links, note=f"{note}: restored"
+                at_s=r.at_s,
+                kind=EventKind.LINK_UP,
+                links=r.links,
+                note=f"{note}: restored",
+                hold=hold,
             )
             for r in ev.restore
         )
     elif ev.kind is EventType.SITE_DOWN:
-        out.append(TimelineEvent(at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=ev.sites, note=note))
+        out.append(
+            TimelineEvent(
+                at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=ev.sites, note=note, hold=hold
+            )
+        )
         out.extend(
             TimelineEvent(
-                at_s=r.at_s, kind=EventKind.SITE_UP, sites=r.sites, note=f"{note}: restored"
+                at_s=r.at_s,
+                kind=EventKind.SITE_UP,
+                sites=r.sites,
+                note=f"{note}: restored",
+                hold=hold,
             )
             for r in ev.restore
         )
@@ -104,6 +121,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                 center_latlon=ev.center_latlon,
                 radius_km=ev.radius_km,
                 note=note,
+                hold=hold,
             )
         )
         for r in ev.restore:
@@ -115,12 +133,17 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                     center_latlon=None if r.prefectures else ev.center_latlon,
                     radius_km=None if r.prefectures else ev.radius_km,
                     note=f"{note}: restored " + (",".join(r.prefectures) or "all"),
+                    hold=hold,
                 )
             )
     elif ev.kind is EventType.DC_LOSS:
         site = ev.sites[0]
         hosted = [s for s in scenario.services if s.primary == site]
-        out.append(TimelineEvent(at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=(site,), note=note))
+        out.append(
+            TimelineEvent(
+                at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=(site,), note=note, hold=hold
+            )
+        )
         switch_at = ev.at_s + ev.detection_s + ev.switchover_s
         for choice in hosted:
             if choice.secondary is not None and switch_at < end:
@@ -135,7 +158,11 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
         for r in ev.restore:
             out.append(
                 TimelineEvent(
-                    at_s=r.at_s, kind=EventKind.SITE_UP, sites=(site,), note=f"{note}: restored"
+                    at_s=r.at_s,
+                    kind=EventKind.SITE_UP,
+                    sites=(site,),
+                    note=f"{note}: restored",
+                    hold=hold,
                 )
             )
             back_at = r.at_s + ev.switchover_s
