@@ -174,6 +174,9 @@ class NetState:
         self.hosts = {s.name: s.primary for s in demand.services}
         self.service_multiplier = {s.name: 1.0 for s in demand.services}
         self.global_multiplier = 1.0
+        # capacity and demand changes in force, by hold, in the order they were made
+        self._capacity_holds: dict[int, dict[str, float]] = {}
+        self._demand_holds: dict[str | None, dict[str, float]] = {}
         # routes by destination: a routing change invalidates only the trees it recomputed
         self._routes: dict[str, dict[str, Path | None]] = {}
         self._back: dict[str, dict[str, Path | None]] = {}
@@ -289,22 +292,36 @@ class NetState:
         ):
             return self._outage(event)
         if kind is EventKind.CAPACITY:
-            assert event.capacity_bps is not None
             changed: list[int] = []
             ids = tuple(self.topology.link(x).id for x in event.links)
             for link_id in ids:
                 i = self.link_pos[link_id]
+                held = self._capacity_holds.setdefault(i, {})
+                held.pop(event.hold, None)  # a hold set again becomes the latest
+                if event.capacity_bps is not None:
+                    held[event.hold] = float(event.capacity_bps)
+                # the latest change still in force, else the link's own capacity
+                cap = next(reversed(held.values())) if held else self.nominal_cap_bps[2 * i]
+                if not held:
+                    del self._capacity_holds[i]
                 for d in (2 * i, 2 * i + 1):
-                    self.cap_bps[d] = float(event.capacity_bps)
+                    self.cap_bps[d] = cap
                     changed.append(d)
             return Change(capacity_changed=tuple(changed), links=ids)
         if kind is EventKind.DEMAND:
             assert event.multiplier is not None
-            if event.service is None:
-                self.global_multiplier = event.multiplier
-            else:
+            if event.service is not None:
                 self.demand.service(event.service)
-                self.service_multiplier[event.service] = event.multiplier
+            factors = self._demand_holds.setdefault(event.service, {})
+            if event.multiplier == 1.0:
+                factors.pop(event.hold, None)
+            else:
+                factors[event.hold] = event.multiplier
+            product = math.prod(factors.values())  # in the order the holds began
+            if event.service is None:
+                self.global_multiplier = product
+            else:
+                self.service_multiplier[event.service] = product
             return Change(demand_changed=True)
         if kind in (EventKind.FAILOVER, EventKind.FAILBACK):
             assert event.service is not None

@@ -55,6 +55,12 @@ class TimelineEvent:
     without a ``hold`` share the default hold ``""`` and simply count: two down events on
     one element need two up events. Scenario events each have their own hold, so a
     restoration brings back only what its own event took down.
+
+    Capacity and demand changes are held the same way. ``capacity`` sets ``hold``'s
+    capacity on ``links``; with ``capacity_bps=None`` it ends that hold's change. A link
+    has the capacity of the latest change still in force, or its own when none is. A
+    ``demand`` event sets ``hold``'s multiplier (of ``service``, or of all demand), and the
+    multipliers of different holds in force multiply; a multiplier of 1 ends the hold.
     """
 
     at_s: float
@@ -96,11 +102,11 @@ class TimelineEvent:
         if kind is EventKind.CAPACITY:
             if not self.links:
                 raise InputError("capacity needs links", field=f"{where}.links")
-            if self.capacity_bps is None or not (
+            if self.capacity_bps is not None and not (
                 math.isfinite(self.capacity_bps) and self.capacity_bps > 0
             ):
                 raise InputError(
-                    "capacity needs capacity_bps > 0",
+                    "capacity needs capacity_bps > 0 (or None to end its hold)",
                     field=f"{where}.capacity_bps",
                     value=self.capacity_bps,
                 )

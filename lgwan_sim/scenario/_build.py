@@ -268,6 +268,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[Timelin
                     links=(link_id,),
                     capacity_bps=after,
                     note=note,
+                    hold=hold,
                 )
             )
             out.extend(
@@ -275,8 +276,9 @@ def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[Timelin
                     at_s=r.at_s,
                     kind=EventKind.CAPACITY,
                     links=(link_id,),
-                    capacity_bps=before,
+                    capacity_bps=None,
                     note=f"{note}: restored",
+                    hold=hold,
                 )
                 for r in ev.restore
             )
@@ -288,6 +290,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[Timelin
                 service=ev.service,
                 multiplier=ev.multiplier,
                 note=note,
+                hold=hold,
             )
         )
         out.extend(
@@ -297,6 +300,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[Timelin
                 service=ev.service,
                 multiplier=1.0,
                 note=f"{note}: over",
+                hold=hold,
             )
             for r in ev.restore
         )

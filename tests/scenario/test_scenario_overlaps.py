@@ -97,3 +97,79 @@ def test_two_cuts_of_one_line_end_with_the_last(write_scenario, tmp_path, nation
     drops = outcome.tables.summary["totals"]["dropped"]
     assert set(drops) <= {"link_failure", "no_route"}
     assert drops["no_route"] > 0
+
+
+SMALL_HEAD = """\
+name: overlap-small
+topology:
+  inline:
+    sites:
+      - {id: core, kind: central, lat: 35.68, lon: 139.77}
+      - {id: dc-a, kind: asp, lat: 35.69, lon: 139.74}
+      - {id: dc-b, kind: asp, lat: 34.69, lon: 135.50}
+      - {id: m1, kind: municipality, prefecture: "03", lat: 39.70, lon: 141.15}
+    links:
+      - {a: core, b: dc-a, capacity_bps: 1.0e+8}
+      - {a: core, b: dc-b, capacity_bps: 1.0e+8}
+      - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
+services:
+  mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 200000}
+start: "2026-02-16T08:00"
+duration: 4h
+seed: 7
+engine: {bin_s: 300}
+"""
+
+
+def _small(write_scenario, events: str, name: str):
+    path = write_scenario(SMALL_HEAD + events, name)
+    return run_scenario(load_scenario(path)).result
+
+
+@pytest.mark.parametrize("spans", ["nested", "staggered"])
+def test_overlapping_capacity_changes_give_the_latest_in_force(write_scenario, spans):
+    # first: half capacity from +1h; second: a fifth of it from +1h30m
+    ends = ("+3h", "+2h") if spans == "nested" else ("+2h", "+3h")
+    events = (
+        "events:\n"
+        f'  - {{at: "+1h", kind: capacity, links: [core~dc-a], scale: 0.5, until: "{ends[0]}"}}\n'
+        f'  - {{at: "+1h30m", kind: capacity, links: [core~dc-a], scale: 0.2, until: "{ends[1]}"}}\n'
+    )
+    base = _small(write_scenario, "events: []\n", "base")
+    changed = _small(write_scenario, events, "capacity")
+    link = "core~dc-a>"
+    ratio = changed.utilisation_of(link) / base.utilisation_of(link)
+    per_hour = 3600 // 300
+
+    def at(h: float) -> float:
+        return float(ratio[int(h * per_hour)])
+
+    assert at(0.5) == pytest.approx(1.0)
+    assert at(1.2) == pytest.approx(2.0)  # 50 Mb/s
+    assert at(1.7) == pytest.approx(5.0)  # 20 Mb/s, the later change
+    # after the first of the two ends, the other one is still in force
+    assert at(2.5) == pytest.approx(2.0 if spans == "nested" else 5.0)
+    assert at(3.5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("spans", ["nested", "staggered"])
+def test_overlapping_surges_of_one_service_multiply(write_scenario, spans):
+    ends = ("+3h", "+2h") if spans == "nested" else ("+2h", "+3h")
+    events = (
+        "events:\n"
+        f'  - {{at: "+1h", kind: demand_surge, service: mail-relay, multiplier: 3, until: "{ends[0]}"}}\n'
+        f'  - {{at: "+1h30m", kind: demand_surge, service: mail-relay, multiplier: 2, until: "{ends[1]}"}}\n'
+    )
+    base = _small(write_scenario, "events: []\n", "base")
+    surged = _small(write_scenario, events, "surge")
+    ratio = surged.offered_per_bin["mail-relay"] / base.offered_per_bin["mail-relay"]
+    per_hour = 3600 // 300
+
+    def at(h: float) -> float:
+        return float(ratio[int(h * per_hour)])
+
+    assert at(0.5) == pytest.approx(1.0, rel=0.03)
+    assert at(1.2) == pytest.approx(3.0, rel=0.03)
+    assert at(1.7) == pytest.approx(6.0, rel=0.03)
+    assert at(2.5) == pytest.approx(3.0 if spans == "nested" else 2.0, rel=0.03)
+    assert at(3.5) == pytest.approx(1.0, rel=0.03)
