@@ -9,6 +9,7 @@ from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._run import run
 from lgwan_sim.engine._solver import max_min_rates
+from lgwan_sim.engine._state import Outages
 from lgwan_sim.engine._types import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Fidelity",
     "LatencyHistogram",
     "OutageImpact",
+    "Outages",
     "RunResult",
     "ServiceStats",
     "Timeline",
