@@ -1,7 +1,7 @@
 """``lgwan-sim pki ...``: the simulated LGPKI from the command line.
 
 ``init``, ``issue``, ``revoke``, ``renew``, ``crl``, ``verify``, ``sign``, ``export``,
-``status``, ``audit`` and ``migrate`` work on a CA home chosen with ``--home`` (before or
+``status``, ``audit``, ``republish`` and ``migrate`` work on a CA home chosen with ``--home`` (before or
 after the subcommand). The passphrase that protects the private keys is read from
 ``--passphrase-file`` (default ``<home>/passphrase``, which ``init`` creates with a random
 value: convenient for a simulation; keep it elsewhere for anything else). Times are
@@ -37,7 +37,7 @@ from lgwan_sim.lgpki import (
     SiteLike,
     load_migration_plan,
     run_migration,
-    verifier_from_repository,
+    verifier_from_store,
 )
 from lgwan_sim.lgpki._ca import REVOCATION_REASONS
 from lgwan_sim.lgpki._message import _MAGIC as MESSAGE_MAGIC
@@ -67,7 +67,10 @@ class _Ctx:
                 f"{self.home}: {what}; to make a CA store there, run"
                 f" 'lgwan-sim pki --home {self.home} init' first"
             )
-        return Pki.open(self.home, passphrase=self.passphrase())
+        ca = Pki.open(self.home, passphrase=self.passphrase())
+        if ca.recovery is not None:  # before the command's own work, in one line
+            click.echo(f"lgwan-sim: {ca.recovery.describe()}", err=True)
+        return ca
 
 
 def _at(value: str | None) -> datetime:
@@ -327,6 +330,9 @@ def issue_cmd(
     for cert in issued:
         by_gen[cert.generation] = by_gen.get(cert.generation, 0) + 1
     summary = ", ".join(f"{n} {g}" for g, n in sorted(by_gen.items()))
+    if not issued:
+        click.echo("issued 0 certificates: every eligible site holds a valid one of its profile")
+        return
     click.echo(f"issued {len(issued)} certificates ({summary})")
     if len(issued) == 1:
         one = issued[0]
@@ -481,20 +487,24 @@ def crl_cmd(
 def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | None) -> None:
     """Verify a PEM certificate or a signed message against the published repository.
 
-    Exit code 0 and "OK: ..." if it is accepted; 1 and "REJECTED: <reason>: ..." on stderr
-    if it is rejected (revoked, expired, stale CRL, bad signature, ...); 2 for bad input.
+    The repository's lists are judged by the store's CRL history: a forged, unreadable or
+    rolled-back list is refused with a warning and verification goes on with the valid
+    lists, those current at --at. Exit code 0 and "OK: ..." if it is accepted; 1 and
+    "REJECTED: <reason>: ..." on stderr if it is rejected (revoked, expired, stale CRL, bad
+    signature, ...); 2 for bad input.
     """
     now = _at(at)
     data = file.read_bytes()
     with obj.open() as ca:
-        plan = ca.plan
         role_oid = None
         if role is not None:
             if role not in ca.hierarchy.role_oids:
                 raise InputError("unknown role", field="--role", value=role)
             role_oid = ca.hierarchy.role_oids[role].dotted_string
         msg_oid = ca.hierarchy.message_signing_oid.dotted_string
-    verifier = verifier_from_repository(obj.home / "repo", anchor, plan=plan)
+        verifier, refused = verifier_from_store(ca, anchor, at=now)
+    for problem in refused:
+        click.echo(f"lgwan-sim: warning: {problem}", err=True)
     if data.lstrip().startswith(b"-----BEGIN CERTIFICATE"):
         try:
             cert = x509.load_pem_x509_certificate(data)
@@ -649,7 +659,11 @@ def status_cmd(obj: _Ctx, at: str | None) -> None:
 )
 @_with_home
 def audit_cmd(obj: _Ctx, export: Path | None) -> None:
-    """Check the store: audit hash chain, rows for published files, unique serials."""
+    """Check the store and its repository: audit hash chain, unique serials, a row for every
+    published file and a file for every row, lists the CAs issued and not rolled back.
+
+    Exit code 0 and "integrity OK"; 1 with one line per problem on stderr.
+    """
     with obj.open() as ca:
         report = ca.check_integrity()
         if export is not None:
@@ -675,8 +689,20 @@ def audit_cmd(obj: _Ctx, export: Path | None) -> None:
         f" {report.published_files} published files, {report.unpublished} unpublished"
     )
     if not report.ok:
-        raise PkiError(f"{len(report.problems)} problems, first: {report.problems[0]}")
+        for problem in report.problems:
+            click.echo(f"PROBLEM: {problem}", err=True)
+        click.echo(f"{len(report.problems)} problems", err=True)
+        raise click.exceptions.Exit(1)
     click.echo("integrity OK")
+
+
+@pki.command("republish")
+@_with_home
+def republish_cmd(obj: _Ctx) -> None:
+    """Rewrite every file of the published repository from the store."""
+    with obj.open() as ca:
+        written = ca.republish()
+    click.echo(f"republished {written} certificates and lists under {obj.home / 'repo'}")
 
 
 @pki.command("migrate")

@@ -23,6 +23,7 @@ from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Steppable
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._run import Engine, build, run
 from lgwan_sim.engine._solver import max_min_rates
+from lgwan_sim.engine._state import Outages
 from lgwan_sim.engine._types import (
     DropReason,
     EngineConfig,
@@ -51,6 +52,7 @@ __all__ = [
     "Observer",
     "Observers",
     "OutageImpact",
+    "Outages",
     "ProgressObserver",
     "RealtimeDriver",
     "Reply",

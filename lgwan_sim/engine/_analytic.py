@@ -683,13 +683,13 @@ def n1_sweep(
     out: list[OutageImpact] = []
     for link_id in links:
         change = base_state.router.fail_links([link_id])
-        base_state._routing_changed(change.recomputed_roots)
+        base_state._routing_changed(change.changed_roots)
         try:
             snaps = [_snapshot(base_state, s, n_links) for s in services]
             unreachable = base_state.unreachable_local_bodies()
         finally:
             back = base_state.router.restore_links(change.links)
-            base_state._routing_changed(back.recomputed_roots)
+            base_state._routing_changed(back.changed_roots)
         weights = np.stack([s.weight_bytes for s in snaps])
         util = _fixed_order_matmul(counts, weights) * 8.0 / (caps[None, :] * spans[:, None])
         peak_bin, peak_link = np.unravel_index(int(np.argmax(util)), util.shape)

@@ -18,7 +18,7 @@ from lgwan_sim.errors import InputError, NoRouteError
 from lgwan_sim.network import Router, Topology, great_circle_km
 from lgwan_sim.traffic import Demand
 
-__all__ = ["NetState", "Path", "directed_link_ids"]
+__all__ = ["NetState", "Outages", "Path", "directed_link_ids"]
 
 
 def directed_link_ids(topology: Topology) -> list[str]:
@@ -54,6 +54,99 @@ class Change:
     """Call after ``convergence_delay_s`` to update routing; returns trees recomputed."""
 
 
+class Outages:
+    """Which holds keep each link and site down: an element is down while any hold remains.
+
+    Every down event (``link_down``, ``site_down``, ``region_down``) puts its ``hold`` on the
+    elements it names; an up event takes one hold of the same name off them again (holds are
+    counted, so two down events of the default hold ``""`` need two up events). Two
+    overlapping outages of one element therefore end when the later of them ends, whatever
+    their order or kinds; an up event for an element its hold does not keep down does
+    nothing. The engine's physical view and the scenario results replay the timeline
+    through this one class, so they agree on what was down when.
+    """
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        # element -> {hold: how many down events of that hold are in force}
+        self._links: dict[str, dict[str, int]] = {}
+        self._sites: dict[str, dict[str, int]] = {}
+
+    @property
+    def down_links(self) -> frozenset[str]:
+        """Links held down by a link event (a down site's lines are not listed here)."""
+        return frozenset(self._links)
+
+    @property
+    def down_sites(self) -> frozenset[str]:
+        return frozenset(self._sites)
+
+    def holds_of_site(self, site: str) -> frozenset[str]:
+        return frozenset(self._sites.get(site, ()))
+
+    def region_sites(self, event: TimelineEvent) -> tuple[str, ...]:
+        """The sites inside a region event's prefectures and/or circle, in id order."""
+        sites: set[str] = set()
+        for code in event.prefectures:
+            found = self.topology.sites_in_prefecture(code)
+            if not found:
+                raise InputError("no sites in prefecture", field="prefectures", value=code)
+            sites.update(s.id for s in found)
+        if event.center_latlon is not None and event.radius_km is not None:
+            lat, lon = event.center_latlon
+            sites.update(
+                s.id
+                for s in self.topology.sites.values()
+                if great_circle_km(lat, lon, s.lat, s.lon) <= event.radius_km
+            )
+        return tuple(sorted(sites))
+
+    def elements(self, event: TimelineEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The links and the sites a down or up event names (canonical ids)."""
+        kind = event.kind
+        if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP):
+            return tuple(self.topology.link(x).id for x in event.links), ()
+        if kind in (EventKind.SITE_DOWN, EventKind.SITE_UP):
+            return (), tuple(self.topology.site(x).id for x in event.sites)
+        if kind in (EventKind.REGION_DOWN, EventKind.REGION_UP):
+            return (), self.region_sites(event)
+        return (), ()
+
+    def apply(self, event: TimelineEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Put on or take off ``event``'s hold; return the links and sites that changed.
+
+        A down event returns the elements it took down (not those already down for another
+        hold); an up event those that came back (not those another hold still keeps down).
+        """
+        links, sites = self.elements(event)
+        down = event.kind in (EventKind.LINK_DOWN, EventKind.SITE_DOWN, EventKind.REGION_DOWN)
+        return (
+            _hold(self._links, links, event.hold, down),
+            _hold(self._sites, sites, event.hold, down),
+        )
+
+
+def _hold(
+    holders: dict[str, dict[str, int]], ids: tuple[str, ...], hold: str, down: bool
+) -> tuple[str, ...]:
+    changed: list[str] = []
+    for x in dict.fromkeys(ids):
+        held = holders.get(x)
+        if down:
+            if held is None:
+                held = holders[x] = {}
+                changed.append(x)
+            held[hold] = held.get(hold, 0) + 1
+        elif held is not None and hold in held:
+            held[hold] -= 1
+            if not held[hold]:
+                del held[hold]
+            if not held:
+                del holders[x]
+                changed.append(x)
+    return tuple(changed)
+
+
 class NetState:
     """Capacities, failures, hosts and multipliers at the current simulated time."""
 
@@ -74,12 +167,16 @@ class NetState:
         self.nominal_cap_bps = list(caps)
         self.cap_bps = caps
         self.delay_s = delays
-        self.down_links: set[str] = set()
-        self.down_sites: set[str] = set()
+        self.outages = Outages(topology)
+        self.down_links: frozenset[str] = frozenset()
+        self.down_sites: frozenset[str] = frozenset()
         self.dead: set[int] = set()
         self.hosts = {s.name: s.primary for s in demand.services}
         self.service_multiplier = {s.name: 1.0 for s in demand.services}
         self.global_multiplier = 1.0
+        # capacity and demand changes in force, by hold, in the order they were made
+        self._capacity_holds: dict[int, dict[str, float]] = {}
+        self._demand_holds: dict[str | None, dict[str, float]] = {}
         # routes by destination: a routing change invalidates only the trees it recomputed
         self._routes: dict[str, dict[str, Path | None]] = {}
         self._back: dict[str, dict[str, Path | None]] = {}
@@ -180,102 +277,51 @@ class NetState:
     # -- events ---------------------------------------------------------------------------
     def region_sites(self, event: TimelineEvent) -> tuple[str, ...]:
         """The sites inside a region event's prefectures and/or circle, in id order."""
-        sites: set[str] = set()
-        for code in event.prefectures:
-            found = self.topology.sites_in_prefecture(code)
-            if not found:
-                raise InputError("no sites in prefecture", field="prefectures", value=code)
-            sites.update(s.id for s in found)
-        if event.center_latlon is not None and event.radius_km is not None:
-            lat, lon = event.center_latlon
-            sites.update(
-                s.id
-                for s in self.topology.sites.values()
-                if great_circle_km(lat, lon, s.lat, s.lon) <= event.radius_km
-            )
-        return tuple(sorted(sites))
+        return self.outages.region_sites(event)
 
     def apply(self, event: TimelineEvent) -> Change:
         """Apply an event to the physical view; routing changes come via ``converge``."""
         kind = event.kind
-        if kind is EventKind.LINK_DOWN:
-            ids = tuple(self.topology.link(x).id for x in event.links)
-            before = set(self.dead)
-            self.down_links.update(ids)
-            self._recompute_dead()
-
-            def converge_down() -> int:
-                change = self.router.fail_links(ids)
-                self._routing_changed(change.recomputed_roots)
-                return len(change.recomputed_roots)
-
-            return Change(
-                newly_dead=frozenset(self.dead - before), links=ids, converge=converge_down
-            )
-        if kind is EventKind.LINK_UP:
-            ids = tuple(self.topology.link(x).id for x in event.links)
-            self.down_links.difference_update(ids)
-            self._recompute_dead()
-
-            def converge_up() -> int:
-                change = self.router.restore_links(ids)
-                self._routing_changed(change.recomputed_roots)
-                return len(change.recomputed_roots)
-
-            return Change(links=ids, converge=converge_up)
-        if kind in (EventKind.SITE_DOWN, EventKind.REGION_DOWN):
-            sites = (
-                tuple(self.topology.site(s).id for s in event.sites)
-                if kind is EventKind.SITE_DOWN
-                else self.region_sites(event)
-            )
-            before = set(self.dead)
-            self.down_sites.update(sites)
-            self._recompute_dead()
-
-            def converge_sites_down() -> int:
-                change = self.router.fail_sites(sites)
-                self._routing_changed(change.recomputed_roots)
-                return len(change.recomputed_roots)
-
-            return Change(
-                newly_dead=frozenset(self.dead - before),
-                reason="site_down",
-                sites=sites,
-                converge=converge_sites_down,
-            )
-        if kind in (EventKind.SITE_UP, EventKind.REGION_UP):
-            sites = (
-                tuple(self.topology.site(s).id for s in event.sites)
-                if kind is EventKind.SITE_UP
-                else self.region_sites(event)
-            )
-            self.down_sites.difference_update(sites)
-            self._recompute_dead()
-
-            def converge_sites_up() -> int:
-                change = self.router.restore_sites(sites)
-                self._routing_changed(change.recomputed_roots)
-                return len(change.recomputed_roots)
-
-            return Change(sites=sites, converge=converge_sites_up)
+        if kind in (
+            EventKind.LINK_DOWN,
+            EventKind.LINK_UP,
+            EventKind.SITE_DOWN,
+            EventKind.SITE_UP,
+            EventKind.REGION_DOWN,
+            EventKind.REGION_UP,
+        ):
+            return self._outage(event)
         if kind is EventKind.CAPACITY:
-            assert event.capacity_bps is not None
             changed: list[int] = []
             ids = tuple(self.topology.link(x).id for x in event.links)
             for link_id in ids:
                 i = self.link_pos[link_id]
+                held = self._capacity_holds.setdefault(i, {})
+                held.pop(event.hold, None)  # a hold set again becomes the latest
+                if event.capacity_bps is not None:
+                    held[event.hold] = float(event.capacity_bps)
+                # the latest change still in force, else the link's own capacity
+                cap = next(reversed(held.values())) if held else self.nominal_cap_bps[2 * i]
+                if not held:
+                    del self._capacity_holds[i]
                 for d in (2 * i, 2 * i + 1):
-                    self.cap_bps[d] = float(event.capacity_bps)
+                    self.cap_bps[d] = cap
                     changed.append(d)
             return Change(capacity_changed=tuple(changed), links=ids)
         if kind is EventKind.DEMAND:
             assert event.multiplier is not None
-            if event.service is None:
-                self.global_multiplier = event.multiplier
-            else:
+            if event.service is not None:
                 self.demand.service(event.service)
-                self.service_multiplier[event.service] = event.multiplier
+            factors = self._demand_holds.setdefault(event.service, {})
+            if event.multiplier == 1.0:
+                factors.pop(event.hold, None)
+            else:
+                factors[event.hold] = event.multiplier
+            product = math.prod(factors.values())  # in the order the holds began
+            if event.service is None:
+                self.global_multiplier = product
+            else:
+                self.service_multiplier[event.service] = product
             return Change(demand_changed=True)
         if kind in (EventKind.FAILOVER, EventKind.FAILBACK):
             assert event.service is not None
@@ -292,6 +338,41 @@ class NetState:
                 self.hosts[svc.name] = svc.primary
             return Change()
         raise InputError("unsupported event kind", field="kind", value=kind)  # pragma: no cover
+
+    def _outage(self, event: TimelineEvent) -> Change:
+        """A down or up event: only elements whose state changes reach the network.
+
+        An element another hold keeps down stays down (and out of routing); one already down
+        for another hold is not taken down again. Nothing changed, nothing to converge.
+        """
+        before = set(self.dead)
+        links, sites = self.outages.apply(event)
+        self.down_links = self.outages.down_links
+        self.down_sites = self.outages.down_sites
+        self._recompute_dead()
+        down = event.kind in (EventKind.LINK_DOWN, EventKind.SITE_DOWN, EventKind.REGION_DOWN)
+        router = self.router
+
+        def converge() -> int:
+            recomputed = 0
+            for change in (
+                (router.fail_links(links), router.fail_sites(sites))
+                if down
+                else (router.restore_links(links), router.restore_sites(sites))
+            ):
+                self._routing_changed(change.changed_roots)
+                recomputed += len(change.recomputed_roots)
+            return recomputed
+
+        return Change(
+            newly_dead=frozenset(self.dead - before),
+            reason="link_failure"
+            if event.kind in (EventKind.LINK_DOWN, EventKind.LINK_UP)
+            else "site_down",
+            links=links,
+            sites=sites,
+            converge=converge if links or sites else None,
+        )
 
     def multiplier(self, service: str) -> float:
         return self.global_multiplier * self.service_multiplier[service]

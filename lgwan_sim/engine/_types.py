@@ -75,6 +75,20 @@ class TimelineEvent:
     ``radius_km``). ``capacity_bps`` is the new capacity (each direction) of ``links``.
     ``multiplier`` is the new demand multiplier, of ``service`` or of all demand when
     ``service`` is None. Failover/failback name the ``service``.
+
+    ``hold`` names the cause that keeps elements down: a down event (``link_down``,
+    ``site_down``, ``region_down``) puts one hold of that name on the links or sites it
+    names, and an up event takes one hold of the same name off them. An element is down
+    while any hold remains, so overlapping outages end when the last of them ends. Events
+    without a ``hold`` share the default hold ``""`` and simply count: two down events on
+    one element need two up events. Scenario events each have their own hold, so a
+    restoration brings back only what its own event took down.
+
+    Capacity and demand changes are held the same way. ``capacity`` sets ``hold``'s
+    capacity on ``links``; with ``capacity_bps=None`` it ends that hold's change. A link
+    has the capacity of the latest change still in force, or its own when none is. A
+    ``demand`` event sets ``hold``'s multiplier (of ``service``, or of all demand), and the
+    multipliers of different holds in force multiply; a multiplier of 1 ends the hold.
     """
 
     at_s: float
@@ -88,6 +102,7 @@ class TimelineEvent:
     multiplier: float | None = None
     service: str | None = None
     note: str = ""
+    hold: str = ""
 
     def __post_init__(self) -> None:
         where = f"event at {self.at_s!r}s"
@@ -115,11 +130,11 @@ class TimelineEvent:
         if kind is EventKind.CAPACITY:
             if not self.links:
                 raise InputError("capacity needs links", field=f"{where}.links")
-            if self.capacity_bps is None or not (
+            if self.capacity_bps is not None and not (
                 math.isfinite(self.capacity_bps) and self.capacity_bps > 0
             ):
                 raise InputError(
-                    "capacity needs capacity_bps > 0",
+                    "capacity needs capacity_bps > 0 (or None to end its hold)",
                     field=f"{where}.capacity_bps",
                     value=self.capacity_bps,
                 )

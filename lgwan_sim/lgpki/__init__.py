@@ -33,7 +33,11 @@ from lgwan_sim.lgpki._model import (
     SiteInfo,
     SiteLike,
 )
-from lgwan_sim.lgpki._relying import verifier_from_pki, verifier_from_repository
+from lgwan_sim.lgpki._relying import (
+    verifier_from_pki,
+    verifier_from_repository,
+    verifier_from_store,
+)
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, VerifiedPath, Verifier
 
 __all__ = [
@@ -69,4 +73,5 @@ __all__ = [
     "spki_sha256",
     "verifier_from_pki",
     "verifier_from_repository",
+    "verifier_from_store",
 ]

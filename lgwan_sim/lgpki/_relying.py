@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
 
-from lgwan_sim.errors import PkiError
+from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki._ca import Pki
 from lgwan_sim.lgpki._migration_plan import MigrationPlan
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, Verifier
 
-__all__ = ["verifier_from_pki", "verifier_from_repository"]
+__all__ = ["verifier_from_pki", "verifier_from_repository", "verifier_from_store"]
 
 
 def verifier_from_pki(
@@ -21,12 +22,14 @@ def verifier_from_pki(
     *,
     acceptable_policies: Iterable[str] | None = None,
     policy: AlgorithmPolicy | None = None,
+    at: datetime | None = None,
 ) -> Verifier:
-    """A verifier pinned to ``anchor_ca`` with its forward bundle and the latest CRLs."""
+    """A verifier pinned to ``anchor_ca`` with its forward bundle and the latest CRLs (with
+    ``at``: the lists that were current at that moment)."""
     anchor = pki.anchor(anchor_ca)
     bundle = pki.bundle(anchor_ca)
     revocation = RevocationStore()
-    revocation.add_all(pki.latest_crls(), [anchor, *bundle])
+    revocation.add_all(pki.latest_crls(at=at), [anchor, *bundle])
     return Verifier(
         anchors=[anchor],
         intermediates=bundle,
@@ -74,3 +77,35 @@ def verifier_from_repository(
         revocation=revocation,
         policy=AlgorithmPolicy.from_plan(plan),
     )
+
+
+def verifier_from_store(pki: Pki, anchor_ca: str, *, at: datetime) -> tuple[Verifier, list[str]]:
+    """A relying party of the repository that remembers the store's CRL history.
+
+    Anchor and bundle come from the repository. Each list in the repository is judged by
+    the history (:meth:`CrlHistory.judge`): one the CAs never issued (forged, unreadable)
+    or older than the newest of its kind (rolled back) is refused, and named in the
+    returned messages; verification goes on with the valid lists. At ``at`` those are, per
+    CA and kind, the newest issued at or before ``at`` (from the history when the
+    repository holds a newer one), so a list issued later is not yet valid rather than
+    stale.
+    """
+    repo = pki.repo
+    anchors = _certs(repo / "anchors" / f"{anchor_ca}.pem")
+    bundle = _certs(repo / "bundles" / f"{anchor_ca}.pem")
+    history = pki.crl_history()
+    refused = pki.repository.judge_lists(history)
+    revocation = RevocationStore()
+    issuers = [*anchors, *bundle]
+    for record in history.current_at(at):
+        try:
+            revocation.add_all([x509.load_der_x509_crl(record.der)], issuers)
+        except VerificationError as exc:  # the verifier's own rules refuse it
+            refused.append(f"{record.scope} #{record.number} of {record.ca}: refused: {exc}")
+    verifier = Verifier(
+        anchors=anchors,
+        intermediates=bundle,
+        revocation=revocation,
+        policy=AlgorithmPolicy.from_plan(pki.plan),
+    )
+    return verifier, refused

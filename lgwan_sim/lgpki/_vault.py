@@ -138,3 +138,13 @@ class KeyVault:
             if record["id"] == key_id:
                 return self._load(self._decrypt(base64.b64decode(record["blob"]), f"ee:{key_id}"))
         raise PkiError(f"key {key_id[:16]}... is not in {ref!r}")
+
+    def remove_orphans(self, referenced: set[str]) -> int:
+        """Delete end-entity key files no certificate refers to: written by a writer that
+        died before its commit. Call under the writer lock only."""
+        removed = 0
+        for path in sorted((self.root / "ee").glob("*.keys")):
+            if f"ee/{path.name}" not in referenced:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

@@ -49,11 +49,23 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class RoutingChange:
-    """What a failure or restoration did: the trees recomputed and the elements changed."""
+    """What a failure or restoration did: the trees it changed and the elements changed.
+
+    ``recomputed_roots`` are the trees recomputed from scratch, ``pruned_roots`` the trees
+    from which a cut-off part was only removed. A route cache must drop the routes toward
+    every root in ``changed_roots``: a pruned tree has lost routes as surely as a recomputed
+    one has changed them.
+    """
 
     recomputed_roots: tuple[str, ...]
     links: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
+    pruned_roots: tuple[str, ...] = ()
+
+    @property
+    def changed_roots(self) -> tuple[str, ...]:
+        """Every root whose tree this change touched, in id order."""
+        return tuple(sorted({*self.recomputed_roots, *self.pruned_roots}))
 
 
 class _Tree:
@@ -205,16 +217,20 @@ class Router:
             if link.id not in self._down_links:
                 self._down_links.add(link.id)
                 ids.append(link)
-        hit = []
+        hit: list[str] = []
+        pruned: list[str] = []
         for root, tree in self._trees.items():
             if tree.tree_links.isdisjoint(lk.id for lk in ids):
                 continue
             cut = [
                 n for lk in ids for n in (lk.a, lk.b) if n in tree.pred and tree.pred[n][1] is lk
             ]
-            if self._prune(tree, cut):
-                hit.append(root)
-        return RoutingChange(self._recompute(hit), links=tuple(lk.id for lk in ids))
+            (hit if self._prune(tree, cut) else pruned).append(root)
+        return RoutingChange(
+            self._recompute(hit),
+            links=tuple(lk.id for lk in ids),
+            pruned_roots=tuple(sorted(pruned)),
+        )
 
     def _prune(self, tree: _Tree, cut: Sequence[str]) -> bool:
         """Drop the subtrees below ``cut`` from ``tree``; return True if one could re-attach.
@@ -266,14 +282,17 @@ class Router:
             if site_id not in self._down_sites:
                 self._down_sites.add(site_id)
                 ids.append(site_id)
-        hit = []
+        hit: list[str] = []
+        pruned: list[str] = []
         for root, tree in self._trees.items():
-            if root in ids or (
-                any(s in tree.dist for s in ids)
-                and self._prune(tree, [s for s in ids if s in tree.dist])
-            ):
+            if root in ids:
                 hit.append(root)
-        return RoutingChange(self._recompute(hit), sites=tuple(ids))
+            elif any(s in tree.dist for s in ids):
+                cut = [s for s in ids if s in tree.dist]
+                (hit if self._prune(tree, cut) else pruned).append(root)
+        return RoutingChange(
+            self._recompute(hit), sites=tuple(ids), pruned_roots=tuple(sorted(pruned))
+        )
 
     def restore_sites(self, site_ids: Iterable[str]) -> RoutingChange:
         restored = []

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from dataclasses import dataclass
 from typing import Any
 
-from lgwan_sim.engine import EngineConfig, EngineInputs, EventKind, Timeline, TimelineEvent
+from lgwan_sim.engine import (
+    EngineConfig,
+    EngineInputs,
+    EventKind,
+    Outages,
+    Timeline,
+    TimelineEvent,
+)
+from lgwan_sim.network import Topology
 from lgwan_sim.scenario._catalogue import SizeKind, SizeSpec
-from lgwan_sim.scenario._model import EventType, Scenario, ScenarioEvent
+from lgwan_sim.scenario._model import EventType, Scenario, ScenarioEvent, ServiceChoice
 from lgwan_sim.traffic import Demand, Profile, ServiceDemand, SizeDist
 
 __all__ = ["EngineInputs", "engine_inputs"]
@@ -57,28 +67,165 @@ def demand_of(scenario: Scenario) -> Demand:
 def timeline_of(scenario: Scenario) -> Timeline:
     """Expand the scenario's events (with their restorations) into engine events."""
     out: list[TimelineEvent] = []
-    for event in scenario.events:
-        out.extend(_expand(scenario, event))
+    holds: dict[str, ScenarioEvent] = {}
+    for i, event in enumerate(scenario.events):
+        holds[f"events[{i}]"] = event
+        out.extend(_expand(scenario, event, hold=f"events[{i}]"))
+    out.extend(failovers(scenario, Timeline(events=tuple(out)), holds))
     return Timeline(events=tuple(out))
 
 
-def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
-    note = ev.note or ev.kind.value
+@dataclass(frozen=True, slots=True)
+class _Outage:
+    """One spell of a host being down: from ``down_s`` to ``up_s`` (``inf``: to the end)."""
+
+    down_s: float
+    up_s: float
+    holds: tuple[tuple[float, str], ...]
+    """When each event took (or also held) the host down during the spell, and its hold."""
+
+
+def _host_outages(
+    topology: Topology, timeline: Timeline, hosts: set[str]
+) -> dict[str, list[_Outage]]:
+    """Every spell during which an event holds each host down, replaying the timeline."""
+    outages = Outages(topology)
+    spells: dict[str, list[_Outage]] = {h: [] for h in hosts}
+    open_: dict[str, tuple[float, list[tuple[float, str]]]] = {}
+    for ev in timeline.events:
+        if ev.kind not in _HOST_EVENTS:
+            continue
+        _, named = outages.elements(ev)
+        _, changed = outages.apply(ev)
+        if ev.kind in (EventKind.SITE_DOWN, EventKind.REGION_DOWN):
+            for host in hosts.intersection(named):
+                open_.setdefault(host, (ev.at_s, []))[1].append((ev.at_s, ev.hold))
+        else:
+            for host in hosts.intersection(changed):
+                down_s, held = open_.pop(host)
+                spells[host].append(_Outage(down_s, ev.at_s, tuple(held)))
+    for host, (down_s, held) in open_.items():
+        spells[host].append(_Outage(down_s, math.inf, tuple(held)))
+    return spells
+
+
+_HOST_EVENTS = (EventKind.SITE_DOWN, EventKind.SITE_UP, EventKind.REGION_DOWN, EventKind.REGION_UP)
+
+
+def failovers(
+    scenario: Scenario, timeline: Timeline, holds: dict[str, ScenarioEvent]
+) -> list[TimelineEvent]:
+    """Failover and failback of every service whose primary host an outage takes down.
+
+    Whatever holds a primary host down (``site_down``, a campus, ``region_down``,
+    ``dc_loss``, several of them overlapping), the service moves to its secondary host
+    ``detection_s + switchover_s`` after an event that allows failover took the host down,
+    provided the host is still down when the health checks look (``detection_s`` later).
+    It moves back ``switchover_s`` after the host is up again (its last hold gone), unless
+    the event said ``failback: false``; if the host goes down again before that, the service
+    stays on the secondary until the host is back for good. Times come from the event, else
+    the scenario's ``failover:``, else the service's catalogue entry.
+    """
     end = scenario.duration_s
+    choices = [c for c in scenario.services if c.secondary is not None]
+    spells = _host_outages(scenario.topology, timeline, {c.primary for c in choices})
+    out: list[TimelineEvent] = []
+    for choice in choices:
+        on_secondary = False
+        switched_s, switchover_s, failback, note = 0.0, 0.0, True, ""
+        host_spells = spells[choice.primary]
+        for k, spell in enumerate(host_spells):
+            if not on_secondary:
+                noticed = []
+                for at_s, hold in spell.holds:
+                    ev = holds[hold]
+                    if not ev.failover:
+                        continue
+                    detection, switchover, back = _settings(scenario, choice, ev)
+                    if at_s + detection < spell.up_s:
+                        noticed.append((at_s + detection, switchover, back, ev.note or ev.kind))
+                if not noticed:
+                    continue
+                seen_s, switchover_s, failback, note = min(noticed, key=lambda n: n[0])
+                switched_s = seen_s + switchover_s
+                if switched_s >= end:
+                    break
+                on_secondary = True
+                out.append(
+                    TimelineEvent(
+                        at_s=switched_s,
+                        kind=EventKind.FAILOVER,
+                        service=choice.name,
+                        note=f"{note}: {choice.name} fails over to {choice.secondary}",
+                    )
+                )
+            if not failback:
+                break
+            back_s = max(spell.up_s + switchover_s, switched_s)
+            next_down = host_spells[k + 1].down_s if k + 1 < len(host_spells) else math.inf
+            if back_s < min(end, next_down):
+                on_secondary = False
+                out.append(
+                    TimelineEvent(
+                        at_s=back_s,
+                        kind=EventKind.FAILBACK,
+                        service=choice.name,
+                        note=f"{note}: {choice.name} fails back to {choice.primary}",
+                    )
+                )
+    return out
+
+
+def _settings(
+    scenario: Scenario, choice: ServiceChoice, ev: ScenarioEvent
+) -> tuple[float, float, bool]:
+    """(detection_s, switchover_s, failback): the event's, the scenario's or the service's."""
+    levels = (ev.failover_settings, scenario.failover)
+    detection = next(
+        (x.detection_s for x in levels if x.detection_s is not None),
+        choice.spec.detection_s.value,
+    )
+    switchover = next(
+        (x.switchover_s for x in levels if x.switchover_s is not None),
+        choice.spec.switchover_s.value,
+    )
+    failback = next((x.failback for x in levels if x.failback is not None), True)
+    return detection, switchover, failback
+
+
+def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[TimelineEvent]:
+    """One scenario event as engine events; its outages all carry the hold ``hold``."""
+    note = ev.note or ev.kind.value
     out: list[TimelineEvent] = []
     if ev.kind is EventType.LINK_DOWN:
-        out.append(TimelineEvent(at_s=ev.at_s, kind=EventKind.LINK_DOWN, links=ev.links, note=note))
+        out.append(
+            TimelineEvent(
+                at_s=ev.at_s, kind=EventKind.LINK_DOWN, links=ev.links, note=note, hold=hold
+            )
+        )
         out.extend(
             TimelineEvent(
-                at_s=r.at_s, kind=EventKind.LINK_UP, links=r.links, note=f"{note}: restored"
+                at_s=r.at_s,
+                kind=EventKind.LINK_UP,
+                links=r.links,
+                note=f"{note}: restored",
+                hold=hold,
             )
             for r in ev.restore
         )
-    elif ev.kind is EventType.SITE_DOWN:
-        out.append(TimelineEvent(at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=ev.sites, note=note))
+    elif ev.kind in (EventType.SITE_DOWN, EventType.DC_LOSS):
+        out.append(
+            TimelineEvent(
+                at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=ev.sites, note=note, hold=hold
+            )
+        )
         out.extend(
             TimelineEvent(
-                at_s=r.at_s, kind=EventKind.SITE_UP, sites=r.sites, note=f"{note}: restored"
+                at_s=r.at_s,
+                kind=EventKind.SITE_UP,
+                sites=r.sites,
+                note=f"{note}: restored",
+                hold=hold,
             )
             for r in ev.restore
         )
@@ -91,6 +238,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                 center_latlon=ev.center_latlon,
                 radius_km=ev.radius_km,
                 note=note,
+                hold=hold,
             )
         )
         for r in ev.restore:
@@ -102,41 +250,9 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                     center_latlon=None if r.prefectures else ev.center_latlon,
                     radius_km=None if r.prefectures else ev.radius_km,
                     note=f"{note}: restored " + (",".join(r.prefectures) or "all"),
+                    hold=hold,
                 )
             )
-    elif ev.kind is EventType.DC_LOSS:
-        site = ev.sites[0]
-        hosted = [s for s in scenario.services if s.primary == site]
-        out.append(TimelineEvent(at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=(site,), note=note))
-        switch_at = ev.at_s + ev.detection_s + ev.switchover_s
-        for choice in hosted:
-            if choice.secondary is not None and switch_at < end:
-                out.append(
-                    TimelineEvent(
-                        at_s=switch_at,
-                        kind=EventKind.FAILOVER,
-                        service=choice.name,
-                        note=f"{note}: {choice.name} fails over to {choice.secondary}",
-                    )
-                )
-        for r in ev.restore:
-            out.append(
-                TimelineEvent(
-                    at_s=r.at_s, kind=EventKind.SITE_UP, sites=(site,), note=f"{note}: restored"
-                )
-            )
-            back_at = r.at_s + ev.switchover_s
-            if ev.failback and back_at < end:
-                out.extend(
-                    TimelineEvent(
-                        at_s=max(back_at, switch_at),
-                        kind=EventKind.FAILBACK,
-                        service=choice.name,
-                        note=f"{note}: {choice.name} fails back to {site}",
-                    )
-                    for choice in hosted
-                    if choice.secondary is not None and switch_at < end
-                )
     elif ev.kind is EventType.CAPACITY:
         for link_id in ev.links:
             before = scenario.topology.link(link_id).capacity_bps
@@ -148,6 +264,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                     links=(link_id,),
                     capacity_bps=after,
                     note=note,
+                    hold=hold,
                 )
             )
             out.extend(
@@ -155,8 +272,9 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                     at_s=r.at_s,
                     kind=EventKind.CAPACITY,
                     links=(link_id,),
-                    capacity_bps=before,
+                    capacity_bps=None,
                     note=f"{note}: restored",
+                    hold=hold,
                 )
                 for r in ev.restore
             )
@@ -168,6 +286,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                 service=ev.service,
                 multiplier=ev.multiplier,
                 note=note,
+                hold=hold,
             )
         )
         out.extend(
@@ -177,6 +296,7 @@ def _expand(scenario: Scenario, ev: ScenarioEvent) -> list[TimelineEvent]:
                 service=ev.service,
                 multiplier=1.0,
                 note=f"{note}: over",
+                hold=hold,
             )
             for r in ev.restore
         )

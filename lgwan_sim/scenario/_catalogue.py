@@ -135,6 +135,23 @@ class CallerSpec:
         return tuple(site_id for site_id in ids if site_id in chosen)
 
 
+#: The catalogue's failover times for a service whose file does not give its own.
+DEFAULT_DETECTION_S = Figure(
+    value=60.0,
+    basis=Basis(
+        kind=BasisKind.ASSUMPTION,
+        text="health checks every 20 s notice a host after three missed answers",
+    ),
+)
+DEFAULT_SWITCHOVER_S = Figure(
+    value=300.0,
+    basis=Basis(
+        kind=BasisKind.ASSUMPTION,
+        text="five minutes to redirect names and start serving from the standby site",
+    ),
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceSpec:
     """One catalogue entry: an LGWAN service, its hosts, callers, sizes, profile and SLO."""
@@ -156,6 +173,10 @@ class ServiceSpec:
     growth_per_year: Figure
     profile: ProfileSpec
     file: str = ""
+    detection_s: Figure = DEFAULT_DETECTION_S
+    """Failover: from the primary host going down to the health checks noticing."""
+    switchover_s: Figure = DEFAULT_SWITCHOVER_S
+    """Failover: from noticing to serving from the secondary (and back again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +215,7 @@ _SERVICE_KEYS = (
     "slo_latency_s",
     "growth_per_year",
     "profile",
+    "failover",
 )
 _BASIS_KEYS = ("source", "assumption")
 
@@ -219,7 +241,7 @@ def load_service(path: str | Path) -> ServiceSpec:
         raise ScenarioError("a service file must be a mapping", file=path, line=1)
     f.only(doc, _SERVICE_KEYS, "")
     for key in _SERVICE_KEYS:
-        if key not in ("title_ja", "references"):
+        if key not in ("title_ja", "references", "failover"):
             f.require(doc, key, "")
     name = f.text(doc, "name", "name")
     if name != path.parent.name:
@@ -245,7 +267,26 @@ def load_service(path: str | Path) -> ServiceSpec:
         growth_per_year=_figure(f, doc, "growth_per_year", minimum=-0.99),
         profile=_profile(f, doc),
         file=str(path),
+        **_failover(f, doc),
     )
+
+
+def _failover(f: Fields, doc: LineDict) -> dict[str, Figure]:
+    """``failover: {detection_s: {value, ...}, switchover_s: {value, ...}}``, both optional."""
+    if "failover" not in doc:
+        return {}
+    m = f.mapping(doc, "failover", "failover")
+    f.only(m, ("detection_s", "switchover_s"), "failover")
+    out: dict[str, Figure] = {}
+    for key in ("detection_s", "switchover_s"):
+        if key in m:
+            path = f"failover.{key}"
+            fig = f.mapping(m, key, path)
+            f.only(fig, ("value", *_BASIS_KEYS), path)
+            f.require(fig, "value", path)
+            value = f.number(fig, "value", f"{path}.value", minimum=0.0, maximum=86400.0)
+            out[key] = Figure(value=value, basis=_basis(f, fig, path))
+    return out
 
 
 def _basis(f: Fields, mapping: LineDict, path: str) -> Basis:

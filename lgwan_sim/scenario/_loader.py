@@ -37,6 +37,7 @@ from lgwan_sim.scenario._model import (
     Edit,
     EditKind,
     EventType,
+    FailoverSettings,
     Fidelity,
     Restore,
     Scenario,
@@ -62,6 +63,7 @@ _TOP_KEYS = (
     "fidelity",
     "seed",
     "engine",
+    "failover",
     "events",
 )
 _REQUIRED_TOP = ("topology", "start", "duration", "seed")
@@ -284,6 +286,11 @@ class _Loader:
         multiplier, growth_years = self.demand(doc)
         services = self.services(doc, catalogue, topology)
         bin_s, convergence, engine_options = self.engine(doc, duration_s)
+        failover = (
+            self._failover_settings(f.mapping(doc, "failover", "failover"), "failover")
+            if "failover" in doc
+            else FailoverSettings()
+        )
         events: list[ScenarioEvent] = []
         if "events" in doc:
             items = f.seq(doc, "events", "events")
@@ -309,6 +316,7 @@ class _Loader:
             bin_s=bin_s,
             convergence_delay_s=convergence,
             engine_options=engine_options,
+            failover=failover,
         )
 
     # -- topology -------------------------------------------------------------------------
@@ -780,10 +788,19 @@ class _Loader:
         return bin_s, convergence, options
 
     # -- events ---------------------------------------------------------------------------
+    _FAILOVER_KEYS = ("detection_s", "switchover_s", "failback")
     _EVENT_KEYS: Mapping[EventType, tuple[str, ...]] = {
         EventType.LINK_DOWN: ("links", "until"),
-        EventType.SITE_DOWN: ("sites", "campuses", "until"),
-        EventType.REGION_DOWN: ("prefectures", "center", "radius_km", "until", "restore"),
+        EventType.SITE_DOWN: ("sites", "campuses", "until", "failover", *_FAILOVER_KEYS),
+        EventType.REGION_DOWN: (
+            "prefectures",
+            "center",
+            "radius_km",
+            "until",
+            "restore",
+            "failover",
+            *_FAILOVER_KEYS,
+        ),
         EventType.DC_LOSS: ("site", "detection_s", "switchover_s", "until", "failback"),
         EventType.CAPACITY: ("links", "capacity_bps", "scale", "until"),
         EventType.DEMAND_SURGE: ("service", "multiplier", "until"),
@@ -863,7 +880,9 @@ class _Loader:
             site_tuple = tuple(dict.fromkeys(sites))
             if "until" in m:
                 until = (self._until(m, path, start, duration_s, at, sites=site_tuple),)
-            return ScenarioEvent(sites=site_tuple, restore=until, **common)
+            return ScenarioEvent(
+                sites=site_tuple, restore=until, **self._event_failover(m, path), **common
+            )
         if kind is EventType.REGION_DOWN:
             return self._region(m, path, topology, start, duration_s, at, common)
         if kind is EventType.DC_LOSS:
@@ -879,34 +898,10 @@ class _Loader:
                     f"{path}.site",
                     site,
                 )
-            detection = (
-                f.number(m, "detection_s", f"{path}.detection_s", minimum=0.0)
-                if "detection_s" in m
-                else 60.0
-            )
-            switchover = (
-                f.number(m, "switchover_s", f"{path}.switchover_s", minimum=0.0)
-                if "switchover_s" in m
-                else 300.0
-            )
-            failback = f.boolean(m, "failback", f"{path}.failback") if "failback" in m else True
             if "until" in m:
                 until = (self._until(m, path, start, duration_s, at, sites=(site,)),)
-            elif "failback" in m:
-                raise f.error(
-                    "failback needs 'until' (when the site comes back)",
-                    m,
-                    "failback",
-                    f"{path}.failback",
-                    failback,
-                )
             return ScenarioEvent(
-                sites=(site,),
-                detection_s=detection,
-                switchover_s=switchover,
-                failback=failback,
-                restore=until,
-                **common,
+                sites=(site,), restore=until, **self._event_failover(m, path), **common
             )
         if kind is EventType.CAPACITY:
             f.require(m, "links", path)
@@ -1078,5 +1073,51 @@ class _Loader:
             center_latlon=center,
             radius_km=radius,
             restore=tuple(stages),
+            **self._event_failover(m, path),
             **common,
         )
+
+    # -- failover -------------------------------------------------------------------------
+    def _failover_settings(self, m: LineDict, path: str) -> FailoverSettings:
+        f = self.f
+        if path == "failover":
+            f.only(m, self._FAILOVER_KEYS, path)
+        values: dict[str, float | None] = {}
+        for key in ("detection_s", "switchover_s"):
+            values[key] = (
+                f.number(m, key, f"{path}.{key}", minimum=0.0, maximum=86400.0)
+                if key in m
+                else None
+            )
+        failback = f.boolean(m, "failback", f"{path}.failback") if "failback" in m else None
+        return FailoverSettings(
+            detection_s=values["detection_s"],
+            switchover_s=values["switchover_s"],
+            failback=failback,
+        )
+
+    def _event_failover(self, m: LineDict, path: str) -> dict[str, Any]:
+        """An outage event's ``failover``, ``detection_s``, ``switchover_s``, ``failback``."""
+        f = self.f
+        enabled = f.boolean(m, "failover", f"{path}.failover") if "failover" in m else True
+        if not enabled:
+            for key in self._FAILOVER_KEYS:
+                if key in m:
+                    raise f.error(
+                        "has no effect with 'failover: false'", m, key, f"{path}.{key}", m[key]
+                    )
+        if "failback" in m and not ("until" in m or "restore" in m):
+            raise f.error(
+                "failback needs 'until' (when the site comes back)",
+                m,
+                "failback",
+                f"{path}.failback",
+                m["failback"],
+            )
+        settings = self._failover_settings(m, path)
+        return {
+            "failover": enabled,
+            "detection_s": settings.detection_s,
+            "switchover_s": settings.switchover_s,
+            "failback": settings.failback,
+        }

@@ -16,6 +16,7 @@ __all__ = [
     "Edit",
     "EditKind",
     "EventType",
+    "FailoverSettings",
     "Fidelity",
     "Restore",
     "Scenario",
@@ -68,6 +69,22 @@ class Restore:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FailoverSettings:
+    """How services move to their secondary host when an outage takes their primary down.
+
+    ``None`` leaves a setting to the next level: an event's settings override the
+    scenario's ``failover:``, which override each service's catalogue values.
+    """
+
+    detection_s: float | None = None
+    """From the host going down to the health checks noticing."""
+    switchover_s: float | None = None
+    """From noticing to serving from the secondary; also the time to fail back."""
+    failback: bool | None = None
+    """Move back to the primary host ``switchover_s`` after it returns (default yes)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScenarioEvent:
     """One entry of the scenario's ``events`` list, validated; times in seconds from start."""
 
@@ -82,12 +99,21 @@ class ScenarioEvent:
     scale: float | None = None
     multiplier: float | None = None
     service: str | None = None
-    detection_s: float = 0.0
-    switchover_s: float = 0.0
-    failback: bool = True
+    failover: bool = True
+    """Whether taking a service's primary host down fails the service over (host events)."""
+    detection_s: float | None = None
+    switchover_s: float | None = None
+    failback: bool | None = None
+    """This event's failover settings; ``None``: the scenario's, else the service's."""
     restore: tuple[Restore, ...] = ()
     note: str = ""
     line: int | None = None
+
+    @property
+    def failover_settings(self) -> FailoverSettings:
+        return FailoverSettings(
+            detection_s=self.detection_s, switchover_s=self.switchover_s, failback=self.failback
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +156,8 @@ class Scenario:
     convergence_delay_s: float | None = None
     engine_options: Mapping[str, float | int | str | bool] = field(default_factory=dict)
     """The other settings of ``engine:`` (``EngineConfig`` fields), as given."""
+    failover: FailoverSettings = FailoverSettings()
+    """The scenario's ``failover:`` settings, for every service and host event."""
 
     @classmethod
     def from_file(

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lgwan_sim.engine import EventKind, RunResult, TimelineEvent
-from lgwan_sim.network import Topology, great_circle_km
+from lgwan_sim.engine import Outages, RunResult, TimelineEvent
+from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
 
 __all__ = [
@@ -108,25 +108,18 @@ def failed_at(
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Links and sites down just before ``until_s``, replaying the timeline.
 
-    A region event takes down every site in its prefectures or circle (as the engine does);
-    the links of a failed site count as failed too.
+    The replay holds elements down exactly as the engine does (an element is down while any
+    event holds it down; a region event takes down every site in its prefectures or
+    circle); the links of a failed site count as failed too.
     """
-    links: set[str] = set()
-    sites: set[str] = set()
+    outages = Outages(topology)
     for ev in events:
         if ev.at_s >= until_s:
             break
-        if ev.kind in (EventKind.LINK_DOWN, EventKind.LINK_UP):
-            ids = {topology.link(x).id for x in ev.links}
-            links = links | ids if ev.kind is EventKind.LINK_DOWN else links - ids
-        elif ev.kind in (EventKind.SITE_DOWN, EventKind.SITE_UP):
-            ids = set(ev.sites)
-            sites = sites | ids if ev.kind is EventKind.SITE_DOWN else sites - ids
-        elif ev.kind in (EventKind.REGION_DOWN, EventKind.REGION_UP):
-            ids = set(_region_sites(topology, ev))
-            sites = sites | ids if ev.kind is EventKind.REGION_DOWN else sites - ids
+        outages.apply(ev)
+    sites = outages.down_sites
     by_site = {lk.id for s in sites for lk in topology.links_of_site(s)}
-    return tuple(sorted(links | by_site)), tuple(sorted(sites))
+    return tuple(sorted(outages.down_links | by_site)), tuple(sorted(sites))
 
 
 def _failed_by_bin(
@@ -169,18 +162,6 @@ def worst_moment(
             -b,
         ),
     )
-
-
-def _region_sites(topology: Topology, ev: TimelineEvent) -> list[str]:
-    out = [s.id for code in ev.prefectures for s in topology.sites_in_prefecture(code)]
-    if ev.center_latlon is not None and ev.radius_km is not None:
-        lat, lon = ev.center_latlon
-        out.extend(
-            s.id
-            for s in topology.sites.values()
-            if great_circle_km(lat, lon, s.lat, s.lon) <= ev.radius_km
-        )
-    return out
 
 
 def summarise(

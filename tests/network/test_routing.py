@@ -102,6 +102,9 @@ def test_only_affected_trees_are_recomputed(national: Topology) -> None:
     # municipality off, and no tree needs recomputing, only pruning.
     change = router.fail_links(["mun-47-001~pn-47"])
     assert change.recomputed_roots == ()
+    # ... but every tree lost a route, and a route cache must hear of each of them
+    assert change.pruned_roots == tuple(sorted(roots))
+    assert change.changed_roots == tuple(sorted(roots))
     assert router.unreachable_pairs(["mun-47-001", "mun-47-002"], roots) == [
         ("mun-47-001", r) for r in roots
     ]
@@ -117,6 +120,18 @@ def test_only_affected_trees_are_recomputed(national: Topology) -> None:
     assert west_uplink in [lk.id for lk in after.links]
     assert west_uplink not in [lk.id for lk in before.links]
     assert change.recomputed_roots == ("central-west", "dc-hokkaido", "dc-saga")
+    assert change.changed_roots == change.recomputed_roots
+
+
+def test_a_site_cut_off_prunes_the_trees_and_says_so(national: Topology) -> None:
+    router = Router(national)
+    router.warm(["dc-kyoto", "asp-jlis-west"])
+    # Iwate's prefecture node and its towns: nothing there can re-attach, so the trees are
+    # pruned without a recomputation, and the change names them
+    iwate = [s.id for s in national.sites_in_prefecture("03")]
+    change = router.fail_sites(iwate)
+    assert change.recomputed_roots == ()
+    assert change.changed_roots == ("asp-jlis-west", "dc-kyoto")
 
 
 def test_restoring_a_site_restores_its_routes(national: Topology) -> None:
