@@ -141,9 +141,29 @@ def parse_override_value(text: str) -> object:
         return text
 
 
+def _as_loaded(value: object, line: int) -> object:
+    """A ``--set`` value shaped as YAML from a file: lists and mappings that know a line."""
+    if isinstance(value, dict):
+        mapping = LineDict()
+        mapping.start_line = line
+        for key, item in value.items():
+            mapping[str(key)] = _as_loaded(item, line)
+            mapping._lines[str(key)] = line
+        return mapping
+    if isinstance(value, list):
+        items = LineList()
+        items.start_line = line
+        for item in value:
+            items.append(_as_loaded(item, line))
+            items._lines.append(line)
+        return items
+    return value
+
+
 def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Path) -> None:
     """Set each dotted ``path`` (``a.b[2].c``) in ``doc``; intermediate keys must exist."""
     for dotted, value in overrides.items():
+        value = _as_loaded(value, 0)
         parts = _split_path(dotted)
         if not parts:
             raise ScenarioError("empty override path", file=file, field="--set", value=dotted)

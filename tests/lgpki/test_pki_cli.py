@@ -63,7 +63,10 @@ def _run(home: Path, *args: str) -> int:
 def test_init_creates_a_home_with_a_passphrase_file(tmp_path, capsys):
     home = tmp_path / "h"
     assert (
-        main(["pki", "--home", str(home), "init", "--at", "2020-04-01T00:00Z", "--generation", "G2"]) == 0
+        main(
+            ["pki", "--home", str(home), "init", "--at", "2020-04-01T00:00Z", "--generation", "G2"]
+        )
+        == 0
     )
     assert "initialised" in capsys.readouterr().out
     assert (home / "passphrase").stat().st_mode & 0o777 == 0o600
@@ -120,7 +123,9 @@ def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
     ]
     assert _run(home, "crl", "--at", "2020-05-01T01:00Z") == 0
     capsys.readouterr()
-    assert _run(home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00Z") == 0
+    assert (
+        _run(home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00Z") == 0
+    )
     assert capsys.readouterr().out.startswith("OK: CN=asp-one.lg.jp")
 
     payload = tmp_path / "payload.txt"
@@ -208,7 +213,10 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
             ["revoke", "--issuer", "org_g2", "--serial", "xyz", "--reason", "superseded"],
             "--serial: not a hexadecimal serial (got 'xyz')",
         ),
-        (["crl", "--at", "yesterday"], "--at: not an ISO date or date-time (JST unless an offset such as Z is given) (got 'yesterday')"),
+        (
+            ["crl", "--at", "yesterday"],
+            "--at: not an ISO date or date-time (JST unless an offset such as Z is given) (got 'yesterday')",
+        ),
         (["issue", "--site", "mars", "--profile", "role"], "unknown site 'mars'"),
         (["issue", "--site", "asp-one", "--profile", "wizard"], "unknown profile 'wizard'"),
         (["revoke", "--holder", "x", "--reason", "bored"], "Invalid value for '--reason'"),

@@ -330,7 +330,9 @@ def test_export_writes_the_newest_valid_certificate(home: Home, capsys):
     home.issue("asp-one", "message", "2020-04-03T00:00Z")
     capsys.readouterr()
     out = home.root / "one.pem"
-    assert home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-04T00:00Z") == 0
+    assert (
+        home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-04T00:00Z") == 0
+    )
     said = capsys.readouterr().out.strip()
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     assert said == (
@@ -358,7 +360,9 @@ def test_export_writes_the_newest_valid_certificate(home: Home, capsys):
 def test_openssl_verifies_an_exported_certificate(home: Home, capsys):
     home.issue("asp-one", "server", "2020-04-02T00:00Z")
     out = home.root / "leaf.pem"
-    assert home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-03T00:00Z") == 0
+    assert (
+        home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-03T00:00Z") == 0
+    )
     repo = home.home / "repo"
     at = str(int(datetime(2020, 4, 3, tzinfo=UTC).timestamp()))
     done = subprocess.run(

@@ -137,3 +137,10 @@ def test_run_set_mistakes_are_one_line_and_write_nothing(
     (line,) = result.err.splitlines()
     assert fragment in line
     assert not out.exists()
+
+
+def test_set_takes_a_yaml_list_as_one_value(write_scenario, cli) -> None:
+    path = write_scenario(NATIONAL)
+    result = cli("validate", path, "--set", "only_services=[konbini, eltax]", "--json")
+    assert result.code == 0, result.err
+    assert [s["name"] for s in json.loads(result.out)["services"]] == ["eltax", "konbini"]
