@@ -310,7 +310,7 @@ def test_issue_from_a_csr_says_where_the_certificate_went(home: Home, capsys):
 
 
 def test_crl_prints_times_to_the_second(home: Home, capsys):
-    assert home.run("crl", "--ca", "org_g2", "--at", "2020-04-02T01:00:00.123456") == 0
+    assert home.run("crl", "--ca", "org_g2", "--at", "2020-04-02T01:00:00.123456Z") == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in out] == [["org_g2", "crl"], ["org_g2", "arl"]]
     assert all(line.endswith("next update 2020-04-04T01:00:00Z") for line in out), out
