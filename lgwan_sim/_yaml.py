@@ -60,8 +60,31 @@ def line_of(container: object, key: str | int) -> int | None:
     return None
 
 
+#: How deep mappings and lists may nest in an input file (the deepest bundled file: 4).
+MAX_DEPTH = 100
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # PyYAML composes and constructs nested nodes recursively: refuse a document nested
+        # deeper than any input file needs, at the line where it gets too deep, long before
+        # Python's recursion limit.
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _key(loader: _Loader, key_node: yaml.Node) -> str:
@@ -171,6 +194,12 @@ class Reader:
     list_type: ClassVar[type[list[Any]]] = list
     #: Whether :meth:`text` rejects a string of only whitespace as empty.
     strip_text: ClassVar[bool] = False
+    #: The bound of :meth:`number` where a field gives none: every number in every input
+    #: file is finite and at most this large in magnitude (docs/scenarios.md).
+    largest: ClassVar[float] = 1.0e15
+    #: The bound of :meth:`integer` where a field gives none: 2**53, the largest integer up
+    #: to which every integer is exact in a float and in JSON readers.
+    largest_integer: ClassVar[int] = 2**53
 
     def __init__(self, file: str | Path, *, error: type[InputError] = InputError) -> None:
         self.file = Path(file)
@@ -250,13 +279,24 @@ class Reader:
         return value
 
     def integer(
-        self, parent: object, key: str | int, field: str, *, minimum: int | None = None
+        self,
+        parent: object,
+        key: str | int,
+        field: str,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int:
+        """An integer within the bounds given; without a bound, within ±:attr:`largest_integer`."""
         value = _item(parent, key, None)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.wrong_type("an integer", parent, key, field, value)
-        if minimum is not None and value < minimum:
-            raise self.error(f"must be >= {minimum}", parent, key, field, value)
+        low = -self.largest_integer if minimum is None else minimum
+        high = self.largest_integer if maximum is None else maximum
+        if value < low:
+            raise self.error(f"must be >= {low}", parent, key, field, _shown(value))
+        if value > high:
+            raise self.error(f"must be <= {high}", parent, key, field, _shown(value))
         return value
 
     def number(
@@ -268,14 +308,14 @@ class Reader:
         minimum: float | None = None,
         maximum: float | None = None,
         exclusive_minimum: bool = False,
-        allow_infinity: bool = False,
         default: float | None = None,
     ) -> float:
-        """A number within the bounds given.
+        """A finite number within the bounds given.
 
-        NaN and infinity are "not a finite number"; with ``allow_infinity`` infinity passes
-        the bounds it satisfies and NaN is simply not a number. Text that reads as a number
-        (YAML 1.1 reads ``1e9`` as a string) gets a hint on how to write it.
+        NaN and infinity are never accepted ("must be a finite number"), and a bound not
+        given is :attr:`largest` (``-largest`` below), so every number read from a file is
+        one the engine and the JSON outputs can hold. Text that reads as a number (YAML 1.1
+        reads ``1e9`` as a string) gets a hint on how to write it.
         """
         value = _item(parent, key, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -283,15 +323,33 @@ class Reader:
             if isinstance(value, str) and _looks_numeric(value):
                 hint = " (YAML reads 1e9 as text: write 1.0e+9)"
             raise self.wrong_type(f"a number{hint}", parent, key, field, value)
-        if math.isnan(value) and allow_infinity:
-            raise self.wrong_type("a number", parent, key, field, value)
-        if not allow_infinity and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.error("must be a finite number", parent, key, field, value)
-        if minimum is not None:
-            if exclusive_minimum and not value > minimum:
-                raise self.error(f"must be > {minimum:g}", parent, key, field, value)
-            if not exclusive_minimum and value < minimum:
-                raise self.error(f"must be >= {minimum:g}", parent, key, field, value)
-        if maximum is not None and value > maximum:
-            raise self.error(f"must be <= {maximum:g}", parent, key, field, value)
+        low = -self.largest if minimum is None else minimum
+        high = self.largest if maximum is None else maximum
+        # Compare before converting: an integer beyond a float's range is simply too large.
+        if exclusive_minimum and not value > low:
+            raise self.error(f"must be > {low:g}", parent, key, field, _shown(value))
+        if value < low:
+            raise self.error(f"must be >= {low:g}", parent, key, field, _shown(value))
+        if value > high:
+            raise self.error(f"must be <= {high:g}", parent, key, field, _shown(value))
         return float(value)
+
+
+def _shown(value: int | float) -> int | float:
+    """A bad number as a message shows it: an integer of hundreds of digits is abbreviated."""
+    if isinstance(value, int) and len(str(abs(value))) > 20:
+        return _LongInteger(value)
+    return value
+
+
+class _LongInteger(int):
+    """An integer equal to the one in the file, shown as ``1.00e+400`` in messages."""
+
+    def __repr__(self) -> str:
+        digits = str(abs(self))
+        sign = "-" if self < 0 else ""
+        return f"{sign}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+
+    __str__ = __repr__

@@ -33,6 +33,7 @@ topology:
       - {a: core, b: dc-b, capacity_bps: 1.0e+9}
       - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
       - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
+only_services: [directory, mail-relay]
 services:
   mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
   directory: {primary: dc-b, secondary: dc-a, requests_per_day: 20000}

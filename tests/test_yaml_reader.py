@@ -135,12 +135,26 @@ def test_text_that_yaml_did_not_read_as_a_number_gets_a_hint(doc):
     )
 
 
-def test_infinity_passes_only_when_allowed_and_nan_never(doc):
+def test_infinity_and_nan_never_pass(doc):
     path, d = doc
     rd = Reader(path)
-    assert rd.number(d, "inf", "inf", minimum=0.0, allow_infinity=True) == float("inf")
-    with pytest.raises(InputError, match=r":8: nan: must be a number \(got nan\)$"):
-        rd.number(d, "nan", "nan", allow_infinity=True)
+    with pytest.raises(InputError, match=r":9: inf: must be a finite number \(got inf\)$"):
+        rd.number(d, "inf", "inf", minimum=0.0)
+    with pytest.raises(InputError, match=r":8: nan: must be a finite number \(got nan\)$"):
+        rd.number(d, "nan", "nan")
+
+
+def test_a_number_without_bounds_is_at_most_the_reader_wide_bound(tmp_path):
+    path = tmp_path / "doc.yaml"
+    path.write_text(f"big: 1.0e+16\nlong: {10**400}\nint: {2**53 + 1}\n", encoding="utf-8")
+    d = load_yaml(path)
+    rd = Reader(path)
+    with pytest.raises(InputError, match=r":1: big: must be <= 1e\+15 \(got 1e\+16\)$"):
+        rd.number(d, "big", "big")
+    with pytest.raises(InputError, match=r":2: long: must be <= 1e\+15 \(got 1.00e\+400\)$"):
+        rd.number(d, "long", "long")
+    with pytest.raises(InputError, match=r":3: int: must be <= 9007199254740992 "):
+        rd.integer(d, "int", "int")
 
 
 def test_whitespace_is_text_unless_the_reader_strips_it(doc):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from lgwan_sim.network import ROSTER_COLUMNS, Topology, build_national, load_topology
 
-__all__ = ["echo_json", "topology_from_options", "topology_options"]
+__all__ = ["echo_json", "out_option", "plural", "topology_from_options", "topology_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,3 +64,36 @@ def echo_json(doc: Any) -> None:
     """Print ``doc`` as strict JSON (no ``Infinity`` or ``NaN``: use ``None``)."""
     json.dump(doc, sys.stdout, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def out_option(
+    *, type: click.Path, help: str, required: bool = True, old: str | None = None
+) -> Callable[[F], F]:
+    """``-o/--out PATH``, the output option of every command that writes a file or folder.
+
+    ``old`` is an earlier spelling (``--output``), still accepted but not shown in the help.
+    """
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            legacy = kwargs.pop("out_legacy", None)
+            if legacy is not None:
+                if kwargs.get("out") is not None:
+                    raise click.UsageError(f"give -o/--out or {old}, not both")
+                kwargs["out"] = legacy
+            if required and kwargs.get("out") is None:
+                raise click.UsageError("Missing option '-o' / '--out'.")
+            return func(*args, **kwargs)
+
+        decorated = click.option("-o", "--out", "out", type=type, help=help)(wrapper)
+        if old is not None:
+            decorated = click.option(old, "out_legacy", type=type, hidden=True)(decorated)
+        return cast(F, decorated)
+
+    return decorate
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 event``, ``2 events``, ``1 entry`` / ``3 entries`` (``many``: the plural form)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"

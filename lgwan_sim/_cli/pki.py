@@ -4,8 +4,9 @@
 ``status``, ``audit``, ``republish`` and ``migrate`` work on a CA home chosen with ``--home`` (before or
 after the subcommand). The passphrase that protects the private keys is read from
 ``--passphrase-file`` (default ``<home>/passphrase``, which ``init`` creates with a random
-value: convenient for a simulation; keep it elsewhere for anything else). Times are
-``--at`` ISO dates, UTC; the default is the current time.
+value: convenient for a simulation; keep it elsewhere for anything else). ``--at`` is an
+ISO date or date-time, JST unless it carries an offset (the rule of scenario times); the
+default is the current time. Times are printed in UTC.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from lgwan_sim._cli._common import topology_from_options, topology_options
+from lgwan_sim._cli._common import (
+    echo_json,
+    out_option,
+    plural,
+    topology_from_options,
+    topology_options,
+)
 from lgwan_sim._files import atomic_write
+from lgwan_sim._time import parse_moment
 from lgwan_sim.errors import InputError, PkiError, UnknownSiteError, VerificationError
 from lgwan_sim.lgpki import (
     CertKind,
@@ -74,14 +82,17 @@ class _Ctx:
 
 
 def _at(value: str | None) -> datetime:
-    """Parse ``--at`` (ISO date or datetime; naive means UTC); default: the current time."""
+    """Parse ``--at`` as scenario times are read (without an offset: JST); default: now."""
     if value is None:
         return datetime.now(UTC)
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError("not an ISO date or datetime", field="--at", value=value) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    when = parse_moment(value)
+    if when is None:
+        raise InputError(
+            "not an ISO date or date-time (JST unless an offset such as Z is given)",
+            field="--at",
+            value=value,
+        )
+    return when.astimezone(UTC)
 
 
 @contextlib.contextmanager
@@ -105,7 +116,13 @@ def _new_home(obj: _Ctx) -> Iterator[None]:
         raise
 
 
-_AT = click.option("--at", "at", metavar="ISO-DATE", help="Simulated time (UTC); default now.")
+_AT = click.option(
+    "--at",
+    "at",
+    metavar="ISO-DATE",
+    help="Simulated time: ISO date or date-time, JST unless an offset such as Z is given; "
+    "default now.",
+)
 
 
 _HOME_HELP = "The CA home folder (store, keys, published repository)."
@@ -215,7 +232,7 @@ def init_cmd(obj: _Ctx, at: str | None, generations: tuple[str, ...], pki_dir: P
         ) as ca,
     ):
         ids = ca.ca_ids()
-    click.echo(f"initialised {obj.home}: {len(ids)} CAs ({', '.join(ids)})")
+    click.echo(f"initialised {obj.home}: {plural(len(ids), 'CA')} ({', '.join(ids)})")
 
 
 def _sites_from_topology(
@@ -257,10 +274,10 @@ def _write_out(out: Path, issued: IssuedCertificate, ca: Pki) -> list[Path]:
     type=click.Choice([k.value for k in KeyType]),
     help="Override the profile's end-entity key type.",
 )
-@click.option(
-    "--out",
+@out_option(
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write certificate (and key) PEM files here.",
+    help="Write certificate (and key) PEM files into this folder.",
+    required=False,
 )
 @topology_options
 @_with_home
@@ -333,20 +350,20 @@ def issue_cmd(
     if not issued:
         click.echo("issued 0 certificates: every eligible site holds a valid one of its profile")
         return
-    click.echo(f"issued {len(issued)} certificates ({summary})")
+    click.echo(f"issued {plural(len(issued), 'certificate')} ({summary})")
     if len(issued) == 1:
         one = issued[0]
         click.echo(f"  {one.holder} {one.profile} {one.issuer_ca} serial {one.serial:x}")
     if out is not None and len(written) > 2:
-        click.echo(f"  wrote {len(written)} files to {out}")
+        click.echo(f"  wrote {plural(len(written), 'file')} to {out}")
     elif written:
         click.echo(f"  wrote {' '.join(str(p) for p in written)}")
     elif len(published) == 1:
-        click.echo(
-            f"  published in {published[0]} (--out DIR, or pki export, for a file of its own)"
-        )
+        click.echo(f"  published in {published[0]} (-o DIR, or pki export, for a file of its own)")
     else:
-        click.echo(f"  published in {len(published)} files under {obj.home / 'repo' / 'issued'}")
+        click.echo(
+            f"  published in {plural(len(published), 'file')} under {obj.home / 'repo' / 'issued'}"
+        )
 
 
 @pki.command("revoke")
@@ -471,7 +488,8 @@ def crl_cmd(
             made = ca.publish_crls(now=now, ca_ids=list(ca_ids) or None, delta=delta)
         for info in made:
             click.echo(
-                f"{info.ca:12} {info.scope:5} #{info.number:<5} {info.entries:6} entries"
+                f"{info.ca:12} {info.scope:5} #{info.number:<5} {info.entries:6}"
+                f" {'entry' if info.entries == 1 else 'entries'}"
                 f"  next update {info.next_update:%Y-%m-%dT%H:%M:%SZ}"
             )
     if not made:
@@ -483,15 +501,19 @@ def crl_cmd(
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--anchor", default="bridge_g2", show_default=True, help="CA id to pin.")
 @click.option("--role", help="Require this role (head, manager, operator) for a message.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @_with_home
-def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | None) -> None:
+def verify_cmd(
+    obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | None, as_json: bool
+) -> None:
     """Verify a PEM certificate or a signed message against the published repository.
 
     The repository's lists are judged by the store's CRL history: a forged, unreadable or
     rolled-back list is refused with a warning and verification goes on with the valid
     lists, those current at --at. Exit code 0 and "OK: ..." if it is accepted; 1 and
     "REJECTED: <reason>: ..." on stderr if it is rejected (revoked, expired, stale CRL, bad
-    signature, ...); 2 for bad input.
+    signature, ...); 2 for bad input. With --json the verdict is printed as JSON on stdout
+    either way.
     """
     now = _at(at)
     data = file.read_bytes()
@@ -513,9 +535,22 @@ def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | N
         try:
             path = verifier.verify_certificate(cert, now=now)
         except VerificationError as exc:
-            _rejected(exc)
+            _rejected(exc, as_json=as_json, kind="certificate", now=now)
+        if as_json:
+            echo_json(
+                {
+                    "accepted": True,
+                    "kind": "certificate",
+                    "at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                    "subject": cert.subject.rfc4514_string(),
+                    "anchor": path.anchor_subject,
+                    "path_length": path.length,
+                }
+            )
+            return
         click.echo(
-            f"OK: {cert.subject.rfc4514_string()} -> {path.anchor_subject} ({path.length} certificates)"
+            f"OK: {cert.subject.rfc4514_string()} -> {path.anchor_subject}"
+            f" ({plural(path.length, 'certificate')})"
         )
         return
     if not data.startswith(MESSAGE_MAGIC):
@@ -526,13 +561,37 @@ def verify_cmd(obj: _Ctx, at: str | None, file: Path, anchor: str, role: str | N
             message, now=now, required_role_oid=role_oid
         )
     except VerificationError as exc:
-        _rejected(exc)
+        _rejected(exc, as_json=as_json, kind="message", now=now)
+    if as_json:
+        echo_json(
+            {
+                "accepted": True,
+                "kind": "message",
+                "at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "sender": result.sender,
+                "topic": result.topic,
+                "algorithm": result.algorithm,
+            }
+        )
+        return
     click.echo(f"OK: message from {result.sender} on {result.topic!r} ({result.algorithm})")
 
 
-def _rejected(exc: VerificationError) -> NoReturn:
+def _rejected(
+    exc: VerificationError, *, as_json: bool = False, kind: str = "", now: datetime | None = None
+) -> NoReturn:
     """A verification that ran and said no: its reason on one line, exit code 1 (bad input
-    is exit code 2)."""
+    is exit code 2); with ``as_json`` the verdict also goes to stdout as JSON."""
+    if as_json:
+        echo_json(
+            {
+                "accepted": False,
+                "kind": kind,
+                "at": None if now is None else f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "reason": exc.reason,
+                "message": str(exc),
+            }
+        )
     click.echo(f"REJECTED: {exc}", err=True)
     raise click.exceptions.Exit(1)
 
@@ -547,7 +606,7 @@ def _rejected(exc: VerificationError) -> NoReturn:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     required=True,
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@out_option(type=click.Path(dir_okay=False, path_type=Path), help="The signed message to write.")
 @_with_home
 def sign_cmd(
     obj: _Ctx, at: str | None, site_id: str, topic: str, payload_file: Path, out: Path
@@ -574,7 +633,9 @@ def sign_cmd(
         )
     message = signer.sign(topic=topic, payload=payload_file.read_bytes(), now=now)
     atomic_write(out, message.to_bytes())
-    click.echo(f"signed {len(message.payload)} bytes as {site_id} ({message.algorithm}) -> {out}")
+    click.echo(
+        f"signed {plural(len(message.payload), 'byte')} as {site_id} ({message.algorithm}) -> {out}"
+    )
 
 
 @pki.command("export")
@@ -582,13 +643,7 @@ def sign_cmd(
 @click.option("--holder", required=True, help="The site whose certificate to export.")
 @click.option("--generation", help="Only this generation (G1, G2).")
 @click.option("--profile", help="Only this profile (role, server, message, ...).")
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The PEM file to write.",
-)
+@out_option(type=click.Path(dir_okay=False, path_type=Path), help="The PEM file to write.")
 @_with_home
 def export_cmd(
     obj: _Ctx,
@@ -625,13 +680,39 @@ def export_cmd(
 
 @pki.command("status")
 @_AT
+@click.option("--json", "as_json", is_flag=True, help="Print the CAs and holders as JSON.")
 @_with_home
-def status_cmd(obj: _Ctx, at: str | None) -> None:
+def status_cmd(obj: _Ctx, at: str | None, as_json: bool) -> None:
     """The CAs, their counts and CRL state, and who holds which generation."""
     now = _at(at)
     with obj.open() as ca:
         rows = ca.status(now=now)
         holders = ca.holders_by_generation(now)
+    if as_json:
+        echo_json(
+            {
+                "at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
+                "cas": [
+                    {
+                        "ca": s.ca,
+                        "generation": s.generation,
+                        "role": s.role,
+                        "status": s.status,
+                        "issuing": not s.issuance_stopped,
+                        "issued": s.issued,
+                        "revoked": s.revoked,
+                        "crl_number": s.last_crl_number,
+                        "crl_next_update": None
+                        if s.crl_next_update is None
+                        else f"{s.crl_next_update:%Y-%m-%dT%H:%M:%SZ}",
+                        "crl_stale": s.crl_next_update is not None and s.crl_next_update <= now,
+                    }
+                    for s in rows
+                ],
+                "holders": {gen: len(holders[gen]) for gen in sorted(holders)},
+            }
+        )
+        return
     click.echo(
         f"{'CA':12} {'gen':4} {'role':11} {'status':11} {'issuing':7} {'issued':>7} {'revoked':>7}  CRL"
     )
@@ -641,7 +722,7 @@ def status_cmd(obj: _Ctx, at: str | None) -> None:
             crl += (
                 " stale"
                 if s.crl_next_update <= now
-                else f" until {s.crl_next_update:%Y-%m-%d %H:%M}"
+                else f" until {s.crl_next_update:%Y-%m-%dT%H:%MZ}"
             )
         click.echo(
             f"{s.ca:12} {s.generation:4} {s.role:11} {s.status:11}"
@@ -685,13 +766,14 @@ def audit_cmd(obj: _Ctx, export: Path | None) -> None:
             ]
             atomic_write(export, ("\n".join(lines) + "\n").encode())
     click.echo(
-        f"{report.audit_records} audit records, {report.certificates} certificates,"
-        f" {report.published_files} published files, {report.unpublished} unpublished"
+        f"{plural(report.audit_records, 'audit record')},"
+        f" {plural(report.certificates, 'certificate')},"
+        f" {plural(report.published_files, 'published file')}, {report.unpublished} unpublished"
     )
     if not report.ok:
         for problem in report.problems:
             click.echo(f"PROBLEM: {problem}", err=True)
-        click.echo(f"{len(report.problems)} problems", err=True)
+        click.echo(plural(len(report.problems), "problem"), err=True)
         raise click.exceptions.Exit(1)
     click.echo("integrity OK")
 

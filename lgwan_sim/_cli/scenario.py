@@ -7,10 +7,15 @@ Heavy imports (the engine, matplotlib, Dask) happen inside the commands, so ``lg
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from lgwan_sim._cli._common import out_option, plural
 from lgwan_sim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from lgwan_sim.scenario import Scenario
 
 __all__ = ["commands"]
 
@@ -35,23 +40,90 @@ def resolve_scenario(text: str) -> Path:
 
 @click.command("validate")
 @click.argument("scenario")
-def validate(scenario: str) -> None:
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change one field for this check, as run --set does (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what will run as JSON.")
+def validate(scenario: str, settings: tuple[str, ...], as_json: bool) -> None:
     """Check a scenario file (or bundled scenario name) without running it.
 
-    Prints one summary line and exits 0, or prints one error line (file:line, field, value)
-    and exits 2.
+    Prints a summary line and one line per service that will run (its volume factor,
+    requests a day per caller, callers and hosts) and exits 0, or prints one error line
+    (file:line, field, value) and exits 2.
     """
-    from lgwan_sim.scenario import load_scenario
-
-    sc = load_scenario(resolve_scenario(scenario))
+    from lgwan_sim._cli._common import echo_json
     from lgwan_sim.scenario._fields import format_duration
 
+    sc = _load(resolve_scenario(scenario), settings)
+    rows: list[dict[str, Any]] = [
+        {
+            "name": s.name,
+            "multiplier": s.multiplier,
+            "volume_factor": s.multiplier * sc.growth_factor(s) * sc.demand_multiplier,
+            "requests_per_day": s.requests_per_day
+            * s.multiplier
+            * sc.growth_factor(s)
+            * sc.demand_multiplier,
+            "callers": len(s.callers),
+            "primary": s.primary,
+            "secondary": s.secondary,
+        }
+        for s in sc.services
+    ]
+    if as_json:
+        echo_json(
+            {
+                "name": sc.name,
+                "file": sc.file,
+                "sites": len(sc.topology.sites),
+                "links": len(sc.topology.links),
+                "start": sc.start.isoformat(),
+                "duration_s": sc.duration_s,
+                "fidelity": sc.fidelity.value,
+                "seed": sc.seed,
+                "demand_multiplier": sc.demand_multiplier,
+                "growth_years": sc.growth_years,
+                "events": len(sc.events),
+                "services": rows,
+            }
+        )
+        return
     click.echo(
-        f"ok: {sc.name}: {len(sc.topology.sites)} sites, {len(sc.topology.links)} links, "
-        f"{len(sc.services)} services, {len(sc.events)} events; "
+        f"ok: {sc.name}: {plural(len(sc.topology.sites), 'site')}, "
+        f"{plural(len(sc.topology.links), 'link')}, {plural(len(sc.services), 'service')}, "
+        f"{plural(len(sc.events), 'event')}; "
         f"{sc.start.isoformat()} for {format_duration(sc.duration_s)}; "
         f"fidelity {sc.fidelity.value}, seed {sc.seed}"
     )
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        standby = "" if r["secondary"] is None else f", standby {r['secondary']}"
+        click.echo(
+            f"  {r['name']:<{width}}  x{r['volume_factor']:<6.3g} "
+            f"{r['requests_per_day']:,.6g} requests a day from each of "
+            f"{plural(r['callers'], 'caller')}; host {r['primary']}{standby}"
+        )
+
+
+def _load(
+    path: Path, settings: tuple[str, ...], *, drain: bool = False, **options: Any
+) -> Scenario:
+    """Load ``path`` with ``--set PATH=VALUE`` changes, by the machinery of ``sweep --set``.
+
+    ``--drain`` is the change ``engine.drain=true``.
+    """
+    from lgwan_sim.scenario._sweep import load_with_settings, parse_set
+
+    params: list[tuple[str, object]] = [
+        (p, values[0]) for p, values in parse_set(settings, single=True)
+    ]
+    if drain:
+        params.append(("engine.drain", True))
+    return load_with_settings(path, params, **options)
 
 
 @click.group("scenarios")
@@ -60,10 +132,26 @@ def scenarios() -> None:
 
 
 @scenarios.command("list")
-def scenarios_list() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def scenarios_list(as_json: bool) -> None:
     """List the bundled scenarios: name, duration, fidelity and what each studies."""
     from lgwan_sim.scenario import bundled_scenarios
 
+    if as_json:
+        from lgwan_sim._cli._common import echo_json
+
+        echo_json(
+            [
+                {
+                    "name": e.name,
+                    "duration": e.duration,
+                    "fidelity": e.fidelity,
+                    "title": e.title,
+                }
+                for e in bundled_scenarios()
+            ]
+        )
+        return
     for entry in bundled_scenarios():
         click.echo(f"{entry.name:<28} {entry.duration:>6}  {entry.fidelity:<8}  {entry.title}")
 
@@ -103,13 +191,19 @@ class _Progress:
 
 @click.command("run")
 @click.argument("scenario")
-@click.option(
-    "--out",
-    "out",
-    required=True,
+@out_option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Results folder (written only when everything succeeded).",
 )
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change one scenario field for this run (repeatable), e.g. "
+    "services.eltax.multiplier=1.5; the paths of sweep --set.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run's totals as JSON.")
 @click.option(
     "--fidelity",
     type=click.Choice(["analytic", "flow", "packet"]),
@@ -127,20 +221,19 @@ class _Progress:
 def run(
     scenario: str,
     out: Path,
+    settings: tuple[str, ...],
+    as_json: bool,
     fidelity: str | None,
     seed: int | None,
     overwrite: bool,
     no_plots: bool,
     drain: bool,
 ) -> None:
-    """Run a scenario and write summary.json, CSV series, plots and report.html to --out."""
-    from lgwan_sim.scenario import load_scenario
+    """Run a scenario and write summary.json, CSV series, plots and report.html to -o/--out."""
     from lgwan_sim.scenario._runner import check_out_dir, run_scenario, write_run
 
     path = resolve_scenario(scenario)
-    sc = load_scenario(
-        path, fidelity=fidelity, seed=seed, overrides={"engine.drain": True} if drain else None
-    )
+    sc = _load(path, settings, fidelity=fidelity, seed=seed, drain=drain)
     check_out_dir(out.absolute(), overwrite=overwrite)
     with _Progress(sc.duration_s, sc.name) as progress:
         outcome = run_scenario(sc, progress=progress)
@@ -155,16 +248,31 @@ def run(
         render=render,
         overwrite=overwrite,
         command=["lgwan-sim", "run", scenario, "--out", str(out)]
+        + [f"--set={item}" for item in settings]
         + ([f"--fidelity={fidelity}"] if fidelity else [])
         + ([f"--seed={seed}"] if seed is not None else [])
         + (["--drain"] if drain else []),
     )
     summary = outcome.tables.summary
     totals = summary["totals"]
+    if as_json:
+        from lgwan_sim._cli._common import echo_json
+
+        echo_json(
+            {
+                "name": sc.name,
+                "out": str(out),
+                "wall_s": round(outcome.wall_s, 3),
+                "totals": totals,
+                "unreachable_local_bodies": summary["unreachable_local_bodies"],
+            }
+        )
+        return
     click.echo(
         f"{sc.name}: {totals['offered']} offered, {totals['delivered']} delivered, "
-        f"{totals['dropped_total']} dropped, {totals['slo_breaches']} objective breaches, "
-        f"peak {summary['unreachable_local_bodies']['peak']} unreachable local bodies; "
+        f"{totals['dropped_total']} dropped, "
+        f"{plural(totals['slo_breaches'], 'objective breach', 'objective breaches')}, "
+        f"peak {plural(summary['unreachable_local_bodies']['peak'], 'unreachable local body', 'unreachable local bodies')}; "
         f"{outcome.wall_s:.1f}s; results in {out}"
     )
 
@@ -206,7 +314,10 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
         console.print(note)
     console.print(table)
     differing = sum(1 for r in rows if r.differs and r.section != "scenario")
-    console.print(f"{differing} of {len(rows)} figures differ (the scenario rows are always shown)")
+    console.print(
+        f"{differing} of {plural(len(rows), 'figure')} "
+        f"{'differs' if differing == 1 else 'differ'} (the scenario rows are always shown)"
+    )
 
 
 @click.command("sweep")
@@ -225,9 +336,7 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
     type=click.IntRange(min=1),
     help="Worker processes of the local cluster (default: one per CPU).",
 )
-@click.option(
-    "--out",
-    required=True,
+@out_option(
     type=click.Path(file_okay=False, path_type=Path),
     help="Results folder for the sweep table, plots and report.",
 )
@@ -289,8 +398,8 @@ def sweep(
             err=True,
         )
     click.echo(
-        f"{base.name}: {len(result.runs) - len(result.failed)} of {len(result.runs)} runs ok "
-        f"on {result.workers} worker{'' if result.workers == 1 else 's'} "
+        f"{base.name}: {len(result.runs) - len(result.failed)} of "
+        f"{plural(len(result.runs), 'run')} ok on {plural(result.workers, 'worker')} "
         f"in {result.wall_s:.1f}s; results in {out}"
     )
     return 1 if result.failed else 0

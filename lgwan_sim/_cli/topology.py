@@ -10,7 +10,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lgwan_sim._cli._common import echo_json, topology_from_options, topology_options
+from lgwan_sim._cli._common import (
+    echo_json,
+    out_option,
+    plural,
+    topology_from_options,
+    topology_options,
+)
 from lgwan_sim._files import atomic_write
 from lgwan_sim.errors import NoRouteError, TopologyError, UnknownSiteError
 from lgwan_sim.network import (
@@ -47,7 +53,9 @@ def summary_cmd(
         echo_json(doc)
         return
     con = _console()
-    con.print(f"[bold]{doc['name']}[/]: {doc['sites']} sites, {doc['links']} links")
+    con.print(
+        f"[bold]{doc['name']}[/]: {plural(doc['sites'], 'site')}, {plural(doc['links'], 'link')}"
+    )
     kinds = Table("site kind", "count", title="Sites by kind")
     for kind, count in doc["sites_by_kind"].items():
         kinds.add_row(kind, str(count))
@@ -62,7 +70,7 @@ def summary_cmd(
     con.print(links)
     if doc["connected"]:
         con.print(
-            f"diameter: {doc['diameter_hops']} hops "
+            f"diameter: {plural(doc['diameter_hops'], 'hop')} "
             f"({' ↔ '.join(doc['diameter_hops_between'])}); "
             f"{doc['diameter_ms']:.3f} ms one way ({' ↔ '.join(doc['diameter_ms_between'])})"
         )
@@ -79,38 +87,46 @@ def summary_cmd(
     required=True,
     help="graphml (networkx, Gephi, yEd), geojson (GIS) or json (a topology file).",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@out_option(
+    type=click.Path(dir_okay=False, path_type=Path), help="The file to write.", old="--output"
+)
 def export_cmd(
-    topology_file: Path | None, roster: Path | None, backup_lines: bool, fmt: str, output: Path
+    topology_file: Path | None, roster: Path | None, backup_lines: bool, fmt: str, out: Path
 ) -> None:
     """Write the topology to a file."""
     topo = topology_from_options(topology_file, roster, backup_lines)
-    if not output.parent.is_dir():
-        raise TopologyError("output folder does not exist", field="--output", value=str(output))
-    export_topology(topo, output, fmt)
-    click.echo(f"wrote {output} ({fmt}: {len(topo.sites)} sites, {len(topo.links)} links)")
+    if not out.parent.is_dir():
+        raise TopologyError("output folder does not exist", field="--out", value=str(out))
+    export_topology(topo, out, fmt)
+    click.echo(
+        f"wrote {out} ({fmt}: {plural(len(topo.sites), 'site')}, {plural(len(topo.links), 'link')})"
+    )
 
 
 @topology.command("map")
 @topology_options
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@out_option(
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The image to write: .png, .svg or .pdf.",
+    old="--output",
+)
 @click.option("--fail", "failed", multiple=True, help="Show an element as failed (repeatable).")
 def map_cmd(
     topology_file: Path | None,
     roster: Path | None,
     backup_lines: bool,
-    output: Path,
+    out: Path,
     failed: tuple[str, ...],
 ) -> None:
     """Draw the network over the prefectures of Japan (PNG, SVG or PDF by extension)."""
     topo = topology_from_options(topology_file, roster, backup_lines)
     router = Router(topo)
     _apply_failures(topo, router, failed)
-    if not output.parent.is_dir():
-        raise TopologyError("output folder does not exist", field="--output", value=str(output))
-    if output.suffix.lower() not in (".png", ".svg", ".pdf"):
+    if not out.parent.is_dir():
+        raise TopologyError("output folder does not exist", field="--out", value=str(out))
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise TopologyError(
-            "map output must end in .png, .svg or .pdf", field="--output", value=str(output)
+            "map output must end in .png, .svg or .pdf", field="--out", value=str(out)
         )
     import matplotlib
 
@@ -132,13 +148,13 @@ def map_cmd(
     try:
         fig.savefig(
             buffer,
-            format=output.suffix.lower().lstrip("."),
-            metadata={"Software": None} if output.suffix.lower() == ".png" else None,
+            format=out.suffix.lower().lstrip("."),
+            metadata={"Software": None} if out.suffix.lower() == ".png" else None,
         )
     finally:
         plt.close(fig)
-    atomic_write(output, buffer.getvalue(), mode=0o666)
-    click.echo(f"wrote {output}")
+    atomic_write(out, buffer.getvalue(), mode=0o666)
+    click.echo(f"wrote {out}")
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -226,7 +242,7 @@ def route_cmd(
     names = [f"{s} ({topo.sites[s].name})" for s in route.sites]
     con.print(" →\n".join(names))
     con.print(
-        f"{route.hops} hops, {route.delay_s * 1e3:.3f} ms one way, "
+        f"{plural(route.hops, 'hop')}, {route.delay_s * 1e3:.3f} ms one way, "
         f"bottleneck {route.bottleneck_bps / 1e6:,.0f} Mbit/s"
     )
 

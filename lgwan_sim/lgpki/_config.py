@@ -82,11 +82,11 @@ class _Reader(Reader):
             raise self.error("missing key", container, key, key, None)
         return self.text(container, key, key)
 
-    def positive(self, container: Mapping[str, Any], key: str) -> float:
-        value = container.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise self.fail("must be a positive number", container, key, value)
-        return float(value)
+    def positive(self, container: Mapping[str, Any], key: str, *, maximum: float) -> float:
+        """A finite number > 0 and at most ``maximum``."""
+        return self.number(
+            container, key, key, minimum=0.0, exclusive_minimum=True, maximum=maximum
+        )
 
     def days(self, container: Mapping[str, Any], key: str) -> int:
         """A positive, finite number of days that a certificate's dates can hold."""
@@ -240,10 +240,7 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
         "delta_every_hours",
     )
     r.only(rev, hour_keys, "revocation")
-    hours = {key: r.positive(rev, key) for key in hour_keys}
-    for key, value in hours.items():
-        if math.isfinite(value) and value > _MAX_VALIDITY_DAYS * 24:
-            raise r.fail(f"must be at most {_MAX_VALIDITY_DAYS * 24} hours", rev, key, value)
+    hours = {key: r.positive(rev, key, maximum=_MAX_VALIDITY_DAYS * 24) for key in hour_keys}
     try:
         timing = RevocationTiming(**hours)
     except PkiError as exc:
@@ -377,12 +374,12 @@ def load_migration_plan(path: Path | None = None) -> MigrationPlan:
                 doc[name],
             )
         dates[name] = when
-    ratio = doc.get("laggard_ratio", 0.0)
-    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
-        raise r.fail("must be a number between 0 and 1", doc, "laggard_ratio", ratio)
-    seed = doc.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise r.fail("must be an integer", doc, "seed", seed)
+    ratio = (
+        r.number(doc, "laggard_ratio", "laggard_ratio", minimum=0.0, maximum=1.0)
+        if "laggard_ratio" in doc
+        else 0.0
+    )
+    seed = r.integer(doc, "seed", "seed") if "seed" in doc else 0
     g1_start, g2_start = dates["g1_start"], dates["g2_start"]
     stop, accept = dates["g1_issuance_stop"], dates["g1_acceptance_stop"]
     assert g1_start

@@ -60,6 +60,14 @@ class LinkKind(StrEnum):
     BACKUP = "backup"
 
 
+#: Ranges of the numbers that topology and scenario files give a line (docs/scenarios.md):
+#: capacity in bit/s each way (10 Tbit/s, far above any LGWAN line), one-way delay in
+#: seconds and the routing metric in seconds.
+MAX_CAPACITY_BPS = 1.0e13
+MAX_DELAY_S = 10.0
+MAX_METRIC = 1.0e6
+
+
 def _check_finite(name: str, value: float, *, positive: bool, where: str) -> None:
     if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
         raise TopologyError(f"{name} must be a number", field=f"{where}.{name}", value=value)

@@ -14,7 +14,16 @@ from lgwan_sim._resources import bundled_dir
 from lgwan_sim._yaml import LineDict, Reader, load_yaml
 from lgwan_sim.errors import TopologyError
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
-from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
+from lgwan_sim.network._model import (
+    MAX_CAPACITY_BPS,
+    MAX_DELAY_S,
+    MAX_METRIC,
+    REGIONS,
+    Link,
+    LinkKind,
+    Site,
+    SiteKind,
+)
 from lgwan_sim.network._roster import RosterEntry, RosterWarning, load_roster, roster_gaps
 from lgwan_sim.network._topology import Topology
 
@@ -59,17 +68,18 @@ class _Reader(Reader):
         key: str,
         field: str,
         *,
+        maximum: float,
         positive: bool = True,
         default: float | None = None,
     ) -> float:
-        """A number > 0 (>= 0 unless ``positive``); infinity passes, as a :class:`Link` takes it."""
+        """A finite number > 0 (>= 0 unless ``positive``) and at most ``maximum``."""
         return self.number(
             parent,
             key,
             field,
             minimum=0.0,
+            maximum=maximum,
             exclusive_minimum=positive,
-            allow_infinity=True,
             default=default,
         )
 
@@ -248,7 +258,9 @@ def build_national(
     prefectures = load_prefectures(spec_path.parent / rd.text(doc, "prefectures", "prefectures"))
     by_code = {p.code: p for p in prefectures}
     lk = rd.mapping(doc, "links", "links")
-    equip = rd.amount(lk, "equipment_delay_s", "links.equipment_delay_s", positive=False)
+    equip = rd.amount(
+        lk, "equipment_delay_s", "links.equipment_delay_s", positive=False, maximum=MAX_DELAY_S
+    )
     backup = rd.mapping(lk, "backup", "links.backup")
     enabled = (
         rd.boolean(backup, "enabled", "links.backup.enabled") if "enabled" in backup else False
@@ -273,7 +285,11 @@ def build_national(
         capacity: float | None = None,
         metric_penalty_s: float = 0.0,
     ) -> None:
-        cap = capacity if capacity is not None else rd.amount(lk, cap_key, f"links.{cap_key}")
+        cap = (
+            capacity
+            if capacity is not None
+            else rd.amount(lk, cap_key, f"links.{cap_key}", maximum=MAX_CAPACITY_BPS)
+        )
         dist = great_circle_km(*pos[a], *pos[b])
         delay = propagation_delay_s(dist, equipment_delay_s=equip)
         links.append(
@@ -296,12 +312,12 @@ def build_national(
         lat = (
             pref.lat
             if pref and "lat" not in entry
-            else rd.amount(entry, "lat", f"{field}[{idx}].lat")
+            else rd.amount(entry, "lat", f"{field}[{idx}].lat", maximum=90.0)
         )
         lon = (
             pref.lon
             if pref and "lon" not in entry
-            else rd.amount(entry, "lon", f"{field}[{idx}].lon")
+            else rd.amount(entry, "lon", f"{field}[{idx}].lon", maximum=180.0)
         )
         for key, value, low, high in (("lat", lat, -90.0, 90.0), ("lon", lon, -180.0, 180.0)):
             if not low <= value <= high:
@@ -394,8 +410,8 @@ def build_national(
             else:
                 on_warning(gaps)
     placement = rd.mapping(doc, "placement", "placement")
-    spacing = rd.amount(placement, "spacing_km", "placement.spacing_km")
-    max_radius = rd.amount(placement, "max_radius_km", "placement.max_radius_km")
+    spacing = rd.amount(placement, "spacing_km", "placement.spacing_km", maximum=1000.0)
+    max_radius = rd.amount(placement, "max_radius_km", "placement.max_radius_km", maximum=1000.0)
 
     def nearest_central(site: Site) -> Site:
         return min(
@@ -426,7 +442,10 @@ def build_national(
                 capacity=None
                 if uplink is None
                 else rd.amount(
-                    overrides, pref.code, f"links.prefecture_uplink_overrides.{pref.code}"
+                    overrides,
+                    pref.code,
+                    f"links.prefecture_uplink_overrides.{pref.code}",
+                    maximum=MAX_CAPACITY_BPS,
                 ),
             )
         office = add_site(
@@ -495,8 +514,12 @@ def build_national(
         add_link(dc.id, nearest_central(dc).id, LinkKind.BACKBONE, "data_centre_bps")
 
     if use_backup:
-        cap = rd.amount(backup, "capacity_bps", "links.backup.capacity_bps")
-        penalty = rd.amount(backup, "metric_penalty_s", "links.backup.metric_penalty_s")
+        cap = rd.amount(
+            backup, "capacity_bps", "links.backup.capacity_bps", maximum=MAX_CAPACITY_BPS
+        )
+        penalty = rd.amount(
+            backup, "metric_penalty_s", "links.backup.metric_penalty_s", maximum=MAX_METRIC
+        )
         for body in local_bodies:
             add_link(
                 body.id,
@@ -552,12 +575,12 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
                 kind_text,
             ) from None
         lat = (
-            rd.amount(entry, "lat", f"{f}.lat", positive=False, default=35.0)
+            rd.number(entry, "lat", f"{f}.lat", minimum=-90.0, maximum=90.0)
             if "lat" in entry
             else 35.0
         )
         lon = (
-            rd.amount(entry, "lon", f"{f}.lon", positive=False, default=135.0)
+            rd.number(entry, "lon", f"{f}.lon", minimum=-180.0, maximum=180.0)
             if "lon" in entry
             else 135.0
         )
@@ -634,13 +657,15 @@ def topology_from_mapping(doc: Mapping[str, Any], *, source: str | Path) -> Topo
                 f"{f}.kind",
                 kind_text,
             ) from None
-        cap = rd.amount(entry, "capacity_bps", f"{f}.capacity_bps")
+        cap = rd.amount(entry, "capacity_bps", f"{f}.capacity_bps", maximum=MAX_CAPACITY_BPS)
         if "delay_s" in entry:
-            delay = rd.amount(entry, "delay_s", f"{f}.delay_s", positive=False)
+            delay = rd.amount(entry, "delay_s", f"{f}.delay_s", positive=False, maximum=MAX_DELAY_S)
         else:
             delay = propagation_delay_s(great_circle_km(*pos[a], *pos[b]))
         metric = (
-            rd.amount(entry, "metric", f"{f}.metric", positive=False) if "metric" in entry else None
+            rd.amount(entry, "metric", f"{f}.metric", positive=False, maximum=MAX_METRIC)
+            if "metric" in entry
+            else None
         )
         links.append(
             Link(

@@ -18,7 +18,13 @@ from lgwan_sim._resources import bundled_dir
 from lgwan_sim._yaml import LineDict, load_yaml
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import SiteKind, Topology
-from lgwan_sim.scenario._fields import Fields
+from lgwan_sim.scenario._fields import (
+    MAX_GROWTH_PER_YEAR,
+    MAX_MESSAGE_BYTES,
+    MAX_REQUESTS_PER_DAY,
+    MAX_SERVICE_S,
+    Fields,
+)
 
 __all__ = [
     "Basis",
@@ -259,12 +265,18 @@ def load_service(path: str | Path) -> ServiceSpec:
         references=refs,
         host=_host(f, doc),
         callers=_callers(f, doc),
-        requests_per_day=_figure(f, doc, "requests_per_day", minimum=0.0),
+        requests_per_day=_figure(
+            f, doc, "requests_per_day", minimum=0.0, maximum=MAX_REQUESTS_PER_DAY
+        ),
         request_size=_size(f, doc, "request_size"),
         response_size=_size(f, doc, "response_size"),
-        service_time_s=_figure(f, doc, "service_time_s", minimum=0.0),
-        slo_latency_s=_figure(f, doc, "slo_latency_s", minimum=0.0, exclusive=True),
-        growth_per_year=_figure(f, doc, "growth_per_year", minimum=-0.99),
+        service_time_s=_figure(f, doc, "service_time_s", minimum=0.0, maximum=MAX_SERVICE_S),
+        slo_latency_s=_figure(
+            f, doc, "slo_latency_s", minimum=0.0, exclusive=True, maximum=MAX_SERVICE_S
+        ),
+        growth_per_year=_figure(
+            f, doc, "growth_per_year", minimum=-0.99, maximum=MAX_GROWTH_PER_YEAR
+        ),
         profile=_profile(f, doc),
         file=str(path),
         **_failover(f, doc),
@@ -329,7 +341,9 @@ def _size(f: Fields, parent: LineDict, key: str) -> SizeSpec:
     if kind is SizeKind.FIXED:
         f.require(m, "bytes", key)
         return SizeSpec(
-            kind=kind, mean_bytes=f.number(m, "bytes", f"{key}.bytes", minimum=1.0), basis=basis
+            kind=kind,
+            mean_bytes=f.number(m, "bytes", f"{key}.bytes", minimum=1.0, maximum=MAX_MESSAGE_BYTES),
+            basis=basis,
         )
     if kind is SizeKind.EMPIRICAL:
         f.require(m, "values_bytes", key)
@@ -337,11 +351,12 @@ def _size(f: Fields, parent: LineDict, key: str) -> SizeSpec:
         if not values:
             raise f.error("must not be empty", m, "values_bytes", f"{key}.values_bytes", [])
         nums = tuple(
-            f.number(values, i, f"{key}.values_bytes[{i}]", minimum=1.0) for i in range(len(values))
+            f.number(values, i, f"{key}.values_bytes[{i}]", minimum=1.0, maximum=MAX_MESSAGE_BYTES)
+            for i in range(len(values))
         )
         return SizeSpec(kind=kind, mean_bytes=sum(nums) / len(nums), values_bytes=nums, basis=basis)
     f.require(m, "mean_bytes", key)
-    mean = f.number(m, "mean_bytes", f"{key}.mean_bytes", minimum=1.0)
+    mean = f.number(m, "mean_bytes", f"{key}.mean_bytes", minimum=1.0, maximum=MAX_MESSAGE_BYTES)
     sigma = None
     if kind is SizeKind.LOGNORMAL:
         f.require(m, "sigma", key)
@@ -410,7 +425,8 @@ def _profile(f: Fields, doc: LineDict) -> ProfileSpec:
                 f"must have {size} weights", pm, "value", f"{path}.value", f"{len(values)} weights"
             )
         nums = tuple(
-            f.number(values, i, f"{path}.value[{i}]", minimum=0.0) for i in range(len(values))
+            f.number(values, i, f"{path}.value[{i}]", minimum=0.0, maximum=1.0e6)
+            for i in range(len(values))
         )
         if not any(nums):
             raise f.error("at least one weight must be > 0", pm, "value", f"{path}.value", nums)

@@ -8,17 +8,29 @@ shared :class:`~lgwan_sim._yaml.Reader` in the scenario dialect), so every error
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lgwan_sim._time import JST, parse_moment
 from lgwan_sim._yaml import LineDict, LineList, Reader
 from lgwan_sim.errors import InputError, ScenarioError
 
 __all__ = ["JST", "Fields", "format_duration", "parse_duration_s"]
 
-#: Japan Standard Time (no daylight saving). Times written without an offset are JST.
-JST = timezone(timedelta(hours=9), "JST")
+
+# The ranges of the numbers in scenario and service files (docs/scenarios.md lists them).
+#: Requests per calling site on an average day, also after every multiplier and growth.
+MAX_REQUESTS_PER_DAY = 1.0e9
+#: A multiplier of volume (a service's, ``demand.multiplier``, a demand surge's) or a scale
+#: of capacity.
+MAX_MULTIPLIER = 1000.0
+#: Compound growth per year (10: elevenfold a year).
+MAX_GROWTH_PER_YEAR = 10.0
+#: The largest message (10 GB).
+MAX_MESSAGE_BYTES = 1.0e10
+#: A service's time per request, and its latency objective (one day).
+MAX_SERVICE_S = 86400.0
 
 _DURATION = re.compile(
     r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$"
@@ -103,7 +115,7 @@ class Fields(Reader):
     def moment(self, parent: Any, key: str | int, path: str) -> datetime:
         """A date or date-time; without an offset it is Japan Standard Time (JST)."""
         value = parent[key]
-        parsed = _to_datetime(value)
+        parsed = parse_moment(value)
         if parsed is None:
             raise self.error(
                 'must be a date-time such as "2026-02-16T09:00" (JST unless an offset is given)',
@@ -128,7 +140,7 @@ class Fields(Reader):
                     value,
                 )
             return seconds
-        moment = _to_datetime(value)
+        moment = parse_moment(value)
         if moment is None:
             raise self.error(
                 'must be "+<duration>" after the start (e.g. "+14h46m") or a date-time '
@@ -139,25 +151,6 @@ class Fields(Reader):
                 _show(value),
             )
         return (moment - start).total_seconds()
-
-
-def _to_datetime(value: object) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=JST)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=JST)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=JST)
-        return parsed if parsed.utcoffset() is not None else parsed.astimezone(UTC)
-    return None
 
 
 def _kind(value: object) -> str:

@@ -31,8 +31,14 @@ from lgwan_sim.network import (
     propagation_delay_s,
     topology_from_mapping,
 )
+from lgwan_sim.network._model import MAX_CAPACITY_BPS, MAX_METRIC
 from lgwan_sim.scenario._catalogue import Catalogue, load_catalogue
-from lgwan_sim.scenario._fields import Fields
+from lgwan_sim.scenario._fields import (
+    MAX_GROWTH_PER_YEAR,
+    MAX_MULTIPLIER,
+    MAX_REQUESTS_PER_DAY,
+    Fields,
+)
 from lgwan_sim.scenario._model import (
     Edit,
     EditKind,
@@ -56,6 +62,7 @@ _TOP_KEYS = (
     "roster",
     "edits",
     "catalogue",
+    "only_services",
     "services",
     "demand",
     "start",
@@ -133,16 +140,13 @@ def load_scenario(
             file=path,
             line=getattr(doc, "start_line", None) or 1,
         )
-    # Without a 'services' list every catalogue service runs. An override such as
-    # services.eltax.multiplier creates the list; it must change eltax, not drop the others.
-    whole_catalogue = "services" not in doc
     if overrides:
         apply_overrides(doc, overrides, file=path)
     if fidelity is not None:
         doc["fidelity"] = fidelity
     if seed is not None:
         doc["seed"] = seed
-    return _Loader(path, whole_catalogue=whole_catalogue).scenario(doc)
+    return _Loader(path).scenario(doc)
 
 
 def parse_override_value(text: str) -> object:
@@ -158,9 +162,29 @@ def parse_override_value(text: str) -> object:
         return text
 
 
+def _as_loaded(value: object, line: int) -> object:
+    """A ``--set`` value shaped as YAML from a file: lists and mappings that know a line."""
+    if isinstance(value, dict):
+        mapping = LineDict()
+        mapping.start_line = line
+        for key, item in value.items():
+            mapping[str(key)] = _as_loaded(item, line)
+            mapping._lines[str(key)] = line
+        return mapping
+    if isinstance(value, list):
+        items = LineList()
+        items.start_line = line
+        for item in value:
+            items.append(_as_loaded(item, line))
+            items._lines.append(line)
+        return items
+    return value
+
+
 def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Path) -> None:
     """Set each dotted ``path`` (``a.b[2].c``) in ``doc``; intermediate keys must exist."""
     for dotted, value in overrides.items():
+        value = _as_loaded(value, 0)
         parts = _split_path(dotted)
         if not parts:
             raise ScenarioError("empty override path", file=file, field="--set", value=dotted)
@@ -227,11 +251,9 @@ def _split_path(dotted: str) -> list[str | int]:
 
 
 class _Loader:
-    def __init__(self, path: Path, *, whole_catalogue: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.f = Fields(path)
-        #: The file lists no services: ones named by overrides are changed, not chosen.
-        self.whole_catalogue = whole_catalogue
 
     def _file(self, doc: LineDict, key: str, path: str) -> Path:
         text = self.f.text(doc, key, path)
@@ -285,6 +307,7 @@ class _Loader:
         )
         multiplier, growth_years = self.demand(doc)
         services = self.services(doc, catalogue, topology)
+        self.check_volumes(doc, services, multiplier, growth_years)
         bin_s, convergence, engine_options = self.engine(doc, duration_s)
         failover = (
             self._failover_settings(f.mapping(doc, "failover", "failover"), "failover")
@@ -479,7 +502,12 @@ class _Loader:
             sites = tuple(s.id for s in topology.sites_of_kind(*(SiteKind(n) for n in names)))
         f.require(m, "capacity_bps", path)
         capacity = f.number(
-            m, "capacity_bps", f"{path}.capacity_bps", minimum=0.0, exclusive_minimum=True
+            m,
+            "capacity_bps",
+            f"{path}.capacity_bps",
+            minimum=0.0,
+            exclusive_minimum=True,
+            maximum=MAX_CAPACITY_BPS,
         )
         to = self.site_id(m, "to", f"{path}.to", topology) if "to" in m else None
         if to is None and not topology.sites_of_kind(SiteKind.CENTRAL):
@@ -491,7 +519,9 @@ class _Loader:
                 None,
             )
         penalty = (
-            f.number(m, "metric_penalty_s", f"{path}.metric_penalty_s", minimum=0.0)
+            f.number(
+                m, "metric_penalty_s", f"{path}.metric_penalty_s", minimum=0.0, maximum=MAX_METRIC
+            )
             if "metric_penalty_s" in m
             else 1.0
         )
@@ -511,11 +541,18 @@ class _Loader:
         if "capacity_bps" in m:
             return (
                 f.number(
-                    m, "capacity_bps", f"{path}.capacity_bps", minimum=0.0, exclusive_minimum=True
+                    m,
+                    "capacity_bps",
+                    f"{path}.capacity_bps",
+                    minimum=0.0,
+                    exclusive_minimum=True,
+                    maximum=MAX_CAPACITY_BPS,
                 ),
                 None,
             )
-        return None, f.number(m, "scale", f"{path}.scale", minimum=0.0, exclusive_minimum=True)
+        return None, f.number(
+            m, "scale", f"{path}.scale", minimum=0.0, exclusive_minimum=True, maximum=MAX_MULTIPLIER
+        )
 
     def apply_edit(self, topology: Topology, edit: Edit, items: LineList, i: int) -> Topology:
         links = dict(topology.links)
@@ -573,7 +610,7 @@ class _Loader:
         m = f.mapping(doc, "demand", "demand")
         f.only(m, ("multiplier", "growth_years"), "demand")
         multiplier = (
-            f.number(m, "multiplier", "demand.multiplier", minimum=0.0)
+            f.number(m, "multiplier", "demand.multiplier", minimum=0.0, maximum=MAX_MULTIPLIER)
             if "multiplier" in m
             else 1.0
         )
@@ -587,15 +624,33 @@ class _Loader:
     def services(
         self, doc: LineDict, catalogue: Catalogue, topology: Topology
     ) -> tuple[ServiceChoice, ...]:
+        """The services that run: the catalogue's, or those of ``only_services``.
+
+        ``services:`` changes the services it lists and chooses none: a service it does not
+        list runs with its catalogue values.
+        """
         f = self.f
-        if "services" not in doc:
-            chosen: dict[str, LineDict | None] = dict.fromkeys(catalogue.names())
-            container: LineDict = doc
-        else:
+        run = list(catalogue.names())
+        if "only_services" in doc:
+            names = f.text_list(doc, "only_services", "only_services")
+            items = doc["only_services"]
+            run = []
+            for i, name in enumerate(names):
+                if name not in catalogue:
+                    raise f.error(
+                        f"unknown service; the catalogue has {', '.join(catalogue.names())}",
+                        items,
+                        i,
+                        f"only_services[{i}]",
+                        name,
+                    )
+                if name in run:
+                    raise f.error("named twice", items, i, f"only_services[{i}]", name)
+                run.append(name)
+        changes: dict[str, LineDict | None] = {}
+        container: LineDict = doc
+        if "services" in doc:
             container = f.mapping(doc, "services", "services")
-            if not container:
-                raise f.error("must name at least one service", doc, "services", "services", {})
-            chosen = dict.fromkeys(catalogue.names()) if self.whole_catalogue else {}
             for name in container:
                 if name not in catalogue:
                     raise f.error(
@@ -605,14 +660,52 @@ class _Loader:
                         f"services.{name}",
                         name,
                     )
+                if name not in run:
+                    raise f.error(
+                        "this service is not in only_services, so it does not run; add it "
+                        "there or remove it here",
+                        container,
+                        name,
+                        f"services.{name}",
+                        name,
+                    )
                 value = container[name]
-                chosen[name] = (
+                changes[name] = (
                     None if value is None else f.mapping(container, name, f"services.{name}")
                 )
         out = []
-        for name in sorted(chosen):
-            out.append(self.service(name, chosen[name], container, catalogue, topology))
+        for name in sorted(run):
+            out.append(self.service(name, changes.get(name), container, catalogue, topology))
         return tuple(out)
+
+    def check_volumes(
+        self,
+        doc: LineDict,
+        services: tuple[ServiceChoice, ...],
+        demand_multiplier: float,
+        growth_years: float,
+    ) -> None:
+        """Each service's requests per calling site and day, all factors applied, in range."""
+        for s in services:
+            volume = (
+                s.requests_per_day
+                * s.multiplier
+                * (1.0 + s.growth_per_year) ** growth_years
+                * demand_multiplier
+            )
+            if volume <= MAX_REQUESTS_PER_DAY:
+                continue
+            listed = isinstance(doc.get("services"), LineDict) and s.name in doc["services"]
+            container, key = (doc["services"], s.name) if listed else (doc, "demand")
+            raise self.f.error(
+                "requests_per_day x multiplier x (1 + growth_per_year) ^ growth_years x "
+                f"demand.multiplier must be at most {MAX_REQUESTS_PER_DAY:g} requests per "
+                "calling site and day",
+                container,
+                key,
+                f"services.{s.name}" if listed else "demand",
+                float(f"{volume:.3g}"),
+            )
 
     def service(
         self,
@@ -640,18 +733,28 @@ class _Loader:
         )
         where = opts if m is not None else container
         requests_per_day = (
-            f.number(opts, "requests_per_day", f"{path}.requests_per_day", minimum=0.0)
+            f.number(
+                opts,
+                "requests_per_day",
+                f"{path}.requests_per_day",
+                minimum=0.0,
+                maximum=MAX_REQUESTS_PER_DAY,
+            )
             if "requests_per_day" in opts
             else spec.requests_per_day.value
         )
         multiplier = (
-            f.number(opts, "multiplier", f"{path}.multiplier", minimum=0.0)
+            f.number(opts, "multiplier", f"{path}.multiplier", minimum=0.0, maximum=MAX_MULTIPLIER)
             if "multiplier" in opts
             else 1.0
         )
         growth = (
             f.number(
-                opts, "growth_per_year", f"{path}.growth_per_year", minimum=-0.99, maximum=10.0
+                opts,
+                "growth_per_year",
+                f"{path}.growth_per_year",
+                minimum=-0.99,
+                maximum=MAX_GROWTH_PER_YEAR,
             )
             if "growth_per_year" in opts
             else spec.growth_per_year.value
@@ -665,7 +768,7 @@ class _Loader:
             if default is not None and default not in topology:
                 raise f.error(
                     f"the catalogue's {key} host {default!r} is not in this topology; "
-                    f"set {path}.{key}",
+                    f"set {path}.{key}, or leave {name} out of the run with only_services",
                     where,
                     name if m is None else None,
                     path,
@@ -694,7 +797,7 @@ class _Loader:
                 if site_id not in topology:
                     raise f.error(
                         f"the catalogue's caller {site_id!r} is not in this topology; "
-                        f"set {path}.callers",
+                        f"set {path}.callers, or leave {name} out of the run with only_services",
                         where,
                         name if m is None else None,
                         path,
@@ -706,7 +809,7 @@ class _Loader:
             raise f.error(
                 "no calling sites in this topology (the catalogue's callers are "
                 f"{', '.join(k.value for k in spec.callers.kinds) or 'a fixed list'}); "
-                f"set {path}.callers",
+                f"set {path}.callers, or leave {name} out of the run with only_services",
                 where,
                 name if m is None else None,
                 path,
@@ -926,7 +1029,9 @@ class _Loader:
                     f"{path}.service",
                     service,
                 )
-        multiplier = f.number(m, "multiplier", f"{path}.multiplier", minimum=0.0, maximum=1000.0)
+        multiplier = f.number(
+            m, "multiplier", f"{path}.multiplier", minimum=0.0, maximum=MAX_MULTIPLIER
+        )
         if "until" in m:
             until = (self._until(m, path, start, duration_s, at),)
         return ScenarioEvent(service=service, multiplier=multiplier, restore=until, **common)

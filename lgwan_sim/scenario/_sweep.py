@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lgwan_sim.errors import LgwanSimError, ScenarioError
+from lgwan_sim.scenario._model import Scenario
 
 __all__ = [
     "METRICS",
@@ -32,6 +33,7 @@ __all__ = [
     "SweepRun",
     "aggregate",
     "check_grid",
+    "load_with_settings",
     "local_cluster",
     "metrics_of",
     "parse_set",
@@ -114,8 +116,14 @@ class SweepResult:
         return tuple(r for r in self.runs if not r.ok)
 
 
-def parse_set(items: Sequence[str]) -> tuple[tuple[str, tuple[object, ...]], ...]:
-    """``["a.b=1,2", "c=x"]`` -> ``(("a.b", (1, 2)), ("c", ("x",)))`` with typed values."""
+def parse_set(
+    items: Sequence[str], *, single: bool = False
+) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    """``["a.b=1,2", "c=x"]`` -> ``(("a.b", (1, 2)), ("c", ("x",)))`` with typed values.
+
+    With ``single`` (``run --set``) each item holds one value, taken whole: a YAML list or
+    mapping such as ``only_services=[eltax, konbini]`` is one value, ``a=1,2`` an error.
+    """
     from lgwan_sim.scenario._loader import parse_override_value
 
     grid: list[tuple[str, tuple[object, ...]]] = []
@@ -124,14 +132,26 @@ def parse_set(items: Sequence[str]) -> tuple[tuple[str, tuple[object, ...]], ...
         path, sep, values = item.partition("=")
         path = path.strip()
         if not sep or not path or not values.strip():
+            example = "=2" if single else "=1,2,4"
             raise ScenarioError(
-                "--set needs PATH=V1,V2,... (e.g. services.eltax.multiplier=1,2,4)",
+                f"--set needs PATH={'VALUE' if single else 'V1,V2,...'} "
+                f"(e.g. services.eltax.multiplier{example})",
                 field="--set",
                 value=item,
             )
         if path in seen:
             raise ScenarioError("the same PATH is given twice", field="--set", value=path)
         seen.add(path)
+        text = values.strip()
+        if single:
+            if "," in text and not text.startswith(("[", "{")):
+                raise ScenarioError(
+                    "--set takes one value in run (lgwan-sim sweep tries several)",
+                    field="--set",
+                    value=item,
+                )
+            grid.append((path, (parse_override_value(text),)))
+            continue
         grid.append((path, tuple(parse_override_value(v.strip()) for v in values.split(","))))
     return tuple(grid)
 
@@ -203,26 +223,45 @@ def check_grid(
     number``); a failure that no single ``--set`` item explains names the whole combination
     and the scenario's own message.
     """
-    from lgwan_sim.scenario._loader import load_scenario
-
     if not grid:
         return
     paths = [p for p, _ in grid]
     for combo in itertools.product(*(values for _, values in grid)):
-        params = tuple(zip(paths, combo, strict=True))
-        try:
-            load_scenario(scenario_path, overrides=dict(params), seed=base_seed, fidelity=fidelity)
-        except ScenarioError as exc:
-            if exc.field == "--set":
-                # the path itself does not exist: the loader's value is the dotted path
-                hit = next(((p, v) for p, v in params if p == exc.value), None)
-            else:
-                hit = _culprit(exc.field, params)
-            if hit is not None:
-                raise ScenarioError(
-                    exc.reason, field=f"--set {hit[0]}={show_value(hit[1])}"
-                ) from None
-            raise ScenarioError(f"{exc}", field=f"--set {show_params(params)}") from None
+        load_with_settings(
+            scenario_path,
+            tuple(zip(paths, combo, strict=True)),
+            seed=base_seed,
+            fidelity=fidelity,
+        )
+
+
+def load_with_settings(
+    scenario_path: str | Path,
+    params: Sequence[tuple[str, object]],
+    *,
+    seed: int | None = None,
+    fidelity: str | None = None,
+) -> Scenario:
+    """Load the scenario with ``--set`` values; an error they cause names the ``--set`` item.
+
+    ``--set services.eltax.multiplier=x: must be a number``; a failure that no single item
+    explains names them all and the scenario's own message.
+    """
+    from lgwan_sim.scenario._loader import load_scenario
+
+    try:
+        return load_scenario(scenario_path, overrides=dict(params), seed=seed, fidelity=fidelity)
+    except ScenarioError as exc:
+        if not params:
+            raise
+        if exc.field == "--set":
+            # the path itself does not exist: the loader's value is the dotted path
+            hit = next(((p, v) for p, v in params if p == exc.value), None)
+        else:
+            hit = _culprit(exc.field, params)
+        if hit is not None:
+            raise ScenarioError(exc.reason, field=f"--set {hit[0]}={show_value(hit[1])}") from None
+        raise ScenarioError(f"{exc}", field=f"--set {show_params(params)}") from None
 
 
 def metrics_of(summary: Mapping[str, Any]) -> dict[str, float | None]:

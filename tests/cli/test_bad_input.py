@@ -225,11 +225,11 @@ CASES = {
     ),
     "export into a missing folder": (
         lambda p: ["topology", "export", "--format", "json", "-o", str(p / "nope" / "x.json")],
-        ["--output", "does not exist", "x.json"],
+        ["--out", "does not exist", "x.json"],
     ),
     "map with an unknown image type": (
         lambda p: ["topology", "map", "-o", str(p / "map.bmp")],
-        ["--output", ".png", "map.bmp"],
+        ["--out", ".png", "map.bmp"],
     ),
     "unknown export format": (
         lambda p: ["topology", "export", "--format", "shapefile", "-o", str(p / "x.shp")],

@@ -63,7 +63,10 @@ def _run(home: Path, *args: str) -> int:
 def test_init_creates_a_home_with_a_passphrase_file(tmp_path, capsys):
     home = tmp_path / "h"
     assert (
-        main(["pki", "--home", str(home), "init", "--at", "2020-04-01", "--generation", "G2"]) == 0
+        main(
+            ["pki", "--home", str(home), "init", "--at", "2020-04-01T00:00Z", "--generation", "G2"]
+        )
+        == 0
     )
     assert "initialised" in capsys.readouterr().out
     assert (home / "passphrase").stat().st_mode & 0o777 == 0o600
@@ -94,7 +97,7 @@ def test_init_with_a_broken_pki_dir_writes_nothing(tmp_path, capsys):
 
 def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
     home, topo = cli_home
-    at = ["--at", "2020-05-01"]
+    at = ["--at", "2020-05-01T00:00Z"]
     assert _run(home, "issue", "--all", "--topology", str(topo), "--key-type", "p256", *at) == 0
     assert "issued 4 certificates (4 G2)" in capsys.readouterr().out
     out = tmp_path / "out"
@@ -118,9 +121,11 @@ def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
         "asp-one-server-G2.crt",
         "asp-one-server-G2.key",
     ]
-    assert _run(home, "crl", "--at", "2020-05-01T01:00") == 0
+    assert _run(home, "crl", "--at", "2020-05-01T01:00Z") == 0
     capsys.readouterr()
-    assert _run(home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00") == 0
+    assert (
+        _run(home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00Z") == 0
+    )
     assert capsys.readouterr().out.startswith("OK: CN=asp-one.lg.jp")
 
     payload = tmp_path / "payload.txt"
@@ -139,11 +144,11 @@ def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
             "--out",
             str(msg),
             "--at",
-            "2020-05-01T02:00",
+            "2020-05-01T02:00Z",
         )
         == 0
     )
-    assert _run(home, "verify", str(msg), "--role", "head", "--at", "2020-05-01T02:01") == 0
+    assert _run(home, "verify", str(msg), "--role", "head", "--at", "2020-05-01T02:01Z") == 0
     assert "OK: message from pref-01" in capsys.readouterr().out
 
     assert (
@@ -155,15 +160,15 @@ def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
             "--reason",
             "key_compromise",
             "--at",
-            "2020-05-01T03:00",
+            "2020-05-01T03:00Z",
         )
         == 0
     )
     capsys.readouterr()
-    assert _run(home, "verify", str(msg), "--at", "2020-05-01T03:01") == 1  # rejected
+    assert _run(home, "verify", str(msg), "--at", "2020-05-01T03:01Z") == 1  # rejected
     assert capsys.readouterr().err.startswith("REJECTED: revoked: ")
 
-    assert _run(home, "status", "--at", "2020-05-01T04:00") == 0
+    assert _run(home, "status", "--at", "2020-05-01T04:00Z") == 0
     status = capsys.readouterr().out
     assert "org_g2" in status
     assert "holders of valid G2 certificates: 3" in status
@@ -196,7 +201,7 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         "--topology",
         str(topo),
     ]
-    assert _run(home, *args, "--at", "2020-05-02") == 0
+    assert _run(home, *args, "--at", "2020-05-02T00:00Z") == 0
     assert "asp-one message app_sub_g2" in capsys.readouterr().out
 
 
@@ -208,7 +213,10 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
             ["revoke", "--issuer", "org_g2", "--serial", "xyz", "--reason", "superseded"],
             "--serial: not a hexadecimal serial (got 'xyz')",
         ),
-        (["crl", "--at", "yesterday"], "--at: not an ISO date or datetime (got 'yesterday')"),
+        (
+            ["crl", "--at", "yesterday"],
+            "--at: not an ISO date or date-time (JST unless an offset such as Z is given) (got 'yesterday')",
+        ),
         (["issue", "--site", "mars", "--profile", "role"], "unknown site 'mars'"),
         (["issue", "--site", "asp-one", "--profile", "wizard"], "unknown profile 'wizard'"),
         (["revoke", "--holder", "x", "--reason", "bored"], "Invalid value for '--reason'"),
@@ -234,7 +242,7 @@ def test_bad_input_is_one_line_and_exit_2(cli_home, tmp_path, capsys, args, need
     payload.write_text("junk")
     args = [a.replace("{payload}", str(payload)) for a in args]
     if args[0] == "issue":
-        args += ["--topology", str(topo), "--at", "2020-05-03"]
+        args += ["--topology", str(topo), "--at", "2020-05-03T00:00Z"]
     before = sorted(p.relative_to(home) for p in home.rglob("*") if "sqlite3" not in p.name)
     assert _run(home, *args) == 2
     err = capsys.readouterr().err.strip()
@@ -271,7 +279,7 @@ def test_verify_of_a_broken_certificate_names_the_file(cli_home, tmp_path, capsy
     home, _ = cli_home
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    assert _run(home, "verify", "--at", "2020-05-03", str(bad)) == 2
+    assert _run(home, "verify", "--at", "2020-05-03T00:00Z", str(bad)) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"lgwan-sim: error: {bad}: not a readable PEM certificate"
 
@@ -343,12 +351,12 @@ def test_renew_moves_a_holder_to_new_keys(cli_home, capsys):
             "--topology",
             str(topo),
             "--at",
-            "2020-06-01",
+            "2020-06-01T00:00Z",
         )
         == 0
     )
     capsys.readouterr()
-    assert _run(home, "renew", "--holder", "asp-one", "--at", "2020-06-02") == 0
+    assert _run(home, "renew", "--holder", "asp-one", "--at", "2020-06-02T00:00Z") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines
     assert all(line.startswith("renewed asp-one ") for line in lines)

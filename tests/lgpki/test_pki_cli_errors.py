@@ -78,11 +78,11 @@ def _one_line(err: str) -> str:
 
 
 def test_a_stale_crl_names_the_ca_whose_crl_it_is(home: Home, capsys):
-    home.issue("asp-one", "server", "2020-04-02", "--out", str(home.root / "out"))
-    assert home.run("crl", "--at", "2020-04-02T01:00") == 0
+    home.issue("asp-one", "server", "2020-04-02T00:00Z", "--out", str(home.root / "out"))
+    assert home.run("crl", "--at", "2020-04-02T01:00Z") == 0
     capsys.readouterr()
     cert = str(home.root / "out" / "asp-one-server-G2.crt")
-    assert home.run("verify", cert, "--at", "2020-04-10") == 1
+    assert home.run("verify", cert, "--at", "2020-04-10T00:00Z") == 1
     line = _one_line(capsys.readouterr().err)
     assert "crl-stale: CRL #" in line
     assert "of LGPKI Application CA G2 Sub1 is valid 2020-04-02T01:00:00Z to" in line
@@ -90,12 +90,12 @@ def test_a_stale_crl_names_the_ca_whose_crl_it_is(home: Home, capsys):
 
 
 def test_a_revoked_certificate_names_the_ca_whose_crl_says_so(home: Home, capsys):
-    home.issue("asp-one", "server", "2020-04-02", "--out", str(home.root / "out"))
+    home.issue("asp-one", "server", "2020-04-02T00:00Z", "--out", str(home.root / "out"))
     assert home.run("revoke", "--holder", "asp-one", "--reason", "superseded", "--at",
-                    "2020-04-02T01:00") == 0  # fmt: skip
+                    "2020-04-02T01:00Z") == 0  # fmt: skip
     capsys.readouterr()
     cert = str(home.root / "out" / "asp-one-server-G2.crt")
-    assert home.run("verify", cert, "--at", "2020-04-02T02:00") == 1
+    assert home.run("verify", cert, "--at", "2020-04-02T02:00Z") == 1
     line = _one_line(capsys.readouterr().err)
     assert "revoked: certificate" in line
     assert "is revoked (CRL #" in line
@@ -103,12 +103,12 @@ def test_a_revoked_certificate_names_the_ca_whose_crl_says_so(home: Home, capsys
 
 
 def test_sign_with_only_an_expired_certificate_gives_its_dates(home: Home, capsys):
-    home.issue("pref-01", "role", "2020-04-02")
+    home.issue("pref-01", "role", "2020-04-02T00:00Z")
     capsys.readouterr()
     (home.root / "p.txt").write_text("hello")
     out = str(home.root / "m.bin")
     args = ("sign", "--site", "pref-01", "--topic", "t", "--payload", str(home.root / "p.txt"))
-    assert home.run(*args, "--out", out, "--at", "2024-01-01") == 2
+    assert home.run(*args, "--out", out, "--at", "2024-01-01T00:00Z") == 2
     line = _one_line(capsys.readouterr().err)
     assert "'pref-01' holds no valid message-signing certificate" in line
     assert "at 2024-01-01T00:00:00Z" in line
@@ -116,17 +116,17 @@ def test_sign_with_only_an_expired_certificate_gives_its_dates(home: Home, capsy
     assert "expired: valid 2020-04-02T00:00:00Z to 2023-04-02T00:00:00Z" in line
     assert not Path(out).exists()
     # before its start it is "not yet valid", with the same dates
-    assert home.run(*args, "--out", out, "--at", "2020-04-01T12:00") == 2
+    assert home.run(*args, "--out", out, "--at", "2020-04-01T12:00Z") == 2
     line = _one_line(capsys.readouterr().err)
     assert "not yet valid: valid 2020-04-02T00:00:00Z to 2023-04-02T00:00:00Z" in line
 
 
 def test_renew_of_a_revoked_holder_says_it_was_revoked(home: Home, capsys):
-    home.issue("mun-01-001", "role", "2020-04-02")
+    home.issue("mun-01-001", "role", "2020-04-02T00:00Z")
     assert home.run("revoke", "--holder", "mun-01-001", "--reason", "key_compromise",
-                    "--at", "2020-04-03") == 0  # fmt: skip
+                    "--at", "2020-04-03T00:00Z") == 0  # fmt: skip
     capsys.readouterr()
-    assert home.run("renew", "--holder", "mun-01-001", "--at", "2020-04-04") == 2
+    assert home.run("renew", "--holder", "mun-01-001", "--at", "2020-04-04T00:00Z") == 2
     line = _one_line(capsys.readouterr().err)
     assert "'mun-01-001' holds no valid end-entity certificate to renew at 2020-04-04" in line
     assert "revoked 2020-04-03T00:00:00Z (key_compromise)" in line
@@ -137,16 +137,16 @@ def test_renew_of_a_revoked_holder_says_it_was_revoked(home: Home, capsys):
 
 
 def test_renew_of_an_expired_holder_gives_the_dates(home: Home, capsys):
-    home.issue("asp-one", "message", "2020-04-02")
+    home.issue("asp-one", "message", "2020-04-02T00:00Z")
     capsys.readouterr()
-    assert home.run("renew", "--holder", "asp-one", "--at", "2022-01-01") == 2
+    assert home.run("renew", "--holder", "asp-one", "--at", "2022-01-01T00:00Z") == 2
     line = _one_line(capsys.readouterr().err)
     assert "message app_sub_g2/" in line
     assert "expired: valid 2020-04-02T00:00:00Z to 2021-04-02T00:00:00Z" in line
 
 
 def test_a_holder_without_certificates_is_told_so(home: Home, capsys):
-    assert home.run("renew", "--holder", "pref-01", "--at", "2020-04-04") == 2
+    assert home.run("renew", "--holder", "pref-01", "--at", "2020-04-04T00:00Z") == 2
     assert _one_line(capsys.readouterr().err).endswith(": it has none")
 
 
@@ -174,12 +174,12 @@ def test_home_and_passphrase_file_after_the_subcommand(tmp_path: Path, capsys, m
     monkeypatch.delenv("LGWAN_SIM_PKI_HOME", raising=False)
     home = tmp_path / "ca"
     assert main(["pki", "init", "--home", str(home), "--generation", "G1", "--at",
-                 "2010-04-01"]) == 0  # fmt: skip
+                 "2010-04-01T00:00Z"]) == 0  # fmt: skip
     assert capsys.readouterr().out.startswith(f"initialised {home}: 5 CAs (gpki_bridge, ")
     assert (home / "pki.sqlite3").is_file()
     # the passphrase file init made, named after the subcommand, opens the store
     (tmp_path / "copy").write_bytes((home / "passphrase").read_bytes())
-    args = ["status", "--at", "2010-04-02", "--passphrase-file", str(tmp_path / "copy")]
+    args = ["status", "--at", "2010-04-02T00:00Z", "--passphrase-file", str(tmp_path / "copy")]
     assert main(["pki", *args, "--home", str(home)]) == 0
     assert "org_g1" in capsys.readouterr().out
     # after the subcommand wins over before it (and over the environment)
@@ -205,57 +205,57 @@ def test_a_missing_home_says_where_to_put_it(capsys, monkeypatch):
 
 
 def test_verify_exit_codes_for_certificates(home: Home, capsys):
-    home.issue("asp-one", "server", "2020-04-02", "--out", str(home.root / "out"))
-    assert home.run("crl", "--at", "2020-04-02T01:00") == 0
+    home.issue("asp-one", "server", "2020-04-02T00:00Z", "--out", str(home.root / "out"))
+    assert home.run("crl", "--at", "2020-04-02T01:00Z") == 0
     capsys.readouterr()
     cert = str(home.root / "out" / "asp-one-server-G2.crt")
-    assert home.run("verify", cert, "--at", "2020-04-02T02:00") == 0
+    assert home.run("verify", cert, "--at", "2020-04-02T02:00Z") == 0
     assert capsys.readouterr().out.startswith("OK: CN=asp-one.lg.jp")
     # rejected: the verification ran and said no -> 1, one line naming the reason
-    assert home.run("verify", cert, "--at", "2020-04-01T12:00") == 1
+    assert home.run("verify", cert, "--at", "2020-04-01T12:00Z") == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert _one_line(captured.err).startswith("REJECTED: not-yet-valid: ")
     # bad input -> 2
     broken = home.root / "broken.pem"
     broken.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    assert home.run("verify", str(broken), "--at", "2020-04-02T02:00") == 2
+    assert home.run("verify", str(broken), "--at", "2020-04-02T02:00Z") == 2
     assert "not a readable PEM certificate" in capsys.readouterr().err
-    assert home.run("verify", cert, "--anchor", "no_such_ca", "--at", "2020-04-02T02:00") == 2
+    assert home.run("verify", cert, "--anchor", "no_such_ca", "--at", "2020-04-02T02:00Z") == 2
     assert _one_line(capsys.readouterr().err).startswith("lgwan-sim: error:")
     assert home.run("verify", cert, "--at", "yesterday") == 2
 
 
 def test_verify_exit_codes_for_messages(home: Home, capsys):
-    home.issue("asp-one", "message", "2020-04-02")
-    assert home.run("crl", "--at", "2020-04-02T01:00") == 0
+    home.issue("asp-one", "message", "2020-04-02T00:00Z")
+    assert home.run("crl", "--at", "2020-04-02T01:00Z") == 0
     payload = home.root / "p.txt"
     payload.write_text("hello")
     msg = home.root / "m.bin"
     assert home.run("sign", "--site", "asp-one", "--topic", "t", "--payload", str(payload),
-                    "--out", str(msg), "--at", "2020-04-02T02:00") == 0  # fmt: skip
+                    "--out", str(msg), "--at", "2020-04-02T02:00Z") == 0  # fmt: skip
     capsys.readouterr()
-    assert home.run("verify", str(msg), "--at", "2020-04-02T02:00") == 0
+    assert home.run("verify", str(msg), "--at", "2020-04-02T02:00Z") == 0
     assert capsys.readouterr().out.startswith("OK: message from asp-one on 't'")
     # the wrong role, a tampered payload, a message too old: rejected -> 1
-    assert home.run("verify", str(msg), "--role", "head", "--at", "2020-04-02T02:00") == 1
+    assert home.run("verify", str(msg), "--role", "head", "--at", "2020-04-02T02:00Z") == 1
     assert _one_line(capsys.readouterr().err).startswith("REJECTED: role: ")
     tampered = home.root / "t.bin"
     data = bytearray(msg.read_bytes())
     data[data.index(b"hello")] ^= 1
     tampered.write_bytes(bytes(data))
-    assert home.run("verify", str(tampered), "--at", "2020-04-02T02:00") == 1
+    assert home.run("verify", str(tampered), "--at", "2020-04-02T02:00Z") == 1
     assert _one_line(capsys.readouterr().err).startswith("REJECTED: bad-signature: ")
-    assert home.run("verify", str(msg), "--at", "2020-04-02T03:00") == 1
+    assert home.run("verify", str(msg), "--at", "2020-04-02T03:00Z") == 1
     assert _one_line(capsys.readouterr().err).startswith("REJECTED: stale-message: ")
     # a file that is neither a certificate nor a message, an unknown role: bad input -> 2
-    assert home.run("verify", str(payload), "--at", "2020-04-02T02:00") == 2
+    assert home.run("verify", str(payload), "--at", "2020-04-02T02:00Z") == 2
     line = _one_line(capsys.readouterr().err)
     assert (
         line
         == f"lgwan-sim: error: {payload}: neither a PEM certificate nor an lgwan-sim signed message"
     )
-    assert home.run("verify", str(msg), "--role", "king", "--at", "2020-04-02T02:00") == 2
+    assert home.run("verify", str(msg), "--role", "king", "--at", "2020-04-02T02:00Z") == 2
     assert "unknown role" in capsys.readouterr().err
 
 
@@ -294,9 +294,9 @@ def _csr(path: Path, cn: str) -> None:
 
 def test_issue_from_a_csr_says_where_the_certificate_went(home: Home, capsys):
     _csr(home.root / "req.pem", "asp-one")
-    home.issue("asp-one", "message", "2020-04-02", "--csr", str(home.root / "req.pem"))
+    home.issue("asp-one", "message", "2020-04-02T00:00Z", "--csr", str(home.root / "req.pem"))
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "issued 1 certificates (1 G2)"
+    assert lines[0] == "issued 1 certificate (1 G2)"
     serial = lines[1].split()[-1]
     assert lines[2].startswith(f"  published in {home.home}/repo/issued/app_sub_g2/")
     published = Path(lines[2].split()[2])
@@ -304,13 +304,13 @@ def test_issue_from_a_csr_says_where_the_certificate_went(home: Home, capsys):
     assert [f"{c.serial_number:x}" for c in certs] == [serial]
     # with --out it names the files it wrote
     out = home.root / "out"
-    home.issue("asp-one", "server", "2020-04-02", "--out", str(out))
+    home.issue("asp-one", "server", "2020-04-02T00:00Z", "--out", str(out))
     last = capsys.readouterr().out.splitlines()[-1]
     assert last == f"  wrote {out}/asp-one-server-G2.crt {out}/asp-one-server-G2.key"
 
 
 def test_crl_prints_times_to_the_second(home: Home, capsys):
-    assert home.run("crl", "--ca", "org_g2", "--at", "2020-04-02T01:00:00.123456") == 0
+    assert home.run("crl", "--ca", "org_g2", "--at", "2020-04-02T01:00:00.123456Z") == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in out] == [["org_g2", "crl"], ["org_g2", "arl"]]
     assert all(line.endswith("next update 2020-04-04T01:00:00Z") for line in out), out
@@ -326,11 +326,13 @@ def test_revoke_help_shows_that_it_publishes_by_default(capsys):
 
 
 def test_export_writes_the_newest_valid_certificate(home: Home, capsys):
-    home.issue("asp-one", "server", "2020-04-02")
-    home.issue("asp-one", "message", "2020-04-03")
+    home.issue("asp-one", "server", "2020-04-02T00:00Z")
+    home.issue("asp-one", "message", "2020-04-03T00:00Z")
     capsys.readouterr()
     out = home.root / "one.pem"
-    assert home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-04") == 0
+    assert (
+        home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-04T00:00Z") == 0
+    )
     said = capsys.readouterr().out.strip()
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     assert said == (
@@ -338,27 +340,29 @@ def test_export_writes_the_newest_valid_certificate(home: Home, capsys):
         f" (valid 2020-04-03 to 2021-04-03) -> {out}"
     )
     assert home.run("export", "--holder", "asp-one", "--profile", "server", "--generation", "G2",
-                    "-o", str(out), "--at", "2020-04-04") == 0  # fmt: skip
+                    "-o", str(out), "--at", "2020-04-04T00:00Z") == 0  # fmt: skip
     assert " server " in capsys.readouterr().out
     server = x509.load_pem_x509_certificate(out.read_bytes())
     assert server.not_valid_before_utc.date().isoformat() == "2020-04-02"
     # nothing valid: the reason, and no file
     gone = home.root / "gone.pem"
     assert home.run("export", "--holder", "asp-one", "--profile", "server", "-o", str(gone),
-                    "--at", "2030-01-01") == 2  # fmt: skip
+                    "--at", "2030-01-01T00:00Z") == 2  # fmt: skip
     assert "expired: valid 2020-04-02T00:00:00Z to" in capsys.readouterr().err
     assert not gone.exists()
     assert home.run("export", "--holder", "asp-one", "--generation", "G1", "-o", str(gone),
-                    "--at", "2020-04-04") == 2  # fmt: skip
+                    "--at", "2020-04-04T00:00Z") == 2  # fmt: skip
     assert "holds no valid G1 certificate at 2020-04-04T00:00:00Z" in capsys.readouterr().err
 
 
 @pytest.mark.openssl
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
 def test_openssl_verifies_an_exported_certificate(home: Home, capsys):
-    home.issue("asp-one", "server", "2020-04-02")
+    home.issue("asp-one", "server", "2020-04-02T00:00Z")
     out = home.root / "leaf.pem"
-    assert home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-03") == 0
+    assert (
+        home.run("export", "--holder", "asp-one", "-o", str(out), "--at", "2020-04-03T00:00Z") == 0
+    )
     repo = home.home / "repo"
     at = str(int(datetime(2020, 4, 3, tzinfo=UTC).timestamp()))
     done = subprocess.run(
@@ -372,19 +376,19 @@ def test_openssl_verifies_an_exported_certificate(home: Home, capsys):
 
 def test_revoke_a_certificate_given_as_a_file(home: Home, tmp_path: Path, capsys):
     out = home.root / "out"
-    home.issue("asp-one", "server", "2020-04-02", "--out", str(out))
-    home.issue("asp-one", "message", "2020-04-02")
+    home.issue("asp-one", "server", "2020-04-02T00:00Z", "--out", str(out))
+    home.issue("asp-one", "message", "2020-04-02T00:00Z")
     capsys.readouterr()
     crt = out / "asp-one-server-G2.crt"
     serial = f"{x509.load_pem_x509_certificate(crt.read_bytes()).serial_number:x}"
     assert home.run("revoke", "--cert", str(crt), "--reason", "superseded", "--at",
-                    "2020-04-02T01:00") == 0  # fmt: skip
+                    "2020-04-02T01:00Z") == 0  # fmt: skip
     assert capsys.readouterr().out == f"revoked app_sub_g2/{serial} (asp-one, superseded)\n"
-    assert home.run("verify", str(crt), "--at", "2020-04-02T02:00") == 1
+    assert home.run("verify", str(crt), "--at", "2020-04-02T02:00Z") == 1
     assert "REJECTED: revoked: " in capsys.readouterr().err
     # the message certificate of the same holder is untouched
     assert home.run("export", "--holder", "asp-one", "-o", str(tmp_path / "m.pem"),
-                    "--at", "2020-04-02T02:00") == 0  # fmt: skip
+                    "--at", "2020-04-02T02:00Z") == 0  # fmt: skip
     assert " message " in capsys.readouterr().out
     # a certificate of another home, or no certificate: bad input, nothing revoked
     other = Home(tmp_path / "other")

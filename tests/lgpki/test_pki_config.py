@@ -88,7 +88,9 @@ def test_migration_plan_errors_name_the_field(tmp_path):
     folder = _copy(tmp_path)
     path = folder / "migration.yaml"
     path.write_text(path.read_text().replace("laggard_ratio: 0.02", "laggard_ratio: 2"))
-    with pytest.raises(InputError, match=r"migration.yaml:\d+: laggard_ratio: must be a number"):
+    with pytest.raises(
+        InputError, match=r"migration.yaml:\d+: laggard_ratio: must be <= 1 \(got 2\)"
+    ):
         load_migration_plan(path)
     path.write_text(path.read_text().replace("laggard_ratio: 2", "laggard_ratio: 0.5"))
     path.write_text(path.read_text().replace("g2_start: 2014-04-01", "g2_start: 2007-04-01"))

@@ -60,6 +60,7 @@ def test_the_inline_topology_example_loads(write_scenario) -> None:
     (block,) = [b for b in _blocks() if "inline:" in b and b.startswith("topology:")]
     path = write_scenario(
         block
+        + "only_services: [mail-relay]\n"
         + "services:\n  mail-relay: {primary: dc-a, secondary: null}\n"
         + "start: 2026-06-10\nduration: 1h\nseed: 1\n"
     )

@@ -15,19 +15,24 @@ NATIONAL = 'topology: national\nstart: "2026-06-10T00:00"\nduration: 1h\nseed: 1
 
 def test_the_doc_states_both_rules() -> None:
     text = " ".join(DOC.read_text(encoding="utf-8").split())
-    assert "Listing `services:` restricts the run to the services listed." in text
+    assert "Listing a service under `services:` changes that service; it chooses nothing." in text
+    assert "Only `only_services` restricts the run." in text
     assert "`+` times are always measured from the run's `start`, never from the event." in text
 
 
-def test_listing_services_runs_only_those(cli, write_scenario) -> None:
+def test_listing_services_changes_them_and_only_services_chooses(cli, write_scenario) -> None:
     everything = write_scenario(NATIONAL, "everything")
     listed = write_scenario(NATIONAL + "services:\n  eltax: {multiplier: 2}\n  konbini:\n", "two")
+    only = write_scenario(NATIONAL + "only_services: [eltax, konbini]\n", "only")
     n = len(load_catalogue().names())
     assert n > 2
-    assert f", {n} services, " in cli("validate", everything).out
-    assert ", 2 services, " in cli("validate", listed).out
-    chosen = load_scenario(listed).services
-    assert [(s.spec.name, s.multiplier) for s in chosen] == [("eltax", 2.0), ("konbini", 1.0)]
+    assert f", {n} services, " in cli("validate", everything).out.splitlines()[0]
+    assert f", {n} services, " in cli("validate", listed).out.splitlines()[0]
+    assert ", 2 services, " in cli("validate", only).out.splitlines()[0]
+    changed = {s.spec.name: s.multiplier for s in load_scenario(listed).services}
+    assert len(changed) == n
+    assert (changed["eltax"], changed["konbini"]) == (2.0, 1.0)
+    assert [s.spec.name for s in load_scenario(only).services] == ["eltax", "konbini"]
 
 
 def test_until_is_measured_from_the_start_of_the_run(write_scenario) -> None:

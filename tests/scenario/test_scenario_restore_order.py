@@ -22,8 +22,13 @@ def test_a_stage_before_the_previous_one_names_the_previous_stage(
     )
     result = cli("validate", path)
     assert result.code == 2
+    line = (
+        path.read_text(encoding="utf-8")
+        .splitlines()
+        .index(next(t for t in path.read_text(encoding="utf-8").splitlines() if '"+50m"' in t))
+    )
     assert result.err.splitlines() == [
-        f"lgwan-sim: error: {path}:34: events[0].restore[1].at: must be after the previous "
+        f"lgwan-sim: error: {path}:{line + 1}: events[0].restore[1].at: must be after the previous "
         "stage (events[0].restore[0].at: +1h) (got '+50m')"
     ]
     assert "event's start" not in result.err

@@ -30,7 +30,7 @@ def test_a_sweep_run_of_a_service_override_runs_every_service() -> None:
     assert value["metrics"]["offered"] > base["metrics"]["offered"]
 
 
-def test_a_services_list_in_the_file_still_chooses_the_services(small_path: Path) -> None:
+def test_only_services_in_the_file_still_chooses_the_services(small_path: Path) -> None:
     listed = [s.spec.name for s in load_scenario(small_path).services]
     changed = load_scenario(small_path, overrides={"services.directory.multiplier": 3})
     assert [s.spec.name for s in changed.services] == listed == ["directory", "mail-relay"]
