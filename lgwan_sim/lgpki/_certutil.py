@@ -16,6 +16,7 @@ from lgwan_sim.lgpki._crypto import PublicKey, spki_sha256
 PARSE_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     TypeError,
+    KeyError,  # a name attribute whose OID ``rfc4514_string`` cannot look up
     UnsupportedAlgorithm,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,

@@ -389,6 +389,8 @@ def candidates(store: RevocationStore, scope: CertScope) -> list[Candidate]:
     """The complete lists whose scope covers the certificate, §6.3.3 (b)-(c)."""
     out: list[Candidate] = []
     seen: set[int] = set()
+    # newest first: where the scopes of two lists overlap, the higher CRL number (one
+    # sequence per CA) speaks, and an older list adds nothing once its reasons are covered
     for dp in scope.dps:
         for issuer in dp.crl_issuers or (scope.issuer,):
             records = list(store.records(issuer))
@@ -425,5 +427,6 @@ def candidates(store: RevocationStore, scope: CertScope) -> list[Candidate]:
                         deltas=tuple((d, d.entries.get(scope.issuer, {})) for d in deltas),
                     )
                 )
+    out.sort(key=lambda c: -c.record.number)
     return out
 
