@@ -22,6 +22,9 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
     x509.UnsupportedGeneralNameType,
 )
 
+#: Everything a check may raise on bad input: a verdict, or a parse error to turn into one.
+REJECTIONS: tuple[type[Exception], ...] = (VerificationError, *PARSE_ERRORS)
+
 #: (issuer name DER, SHA-256 of the issuer's public key). The key itself, not the key
 #: identifier extension, which anyone can copy into a look-alike certificate.
 IssuerKey = tuple[bytes, bytes]
@@ -62,7 +65,9 @@ def public_key(cert: x509.Certificate) -> PublicKey:
         # explicit curve parameters end here too: RFC 5480 allows named curves only
         raise fail("unsupported-key", f"{who(cert)} has a key that does not parse: {exc}") from None
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise fail("unsupported-key", f"{who(cert)} has an unsupported key type {type(key).__name__}")
+        raise fail(
+            "unsupported-key", f"{who(cert)} has an unsupported key type {type(key).__name__}"
+        )
     return key
 
 

@@ -16,13 +16,13 @@ from cryptography import x509
 from lgwan_sim.lgpki._crypto import parse_policy_mappings
 from lgwan_sim.lgpki._names import name_key
 
-__all__ = ["ANY_POLICY", "POLICY_MAPPINGS_OID", "PolicyFailure", "process_policies"]
+__all__ = ["ANY_POLICY", "POLICY_MAPPINGS_OID", "PolicyError", "process_policies"]
 
 ANY_POLICY = "2.5.29.32.0"
 POLICY_MAPPINGS_OID = x509.ObjectIdentifier("2.5.29.33")
 
 
-class PolicyFailure(Exception):
+class PolicyError(Exception):
     """The path fails policy processing; the message says where."""
 
 
@@ -70,7 +70,7 @@ def process_policies(
     inhibit_mapping: bool,
     inhibit_any: bool,
 ) -> None:
-    """Raise :class:`PolicyFailure` unless ``path`` (anchor excluded, target last) passes.
+    """Raise :class:`PolicyError` unless ``path`` (anchor excluded, target last) passes.
 
     ``initial_policies`` ``None`` stands for {anyPolicy}.
     """
@@ -121,7 +121,7 @@ def process_policies(
             levels = None
         # §6.1.3 (f)
         if explicit_policy <= 0 and levels is None:
-            raise PolicyFailure(f"no acceptable policy at certificate {i} of {n}")
+            raise PolicyError(f"no acceptable policy at certificate {i} of {n}")
         if i == n:
             break
         # §6.1.4 (a)-(b)
@@ -129,7 +129,7 @@ def process_policies(
         if mappings:
             for a, b in mappings:
                 if ANY_POLICY in (a, b):
-                    raise PolicyFailure(f"certificate {i} maps to or from anyPolicy")
+                    raise PolicyError(f"certificate {i} maps to or from anyPolicy")
             if levels is not None:
                 by_issuer: dict[str, set[str]] = {}
                 for a, b in mappings:
@@ -180,16 +180,20 @@ def process_policies(
         if not levels[n]:
             levels = None
     if explicit_policy <= 0 and levels is None:
-        raise PolicyFailure("none of the acceptable policies is valid for the path")
+        raise PolicyError("none of the acceptable policies is valid for the path")
 
 
 def _intersect(levels: list[list[_Node]], n: int, wanted: frozenset[str]) -> None:
     # (iii) 2: nodes whose parent is anyPolicy and whose own policy is not wanted go
     for d in range(1, n + 1):
         for node in list(levels[d]):
-            if node.parent is not None and node.parent.policy == ANY_POLICY:
-                if node.policy != ANY_POLICY and node.policy not in wanted:
-                    _remove_subtree(levels, d, node)
+            if (
+                node.parent is not None
+                and node.parent.policy == ANY_POLICY
+                and node.policy != ANY_POLICY
+                and node.policy not in wanted
+            ):
+                _remove_subtree(levels, d, node)
     # (iii) 3: an anyPolicy leaf becomes one leaf per wanted policy not yet there
     for node in list(levels[n]):
         if node.policy == ANY_POLICY:

@@ -24,9 +24,9 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
-from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki._certutil import (
     PARSE_ERRORS,
+    REJECTIONS,
     aki,
     ext,
     fail,
@@ -108,12 +108,13 @@ class CrlRecord:
         if self.only_attr != other.only_attr:
             return False
         if self.reasons is not None and other.reasons is not None:
-            if not self.reasons & other.reasons:
-                return False
-        if self.dp_names is not None and other.dp_names is not None:
-            if not self.dp_names & other.dp_names:
-                return False
-        return True
+            return bool(self.reasons & other.reasons) and self._names_overlap(other)
+        return self._names_overlap(other)
+
+    def _names_overlap(self, other: CrlRecord) -> bool:
+        if self.dp_names is None or other.dp_names is None:
+            return True
+        return bool(self.dp_names & other.dp_names)
 
 
 def _number(crl: x509.CertificateRevocationList, cls: type[x509.ExtensionType]) -> int | None:
@@ -183,7 +184,9 @@ class RevocationStore:
     def _add(self, crl: x509.CertificateRevocationList, signer: x509.Certificate) -> str:
         issuer = name_key(crl.issuer)
         if issuer != name_key(signer.subject):
-            raise fail("crl-issuer", f"CRL issuer {crl.issuer.rfc4514_string()} is not {who(signer)}")
+            raise fail(
+                "crl-issuer", f"CRL issuer {crl.issuer.rfc4514_string()} is not {who(signer)}"
+            )
         key_id = aki(crl)
         signer_ski = ski(signer)
         if key_id is not None and signer_ski is not None and key_id != signer_ski:
@@ -194,12 +197,15 @@ class RevocationStore:
         for e in crl.extensions:
             if e.critical and e.oid not in _KNOWN_CRITICAL_CRL:
                 raise fail(
-                    "crl-unknown-critical", f"CRL has unknown critical extension {e.oid.dotted_string}"
+                    "crl-unknown-critical",
+                    f"CRL has unknown critical extension {e.oid.dotted_string}",
                 )
         if not verify_raw_signature(
             public_key(signer), crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm
         ):
-            raise fail("crl-signature", f"CRL from {crl.issuer.rfc4514_string()} has a bad signature")
+            raise fail(
+                "crl-signature", f"CRL from {crl.issuer.rfc4514_string()} has a bad signature"
+            )
         number = _number(crl, x509.CRLNumber)
         if number is None:
             raise fail("crl-number", "CRL carries no CRL number")
@@ -295,7 +301,7 @@ class RevocationStore:
                 if match is None:
                     continue
                 self.add(crl, match)
-            except (VerificationError, *PARSE_ERRORS) as exc:
+            except REJECTIONS as exc:
                 if strict:
                     raise
                 self.rejected.append((crl, exc))
@@ -325,7 +331,7 @@ class RevocationStore:
                             crl.signature_hash_algorithm,
                         )
                     )
-                except (VerificationError, *PARSE_ERRORS):
+                except REJECTIONS:
                     return False
 
             match = [c for c in match if good(c)] or match
@@ -429,4 +435,3 @@ def candidates(store: RevocationStore, scope: CertScope) -> list[Candidate]:
                 )
     out.sort(key=lambda c: -c.record.number)
     return out
-

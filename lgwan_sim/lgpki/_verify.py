@@ -41,6 +41,7 @@ from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki._build import SITE_URI_PREFIX
 from lgwan_sim.lgpki._certutil import (
     PARSE_ERRORS,
+    REJECTIONS,
     IssuerKey,
     aki,
     ext,
@@ -57,7 +58,7 @@ from lgwan_sim.lgpki._crypto import PublicKey
 from lgwan_sim.lgpki._migration_plan import MigrationPlan
 from lgwan_sim.lgpki._model import require_utc
 from lgwan_sim.lgpki._names import NameKey, check_name_constraints, name_key, subject_names
-from lgwan_sim.lgpki._policy import ANY_POLICY, POLICY_MAPPINGS_OID, PolicyFailure, process_policies
+from lgwan_sim.lgpki._policy import ANY_POLICY, POLICY_MAPPINGS_OID, PolicyError, process_policies
 from lgwan_sim.lgpki._revocation import (
     ALL_REASONS,
     Candidate,
@@ -70,6 +71,7 @@ from lgwan_sim.lgpki._revocation import (
 
 __all__ = [
     "AlgorithmPolicy",
+    "IssuerKey",
     "RevocationStore",
     "VerifiedPath",
     "Verifier",
@@ -156,7 +158,6 @@ class AlgorithmPolicy:
                 )
         elif not isinstance(key.curve, ec.SECP256R1):
             raise _fail("weak-key", f"{what} uses curve {key.curve.name}, which is not allowed")
-
 
 
 class _RevRef:
@@ -281,7 +282,7 @@ class Verifier:
                 pooled = _Pooled(
                     cert, is_anchor, (name_key(cert.subject), spki_hash(cert)), ski(cert)
                 )
-            except (VerificationError, *PARSE_ERRORS) as exc:
+            except REJECTIONS as exc:
                 if is_anchor:
                     raise VerificationError(
                         f"trust anchor {who(cert)} does not parse: {exc}", reason="malformed"
@@ -393,17 +394,13 @@ class Verifier:
                 f"{who(cert)} is valid from {cert.not_valid_before_utc.isoformat()}",
             )
         if now > cert.not_valid_after_utc:  # RFC 5280 4.1.2.5: notAfter is inclusive
-            raise _fail(
-                "expired", f"{who(cert)} expired at {cert.not_valid_after_utc.isoformat()}"
-            )
+            raise _fail("expired", f"{who(cert)} expired at {cert.not_valid_after_utc.isoformat()}")
 
     def _check_critical(self, cert: x509.Certificate) -> None:
         for e in cert.extensions:
             if e.critical and e.oid not in _KNOWN_CRITICAL:
                 if e.oid in _NEVER_CRITICAL:
-                    raise _fail(
-                        "malformed", f"{who(cert)} marks {e.oid.dotted_string} critical"
-                    )
+                    raise _fail("malformed", f"{who(cert)} marks {e.oid.dotted_string} critical")
                 raise _fail(
                     "unknown-critical-extension",
                     f"{who(cert)} has critical {e.oid.dotted_string}",
@@ -444,7 +441,7 @@ class Verifier:
                     inhibit_mapping=self.inhibit_policy_mapping,
                     inhibit_any=self.inhibit_any_policy,
                 )
-            except PolicyFailure as exc:
+            except PolicyError as exc:
                 raise _fail("policy", f"{who(path[0])}: {exc}") from None
         constraints: list[x509.NameConstraints] = []
         n = len(below_anchor)
