@@ -17,24 +17,29 @@ rejects it unless fresh lists cover every reason (fail closed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from cryptography import x509
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
+from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki._certutil import (
     PARSE_ERRORS,
     REJECTIONS,
+    IssuerKey,
     aki,
     ext,
     fail,
+    issuer_key,
     public_key,
     short_name,
     ski,
     spki_hash,
     verify_raw_signature,
+    when,
     who,
 )
 from lgwan_sim.lgpki._names import NameKey, name_key
@@ -49,6 +54,11 @@ _KNOWN_CRITICAL_CRL = frozenset(
     {ExtensionOID.ISSUING_DISTRIBUTION_POINT, ExtensionOID.DELTA_CRL_INDICATOR}
 )
 _KNOWN_CRITICAL_ENTRY = frozenset({CRLEntryExtensionOID.CERTIFICATE_ISSUER})
+
+
+class _Policy(Protocol):
+    def legacy_allowed(self, now: datetime) -> bool: ...
+
 
 #: A general name reduced for comparison (distinguished names by RFC 5280 §7.1).
 NameToken = tuple[str, object]
@@ -161,6 +171,8 @@ class RevocationStore:
         self.generation = 0
         """Bumped on every change; cached look-ups compare it."""
         self.rejected: list[tuple[x509.CertificateRevocationList, Exception]] = []
+        self._compat: dict[tuple[IssuerKey, bool], list[Candidate]] = {}
+        self._compat_generation = -1
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_issuer.values())
@@ -309,6 +321,45 @@ class RevocationStore:
             added += 1
         return added
 
+    def check(
+        self, issuer: IssuerKey, serial: int, is_ca: bool, now: datetime, policy: _Policy
+    ) -> None:
+        """Raise unless ``serial`` is known good by fresh lists signed by ``issuer`` (its
+        name and key), for a certificate without distribution points of its own: any list
+        of that issuer for users (or CAs) counts. Certificates on a path are judged by
+        :class:`~lgwan_sim.lgpki._verify.Verifier`, which also matches their scope."""
+        key = (issuer, is_ca)
+        if self._compat_generation != self.generation:
+            self._compat.clear()
+            self._compat_generation = self.generation
+        cands = self._compat.get(key)
+        if cands is None:
+            cands = []
+            for rec in self:
+                if rec.is_delta or issuer_key(rec.signer) != issuer or rec.only_attr:
+                    continue
+                if (rec.only_user and is_ca) or (rec.only_ca and not is_ca) or rec.indirect:
+                    continue
+                deltas = sorted(
+                    (
+                        d
+                        for d in self.records(rec.issuer)
+                        if d.is_delta and d.signer_id == rec.signer_id and d.idp_der == rec.idp_der
+                    ),
+                    key=lambda d: -d.number,
+                )
+                cands.append(
+                    Candidate(
+                        record=rec,
+                        reasons=rec.reasons or ALL_REASONS,
+                        entries=rec.entries.get(rec.issuer, {}),
+                        deltas=tuple((d, d.entries.get(d.issuer, {})) for d in deltas),
+                    )
+                )
+            cands.sort(key=lambda c: -c.record.number)
+            self._compat[key] = cands
+        judge(cands, serial, is_ca, now, policy.legacy_allowed(now), lambda rec: None)
+
     @staticmethod
     def _signer_for(
         crl: x509.CertificateRevocationList, by_name: dict[NameKey, list[x509.Certificate]]
@@ -435,3 +486,96 @@ def candidates(store: RevocationStore, scope: CertScope) -> list[Candidate]:
                 )
     out.sort(key=lambda c: -c.record.number)
     return out
+
+
+_MISSING = object()
+_CRL_PRIORITY = {"crl-stale": 3, "crl-not-yet-valid": 3, "weak-hash": 2, "crl-signer": 1}
+
+
+def _usable(
+    rec: CrlRecord,
+    now: datetime,
+    legacy_ok: bool,
+    signer_ok: Callable[[CrlRecord], VerificationError | None],
+) -> VerificationError | None:
+    if now < rec.this_update:
+        return fail(
+            "crl-not-yet-valid",
+            f"{rec.label} is valid from {when(rec.this_update)}, not yet at {when(now)}",
+        )
+    if now >= rec.next_update:
+        return fail(
+            "crl-stale",
+            f"{rec.label} is valid {when(rec.this_update)} to {when(rec.next_update)},"
+            f" not at {when(now)}",
+        )
+    if rec.sha1 and not legacy_ok:
+        return fail("weak-hash", f"{rec.label} is signed with SHA-1")
+    return signer_ok(rec)
+
+
+def judge(
+    cands: Sequence[Candidate],
+    serial: int,
+    is_ca: bool,
+    now: datetime,
+    legacy_ok: bool,
+    signer_ok: Callable[[CrlRecord], VerificationError | None],
+) -> None:
+    """§6.3.3 (a)-(k) over the lists chosen by :func:`candidates`; raise unless the
+    certificate is known good for every reason (fail closed).
+
+    ``signer_ok`` says whether a list's signer may speak for the certificate (§6.3.3 (f));
+    ``legacy_ok`` whether SHA-1 lists are still acceptable at ``now``.
+    """
+    mask: frozenset[ReasonFlags] = frozenset()
+    problems: list[VerificationError] = []
+    for cand in cands:
+        rec = cand.record
+        if not cand.reasons - mask:
+            continue  # (d): nothing new to learn from this list
+        problem = _usable(rec, now, legacy_ok, signer_ok)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        status: object = _MISSING
+        source = rec
+        delta_problem = None
+        for delta, entries in cand.deltas:  # newest first; only the newest counts
+            if delta.number <= rec.number or (delta.base or 0) > rec.number:
+                continue
+            if delta.this_update <= now < delta.next_update:
+                delta_problem = _usable(delta, now, legacy_ok, signer_ok)
+                if delta_problem is None:
+                    status = entries.get(serial, _MISSING)
+                    source = delta
+            elif delta.this_update > rec.this_update and now >= delta.next_update:
+                # a newer delta that ran out: what it said since the base is unknown
+                delta_problem = fail(
+                    "crl-stale",
+                    f"{delta.label} is valid {when(delta.this_update)} to"
+                    f" {when(delta.next_update)}, not at {when(now)}",
+                )
+            break
+        if delta_problem is not None:
+            problems.append(delta_problem)
+            continue
+        if status is _MISSING:  # (j): the delta said nothing, the complete list speaks
+            status = cand.entries.get(serial, _MISSING)
+            source = rec
+        if status is not _MISSING and status is not ReasonFlags.remove_from_crl:
+            if is_ca:
+                raise fail("ca-revoked", f"CA certificate {serial:x} is revoked ({source.label})")
+            raise fail("revoked", f"certificate {serial:x} is revoked ({source.label})")
+        mask |= cand.reasons
+    if mask != ALL_REASONS:
+        if problems:
+            raise max(problems, key=lambda e: _CRL_PRIORITY.get(e.reason, 0))
+        what = "ARL" if is_ca else "CRL"
+        if mask:
+            missing = ", ".join(sorted(r.name for r in ALL_REASONS - mask))
+            raise fail(
+                "crl-missing",
+                f"no {what} covers serial {serial:x} for the reasons {missing}: status unknown",
+            )
+        raise fail("crl-missing", f"no {what} for serial {serial:x}'s issuer: status unknown")

@@ -60,13 +60,13 @@ from lgwan_sim.lgpki._model import require_utc
 from lgwan_sim.lgpki._names import NameKey, check_name_constraints, name_key, subject_names
 from lgwan_sim.lgpki._policy import ANY_POLICY, POLICY_MAPPINGS_OID, PolicyError, process_policies
 from lgwan_sim.lgpki._revocation import (
-    ALL_REASONS,
     Candidate,
     CertScope,
     CrlRecord,
     RevocationStore,
     candidates,
     cert_scope,
+    judge,
 )
 
 __all__ = [
@@ -100,7 +100,6 @@ _NEVER_CRITICAL = frozenset(
     {ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.SUBJECT_KEY_IDENTIFIER}
 )
 _HASHES = frozenset({"sha1", "sha256", "sha384", "sha512"})
-_MISSING = object()
 _ANY = ANY_POLICY
 
 _who = who
@@ -554,73 +553,21 @@ class Verifier:
             ref.cached = candidates(store, ref.scope)
             ref.generation = store.generation
             ref.store_id = id(store)
-        mask: frozenset[x509.ReasonFlags] = frozenset()
-        problems: list[VerificationError] = []
-        serial = ref.scope.serial
-        for cand in ref.cached:
-            rec = cand.record
-            if not cand.reasons - mask:
-                continue  # (d): nothing new to learn from this list
-            problem = self._usable(rec, ref, now)
-            if problem is not None:
-                problems.append(problem)
-                continue
-            status: object = _MISSING
-            source = rec
-            delta_problem = None
-            for delta, entries in cand.deltas:  # newest first
-                if delta.number <= rec.number or (delta.base or 0) > rec.number:
-                    continue
-                if delta.this_update <= now < delta.next_update:
-                    delta_problem = self._usable(delta, ref, now)
-                    if delta_problem is None:
-                        status = entries.get(serial, _MISSING)
-                        source = delta
-                elif delta.this_update > rec.this_update and now >= delta.next_update:
-                    delta_problem = _fail(
-                        "crl-stale",
-                        f"{delta.label} is valid {when(delta.this_update)} to"
-                        f" {when(delta.next_update)}, not at {when(now)}",
-                    )
-                break
-            if delta_problem is not None:
-                problems.append(delta_problem)
-                continue
-            if status is _MISSING:
-                status = cand.entries.get(serial, _MISSING)
-                source = rec
-            if status is not _MISSING and status is not x509.ReasonFlags.remove_from_crl:
-                self._revoked(ref, source)
-            mask |= cand.reasons
-        if mask != ALL_REASONS:
-            if problems:
-                raise max(problems, key=lambda e: _CRL_PRIORITY.get(e.reason, 0))
-            what = "ARL" if ref.scope.is_ca else "CRL"
-            if mask:
-                missing = ", ".join(sorted(r.name for r in ALL_REASONS - mask))
-                raise _fail(
-                    "crl-missing",
-                    f"no {what} covers serial {serial:x} for the reasons {missing}: status unknown",
-                )
-            raise _fail("crl-missing", f"no {what} for serial {serial:x}'s issuer: status unknown")
+        issuer_id = ref.issuer_id
 
-    def _usable(self, rec: CrlRecord, ref: _RevRef, now: datetime) -> VerificationError | None:
-        if now < rec.this_update:
-            return _fail(
-                "crl-not-yet-valid",
-                f"{rec.label} is valid from {when(rec.this_update)}, not yet at {when(now)}",
-            )
-        if now >= rec.next_update:
-            return _fail(
-                "crl-stale",
-                f"{rec.label} is valid {when(rec.this_update)} to {when(rec.next_update)},"
-                f" not at {when(now)}",
-            )
-        if rec.sha1 and not self.policy.legacy_allowed(now):
-            return _fail("weak-hash", f"{rec.label} is signed with SHA-1")
-        if rec.signer_id != ref.issuer_id:
+        def signer_ok(rec: CrlRecord) -> VerificationError | None:
+            if rec.signer_id == issuer_id:
+                return None
             return self._check_signer(rec, ref.anchor, now)
-        return None
+
+        judge(
+            ref.cached,
+            ref.scope.serial,
+            ref.scope.is_ca,
+            now,
+            self.policy.legacy_allowed(now),
+            signer_ok,
+        )
 
     def _check_signer(
         self, rec: CrlRecord, anchor: bytes, now: datetime
@@ -657,13 +604,6 @@ class Verifier:
             self._signer_stack.discard(fp)
         return None
 
-    @staticmethod
-    def _revoked(ref: _RevRef, rec: CrlRecord) -> None:
-        serial = ref.scope.serial
-        if ref.scope.is_ca:
-            raise _fail("ca-revoked", f"CA certificate {serial:x} is revoked ({rec.label})")
-        raise _fail("revoked", f"certificate {serial:x} is revoked ({rec.label})")
-
 
 _PRIORITY = {
     "expired": 5,
@@ -677,4 +617,3 @@ _PRIORITY = {
     "malformed": 3,
     "path-too-long": 1,
 }
-_CRL_PRIORITY = {"crl-stale": 3, "crl-not-yet-valid": 3, "weak-hash": 2, "crl-signer": 1}
