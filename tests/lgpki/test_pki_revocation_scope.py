@@ -369,3 +369,39 @@ def test_mutated_extensions_never_escape_as_exceptions(data):
     except ValueError:
         return  # the builder itself refused (a duplicate of an extension it added)
     assert isinstance(_verdict(store, leaf, root), str)
+
+
+_REASONS = [r for r in x509.ReasonFlags if r is not x509.ReasonFlags.unspecified]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 2**159 - 1), st.one_of(st.none(), st.sampled_from(_REASONS))),
+        max_size=40,
+        unique_by=lambda e: e[0],
+    )
+)
+def test_the_quick_crl_reader_agrees_with_cryptography(entries):
+    from lgwan_sim.lgpki._revocation import _quick_entries
+
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_name("root"))
+        .last_update(ISSUED)
+        .next_update(ISSUED + timedelta(days=60))
+        .add_extension(x509.CRLNumber(1), critical=False)
+    )
+    for serial, reason in entries:
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(ISSUED)
+        if reason is not None:
+            entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+        builder = builder.add_revoked_certificate(entry.build())
+    crl = builder.sign(_KEYS["root"], hashes.SHA256())
+    expected = {}
+    for revoked in crl:
+        reasons = [
+            e.value.reason for e in revoked.extensions if isinstance(e.value, x509.CRLReason)
+        ]
+        expected[revoked.serial_number] = reasons[0] if reasons else None
+    assert _quick_entries(crl.tbs_certlist_bytes) == expected
