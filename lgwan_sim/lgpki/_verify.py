@@ -60,6 +60,7 @@ from lgwan_sim.lgpki._model import require_utc
 from lgwan_sim.lgpki._names import NameKey, check_name_constraints, name_key, subject_names
 from lgwan_sim.lgpki._policy import ANY_POLICY, POLICY_MAPPINGS_OID, PolicyError, process_policies
 from lgwan_sim.lgpki._revocation import (
+    ALL_REASONS,
     Candidate,
     CertScope,
     CrlRecord,
@@ -159,6 +160,13 @@ class AlgorithmPolicy:
             raise _fail("weak-key", f"{what} uses curve {key.curve.name}, which is not allowed")
 
 
+#: The usual case, checked without the general loop: the newest list covering the
+#: certificate covers every reason and is signed by the certificate's issuer; with the
+#: newest delta that may complete it. (list, its entries, delta or None, delta entries)
+_Entries = dict[int, x509.ReasonFlags | None]
+_Fast = tuple[CrlRecord, _Entries, CrlRecord | None, _Entries]
+
+
 class _RevRef:
     """One certificate of a path as revocation sees it, with the lists chosen for it.
 
@@ -166,7 +174,7 @@ class _RevRef:
     again only when the store changed; freshness and status are judged on every use.
     """
 
-    __slots__ = ("anchor", "cached", "generation", "issuer_id", "scope", "store_id")
+    __slots__ = ("anchor", "cached", "fast", "generation", "issuer_id", "scope", "store_id")
 
     def __init__(self, scope: CertScope, issuer_id: tuple[NameKey, bytes], anchor: bytes) -> None:
         self.scope = scope
@@ -175,6 +183,7 @@ class _RevRef:
         self.generation = -1
         self.store_id = 0
         self.cached: list[Candidate] = []
+        self.fast: _Fast | None = None
 
     @property
     def serial(self) -> int:
@@ -553,6 +562,27 @@ class Verifier:
             ref.cached = candidates(store, ref.scope)
             ref.generation = store.generation
             ref.store_id = id(store)
+            ref.fast = _fast_plan(ref.cached, ref.issuer_id)
+        fast = ref.fast
+        if fast is not None:
+            # only a "known good" verdict is taken here; anything else goes to judge()
+            rec, entries, delta, delta_entries = fast
+            if rec.this_update <= now < rec.next_update and (
+                not rec.sha1 or self.policy.legacy_allowed(now)
+            ):
+                serial = ref.scope.serial
+                status: object = _NOT_LISTED
+                if delta is not None and delta.this_update <= now:
+                    if now >= delta.next_update or (
+                        delta.sha1 and not self.policy.legacy_allowed(now)
+                    ):
+                        status = _UNSURE  # stale or refused delta: judge() says which
+                    else:
+                        status = delta_entries.get(serial, _NOT_LISTED)
+                if status is _NOT_LISTED:
+                    status = entries.get(serial, _NOT_LISTED)
+                if status is _NOT_LISTED or status is x509.ReasonFlags.remove_from_crl:
+                    return
         issuer_id = ref.issuer_id
 
         def signer_ok(rec: CrlRecord) -> VerificationError | None:
@@ -603,6 +633,24 @@ class Verifier:
         finally:
             self._signer_stack.discard(fp)
         return None
+
+
+_NOT_LISTED = object()
+_UNSURE = object()
+
+
+def _fast_plan(cands: Sequence[Candidate], issuer_id: tuple[NameKey, bytes]) -> _Fast | None:
+    if not cands:
+        return None
+    first = cands[0]
+    rec = first.record
+    if first.reasons != ALL_REASONS or rec.signer_id != issuer_id:
+        return None
+    for delta, entries in first.deltas:  # newest first, as judge() reads them
+        if delta.number <= rec.number or (delta.base or 0) > rec.number:
+            continue
+        return rec, first.entries, delta, entries
+    return rec, first.entries, None, {}
 
 
 _PRIORITY = {
