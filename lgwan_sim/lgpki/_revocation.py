@@ -236,11 +236,11 @@ def _quick_entries(tbs: bytes) -> dict[int, ReasonFlags | None]:
 
 
 def _entries(
-    crl: x509.CertificateRevocationList, issuer: NameKey, indirect: bool
+    crl: x509.CertificateRevocationList, tbs: bytes, issuer: NameKey, indirect: bool
 ) -> dict[NameKey, dict[int, ReasonFlags | None]]:
     if not indirect:
         try:
-            return {issuer: _quick_entries(crl.tbs_certlist_bytes)}
+            return {issuer: _quick_entries(tbs)}
         except (_UnusualError, IndexError):
             pass
     out: dict[NameKey, dict[int, ReasonFlags | None]] = {}
@@ -318,8 +318,9 @@ class RevocationStore:
                     "crl-unknown-critical",
                     f"CRL has unknown critical extension {e.oid.dotted_string}",
                 )
+        tbs = crl.tbs_certlist_bytes  # re-encoded on every access: read it once
         if not verify_raw_signature(
-            public_key(signer), crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm
+            public_key(signer), crl.signature, tbs, crl.signature_hash_algorithm
         ):
             raise fail(
                 "crl-signature", f"CRL from {crl.issuer.rfc4514_string()} has a bad signature"
@@ -372,7 +373,7 @@ class RevocationStore:
             only_ca=flags[1],
             only_attr=flags[2],
             indirect=flags[3],
-            entries=_entries(crl, issuer, flags[3]),
+            entries=_entries(crl, tbs, issuer, flags[3]),
             sha1=alg is not None and alg.name == "sha1",
         )
         scopes = self._by_issuer.setdefault(issuer, {})

@@ -405,3 +405,37 @@ def test_the_quick_crl_reader_agrees_with_cryptography(entries):
         ]
         expected[revoked.serial_number] = reasons[0] if reasons else None
     assert _quick_entries(crl.tbs_certlist_bytes) == expected
+
+
+def test_a_list_or_certificate_signed_without_a_hash_is_refused():
+    # Ed25519 signatures carry no separate hash: a verifier that skipped the check for
+    # "no hash algorithm" would take these for signed by the (ECDSA) root
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    root = _root()
+    other = ed25519.Ed25519PrivateKey.generate()
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_name("root"))
+        .last_update(ISSUED)
+        .next_update(ISSUED + timedelta(days=60))
+        .add_extension(x509.CRLNumber(9), critical=False)
+        .sign(other, None)
+    )
+    assert crl.signature_hash_algorithm is None
+    with pytest.raises(VerificationError) as info:
+        RevocationStore().add(crl, root)
+    assert info.value.reason == "crl-signature"
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name("leaf"))
+        .issuer_name(_name("root"))
+        .public_key(_KEYS["leaf"].public_key())
+        .serial_number(5)
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=30))
+        .sign(other, None)
+    )
+    store = RevocationStore()
+    store.add(_crl(1), root)
+    assert _verdict(store, leaf, root) == "bad-certificate-signature"
