@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from lgwan_sim.lgpki._crypto import PrivateKey, PublicKey, policy_mappings_der, resign_sha1
-from lgwan_sim.lgpki._model import CaSpec, HashName, Hierarchy, Profile
+from lgwan_sim.lgpki._model import CaSpec, CrossDomainConstraints, HashName, Hierarchy, Profile
 
 _DER = Encoding.DER
 
@@ -154,7 +154,36 @@ def build_ca_certificate(
                 ),
                 critical=True,
             )
+            constraints = h.cross_domain.get(subject.domain)
+            if constraints is not None:
+                builder = _add_cross_domain(builder, constraints)
     return issuer.sign_cert(builder)
+
+
+def _add_cross_domain(
+    builder: x509.CertificateBuilder, c: CrossDomainConstraints
+) -> x509.CertificateBuilder:
+    """The constraints a bridge puts on the domain it cross-certifies (all critical, as
+    RFC 5280 §4.2.1.10-11 and §4.2.1.14 require)."""
+    if c.require_explicit_policy is not None or c.inhibit_policy_mapping is not None:
+        builder = builder.add_extension(
+            x509.PolicyConstraints(
+                require_explicit_policy=c.require_explicit_policy,
+                inhibit_policy_mapping=c.inhibit_policy_mapping,
+            ),
+            critical=True,
+        )
+    if c.inhibit_any_policy is not None:
+        builder = builder.add_extension(x509.InhibitAnyPolicy(c.inhibit_any_policy), critical=True)
+    if c.permitted or c.excluded:
+        builder = builder.add_extension(
+            x509.NameConstraints(
+                permitted_subtrees=list(c.permitted) or None,
+                excluded_subtrees=list(c.excluded) or None,
+            ),
+            critical=True,
+        )
+    return builder
 
 
 def build_ee_certificate(

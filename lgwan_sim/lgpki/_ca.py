@@ -56,7 +56,7 @@ from lgwan_sim.lgpki._model import (
     require_utc,
 )
 from lgwan_sim.lgpki._repository import CrlInfo, IntegrityReport, Recovery, Repository
-from lgwan_sim.lgpki._revocation import Revocation
+from lgwan_sim.lgpki._revoking import Revocation
 from lgwan_sim.lgpki._store import Store
 from lgwan_sim.lgpki._vault import KeyVault
 
@@ -345,7 +345,7 @@ class Pki:
         self.publish_crls(now=now, ca_ids=[s.id for s in ordered])
         return issued
 
-    # -- issuance and revocation (see ``_issuance`` and ``_revocation``) -----------------------
+    # -- issuance and revocation (see ``_issuance`` and ``_revoking``) -------------------------
     def current_generation(self, now: datetime) -> str:
         """The newest generation whose Organisation CA is set up and still issuing at ``now``."""
         return self.issuance.current_generation(now)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.x509.oid import ObjectIdentifier
 
 from lgwan_sim._resources import bundled_dir
@@ -22,6 +23,7 @@ from lgwan_sim.lgpki._model import (
     STANDARD_EKUS,
     CaRole,
     CaSpec,
+    CrossDomainConstraints,
     GenerationSpec,
     HashName,
     Hierarchy,
@@ -151,7 +153,15 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
         raise InputError("expected a mapping at the top", file=h_path, value=type(hdoc).__name__)
     r.only(
         hdoc,
-        {"oid_arc", "policies", "generations", "cas", "repository_url", "revocation"},
+        {
+            "oid_arc",
+            "policies",
+            "generations",
+            "cas",
+            "repository_url",
+            "revocation",
+            "cross_domain",
+        },
         "hierarchy",
     )
     arc = r.string(hdoc, "oid_arc")
@@ -329,7 +339,68 @@ def load_hierarchy(pki_dir: Path | None = None) -> Hierarchy:
         repository_url=r.string(hdoc, "repository_url").rstrip("/"),
         revocation=timing,
         source=str(folder),
+        cross_domain=_cross_domain(r, hdoc, policies),
     )
+
+
+_NAME_FORMS = {
+    "directory": lambda v: x509.DirectoryName(x509.Name.from_rfc4514_string(v)),
+    "dns": x509.DNSName,
+    "email": x509.RFC822Name,
+    "uri": x509.UniformResourceIdentifier,
+}
+
+
+def _subtrees(r: _Reader, section: Mapping[str, Any], key: str) -> tuple[x509.GeneralName, ...]:
+    forms = r.section(section, key, required=False)
+    r.only(forms, set(_NAME_FORMS), key)
+    out: list[x509.GeneralName] = []
+    for form in forms:
+        for value in r.strings(forms, form):
+            try:
+                out.append(_NAME_FORMS[form](value))
+            except ValueError as exc:
+                raise r.fail(f"not a {form} name ({exc})", forms, form, value) from None
+    return tuple(out)
+
+
+def _skip_certs(r: _Reader, section: Mapping[str, Any], key: str) -> int | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16:
+        raise r.fail("must be a whole number of certificates from 0 to 16", section, key, value)
+    return value
+
+
+def _cross_domain(
+    r: _Reader, hdoc: Mapping[str, Any], policies: Mapping[str, ObjectIdentifier]
+) -> dict[str, CrossDomainConstraints]:
+    out: dict[str, CrossDomainConstraints] = {}
+    cmap = r.section(hdoc, "cross_domain", required=False)
+    for domain in cmap:
+        if domain not in policies:
+            raise r.fail("unknown policy domain", cmap, domain, domain)
+        c = r.section(cmap, domain)
+        r.only(
+            c,
+            {
+                "require_explicit_policy",
+                "inhibit_policy_mapping",
+                "inhibit_any_policy",
+                "permitted",
+                "excluded",
+            },
+            f"cross_domain {domain}",
+        )
+        out[domain] = CrossDomainConstraints(
+            require_explicit_policy=_skip_certs(r, c, "require_explicit_policy"),
+            inhibit_policy_mapping=_skip_certs(r, c, "inhibit_policy_mapping"),
+            inhibit_any_policy=_skip_certs(r, c, "inhibit_any_policy"),
+            permitted=_subtrees(r, c, "permitted"),
+            excluded=_subtrees(r, c, "excluded"),
+        )
+    return out
 
 
 def _as_utc(value: object) -> datetime | None:

@@ -300,7 +300,7 @@ class MessageVerifier:
         if vp is None:
             try:
                 cert = x509.load_der_x509_certificate(cert_der)
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 raise VerificationError(
                     "the attached certificate does not parse", reason="malformed"
                 ) from None

@@ -193,6 +193,19 @@ class RevocationTiming:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CrossDomainConstraints:
+    """What a cross-certificate into a policy domain carries when its issuer belongs to
+    another domain: policyConstraints, inhibitAnyPolicy and name constraints (RFC 5280
+    §4.2.1.10-11, §4.2.1.14). ``None`` leaves a field out of the certificate."""
+
+    require_explicit_policy: int | None = None
+    inhibit_policy_mapping: int | None = None
+    inhibit_any_policy: int | None = None
+    permitted: tuple[x509.GeneralName, ...] = ()
+    excluded: tuple[x509.GeneralName, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hierarchy:
     """The whole LGPKI description: OIDs, generations, CAs, profiles, revocation timing."""
 
@@ -208,6 +221,8 @@ class Hierarchy:
     repository_url: str
     revocation: RevocationTiming
     source: str = field(default="", compare=False)
+    cross_domain: Mapping[str, CrossDomainConstraints] = field(default_factory=dict)
+    """Per policy domain: the constraints of cross-certificates into it."""
 
     def ca(self, ca_id: str) -> CaSpec:
         try:

@@ -1,20 +1,26 @@
-"""The relying party's verifier: paths to pinned anchors, revocation, algorithm policy.
+"""The relying party's verifier: paths to pinned anchors, revocation, policies, names.
 
-``cryptography``'s own verifier checks no revocation, rejects critical policyMappings,
-builds bridge paths without loop detection, refuses SHA-1/RSA-1024 outright (so G1 objects
-cannot be checked at all) and ignores the leaf's key size. This module supplies those parts:
+``cryptography``'s own verifier checks no revocation, rejects critical policyMappings and
+directoryName constraints, builds bridge paths without loop detection and refuses
+SHA-1/RSA-1024 outright (so G1 objects cannot be checked at all). This module supplies
+RFC 5280 path validation with those parts:
 
 * :class:`AlgorithmPolicy`: SHA-1 and RSA keys under 2048 bits are accepted only before a
   cut-over instant; after it every certificate, CRL and message signature must use SHA-256
   and every key (anchor and leaf included) RSA-2048+ or P-256.
-* :class:`RevocationStore`: CRLs, ARLs and delta CRLs, each checked once on load (issuer,
-  cRLSign, signature, scope, CRL number never going back) and indexed as serial sets.
-  Status is looked up on every use and fails closed: missing or stale lists reject.
-* :class:`Verifier`: a depth-first path builder with loop detection over a forward bundle,
-  RFC 5280 subset checks (signatures, validity, basicConstraints, pathLen, keyUsage,
-  unknown critical extensions, certificate policies with policy mappings), then revocation
-  of every non-anchor certificate and the algorithm policy. Paths may be cached by the
-  caller (:class:`VerifiedPath`); revocation never is.
+* :class:`~lgwan_sim.lgpki._revocation.RevocationStore`: CRLs, ARLs and delta CRLs, each
+  checked once on load and kept apart by scope (``_revocation.py``).
+* :class:`Verifier`: a depth-first path builder with loop detection over a forward bundle
+  (names compared per RFC 5280 §7.1, ``_names.py``); every certificate judged, the anchor
+  too (signature, validity with notAfter inclusive, basicConstraints, pathLen, keyUsage,
+  unknown critical extensions, key identifiers); certificate policies with the valid
+  policy tree (§6.1, ``_policy.py``) and name constraints; then revocation of every
+  non-anchor certificate by the lists whose scope covers it (§6.3), with lists signed by
+  another key of the CA validated on their own path; and the algorithm policy. Paths may
+  be cached by the caller (:class:`VerifiedPath`); revocation never is.
+
+No input makes the verifier raise anything but :class:`VerificationError`: a certificate
+whose extensions, names or key do not parse is rejected as ``malformed``.
 """
 
 from __future__ import annotations
@@ -23,23 +29,50 @@ import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtensionOID
 
 from lgwan_sim.errors import VerificationError
-from lgwan_sim.lgpki._build import POLICY_MAPPINGS_OID, SITE_URI_PREFIX
-from lgwan_sim.lgpki._crypto import PublicKey, parse_policy_mappings, spki_sha256
+from lgwan_sim.lgpki._build import SITE_URI_PREFIX
+from lgwan_sim.lgpki._certutil import (
+    PARSE_ERRORS,
+    REJECTIONS,
+    IssuerKey,
+    aki,
+    ext,
+    fail,
+    issuer_key,
+    public_key,
+    ski,
+    spki_hash,
+    verify_raw_signature,
+    when,
+    who,
+)
+from lgwan_sim.lgpki._crypto import PublicKey
 from lgwan_sim.lgpki._migration_plan import MigrationPlan
 from lgwan_sim.lgpki._model import require_utc
+from lgwan_sim.lgpki._names import NameKey, check_name_constraints, name_key, subject_names
+from lgwan_sim.lgpki._policy import ANY_POLICY, POLICY_MAPPINGS_OID, PolicyError, process_policies
+from lgwan_sim.lgpki._revocation import (
+    ALL_REASONS,
+    Candidate,
+    CertScope,
+    CrlRecord,
+    RevocationStore,
+    candidates,
+    cert_scope,
+    judge,
+)
 
 __all__ = [
     "AlgorithmPolicy",
+    "IssuerKey",
     "RevocationStore",
     "VerifiedPath",
     "Verifier",
@@ -56,80 +89,23 @@ _KNOWN_CRITICAL = frozenset(
         ExtensionOID.EXTENDED_KEY_USAGE,
         ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
         ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+        ExtensionOID.CRL_DISTRIBUTION_POINTS,
         POLICY_MAPPINGS_OID,
     }
 )
-_KNOWN_CRITICAL_CRL = frozenset(
-    {ExtensionOID.ISSUING_DISTRIBUTION_POINT, ExtensionOID.DELTA_CRL_INDICATOR}
+#: RFC 5280 §4.2.1.1-2: conforming CAs mark these non-critical; a critical one is refused.
+_NEVER_CRITICAL = frozenset(
+    {ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.SUBJECT_KEY_IDENTIFIER}
 )
-_ANY_POLICY = "2.5.29.32.0"
 _HASHES = frozenset({"sha1", "sha256", "sha384", "sha512"})
+_ANY = ANY_POLICY
 
-
-def _fail(reason: str, message: str) -> VerificationError:
-    return VerificationError(message, reason=reason)
-
-
-def verify_raw_signature(
-    key: PublicKey, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
-) -> bool:
-    """Check a PKCS#1 v1.5 or ECDSA signature; SHA-1 included (policy is checked elsewhere)."""
-    if algorithm is None:
-        return False
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), algorithm)
-        else:
-            key.verify(signature, data, ec.ECDSA(algorithm))
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _public_key(cert: x509.Certificate) -> PublicKey:
-    key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        raise _fail(
-            "unsupported-key", f"{_who(cert)} has an unsupported key type {type(key).__name__}"
-        )
-    return key
-
-
-def _who(cert: x509.Certificate) -> str:
-    return f"certificate {cert.serial_number:x} ({cert.subject.rfc4514_string()})"
-
-
-def _when(moment: datetime) -> str:
-    """A UTC moment to the second: ``2020-04-02T01:00:00Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _short_name(name: x509.Name) -> str:
-    """A CA's common name (``LGPKI Bridge CA G2``), else its whole RFC 4514 name."""
-    cns = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(cns[0].value) if cns else name.rfc4514_string()
-
-
-def _ext(cert: x509.Certificate, cls: type[x509.ExtensionType]) -> x509.ExtensionType | None:
-    try:
-        return cert.extensions.get_extension_for_class(cls).value
-    except x509.ExtensionNotFound:
-        return None
-
-
-def _ski(cert: x509.Certificate) -> bytes:
-    ski = _ext(cert, x509.SubjectKeyIdentifier)
-    if isinstance(ski, x509.SubjectKeyIdentifier):
-        return ski.digest
-    return x509.SubjectKeyIdentifier.from_public_key(_public_key(cert)).digest
-
-
-def _aki(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes | None:
-    try:
-        aki = obj.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except x509.ExtensionNotFound:
-        return None
-    return aki.key_identifier
+_who = who
+_when = when
+_fail = fail
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,186 +160,38 @@ class AlgorithmPolicy:
             raise _fail("weak-key", f"{what} uses curve {key.curve.name}, which is not allowed")
 
 
-@dataclass(slots=True, kw_only=True)
-class _CrlState:
-    number: int
-    this_update: datetime
-    next_update: datetime
-    serials: frozenset[int]
-    sha1: bool
-    base_number: int | None = None
-    issuer: str = ""
-    """The issuing CA's name, for messages (its common name, else the whole name)."""
+#: The usual case, checked without the general loop: the newest list covering the
+#: certificate covers every reason and is signed by the certificate's issuer; with the
+#: newest delta that may complete it. (list, its entries, delta or None, delta entries)
+_Entries = dict[int, x509.ReasonFlags | None]
+_Fast = tuple[CrlRecord, _Entries, CrlRecord | None, _Entries]
 
 
-#: (issuer name DER, SHA-256 of the issuer's public key). The key itself, not the key
-#: identifier extension, which anyone can copy into a look-alike certificate.
-IssuerKey = tuple[bytes, bytes]
+class _RevRef:
+    """One certificate of a path as revocation sees it, with the lists chosen for it.
 
-
-def issuer_key(issuer: x509.Certificate) -> IssuerKey:
-    """How :class:`RevocationStore` names the lists of ``issuer``."""
-    return issuer.subject.public_bytes(), bytes.fromhex(spki_sha256(_public_key(issuer)))
-
-
-def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    return verify_raw_signature(
-        _public_key(issuer), crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm
-    )
-
-
-class RevocationStore:
-    """CRLs, ARLs and delta CRLs known to one relying party, indexed for fast look-up.
-
-    ``add`` verifies a list once and refuses a CRL number lower than one already seen for
-    the same issuer and scope (``crl-rollback``); ``check`` is called for every certificate
-    of every path and fails closed.
+    The choice (:func:`candidates`) depends only on the store's contents, so it is made
+    again only when the store changed; freshness and status are judged on every use.
     """
 
-    def __init__(self) -> None:
-        self._states: dict[tuple[IssuerKey, str], _CrlState] = {}
-        self._highest: dict[tuple[IssuerKey, str], int] = {}
+    __slots__ = ("anchor", "cached", "fast", "generation", "issuer_id", "scope", "store_id")
 
-    def __len__(self) -> int:
-        return len(self._states)
+    def __init__(self, scope: CertScope, issuer_id: tuple[NameKey, bytes], anchor: bytes) -> None:
+        self.scope = scope
+        self.issuer_id = issuer_id
+        self.anchor = anchor
+        self.generation = -1
+        self.store_id = 0
+        self.cached: list[Candidate] = []
+        self.fast: _Fast | None = None
 
-    def add(self, crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> str:
-        """Verify ``crl`` against its ``issuer`` certificate and index it; return its scope."""
-        if crl.issuer.public_bytes() != issuer.subject.public_bytes():
-            raise _fail(
-                "crl-issuer", f"CRL issuer {crl.issuer.rfc4514_string()} is not {_who(issuer)}"
-            )
-        ski = _ski(issuer)
-        aki = _aki(crl)
-        if aki is not None and aki != ski:
-            raise _fail("crl-issuer", f"CRL key identifier does not match {_who(issuer)}")
-        ku = _ext(issuer, x509.KeyUsage)
-        if not isinstance(ku, x509.KeyUsage) or not ku.crl_sign:
-            raise _fail("crl-issuer", f"{_who(issuer)} may not sign CRLs (no cRLSign)")
-        for ext in crl.extensions:
-            if ext.critical and ext.oid not in _KNOWN_CRITICAL_CRL:
-                raise _fail(
-                    "crl-unknown-critical",
-                    f"CRL has unknown critical extension {ext.oid.dotted_string}",
-                )
-        if not _signed_by(crl, issuer):
-            raise _fail(
-                "crl-signature", f"CRL from {crl.issuer.rfc4514_string()} has a bad signature"
-            )
-        try:
-            number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        except x509.ExtensionNotFound:
-            raise _fail("crl-number", "CRL carries no CRL number") from None
-        base_number: int | None = None
-        scope = "crl"
-        try:
-            base_number = crl.extensions.get_extension_for_class(
-                x509.DeltaCRLIndicator
-            ).value.crl_number
-            scope = "delta"
-        except x509.ExtensionNotFound:
-            pass
-        try:
-            idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-            if idp.only_contains_ca_certs:  # a delta ARL completes the ARL, never replaces it
-                scope = "delta-arl" if scope == "delta" else "arl"
-        except x509.ExtensionNotFound:
-            if scope != "delta":
-                scope = "full"
-        next_update = crl.next_update_utc
-        if next_update is None:
-            raise _fail("crl-stale", "CRL has no nextUpdate")
-        key = (issuer_key(issuer), scope)
-        highest = self._highest.get(key)
-        if highest is not None and number < highest:
-            raise _fail(
-                "crl-rollback",
-                f"{scope} number {number} from {crl.issuer.rfc4514_string()} is lower than"
-                f" {highest} already seen",
-            )
-        if highest is not None and number == highest:
-            return scope
-        sha1 = (
-            crl.signature_hash_algorithm is not None and crl.signature_hash_algorithm.name == "sha1"
-        )
-        state = _CrlState(
-            number=number,
-            this_update=crl.last_update_utc,
-            next_update=next_update,
-            serials=frozenset(r.serial_number for r in crl),
-            sha1=sha1,
-            base_number=base_number,
-            issuer=_short_name(crl.issuer),
-        )
-        self._highest[key] = number
-        self._states[key] = state
-        if scope == "full":  # covers both users and CAs
-            for sub in ("crl", "arl"):
-                self._states[(key[0], sub)] = state
-        return scope
+    @property
+    def serial(self) -> int:
+        return self.scope.serial
 
-    def add_all(
-        self, crls: Iterable[x509.CertificateRevocationList], issuers: Iterable[x509.Certificate]
-    ) -> int:
-        """Add every CRL whose issuer is among ``issuers`` (matched by name and key id;
-        among look-alikes, the one whose key signed the list)."""
-        by_name: dict[bytes, list[x509.Certificate]] = {}
-        for cert in issuers:
-            by_name.setdefault(cert.subject.public_bytes(), []).append(cert)
-        added = 0
-        for crl in crls:
-            aki = _aki(crl)
-            candidates = by_name.get(crl.issuer.public_bytes(), [])
-            match = [c for c in candidates if aki is None or _ski(c) == aki]
-            if not match:
-                continue
-            if len(match) > 1:
-                match = [c for c in match if _signed_by(crl, c)] or match
-            self.add(crl, match[0])
-            added += 1
-        return added
-
-    def check(
-        self, issuer: IssuerKey, serial: int, is_ca: bool, now: datetime, policy: AlgorithmPolicy
-    ) -> None:
-        """Raise unless ``serial`` is known good by a fresh list of ``issuer`` (fail closed)."""
-        scope = "arl" if is_ca else "crl"
-        state = self._states.get((issuer, scope))
-        if state is None:
-            raise _fail(
-                "crl-missing", f"no {scope.upper()} for serial {serial:x}'s issuer: status unknown"
-            )
-        if not state.this_update <= now < state.next_update:
-            raise _fail(
-                "crl-stale",
-                f"{scope.upper()} #{state.number} of {state.issuer} is valid"
-                f" {_when(state.this_update)} to {_when(state.next_update)}, not at {_when(now)}",
-            )
-        if state.sha1 and not policy.legacy_allowed(now):
-            raise _fail("weak-hash", f"{scope.upper()} #{state.number} is signed with SHA-1")
-        revoked = serial in state.serials
-        if not revoked:
-            delta = self._states.get((issuer, "delta-arl" if is_ca else "delta"))
-            if delta is not None and (delta.base_number or 0) <= state.number:
-                if delta.this_update <= now < delta.next_update:
-                    revoked = serial in delta.serials
-                elif delta.this_update > state.this_update:
-                    raise _fail(
-                        "crl-stale",
-                        f"delta CRL #{delta.number} of {delta.issuer} is valid"
-                        f" {_when(delta.this_update)} to {_when(delta.next_update)},"
-                        f" not at {_when(now)}",
-                    )
-        if revoked:
-            if is_ca:
-                raise _fail(
-                    "ca-revoked",
-                    f"CA certificate {serial:x} is revoked (ARL #{state.number} of {state.issuer})",
-                )
-            raise _fail(
-                "revoked",
-                f"certificate {serial:x} is revoked (CRL #{state.number} of {state.issuer})",
-            )
+    @property
+    def is_ca(self) -> bool:
+        return self.scope.is_ca
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -378,7 +206,7 @@ class VerifiedPath:
     not_after: datetime
     uses_sha1: bool
     weak_rsa: bool
-    revocation_refs: tuple[tuple[IssuerKey, int, bool], ...] = field(repr=False)
+    revocation_refs: tuple[_RevRef, ...] = field(repr=False)
     leaf_key: PublicKey = field(repr=False)
     key_kind: str
     """``"rsa"`` or ``"ec"``: lets hot paths dispatch without ABC ``isinstance`` checks."""
@@ -397,11 +225,31 @@ class VerifiedPath:
         return len(self.certificates)
 
 
+@dataclass(frozen=True, slots=True)
+class _Pooled:
+    cert: x509.Certificate
+    is_anchor: bool
+    ident: tuple[NameKey, bytes]
+    ski: bytes | None
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    bc = ext(cert, x509.BasicConstraints)
+    return isinstance(bc, x509.BasicConstraints) and bc.ca
+
+
+def _self_issued(cert: x509.Certificate) -> bool:
+    return name_key(cert.subject) == name_key(cert.issuer)
+
+
 class Verifier:
     """Validate certificates against pinned anchors, a forward bundle and a revocation store.
 
-    ``acceptable_policies`` (dotted OIDs in the anchor's domain) turns on certificate-policy
-    processing with policy mappings; ``None`` skips it.
+    Policy processing (RFC 5280 §6.1) always runs. ``acceptable_policies`` (dotted OIDs in
+    the anchor's domain) is the user-initial-policy-set; given, it also sets
+    initial-explicit-policy unless ``explicit_policy`` says otherwise. ``None`` stands for
+    anyPolicy. ``inhibit_policy_mapping`` and ``inhibit_any_policy`` are the other two
+    initial inputs of §6.1.1.
     """
 
     def __init__(
@@ -413,6 +261,9 @@ class Verifier:
         policy: AlgorithmPolicy,
         acceptable_policies: Iterable[str] | None = None,
         max_depth: int = 6,
+        explicit_policy: bool | None = None,
+        inhibit_policy_mapping: bool = False,
+        inhibit_any_policy: bool = False,
     ) -> None:
         if not anchors:
             raise VerificationError("no trust anchor pinned", reason="no-anchor")
@@ -423,72 +274,123 @@ class Verifier:
         self.acceptable_policies = (
             None if acceptable_policies is None else frozenset(acceptable_policies)
         )
+        self.explicit_policy = (
+            self.acceptable_policies is not None if explicit_policy is None else explicit_policy
+        )
+        self.inhibit_policy_mapping = inhibit_policy_mapping
+        self.inhibit_any_policy = inhibit_any_policy
         self._anchor_der = {a.public_bytes(Encoding.DER) for a in self.anchors}
-        self._by_subject: dict[bytes, list[tuple[x509.Certificate, bool]]] = {}
-        for anchor in self.anchors:
-            self._by_subject.setdefault(anchor.subject.public_bytes(), []).append((anchor, True))
-        for cert in intermediates:
-            if cert.public_bytes(Encoding.DER) in self._anchor_der:
+        self._by_subject: dict[NameKey, list[_Pooled]] = {}
+        for cert, is_anchor in [(a, True) for a in self.anchors] + [
+            (c, False) for c in intermediates
+        ]:
+            if not is_anchor and cert.public_bytes(Encoding.DER) in self._anchor_der:
                 continue
-            self._by_subject.setdefault(cert.subject.public_bytes(), []).append((cert, False))
+            try:
+                pooled = _Pooled(
+                    cert, is_anchor, (name_key(cert.subject), spki_hash(cert)), ski(cert)
+                )
+            except REJECTIONS as exc:
+                if is_anchor:
+                    raise VerificationError(
+                        f"trust anchor {who(cert)} does not parse: {exc}", reason="malformed"
+                    ) from None
+                log.info("ignoring an unreadable certificate in the bundle: %s", exc)
+                continue
+            self._by_subject.setdefault(pooled.ident[0], []).append(pooled)
+        for pooled_list in self._by_subject.values():
+            pooled_list.sort(key=lambda p: not p.is_anchor)  # anchors first: shortest paths
+        self._signer_paths: dict[tuple[int, bytes, bytes], VerifiedPath | VerificationError] = {}
+        self._signer_stack: set[bytes] = set()
 
     # -- building --------------------------------------------------------------------------
-    def build_path(self, leaf: x509.Certificate, *, now: datetime) -> VerifiedPath:
+    def build_path(
+        self, leaf: x509.Certificate, *, now: datetime, require_end_entity: bool = True
+    ) -> VerifiedPath:
         """Find and check a path from ``leaf`` to a pinned anchor at ``now``.
 
-        Checks signatures, validity, CA flags, pathLen, keyUsage, unknown critical extensions,
-        policies and the date-independent algorithm rules (:meth:`AlgorithmPolicy.check_always`);
-        *not* revocation or the SHA-1/RSA-1024 cut-over (see :meth:`recheck`).
+        Checks signatures, validity, CA flags, pathLen, keyUsage, unknown critical
+        extensions, policies, name constraints, the end-entity profile (unless
+        ``require_end_entity`` is false) and the date-independent algorithm rules
+        (:meth:`AlgorithmPolicy.check_always`); *not* revocation or the SHA-1/RSA-1024
+        cut-over (see :meth:`recheck`).
         """
         require_utc(now)
+        try:
+            return self._build(leaf, now, require_end_entity, policies=True)
+        except PARSE_ERRORS as exc:
+            raise _fail("malformed", f"{who(leaf)} does not parse: {exc}") from None
+
+    def _build(
+        self, leaf: x509.Certificate, now: datetime, end_entity: bool, *, policies: bool
+    ) -> VerifiedPath:
         self._check_validity(leaf, now)
         self._check_critical(leaf)
-        bc = _ext(leaf, x509.BasicConstraints)
-        if isinstance(bc, x509.BasicConstraints) and bc.ca:
-            raise _fail("not-end-entity", f"{_who(leaf)} is a CA certificate, not an end entity")
+        if end_entity:
+            self._check_end_entity(leaf)
         errors: list[VerificationError] = []
-        path = self._extend([leaf], set(), now, errors)
+        path = self._extend([leaf], set(), now, errors, policies)
         if path is None:
             if errors:
                 raise max(errors, key=lambda e: _PRIORITY.get(e.reason, 0))
             raise _fail(
                 "unknown-issuer",
-                f"no path from {_who(leaf)} to a pinned anchor (issuer {leaf.issuer.rfc4514_string()} unknown)",
+                f"no path from {who(leaf)} to a pinned anchor"
+                f" (issuer {leaf.issuer.rfc4514_string()} unknown)",
             )
-        self._check_policies(path)
         return self._summarise(path)
+
+    def _check_end_entity(self, leaf: x509.Certificate) -> None:
+        if _is_ca(leaf):
+            raise _fail("not-end-entity", f"{who(leaf)} is a CA certificate, not an end entity")
+        ku = ext(leaf, x509.KeyUsage)
+        if isinstance(ku, x509.KeyUsage) and ku.key_cert_sign:
+            raise _fail("not-end-entity", f"{who(leaf)} may sign certificates (keyCertSign)")
+        if not leaf.subject.rdns:
+            try:
+                san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            except x509.ExtensionNotFound:
+                san = None
+            if san is None or not san.critical:
+                raise _fail(
+                    "malformed", f"{who(leaf)} has an empty subject and no critical subjectAltName"
+                )
 
     def _extend(
         self,
         path: list[x509.Certificate],
-        visited: set[tuple[bytes, str]],
+        visited: set[tuple[NameKey, bytes]],
         now: datetime,
         errors: list[VerificationError],
+        policies: bool,
     ) -> list[x509.Certificate] | None:
         cert = path[-1]
         if len(path) > self.max_depth:
             errors.append(_fail("path-too-long", f"no path within {self.max_depth} certificates"))
             return None
-        candidates = self._by_subject.get(cert.issuer.public_bytes(), [])
-        aki = _aki(cert)
-        # anchors first, so the shortest trusted path wins
-        for issuer, is_anchor in sorted(candidates, key=lambda c: not c[1]):
-            if aki is not None and _ski(issuer) != aki:
+        key_id = aki(cert)
+        # RFC 5280 6.1.4 (l): pathLen counts the CA certificates below the issuer,
+        # leaving out self-issued ones (subject == issuer)
+        below = sum(1 for c in path[1:] if not _self_issued(c))
+        for pooled in self._by_subject.get(name_key(cert.issuer), ()):
+            if key_id is not None and pooled.ski is not None and pooled.ski != key_id:
                 continue
-            ident = (issuer.subject.public_bytes(), spki_sha256(_public_key(issuer)))
-            if ident in visited:
+            if pooled.ident in visited:
                 continue  # a loop through cross-certificates
-            # RFC 5280 6.1.4 (l): pathLen counts the CA certificates below the issuer,
-            # leaving out self-issued ones (subject == issuer)
-            below = sum(1 for c in path[1:] if c.subject != c.issuer)
+            issuer = pooled.cert
             try:
-                self._check_issued_by(cert, issuer, below, now, is_anchor)
+                self._check_issued_by(cert, issuer, below, now)
+                if pooled.is_anchor:
+                    full = [*path, issuer]
+                    self._check_path(full, policies)
+                    return full
             except VerificationError as exc:
                 errors.append(exc)
                 continue
-            if is_anchor:
-                return [*path, issuer]
-            found = self._extend([*path, issuer], visited | {ident}, now, errors)
+            except PARSE_ERRORS as exc:
+                errors.append(_fail("malformed", f"{who(issuer)} does not parse: {exc}"))
+                continue
+            found = self._extend([*path, issuer], visited | {pooled.ident}, now, errors, policies)
             if found is not None:
                 return found
         return None
@@ -497,84 +399,84 @@ class Verifier:
         if now < cert.not_valid_before_utc:
             raise _fail(
                 "not-yet-valid",
-                f"{_who(cert)} is valid from {cert.not_valid_before_utc.isoformat()}",
+                f"{who(cert)} is valid from {cert.not_valid_before_utc.isoformat()}",
             )
-        if now >= cert.not_valid_after_utc:
-            raise _fail(
-                "expired", f"{_who(cert)} expired at {cert.not_valid_after_utc.isoformat()}"
-            )
+        if now > cert.not_valid_after_utc:  # RFC 5280 4.1.2.5: notAfter is inclusive
+            raise _fail("expired", f"{who(cert)} expired at {cert.not_valid_after_utc.isoformat()}")
 
     def _check_critical(self, cert: x509.Certificate) -> None:
-        for ext in cert.extensions:
-            if ext.critical and ext.oid not in _KNOWN_CRITICAL:
+        for e in cert.extensions:
+            if e.critical and e.oid not in _KNOWN_CRITICAL:
+                if e.oid in _NEVER_CRITICAL:
+                    raise _fail("malformed", f"{who(cert)} marks {e.oid.dotted_string} critical")
                 raise _fail(
                     "unknown-critical-extension",
-                    f"{_who(cert)} has critical {ext.oid.dotted_string}",
+                    f"{who(cert)} has critical {e.oid.dotted_string}",
                 )
 
     def _check_issued_by(
-        self,
-        cert: x509.Certificate,
-        issuer: x509.Certificate,
-        below: int,
-        now: datetime,
-        is_anchor: bool,
+        self, cert: x509.Certificate, issuer: x509.Certificate, below: int, now: datetime
     ) -> None:
         if not verify_raw_signature(
-            _public_key(issuer),
+            public_key(issuer),
             cert.signature,
             cert.tbs_certificate_bytes,
             cert.signature_hash_algorithm,
         ):
-            raise _fail(
-                "bad-certificate-signature", f"{_who(cert)} is not signed by {_who(issuer)}"
-            )
-        bc = _ext(issuer, x509.BasicConstraints)
+            raise _fail("bad-certificate-signature", f"{who(cert)} is not signed by {who(issuer)}")
+        bc = ext(issuer, x509.BasicConstraints)
         if not isinstance(bc, x509.BasicConstraints) or not bc.ca:
-            raise _fail("not-a-ca", f"{_who(issuer)} is not a CA")
-        ku = _ext(issuer, x509.KeyUsage)
+            raise _fail("not-a-ca", f"{who(issuer)} is not a CA")
+        ku = ext(issuer, x509.KeyUsage)
         if isinstance(ku, x509.KeyUsage) and not ku.key_cert_sign:
-            raise _fail("not-a-ca", f"{_who(issuer)} may not sign certificates")
+            raise _fail("not-a-ca", f"{who(issuer)} may not sign certificates")
         if bc.path_length is not None and below > bc.path_length:
-            raise _fail("path-length", f"{_who(issuer)} allows {bc.path_length} CAs below it")
-        if not is_anchor:
-            self._check_validity(issuer, now)
-            self._check_critical(issuer)
+            raise _fail("path-length", f"{who(issuer)} allows {bc.path_length} CAs below it")
+        # the anchor too: an expired anchor, or one with a critical extension this
+        # verifier does not know, is refused like any other certificate
+        self._check_validity(issuer, now)
+        self._check_critical(issuer)
 
-    def _check_policies(self, path: list[x509.Certificate]) -> None:
-        if self.acceptable_policies is None:
-            return
-        valid = set(self.acceptable_policies)
-        for cert in reversed(path[:-1]):  # from below the anchor down to the leaf
-            pols = _ext(cert, x509.CertificatePolicies)
-            asserted = (
-                set()
-                if not isinstance(pols, x509.CertificatePolicies)
-                else {p.policy_identifier.dotted_string for p in pols}
-            )
-            if _ANY_POLICY not in asserted:
-                valid &= asserted
-            if not valid:
-                raise _fail("policy", f"{_who(cert)} asserts none of the acceptable policies")
+    def _check_path(self, path: list[x509.Certificate], policies: bool) -> None:
+        """Policies (§6.1) and name constraints over a complete path, anchor last."""
+        below_anchor = path[-2::-1]  # from the certificate the anchor issued down to the leaf
+        if policies:
             try:
-                raw = cert.extensions.get_extension_for_oid(POLICY_MAPPINGS_OID).value
-            except x509.ExtensionNotFound:
-                continue
-            assert isinstance(raw, x509.UnrecognizedExtension)
-            mappings = parse_policy_mappings(raw.value)
-            mapped_from = {a for a, _ in mappings}
-            valid = {b for a, b in mappings if a in valid} | (valid - mapped_from)
+                process_policies(
+                    below_anchor,
+                    initial_policies=self.acceptable_policies,
+                    explicit=self.explicit_policy,
+                    inhibit_mapping=self.inhibit_policy_mapping,
+                    inhibit_any=self.inhibit_any_policy,
+                )
+            except PolicyError as exc:
+                raise _fail("policy", f"{who(path[0])}: {exc}") from None
+        constraints: list[x509.NameConstraints] = []
+        n = len(below_anchor)
+        for i, cert in enumerate(below_anchor, start=1):
+            if constraints and not (i < n and _self_issued(cert)):
+                problem = check_name_constraints(subject_names(cert), constraints)
+                if problem is not None:
+                    raise _fail("name-constraints", f"{who(cert)}: {problem}")
+            if i < n:
+                nc = ext(cert, x509.NameConstraints)
+                if isinstance(nc, x509.NameConstraints):
+                    constraints.append(nc)
 
     def _summarise(self, path: list[x509.Certificate]) -> VerifiedPath:
         leaf = path[0]
-        keys = [_public_key(c) for c in path]
+        keys = [public_key(c) for c in path]
         AlgorithmPolicy.check_always(path, keys)
-        refs = []
-        for cert, issuer in itertools.pairwise(path):
-            bc = _ext(cert, x509.BasicConstraints)
-            is_ca = isinstance(bc, x509.BasicConstraints) and bc.ca
-            refs.append((issuer_key(issuer), cert.serial_number, is_ca))
-        san = _ext(leaf, x509.SubjectAlternativeName)
+        anchor_fp = path[-1].fingerprint(hashes.SHA256())
+        refs = [
+            _RevRef(
+                cert_scope(cert, _is_ca(cert)),
+                (name_key(issuer.subject), spki_hash(issuer)),
+                anchor_fp,
+            )
+            for cert, issuer in itertools.pairwise(path)
+        ]
+        san = ext(leaf, x509.SubjectAlternativeName)
         sites = frozenset(
             uri[len(SITE_URI_PREFIX) :]
             for uri in (
@@ -584,12 +486,12 @@ class Verifier:
             )
             if uri.startswith(SITE_URI_PREFIX)
         )
-        eku = _ext(leaf, x509.ExtendedKeyUsage)
-        ku = _ext(leaf, x509.KeyUsage)
+        eku = ext(leaf, x509.ExtendedKeyUsage)
+        ku = ext(leaf, x509.KeyUsage)
         return VerifiedPath(
             certificates=tuple(path),
-            not_before=max(c.not_valid_before_utc for c in path[:-1]),
-            not_after=min(c.not_valid_after_utc for c in path[:-1]),
+            not_before=max(c.not_valid_before_utc for c in path),
+            not_after=min(c.not_valid_after_utc for c in path),
             uses_sha1=any(
                 c.signature_hash_algorithm is not None and c.signature_hash_algorithm.name == "sha1"
                 for c in path[:-1]
@@ -598,7 +500,7 @@ class Verifier:
             revocation_refs=tuple(refs),
             leaf_key=keys[0],
             key_kind="rsa" if isinstance(keys[0], rsa.RSAPublicKey) else "ec",
-            leaf_key_id=bytes.fromhex(spki_sha256(keys[0])),
+            leaf_key_id=spki_hash(leaf),
             site_ids=sites,
             ekus=frozenset(o.dotted_string for o in eku)
             if isinstance(eku, x509.ExtendedKeyUsage)
@@ -617,20 +519,23 @@ class Verifier:
         return self._recheck(vp, now)
 
     def _recheck(self, vp: VerifiedPath, now: datetime) -> VerifiedPath:
-        if not vp.not_before <= now < vp.not_after:
+        if not vp.not_before <= now <= vp.not_after:
             # another path may still be valid (raises expired / not-yet-valid if none is);
             # everything below is then checked on that path, not on the cached one
-            vp = self.build_path(vp.leaf, now=now)
+            vp = self._build(vp.leaf, now, False, policies=True)
         policy = self.policy
         if (vp.uses_sha1 or vp.weak_rsa) and not policy.legacy_allowed(now):
             for cert in vp.certificates[:-1]:
-                policy.check_hash(cert.signature_hash_algorithm, now, _who(cert))
+                policy.check_hash(cert.signature_hash_algorithm, now, who(cert))
             for cert in vp.certificates:
-                policy.check_key(_public_key(cert), now, _who(cert))
-        revocation = self.revocation
-        for issuer, serial, is_ca in vp.revocation_refs:
-            revocation.check(issuer, serial, is_ca, now, policy)  # positional: hot path
+                policy.check_key(public_key(cert), now, who(cert))
+        for ref in vp.revocation_refs:
+            self._check_revocation(ref, now)
         return vp
+
+    def validate(self, cert: x509.Certificate, *, now: datetime) -> VerifiedPath:
+        """RFC 5280 path validation of any certificate (a CA's too) with revocation."""
+        return self.recheck(self.build_path(cert, now=now, require_end_entity=False), now=now)
 
     def verify_certificate(
         self,
@@ -642,19 +547,121 @@ class Verifier:
         """Full check of one end-entity certificate at ``now``; returns the path."""
         vp = self.recheck(self.build_path(cert, now=now), now=now)
         if not vp.digital_signature:
-            raise _fail("key-usage", f"{_who(cert)} lacks the digitalSignature key usage")
+            raise _fail("key-usage", f"{who(cert)} lacks the digitalSignature key usage")
         for eku in required_ekus:
             if eku not in vp.ekus:
-                raise _fail("key-usage", f"{_who(cert)} lacks extended key usage {eku}")
+                raise _fail("key-usage", f"{who(cert)} lacks extended key usage {eku}")
         return vp
+
+    # -- revocation ------------------------------------------------------------------------
+    def _check_revocation(self, ref: _RevRef, now: datetime) -> None:
+        """RFC 5280 §6.3.3 for one certificate: judged only by lists whose scope covers
+        it, rejected unless fresh lists cover every reason."""
+        store = self.revocation
+        if ref.generation != store.generation or ref.store_id != id(store):
+            ref.cached = candidates(store, ref.scope)
+            ref.generation = store.generation
+            ref.store_id = id(store)
+            ref.fast = _fast_plan(ref.cached, ref.issuer_id)
+        fast = ref.fast
+        if fast is not None:
+            # only a "known good" verdict is taken here; anything else goes to judge()
+            rec, entries, delta, delta_entries = fast
+            if rec.this_update <= now < rec.next_update and (
+                not rec.sha1 or self.policy.legacy_allowed(now)
+            ):
+                serial = ref.scope.serial
+                status: object = _NOT_LISTED
+                if delta is not None and delta.this_update <= now:
+                    if now >= delta.next_update or (
+                        delta.sha1 and not self.policy.legacy_allowed(now)
+                    ):
+                        status = _UNSURE  # stale or refused delta: judge() says which
+                    else:
+                        status = delta_entries.get(serial, _NOT_LISTED)
+                if status is _NOT_LISTED:
+                    status = entries.get(serial, _NOT_LISTED)
+                if status is _NOT_LISTED or status is x509.ReasonFlags.remove_from_crl:
+                    return
+        issuer_id = ref.issuer_id
+
+        def signer_ok(rec: CrlRecord) -> VerificationError | None:
+            if rec.signer_id == issuer_id:
+                return None
+            return self._check_signer(rec, ref.anchor, now)
+
+        judge(
+            ref.cached,
+            ref.scope.serial,
+            ref.scope.is_ca,
+            now,
+            self.policy.legacy_allowed(now),
+            signer_ok,
+        )
+
+    def _check_signer(
+        self, rec: CrlRecord, anchor: bytes, now: datetime
+    ) -> VerificationError | None:
+        """§6.3.3 (f): a list signed by another key (or another CRL issuer) counts only if
+        its signer's certificate validates, revocation included, to the same anchor."""
+        signer = rec.signer
+        fp = signer.fingerprint(hashes.SHA256())
+        if fp in self._signer_stack:
+            # the signer's own status is being judged by a list it signed (PKITS 4.14.30):
+            # its path is being validated one level up
+            return None
+        key = (self.revocation.generation, fp, anchor)
+        cached = self._signer_paths.get(key)
+        self._signer_stack.add(fp)
+        try:
+            if cached is None:
+                try:
+                    cached = self._build(signer, now, False, policies=False)
+                except VerificationError as exc:
+                    cached = exc
+                except PARSE_ERRORS as exc:
+                    cached = _fail("malformed", f"{who(signer)} does not parse: {exc}")
+                self._signer_paths[key] = cached
+            if isinstance(cached, VerificationError):
+                return _fail("crl-signer", f"{rec.label}: no valid path for its signer: {cached}")
+            if cached.certificates[-1].fingerprint(hashes.SHA256()) != anchor:
+                return _fail("crl-signer", f"{rec.label}: its signer chains to another anchor")
+            try:
+                self._recheck(cached, now)
+            except VerificationError as exc:
+                return _fail("crl-signer", f"{rec.label}: its signer is not valid: {exc}")
+        finally:
+            self._signer_stack.discard(fp)
+        return None
+
+
+_NOT_LISTED = object()
+_UNSURE = object()
+
+
+def _fast_plan(cands: Sequence[Candidate], issuer_id: tuple[NameKey, bytes]) -> _Fast | None:
+    if not cands:
+        return None
+    first = cands[0]
+    rec = first.record
+    if first.reasons != ALL_REASONS or rec.signer_id != issuer_id:
+        return None
+    for delta, entries in first.deltas:  # newest first, as judge() reads them
+        if delta.number <= rec.number or (delta.base or 0) > rec.number:
+            continue
+        return rec, first.entries, delta, entries
+    return rec, first.entries, None, {}
 
 
 _PRIORITY = {
     "expired": 5,
     "not-yet-valid": 5,
+    "policy": 4,
+    "name-constraints": 4,
     "path-length": 4,
     "not-a-ca": 4,
     "bad-certificate-signature": 3,
     "unknown-critical-extension": 3,
+    "malformed": 3,
     "path-too-long": 1,
 }

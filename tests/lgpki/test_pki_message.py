@@ -222,3 +222,46 @@ def test_oversized_message_is_refused():
 
 def _site(site_id: str) -> SiteInfo:
     return SiteInfo(id=site_id, kind="asp", name=site_id)
+
+
+def _bad_certificate(kind: str) -> bytes:
+    """DER that does not load (``junk``), or loads and fails when its extensions are read."""
+    if kind == "junk":
+        return b"\x30\x03\x02\x01\x01"
+    if kind == "version":  # X.509 version 12: cryptography raises InvalidVersion, not ValueError
+        good = _bad_certificate("san")
+        assert good.count(b"\xa0\x03\x02\x01\x02") == 1
+        return good.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x0b")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import ExtensionOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "LGPKI Application CA G2 Sub1")])
+    oid = {"san": ExtensionOID.SUBJECT_ALTERNATIVE_NAME, "eku": ExtensionOID.EXTENDED_KEY_USAGE}[
+        kind
+    ]
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - timedelta(days=1))
+        .not_valid_after(NOW + timedelta(days=1))
+        .add_extension(x509.UnrecognizedExtension(oid, b"\x04\x01"), critical=False)
+        .sign(key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+
+
+@pytest.mark.parametrize("kind", ["junk", "version", "san", "eku"])
+def test_a_bad_attached_certificate_is_a_malformed_rejection(shared_pki, world: World, kind):
+    message = _signer(shared_pki, world, "asp-jlis-east").sign(topic="t", payload=b"x", now=NOW)
+    verifier = _verifier(shared_pki)
+    bad = replace(message, certificate=_bad_certificate(kind))
+    assert _reason(verifier, bad) == "malformed"
+    assert _reason(verifier, SignedMessage.from_bytes(bad.to_bytes())) == "malformed"
+    assert (verifier.accepted, verifier.rejected) == (0, 2)

@@ -234,9 +234,10 @@ def test_expired_and_not_yet_valid_on_both_sides_of_the_boundary(shared_pki, wor
     assert (
         _reason(verifier, cert, cert.not_valid_before_utc - timedelta(seconds=1)) == "not-yet-valid"
     )
-    assert _reason(verifier, cert, cert.not_valid_after_utc) == "expired"
-    # one second before expiry the path itself is fine; only the CRLs are out of date
-    assert _reason(verifier, cert, cert.not_valid_after_utc - timedelta(seconds=1)) == "crl-stale"
+    # RFC 5280 4.1.2.5: notAfter is inclusive, so the certificate expires one second later
+    assert _reason(verifier, cert, cert.not_valid_after_utc + timedelta(seconds=1)) == "expired"
+    # at notAfter itself the path is fine; only the CRLs are out of date
+    assert _reason(verifier, cert, cert.not_valid_after_utc) == "crl-stale"
 
 
 def test_revoked_leaf(pki: Pki, world: World):
