@@ -147,6 +147,7 @@ class Mutant:
     end: int
     text: str
     scope: tuple[str, int] | None  # (function name, first line) holding it; None: module level
+    context: str = ""  # the source line, stripped
 
     @property
     def ident(self) -> str:
@@ -189,6 +190,9 @@ class _Enumerator:
         a, b = self._span(node)
         return self.source[a:b].decode()
 
+    def _line(self, lineno: int) -> str:
+        return self.lines[lineno - 1].decode(errors="replace").strip()
+
     def _skipped_line(self, node: ast.AST) -> bool:
         line = self.lines[node.lineno - 1]  # type: ignore[attr-defined]
         return b"pragma: no mutate" in line
@@ -212,6 +216,7 @@ class _Enumerator:
                 end=end,
                 text=text,
                 scope=self.scope[-1] if self.scope else None,
+                context=self._line(node.lineno),  # type: ignore[attr-defined]
             )
         )
 
@@ -336,6 +341,7 @@ class _Enumerator:
                 end=pos,
                 text=text,
                 scope=self.scope[-1],
+                context=self._line(first.lineno),
             )
         )
 
@@ -840,6 +846,7 @@ class Outcome:
             "operator": m.operator,
             "original": m.original,
             "mutated": m.mutated,
+            "context": m.context,
             "status": self.status,
             "tests": self.tests,
             "wall_s": round(self.wall_s, 2),
@@ -865,6 +872,7 @@ def _judged(mutant: Mutant, equivalent: list[dict[str, str]]) -> str | None:
             and entry["operator"] == mutant.operator
             and entry["original"] == mutant.original
             and entry["mutated"] == mutant.mutated
+            and entry.get("line", "") in mutant.context
         ):
             return entry["reason"]
     return None
@@ -1011,6 +1019,27 @@ def print_report(rows: list[dict[str, object]], outcomes: list[Outcome]) -> None
         print(f"error: {m.module}:{m.line}: exit {o.exit_code}: {o.reason}")
 
 
+def rescore(path: Path, equivalent: list[dict[str, str]]) -> list[Outcome]:
+    """The outcomes of an earlier run, survivors judged again against ``equivalent``."""
+    outcomes = []
+    for row in json.loads(path.read_text())["mutants"]:
+        module, index = row["id"].rsplit("#", 1)
+        mutant = Mutant(
+            module=module, index=int(index), line=row["line"], operator=row["operator"],
+            original=row["original"], mutated=row["mutated"], start=0, end=0, text="",
+            scope=None, context=row.get("context", ""),
+        )  # fmt: skip
+        status = row["status"]
+        if status in (SURVIVED, UNCOVERED, EQUIVALENT):
+            reason = _judged(mutant, equivalent)
+            if reason is not None:
+                status = EQUIVALENT
+            elif status == EQUIVALENT:
+                status = SURVIVED
+        outcomes.append(Outcome(mutant, status, row["tests"], row["wall_s"]))
+    return outcomes
+
+
 def resolve_modules(names: list[str] | None) -> list[str]:
     if not names:
         paths = sorted(ROOT.glob(DEFAULT_MODULES))
@@ -1051,7 +1080,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-cache", action="store_true", help="trace the baseline even if a cached one matches"
     )
     parser.add_argument("--list", action="store_true", help="list the sampled mutants and stop")
+    parser.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="JSON",
+        help="print the report of an earlier run again with the current --equivalent list",
+    )
     args = parser.parse_args(argv)
+    if args.rescore is not None:
+        outcomes = rescore(args.rescore, load_equivalent(args.equivalent))
+        print_report(summarise(outcomes), outcomes)
+        return 0
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1 (got {args.jobs})")
 

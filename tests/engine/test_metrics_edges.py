@@ -10,6 +10,7 @@ import pytest
 from exact_support import bucket_middle
 
 from lgwan_sim.engine import LatencyHistogram, ServiceStats
+from lgwan_sim.engine._metrics import bucket_of, bucket_value
 
 MS = 0.001
 
@@ -129,15 +130,36 @@ def test_merge_adds_buckets_counts_and_totals():
 
 
 def test_to_dict_reports_count_mean_and_the_three_percentiles():
-    values = [k * MS for k in range(1, 101)]  # 1 .. 100 ms
+    # 100 values 5 % apart: each in a bucket of its own, so every rank is told apart
+    values = [MS * 1.05**k for k in range(1, 101)]
     d = hist_of(*values).to_dict()
     assert d == {
         "count": 100,
-        "mean_s": pytest.approx(50.5 * MS, rel=1e-12),
-        "p50_s": pytest.approx(bucket_middle(50 * MS), rel=1e-12),
-        "p95_s": pytest.approx(bucket_middle(95 * MS), rel=1e-12),
-        "p99_s": pytest.approx(bucket_middle(99 * MS), rel=1e-12),
+        "mean_s": pytest.approx(sum(values) / 100, rel=1e-12),
+        "p50_s": pytest.approx(bucket_middle(values[49]), rel=1e-12),
+        "p95_s": pytest.approx(bucket_middle(values[94]), rel=1e-12),
+        "p99_s": pytest.approx(bucket_middle(values[98]), rel=1e-12),
     }
+
+
+def test_a_value_added_with_no_weight_is_never_a_percentile():
+    h = LatencyHistogram()
+    h.add(1 * MS, weight=0)
+    h.add(2 * MS)
+    assert h.count == 1
+    assert h.percentile(1e-9) == pytest.approx(bucket_middle(2 * MS), rel=1e-12)
+    assert h.percentile(100) == pytest.approx(bucket_middle(2 * MS), rel=1e-12)
+
+
+def test_the_scalar_bucket_of_a_value_agrees_with_the_histogram():
+    # bucket_of is the documented bucket index: floor(ln(v / 100 ns) / ln(1.019)), -1 below
+    for value in (1e-7, 1.5e-7, 1 * MS, 0.25, 3.0, 7200.0):
+        k = math.floor(math.log(value / 1e-7) / math.log(1.019))
+        assert bucket_of(value) == k
+        assert bucket_value(bucket_of(value)) == pytest.approx(bucket_middle(value), rel=1e-12)
+    assert bucket_of(9.99e-8) == -1
+    assert bucket_of(0.0) == -1
+    assert bucket_value(-1) == 0.0
 
 
 def stats(**kw) -> ServiceStats:
