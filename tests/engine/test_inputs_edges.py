@@ -167,10 +167,35 @@ def test_run_refuses_a_seed_that_is_not_an_integer(seed):
     refused(lambda: run(TOPO, DEMAND, duration_s=1.0, seed=seed), "seed")
 
 
-def test_run_refuses_an_event_for_an_unknown_service():
-    bad = Timeline(events=(E(at_s=0.2, kind=K.DEMAND, multiplier=2.0, service="nope"),))
-    with pytest.raises(InputError, match="unknown service"):
-        run(TOPO, DEMAND, bad, fidelity="flow", duration_s=1.0, seed=1)
+@pytest.mark.parametrize("fidelity", ["analytic", "flow", "packet"])
+def test_run_refuses_an_event_for_an_unknown_service_before_simulating(fidelity):
+    bad = Timeline(events=(E(at_s=0.9, kind=K.DEMAND, multiplier=2.0, service="nope"),))
+    seen: list[float] = []
+    err = refused(
+        lambda: run(
+            TOPO, DEMAND, bad, fidelity=fidelity, duration_s=1.0, seed=1, progress=seen.append,
+            config=EngineConfig(bin_s=0.1),
+        ),
+        "service",
+        "nope",
+    )  # fmt: skip
+    assert "unknown service" in str(err)
+    assert seen == []  # refused up front: not one bin was simulated
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "flow", "packet"])
+def test_run_takes_events_without_a_service(fidelity):
+    timeline = Timeline(
+        events=(
+            E(at_s=0.2, kind=K.DEMAND, multiplier=2.0),
+            E(at_s=0.4, kind=K.DEMAND, multiplier=1.0, service="s"),
+        )
+    )
+    result = run(TOPO, DEMAND, timeline, fidelity=fidelity, duration_s=1.0, seed=1)
+    assert [(e.at_s, e.kind, e.service) for e in result.events] == [
+        (0.2, "demand", None),
+        (0.4, "demand", "s"),
+    ]
 
 
 @pytest.mark.parametrize("fidelity", [Fidelity.FLOW, "packet", "analytic"])

@@ -88,6 +88,22 @@ def test_top_links_are_by_peak_then_id_and_only_loaded_ones():
     assert r.top_links(1) == [("y~z<", 0.9, pytest.approx(0.55))]
     empty = result(link_ids=(), link_capacity_bps=np.zeros(0), link_utilisation=np.zeros((0, 2)))
     assert empty.top_links() == []
+    no_bins = result(link_utilisation=np.zeros((4, 0)))
+    assert no_bins.top_links() == []
+    one = result(
+        link_ids=("x~y>",), link_capacity_bps=np.ones(1), link_utilisation=np.array([[0.5]])
+    )
+    assert one.top_links() == [("x~y>", 0.5, 0.5)]
+
+
+def test_top_links_lists_twenty_by_default():
+    ids = tuple(f"l{i:02d}~m>" for i in range(25))
+    util = np.array([[0.01 * (i + 1)] for i in range(25)])
+    r = result(link_ids=ids, link_capacity_bps=np.ones(25), link_utilisation=util)
+    top = r.top_links()
+    assert len(top) == 20
+    assert [t[0] for t in top] == [f"l{i:02d}~m>" for i in range(24, 4, -1)]
+    assert len(r.top_links(25)) == 25
 
 
 def test_the_digest_covers_every_series_and_nothing_else():
@@ -102,7 +118,8 @@ def test_the_digest_covers_every_series_and_nothing_else():
         result(latency_p50_s={"a": np.array([0.01, np.nan]), "b": np.array([0.02, 0.031])}),
         result(latency_p95_s={"a": np.array([0.011, np.nan]), "b": np.array([0.02, 0.03])}),
         result(latency_p99_s={"a": np.array([0.01, np.nan]), "b": np.array([0.02, 0.05])}),
-        # the same series under other service names
+        # the same series under other service names (in the same order, and in another)
+        result(offered_per_bin={"a2": np.array([3, 1]), "b": np.array([2, 3])}),
         result(offered_per_bin={"c": np.array([3, 1]), "b": np.array([2, 3])}),
     ]
     digests = {x.digest() for x in changed}
@@ -162,6 +179,23 @@ def test_an_applied_event_lists_up_to_50_sites_and_counts_more():
     assert AppliedEvent(at_s=0.0, kind="region_down", sites=fifty).to_dict()["sites"] == list(fifty)
     many = AppliedEvent(at_s=0.0, kind="region_down", sites=(*fifty, "s50"))
     assert many.to_dict()["sites"] == 51
+
+
+def test_a_result_is_not_overloaded_unless_it_says_so():
+    r = RunResult(**{k: v for k, v in vars_of(result()).items() if k not in OPTIONAL})
+    assert r.overloaded is False
+    assert r.overload_reason is None
+    assert r.stopped_at_s == 0.0
+    assert r.wall_s == 0.0
+    assert r.counters == {}
+    assert r.to_dict()["overloaded"] is False
+
+
+OPTIONAL = {"overloaded", "overload_reason", "stopped_at_s", "counters", "wall_s"}
+
+
+def vars_of(r: RunResult) -> dict[str, object]:
+    return {name: getattr(r, name) for name in RunResult.__dataclass_fields__}
 
 
 def test_results_are_frozen():
