@@ -133,6 +133,26 @@ def test_poisson_arrivals_follow_multiplier_changes(fidelity):
 
 
 @pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_an_empty_trace_offers_nothing_across_a_demand_change(fidelity):
+    svc = traced("s", ("a",), "h", [], request_bytes=100)
+    timeline = Timeline(events=(replace(demand_at(2.0), at_s=1.0),))
+    result = run(TOPO, demand_of(svc), timeline, fidelity=fidelity, duration_s=3.0, seed=1)
+    assert result.services["s"].offered == 0
+    assert [e.kind for e in result.events] == ["demand"]
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_the_multiplier_of_the_whole_demand_scales_poisson_arrivals(fidelity):
+    base = Demand(services=(poisson(100.0),), start=datetime(2026, 4, 6, 3, tzinfo=JST))
+    for multiplier, expected in ((2.0, 2000.0), (0.5, 500.0)):
+        result = run(
+            TOPO, replace(base, multiplier=multiplier), fidelity=fidelity, duration_s=10.0,
+            seed=8, config=EngineConfig(bin_s=10.0),
+        )  # fmt: skip
+        assert within(result.services["p"].offered, expected)
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
 def test_poisson_callers_are_drawn_uniformly(fidelity):
     result = run(
         TOPO, Demand(services=(poisson(200.0, callers=("a", "b")),), start=datetime(2026, 4, 6, 3, tzinfo=JST)),
