@@ -1064,6 +1064,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         help=f"a module path, dotted name or file stem; repeatable (default {DEFAULT_MODULES})",
     )
+    parser.add_argument(
+        "--function",
+        action="append",
+        help="only mutants inside functions of this name (repeatable; before sampling)",
+    )
     parser.add_argument("--sample", type=int, default=40, help="mutants per module (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--tests", default=DEFAULT_TESTS, help="pytest arguments of the selection")
@@ -1103,6 +1108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for module in modules:
         source = (ROOT / module).read_bytes()
         found = enumerate_mutants(module, source)
+        if args.function:
+            found = [m for m in found if m.scope is not None and m.scope[0] in args.function]
         available[module] = len(found)
         for mutant in sample(found, module, args.sample, args.seed):
             (noops if is_noop(mutant, source) else chosen).append(mutant)

@@ -167,6 +167,18 @@ def test_poisson_callers_are_drawn_uniformly(fidelity):
     assert within(from_a, offered / 2)
 
 
+def test_poisson_callers_are_drawn_at_random_not_in_turn():
+    # in turn, every 1 s bin would split its ~200 requests evenly (within one)
+    result = run(
+        TOPO, Demand(services=(poisson(200.0, callers=("a", "b")),), start=datetime(2026, 4, 6, 3, tzinfo=JST)),
+        fidelity="flow", duration_s=10.0, seed=6, config=EngineConfig(bin_s=1.0, header_bytes=0.0),
+    )  # fmt: skip
+    from_a = result.utilisation_of("a~h>") * 1e9 / 800
+    from_b = result.utilisation_of("b~h>") * 1e9 / 800
+    assert (from_a + from_b).round().tolist() == result.offered_per_bin["p"].tolist()
+    assert max(abs(from_a - from_b)) > 4
+
+
 def test_a_profile_change_exactly_at_the_start_of_a_segment_is_followed():
     # a window opening at 12:00:00 exactly, with the run starting on the hour
     profile = Profile(window_h=(12.0, 13.0))
