@@ -243,8 +243,8 @@ class _Enumerator:
             self.scope.pop()
             return
         if isinstance(node, ast.ClassDef):
-            for expr in (*node.bases, *node.keywords):
-                self._expr(expr)
+            for part in (*node.bases, *node.keywords):
+                self._child(part)
             self._body(node.body)
             return
         if isinstance(node, ast.If):
@@ -370,23 +370,23 @@ class _Enumerator:
     def _mutate_expr(self, node: ast.expr) -> None:
         if isinstance(node, ast.Compare):
             for i, op in enumerate(node.ops):
-                swap = _CMP_SWAP.get(type(op))
-                if swap is not None:
-                    new = copy.copy(node)
-                    new.ops = [*node.ops[:i], swap(), *node.ops[i + 1 :]]
-                    self._add(node, "compare", new)
+                cmp_swap = _CMP_SWAP.get(type(op))
+                if cmp_swap is not None:
+                    new_cmp = copy.copy(node)
+                    new_cmp.ops = [*node.ops[:i], cmp_swap(), *node.ops[i + 1 :]]
+                    self._add(node, "compare", new_cmp)
         elif isinstance(node, ast.BoolOp):
-            new = copy.copy(node)
-            new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
-            self._add(node, "boolean", new)
+            new_bool = copy.copy(node)
+            new_bool.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+            self._add(node, "boolean", new_bool)
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             self._add(node, "not", f"({self._segment(node.operand)})")
         elif isinstance(node, ast.BinOp):
-            swap = _BIN_SWAP.get(type(node.op))
-            if swap is not None and not (_stringy(node.left) or _stringy(node.right)):
-                new = copy.copy(node)
-                new.op = swap()
-                self._add(node, "arithmetic", new)
+            bin_swap = _BIN_SWAP.get(type(node.op))
+            if bin_swap is not None and not (_stringy(node.left) or _stringy(node.right)):
+                new_bin = copy.copy(node)
+                new_bin.op = bin_swap()
+                self._add(node, "arithmetic", new_bin)
         elif isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, bool):
@@ -750,7 +750,7 @@ class Selection:
         tests = data["tests"]
         for entry in tests.values():
             entry["calls"] = {tuple(c) for c in entry.get("calls", ())}
-        return cls(tests, {tuple(c) for c in data["outside"]}, data["fixture_s"])  # type: ignore[misc]
+        return cls(tests, {tuple(c) for c in data["outside"]}, data["fixture_s"])
 
     def usable(self) -> list[str]:
         return [n for n, e in self.tests.items() if e["outcome"] == "passed"]
@@ -773,7 +773,7 @@ class Selection:
         return any(c[0] == module for c in self.tests[nodeid]["calls"])
 
     def estimate_s(self, nodeids: list[str]) -> float:
-        total = sum(self.tests[n]["s"] for n in nodeids)
+        total = sum(float(self.tests[n]["s"]) for n in nodeids)
         fixtures = {f for n in nodeids for f in self.tests[n]["fixtures"]}
         return total + sum(self.fixture_s.get(f, 0.0) for f in fixtures)
 
