@@ -62,12 +62,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODULES = "lgwan_sim/engine/*.py"
 #: The engine's tests and the scenario tests that run it (the baseline picks per function
-#: among them), without the slow statistical validations (queueing theory, the national
-#: day: minutes per mutant) and the two tests that run the command line in a subprocess
-#: only, which the instrumented baseline cannot see.
+#: among them), without the slow ones: the statistical validations (queueing theory, the
+#: national day) and test_run.py's national runs in every fidelity cost minutes for each
+#: mutant that survives in the code they run; and without the two tests that run the
+#: command line in a subprocess only, which the instrumented baseline cannot see.
 DEFAULT_TESTS = (
     "tests/engine tests/scenario/test_scenario_run.py tests/test_run_outputs.py "
     "--ignore tests/engine/test_queueing.py --ignore tests/engine/test_national.py "
+    "--ignore tests/engine/test_run.py "
     "--deselect tests/test_run_outputs.py::test_a_bundled_study_run_has_a_clean_stderr "
     "--deselect tests/test_run_outputs.py::test_a_run_that_delivers_nothing_has_a_clean_stderr"
 )
