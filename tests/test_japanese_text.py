@@ -94,7 +94,7 @@ def test_a_run_with_japanese_names_has_a_clean_stderr(tmp_path: Path, fidelity: 
     scenario = tmp_path / "tohoku.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
     out = tmp_path / "out"
-    proc = _run_strict("run", str(scenario), "--fidelity", fidelity, "--out", str(out))
+    proc = _run_strict("run", str(scenario), "--fidelity", fidelity, "--out", str(out), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert (out / "map_worst_moment.png").stat().st_size > 0
