@@ -49,7 +49,7 @@ def test_quiet_silences_the_progress(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_a_line_every_30_seconds_even_when_the_run_barely_moves() -> None:
-    from lgwan_sim._cli.scenario import PlainProgress
+    from lgwan_sim._cli._progress import PlainProgress
 
     clock = [0.0]
     sink = io.StringIO()
@@ -67,7 +67,7 @@ def test_a_line_every_30_seconds_even_when_the_run_barely_moves() -> None:
 
 def test_a_line_every_30_seconds_even_between_callbacks() -> None:
     """A bin of a slow run can take minutes: a timer repeats the position meanwhile."""
-    from lgwan_sim._cli.scenario import PlainProgress
+    from lgwan_sim._cli._progress import PlainProgress
 
     sink = io.StringIO()
     seen = threading.Event()
@@ -88,7 +88,7 @@ def test_a_line_every_30_seconds_even_between_callbacks() -> None:
 def test_the_terminal_bar_shows_percent_and_time_remaining() -> None:
     from rich.console import Console
 
-    from lgwan_sim._cli.scenario import progress_for
+    from lgwan_sim._cli._progress import progress_for
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=120, color_system=None)
