@@ -111,10 +111,14 @@ def test_a_long_packet_run_warns_in_one_line_before_it_starts(tmp_path: Path) ->
         text=True,
         env={**os.environ, "MPLBACKEND": "Agg"},
     ) as proc:
+        # Without the warning nothing would come (--quiet): end the run after a while then.
+        timer = threading.Timer(300.0, proc.kill)
+        timer.start()
         try:
             assert proc.stderr is not None
             first = proc.stderr.readline()  # the run itself would take hours: stop here
         finally:
+            timer.cancel()
             proc.kill()
     assert first.startswith("lgwan-sim: warning: packet fidelity: "), first
     assert re.search(r"about \d+(\.\d)? hours of CPU", first), first
