@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import site
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
+import click
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +57,23 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_repository(tmp_pa
     env_dir = tmp_path / "venv"
     # Dependencies come from this interpreter's site-packages (no download needed); the
     # package itself only from the wheel, which the venv's own site-packages put first.
-    venv.create(env_dir, with_pip=False, system_site_packages=True)
+    # `system_site_packages=True` would not do: from inside a virtual environment it gives
+    # the *base* interpreter's site-packages, which need not hold the dependencies at all.
+    # A .pth file naming this interpreter's site directories appends them to the venv's path.
+    venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
+    venv_site = subprocess.run(
+        [str(py), "-I", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dirs = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    (Path(venv_site) / "_running_interpreter.pth").write_text(
+        "".join(f"{d}\n" for d in dirs if Path(d).is_dir()), encoding="utf-8"
+    )
     subprocess.run(
         [
             sys.executable,
@@ -87,6 +104,16 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_outside_the_repository(tmp_pa
         text=True,
     ).stdout.strip()
     assert where.startswith(str(env_dir)), where  # the wheel's copy, not the source tree
+    # The dependencies are the ones this interpreter imports, whether it is a system
+    # interpreter or itself a virtual environment (whose base may have other versions or none).
+    dep = subprocess.run(
+        [str(py), "-I", "-c", "import click; print(click.__file__)"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+    )
+    assert dep.returncode == 0, dep.stderr
+    assert dep.stdout.strip() == click.__file__
     assert (Path(where).parent / "_bundled" / "topology" / "national.yaml").is_file()
     result = subprocess.run(
         [str(env_dir / "bin" / "lgwan-sim"), "topology", "summary", "--json"],

@@ -191,9 +191,13 @@ def test_report_and_csv_say_and_hold_fractions(tmp_path: Path, capsys) -> None:
 
 
 def _run_strict(*argv: str) -> subprocess.CompletedProcess[str]:
-    """The command in a fresh interpreter with every warning an error, as a user runs it."""
+    """The command in a fresh interpreter with every warning an error, as a user runs it.
+
+    ``--quiet`` turns off the progress lines (stderr is a pipe here), so stderr holds only
+    what must never appear on a successful run: warnings and errors.
+    """
     return subprocess.run(
-        [sys.executable, "-W", "error", "-m", "lgwan_sim.cli", *argv],
+        [sys.executable, "-W", "error", "-m", "lgwan_sim.cli", *argv, "--quiet"],
         capture_output=True,
         text=True,
         check=False,

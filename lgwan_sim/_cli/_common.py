@@ -13,7 +13,14 @@ import click
 
 from lgwan_sim.network import ROSTER_COLUMNS, Topology, build_national, load_topology
 
-__all__ = ["echo_json", "out_option", "plural", "topology_from_options", "topology_options"]
+__all__ = [
+    "echo_json",
+    "out_option",
+    "plural",
+    "topology_from_options",
+    "topology_options",
+    "warn_on_stderr",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,11 +58,11 @@ def topology_from_options(
             )
         return load_topology(topology_file)
     return build_national(
-        roster=roster, backup_lines=backup_lines or None, on_warning=_warn_on_stderr
+        roster=roster, backup_lines=backup_lines or None, on_warning=warn_on_stderr
     )
 
 
-def _warn_on_stderr(message: str) -> None:
+def warn_on_stderr(message: str) -> None:
     """A warning the command goes on after: one line on stderr, exit code unchanged."""
     click.echo(f"lgwan-sim: warning: {message}", err=True)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lgwan_sim._cli._common import out_option, plural
+from lgwan_sim._cli._progress import progress_for
 from lgwan_sim.errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -156,39 +157,6 @@ def scenarios_list(as_json: bool) -> None:
         click.echo(f"{entry.name:<28} {entry.duration:>6}  {entry.fidelity:<8}  {entry.title}")
 
 
-class _Progress:
-    """A progress bar in simulated time on stderr; silent when stderr is not a terminal."""
-
-    def __init__(self, total_s: float, label: str) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        console = Console(stderr=True)
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[sim]}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-            transient=True,
-        )
-        self._total = total_s
-        self._task = self._bar.add_task(label, total=total_s, sim="0h00m")
-
-    def __enter__(self) -> _Progress:
-        self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.stop()
-
-    def __call__(self, sim_now_s: float) -> None:
-        now = min(sim_now_s, self._total)
-        hours, rest = divmod(int(now), 3600)
-        self._bar.update(self._task, completed=now, sim=f"{hours}h{rest // 60:02d}m simulated")
-
-
 @click.command("run")
 @click.argument("scenario")
 @out_option(
@@ -218,6 +186,13 @@ class _Progress:
     help="After the end, start nothing new and run until nothing is in flight "
     "(as engine: {drain: true}).",
 )
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress on stderr (a bar on a terminal, else a line every tenth or 30 s); "
+    "warnings and errors still appear.",
+)
 def run(
     scenario: str,
     out: Path,
@@ -228,6 +203,7 @@ def run(
     overwrite: bool,
     no_plots: bool,
     drain: bool,
+    quiet: bool,
 ) -> None:
     """Run a scenario and write summary.json, CSV series, plots and report.html to -o/--out."""
     from lgwan_sim.scenario._runner import check_out_dir, run_scenario, write_run
@@ -235,7 +211,15 @@ def run(
     path = resolve_scenario(scenario)
     sc = _load(path, settings, fidelity=fidelity, seed=seed, drain=drain)
     check_out_dir(out.absolute(), overwrite=overwrite)
-    with _Progress(sc.duration_s, sc.name) as progress:
+    if sc.fidelity == "packet":
+        from lgwan_sim._cli._common import warn_on_stderr
+        from lgwan_sim.scenario._build import engine_inputs
+        from lgwan_sim.scenario._estimate import long_run_warning
+
+        slow = long_run_warning(engine_inputs(sc))
+        if slow is not None:
+            warn_on_stderr(slow)
+    with progress_for(sc.duration_s, sc.name, quiet=quiet) as progress:
         outcome = run_scenario(sc, progress=progress)
     render = None
     if not no_plots:

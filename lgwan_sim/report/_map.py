@@ -122,10 +122,14 @@ def plot_network_map(
     ``link_values`` (keyed by link id, e.g. utilisation 0..1) colours the links; failed links
     are drawn dashed red and failed sites as red crosses.
     """
+    import matplotlib
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
 
+    from lgwan_sim.report._fonts import use_japanese_font
+
+    use_japanese_font()  # site names are often Japanese
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 10), dpi=110)
     ax.set_aspect(1.25)  # roughly equal-area at Japan's latitudes
@@ -216,7 +220,8 @@ def plot_network_map(
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
     outline_note = "" if prefecture_outlines() else " (schematic: no outline data installed)"
-    ax.set_title((title or topology.name) + outline_note)
+    # The axes' title existed before the font was set up when the caller made the axes.
+    ax.set_title((title or topology.name) + outline_note, family=matplotlib.rcParams["font.family"])
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="lower right", fontsize=7, framealpha=0.9)
     return ax

@@ -47,9 +47,15 @@ PLOT_FILES = (
 
 
 def new_figure(width_in: float = 10.0, height_in: float = 4.5) -> Figure:
-    """A figure not registered with pyplot (no global state, freed with its last reference)."""
+    """A figure not registered with pyplot (no global state, freed with its last reference).
+
+    Japanese text in it is drawn in IPAex Gothic (see :mod:`lgwan_sim.report._fonts`).
+    """
     from matplotlib.figure import Figure
 
+    from lgwan_sim.report._fonts import use_japanese_font
+
+    use_japanese_font()
     return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
 
 
