@@ -60,7 +60,7 @@ IntArray = npt.NDArray[np.int64]
 REASONS = ("site_down", "no_route", "link_failure")
 #: A link whose occupancy can add at most this fraction to the path's floor (its slowest
 #: capacity) is taken as idle in the bottleneck expectation; a numerical tolerance.
-_IDLE_TOL = 1e-6
+_IDLE_TOL = 1e-4
 #: Lattice points of each loaded link are summed until ``rho ** n`` falls below this.
 _TAIL_TOL = 1e-13
 
