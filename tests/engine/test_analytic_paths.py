@@ -178,4 +178,11 @@ def test_callers_with_paths_of_different_lengths():
     from_a = _reference([0.3, 0.6], [1.0, 1.0])
     from_b = 1 / (1 - 0.6)
     expected = SERVICE_S * (from_a + from_b) / 2
-    assert result.services["s"].latency.mean == pytest.approx(expected, rel=1e-6)
+    latency = result.services["s"].latency
+    assert latency.mean == pytest.approx(expected, rel=1e-6)
+    # the percentiles are drawn from the same per-caller delays as the mean (1 % buckets)
+    slow, fast = SERVICE_S * from_a, SERVICE_S * from_b
+    assert slow > fast
+    assert latency.percentile(99) == pytest.approx(slow, rel=0.01)
+    assert result.latency_p99_s["s"] == pytest.approx([slow], rel=0.01)
+    assert result.latency_p50_s["s"] == pytest.approx([fast], rel=0.01)
