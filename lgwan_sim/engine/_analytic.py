@@ -10,16 +10,20 @@ requests of each (bin, segment) overlap come from the profile's exact integral.
 
 Link load is the mean bytes per second carried per directed link; utilisation
 ``rho = load * 8 / capacity``. The delay of a message leg is its propagation delay plus a
-processor-sharing transfer time at the path's worst link::
+transfer time set by the path's bottleneck at each instant::
 
-    T = max over links l on the path of  E[size] * 8 / (C_l * (1 - rho_l))
+    T = E[size] * 8 * E[ max over links l on the path of (N_l + 1) / C_l ]
 
-(the mean sojourn of an M/G/1 processor-sharing queue, the model the flow fidelity
-reproduces), with ``rho`` capped at ``analytic_max_utilisation``. Where ``rho > 1`` the
-excess is lost: a leg keeps the fraction ``min(1, 1 / max rho)`` of its traffic and the rest
-is dropped as ``overload``. Latency percentiles per bin are taken over callers, each
-weighted by its delivered messages (within-bin variation of a message's own delay is not
-modelled: use the flow fidelity for that).
+with ``N_l`` the other messages on link ``l``, independent from link to link, each with the
+stationary law of an M/G/1 processor-sharing queue, ``P(N_l >= n) = rho_l ** n``. Under
+max-min sharing (the flow fidelity) a message moves at its fair share on its bottleneck
+link, ``C_l / (N_l + 1)`` where that is smallest; on one link the formula is exactly the PS
+mean sojourn ``E[size] * 8 / (C (1 - rho))``. ``rho`` is capped at
+``analytic_max_utilisation``. Where ``rho > 1`` the excess is lost: a leg keeps the fraction
+``min(1, 1 / max rho)`` of its traffic and the rest is dropped as ``overload``. Latency
+percentiles per bin are taken over callers, each weighted by its delivered messages
+(within-bin variation of a message's own delay is not modelled: use the flow fidelity for
+that).
 """
 
 from __future__ import annotations
@@ -56,6 +60,11 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 REASONS = ("site_down", "no_route", "link_failure")
+#: A link whose occupancy can add at most this fraction to the path's floor (its slowest
+#: capacity) is taken as idle in the bottleneck expectation; a numerical tolerance.
+_IDLE_TOL = 1e-4
+#: Lattice points of each loaded link are summed until ``rho ** n`` falls below this.
+_TAIL_TOL = 1e-13
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +155,109 @@ def _snapshot(state: NetState, svc: ServiceDemand, n_links: int) -> _ServiceSnap
         req_paths=_pad(req_paths, n_links),
         resp_paths=_pad(resp_paths, n_links),
     )
+
+
+def _lattice_points(top_rho: float) -> int:
+    """How many lattice points of a link at ``top_rho`` to sum (the tail beyond is tiny)."""
+    if top_rho <= 0:
+        return 1
+    return max(1, math.ceil(math.log(_TAIL_TOL) / math.log(top_rho)) + 1)
+
+
+def _exact_max(rho: FloatArray, inv: FloatArray, floor: FloatArray) -> FloatArray:
+    """``E[max(floor, max_l (N_l + 1) * inv_l)]`` for a few links, summed over the lattice.
+
+    ``rho`` and ``inv`` are items x links. The expectation is the sum over every lattice
+    point ``y = n * inv_l`` of ``y`` times the probability that link ``l`` is the maximum
+    there (ties go to the lowest link index), plus ``floor`` times ``P(all <= floor)``.
+    """
+    width = rho.shape[1]
+    n_pts = _lattice_points(float(rho.max(initial=0.0)))
+    n = np.arange(1, n_pts + 1, dtype=float)[None, :]
+    fl = floor[:, None]
+    out = floor.copy()
+    for link in range(width):
+        out *= 1.0 - rho[:, link] ** np.floor(floor / inv[:, link] + 1e-9)
+    for link in range(width):
+        r = rho[:, link : link + 1]
+        y = n * inv[:, link : link + 1]
+        term = y * (1.0 - r) * r ** (n - 1.0) * (y > fl * (1 + 1e-12))
+        for other in range(width):
+            if other == link:
+                continue
+            ro = rho[:, other : other + 1]
+            u = n * (inv[:, link : link + 1] / inv[:, other : other + 1])
+            if other < link:  # P(Y_other <= y)
+                term *= 1.0 - ro ** np.floor(u + 1e-9)
+            else:  # P(Y_other < y)
+                term *= 1.0 - ro ** (np.ceil(u - 1e-9) - 1.0)
+        out += term.sum(axis=1)
+    return out
+
+
+def _bottleneck_seconds_per_bit(
+    rho_links: FloatArray, paths: IntArray, inv_cap: FloatArray
+) -> FloatArray:
+    """``E[max_l (N_l + 1) / C_l]`` per path and bin (the module docstring's model).
+
+    ``rho_links`` is links x bins (capped below 1), ``paths`` paths x hops (link indices),
+    ``inv_cap`` paths x hops (``1 / C``, 0 for padding). The result is at least the path's
+    floor ``d = max_l 1 / C_l``; a link adds its excess over the floor,
+    ``E[(Y_l - d)^+] = (1 / C_l) rho_l**k ((1 - f) + rho_l / (1 - rho_l))`` with
+    ``d C_l = k + f`` (``P(Y_l > y) = rho_l ** floor(y C_l)``): exact when one link is loaded,
+    and the lattice sum of :func:`_exact_max` where two or more are (a link whose excess is
+    below ``_IDLE_TOL`` of the floor counts as idle).
+    """
+    floor = inv_cap.max(axis=1)  # paths
+    n_bins = rho_links.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.where(inv_cap > 0, floor[:, None] / np.where(inv_cap > 0, inv_cap, 1.0), 0.0)
+        log_rho = np.log(rho_links)  # -inf for idle links
+    k = np.maximum(np.floor(u + 1e-9), 1.0)  # >= 1 on every real hop, as d >= 1 / C_l
+    head = np.where(inv_cap > 0, inv_cap, 0.0)
+    frac = 1.0 - np.clip(u - k, 0.0, 1.0)
+    q = rho_links / (1.0 - rho_links)
+    # Only the hops that can exceed the idle tolerance in some bin are worked out per bin:
+    # the excess grows with rho, so its value at the busiest bin bounds every other bin.
+    top = rho_links.max(axis=1, initial=0.0)
+    with np.errstate(divide="ignore"):
+        bound = head * np.exp(np.log(top)[paths] * k) * (frac + (top / (1.0 - top))[paths])
+    busy = bound > _IDLE_TOL * floor[:, None]
+    width = int(busy.sum(axis=1).max(initial=0))
+    if width == 0:
+        return np.repeat(floor[:, None], n_bins, axis=1)
+    rows = np.arange(len(paths))[:, None]
+    cols = np.argsort(~busy, axis=1, kind="stable")[:, :width]
+    keep = busy[rows, cols]
+    paths = paths[rows, cols]
+    inv_cap = np.where(keep, inv_cap[rows, cols], 0.0)
+    head, k, frac = np.where(keep, head[rows, cols], 0.0), k[rows, cols], frac[rows, cols]
+    rk = np.exp(log_rho[paths] * k[:, :, None])
+    excess = head[:, :, None] * rk * (frac[:, :, None] + q[paths])
+    fl = floor[:, None, None]
+    loaded = excess > _IDLE_TOL * fl
+    out: FloatArray = floor[:, None] + excess.max(axis=1, initial=0.0)
+    many = loaded.sum(axis=1) >= 2
+    if not many.any():
+        return out
+    p_idx, b_idx = np.nonzero(many)
+    sub_loaded = loaded[p_idx, :, b_idx]
+    # the loaded links of each such item, first; the others (idle) stay at rho = 0
+    order = np.argsort(~sub_loaded, axis=1, kind="stable")
+    width = int(sub_loaded.sum(axis=1).max())
+    cols = order[:, :width]
+    rows = np.arange(len(p_idx))[:, None]
+    sub_links = paths[p_idx][rows, cols]
+    sub_rho = np.where(sub_loaded[rows, cols], rho_links[sub_links, b_idx[:, None]], 0.0)
+    sub_inv = inv_cap[p_idx][rows, cols]
+    sub_inv = np.where(sub_inv > 0, sub_inv, floor[p_idx][:, None])
+    step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
+    vals = np.empty(len(p_idx))
+    for start in range(0, len(p_idx), step):
+        sl = slice(start, start + step)
+        vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], floor[p_idx][sl])
+    out[p_idx, b_idx] = vals
+    return out
 
 
 @dataclass(slots=True)
@@ -520,26 +632,31 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
     partial: dict[tuple[int, int], dict[int, float]] = {}
     chunk = 240
     for seg, (bins, counts) in zip(segments, seg_counts, strict=True):
-        caps_ext = np.append(seg.caps_bps, np.inf)
+        with np.errstate(divide="ignore"):
+            inv_ext = np.append(np.where(seg.caps_bps > 0, 1.0 / seg.caps_bps, np.inf), 0.0)
+        inv_paths = [(inv_ext[s.req_paths], inv_ext[s.resp_paths]) for s in seg.snaps]
         for start in range(0, len(bins), chunk):
             cb = bins[start : start + chunk]
             cc = counts[start : start + chunk]
             rho = rho_ext[:, cb]  # (L+1) x K
             overloaded = bool((rho > 1.0).any())
-            sec_per_byte = 8.0 / (caps_ext[:, None] * (1.0 - np.minimum(rho, cap_rho)))
+            rho_c = np.minimum(rho, cap_rho)
             for k, svc in enumerate(services):
                 snap = seg.snaps[k]
                 if snap.ok_callers.size == 0:
                     continue
-                t_req = sec_per_byte[snap.req_paths].max(axis=1) * svc.request_size.mean_bytes
+                req_inv, resp_inv = inv_paths[k]
+                t_req = _bottleneck_seconds_per_bit(rho_c, snap.req_paths, req_inv) * (
+                    8.0 * svc.request_size.mean_bytes
+                )
                 keep: FloatArray | float = 1.0
                 if overloaded:
                     keep = 1.0 / np.maximum(1.0, rho[snap.req_paths].max(axis=1))
                 if svc.one_way:
                     lat = snap.base_s[:, None] + t_req  # callers x K
                 else:
-                    t_resp = (
-                        sec_per_byte[snap.resp_paths].max(axis=1) * svc.response_size.mean_bytes
+                    t_resp = _bottleneck_seconds_per_bit(rho_c, snap.resp_paths, resp_inv) * (
+                        8.0 * svc.response_size.mean_bytes
                     )
                     if overloaded:
                         keep = keep / np.maximum(1.0, rho[snap.resp_paths].max(axis=1))
