@@ -31,6 +31,12 @@ from lgwan_sim.network import (
     propagation_delay_s,
     topology_from_mapping,
 )
+from lgwan_sim.scenario._broadcast import (
+    BROADCAST_SERVICE,
+    broadcast_event,
+    broadcast_needed,
+    check_broadcast_sizes,
+)
 from lgwan_sim.scenario._catalogue import Catalogue, load_catalogue
 from lgwan_sim.scenario._fields import Fields
 from lgwan_sim.scenario._model import (
@@ -298,6 +304,7 @@ class _Loader:
                 events.append(
                     self.event(items, i, topology, services, start=start, duration_s=duration_s)
                 )
+            check_broadcast_sizes(f, items, events)
         return Scenario(
             name=name,
             description=description,
@@ -588,14 +595,16 @@ class _Loader:
         self, doc: LineDict, catalogue: Catalogue, topology: Topology
     ) -> tuple[ServiceChoice, ...]:
         f = self.f
+        # The whole catalogue is every service but the opt-in ones (named, or needed by an event).
+        default = [n for n in catalogue.names() if not catalogue[n].opt_in]
         if "services" not in doc:
-            chosen: dict[str, LineDict | None] = dict.fromkeys(catalogue.names())
+            chosen: dict[str, LineDict | None] = dict.fromkeys(default)
             container: LineDict = doc
         else:
             container = f.mapping(doc, "services", "services")
             if not container:
                 raise f.error("must name at least one service", doc, "services", "services", {})
-            chosen = dict.fromkeys(catalogue.names()) if self.whole_catalogue else {}
+            chosen = dict.fromkeys(default) if self.whole_catalogue else {}
             for name in container:
                 if name not in catalogue:
                     raise f.error(
@@ -609,6 +618,8 @@ class _Loader:
                 chosen[name] = (
                     None if value is None else f.mapping(container, name, f"services.{name}")
                 )
+        if broadcast_needed(doc) and BROADCAST_SERVICE in catalogue:
+            chosen.setdefault(BROADCAST_SERVICE, None)
         out = []
         for name in sorted(chosen):
             out.append(self.service(name, chosen[name], container, catalogue, topology))
@@ -804,6 +815,7 @@ class _Loader:
         EventType.DC_LOSS: ("site", "detection_s", "switchover_s", "until", "failback"),
         EventType.CAPACITY: ("links", "capacity_bps", "scale", "until"),
         EventType.DEMAND_SURGE: ("service", "multiplier", "until"),
+        EventType.CEPTOAR_ALERT: ("size_bytes",),
     }
 
     def time(
@@ -912,6 +924,8 @@ class _Loader:
             return ScenarioEvent(
                 links=links, capacity_bps=capacity, scale=scale, restore=until, **common
             )
+        if kind is EventType.CEPTOAR_ALERT:
+            return broadcast_event(f, m, path, services, common)
         # demand surge
         f.require(m, "multiplier", path)
         service = None
