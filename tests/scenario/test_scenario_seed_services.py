@@ -235,3 +235,16 @@ def test_losing_the_saga_data_centre_names_who_lost_their_core_systems(
     unreachable = [int(r["unreachable_local_bodies"]) for r in _rows(out / "unreachable.csv")]
     assert max(unreachable) == 52
     assert lost_s // 60 <= sum(1 for u in unreachable if u) <= lost_s // 60 + 1
+
+
+def test_the_saga_report_names_who_lost_their_core_systems(cli, write_scenario, tmp_path) -> None:
+    out = tmp_path / "run"
+    result = cli("run", write_scenario(SAGA.format(standby="")), "--out", out)
+    assert result.code == 0, result.err
+    page = (out / "report.html").read_text(encoding="utf-8")
+    section = page[page.index("Services lost to a down host") :]
+    rows = _rows(out / "outages.csv")
+    assert len(rows) == 52
+    for row in rows:
+        assert row["name"] in section
+    assert 'data-key="service_outages.0.duration_s">1200<' in section
