@@ -8,6 +8,7 @@ Every number in the report is printed from the same summary dictionary that is w
 from __future__ import annotations
 
 import base64
+import csv
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -191,6 +192,7 @@ def render_run_html(
             left_cols=2,
         ),
     ]
+    parts += _outages(summary, folder)
     parts.append("<h2>Plots</h2>")
     for name in plots:
         parts.append(_img(folder / name, _CAPTIONS.get(name, name)))
@@ -246,3 +248,50 @@ def render_run_html(
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+#: Most local bodies named in one row of the outage table (all of them are in outages.csv).
+_NAMED_BODIES = 60
+
+
+def _outages(summary: Mapping[str, Any], folder: Path) -> list[str]:
+    """The spells in which services had no serving host, naming the local bodies cut off."""
+    spells = summary.get("service_outages") or []
+    if not spells:
+        return []
+    names: dict[tuple[str, str], list[str]] = {}
+    path = folder / "outages.csv"
+    if path.exists():
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["service"], row["from"])
+                names.setdefault(key, []).append(row["name"] or row["local_body"])
+    rows = []
+    for i, o in enumerate(spells):
+        k = f"service_outages.{i}"
+        who = names.get((o["service"], o["from"]), [])
+        shown = ", ".join(who[:_NAMED_BODIES])
+        if len(who) > _NAMED_BODIES:
+            shown += f" and {len(who) - _NAMED_BODIES} more"
+        rows.append(
+            '<tr class="bad">'
+            + _cell(o["service"], f"{k}.service", left=True)
+            + _cell(o["host"], f"{k}.host", left=True)
+            + _cell(o["from"], f"{k}.from", left=True)
+            + _cell(o["until"] or "still out at the end", None, left=True)
+            + _cell(o["duration_s"], f"{k}.duration_s")
+            + _cell(o["local_bodies"], f"{k}.local_bodies")
+            + _cell(shown, None, left=True)
+            + "</tr>"
+        )
+    return [
+        "<h2>Services lost to a down host</h2>",
+        "<p>Each spell in which a service had no host serving it (its primary down before "
+        "failover, or without a standby); every local body calling it lost it for the "
+        "spell. One row per local body in <code>outages.csv</code>.</p>",
+        _table(
+            ["service", "host", "from", "until", "duration (s)", "local bodies", "who"],
+            rows,
+            left_cols=4,
+        ),
+    ]

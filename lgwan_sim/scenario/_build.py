@@ -16,6 +16,7 @@ from lgwan_sim.engine import (
     TimelineEvent,
 )
 from lgwan_sim.network import Topology
+from lgwan_sim.scenario._broadcast import BROADCAST_SERVICE, broadcast_trace
 from lgwan_sim.scenario._catalogue import SizeKind, SizeSpec
 from lgwan_sim.scenario._model import EventType, Scenario, ScenarioEvent, ServiceChoice
 from lgwan_sim.traffic import Demand, Profile, ServiceDemand, SizeDist
@@ -39,6 +40,14 @@ def demand_of(scenario: Scenario) -> Demand:
     services = []
     for choice in scenario.services:
         spec = choice.spec
+        broadcast: dict[str, Any] = {}
+        response_size = _size(spec.response_size)
+        if choice.name == BROADCAST_SERVICE and any(
+            e.kind is EventType.CEPTOAR_ALERT for e in scenario.events
+        ):
+            trace, size = broadcast_trace(scenario.events, choice)
+            broadcast = {"arrivals": "trace", "trace_s": trace}
+            response_size = SizeDist.fixed(size)
         services.append(
             ServiceDemand(
                 name=choice.name,
@@ -47,7 +56,7 @@ def demand_of(scenario: Scenario) -> Demand:
                 callers=choice.callers,
                 requests_per_day=choice.requests_per_day,
                 request_size=_size(spec.request_size),
-                response_size=_size(spec.response_size),
+                response_size=response_size,
                 service_time_s=spec.service_time_s.value,
                 profile=Profile(
                     hourly=spec.profile.hourly,
@@ -57,6 +66,7 @@ def demand_of(scenario: Scenario) -> Demand:
                 ),
                 slo_latency_s=spec.slo_latency_s.value,
                 multiplier=choice.multiplier * scenario.growth_factor(choice),
+                **broadcast,
             )
         )
     return Demand(
@@ -278,6 +288,8 @@ def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[Timelin
                 )
                 for r in ev.restore
             )
+    elif ev.kind is EventType.CEPTOAR_ALERT:
+        pass  # a broadcast is demand (a trace of the ceptoar-alert service), not a timeline event
     else:  # demand surge
         out.append(
             TimelineEvent(

@@ -119,6 +119,10 @@ class CallerSpec:
     sites: tuple[str, ...]
     share: Figure | None
     basis: Basis
+    prefectures: tuple[str, ...] = ()
+    """Only candidates in these prefectures (JIS codes); empty: every prefecture."""
+    per_prefecture: Figure | None = None
+    """Keep this many candidates in each prefecture (all of them where there are fewer)."""
 
     def resolve(self, topology: Topology, service: str) -> tuple[str, ...]:
         """The calling site ids in ``topology``, sorted. A share picks a fixed subset.
@@ -130,13 +134,23 @@ class CallerSpec:
         """
         if self.sites:
             return tuple(sorted(self.sites))
-        ids = [s.id for s in topology.sites_of_kind(*self.kinds)]
-        if self.share is None or self.share.value >= 1.0:
-            return tuple(ids)
+        sites = topology.sites_of_kind(*self.kinds)
+        if self.prefectures:
+            sites = [s for s in sites if s.prefecture in self.prefectures]
+        ids = [s.id for s in sites]
 
         def rank(site_id: str) -> bytes:
             return hashlib.sha256(f"{service}:{site_id}".encode()).digest()
 
+        if self.per_prefecture is not None:
+            keep = round(self.per_prefecture.value)
+            chosen: set[str] = set()
+            for code in sorted({s.prefecture or "" for s in sites}):
+                in_pref = [s.id for s in sites if (s.prefecture or "") == code]
+                chosen.update(sorted(in_pref, key=rank)[:keep])
+            ids = [site_id for site_id in ids if site_id in chosen]
+        if self.share is None or self.share.value >= 1.0:
+            return tuple(ids)
         chosen = set(sorted(ids, key=rank)[: round(self.share.value * len(ids))])
         return tuple(site_id for site_id in ids if site_id in chosen)
 
@@ -179,6 +193,8 @@ class ServiceSpec:
     growth_per_year: Figure
     profile: ProfileSpec
     file: str = ""
+    opt_in: bool = False
+    """Runs only in scenarios that name it under ``services:`` (or whose events need it)."""
     detection_s: Figure = DEFAULT_DETECTION_S
     """Failover: from the primary host going down to the health checks noticing."""
     switchover_s: Figure = DEFAULT_SWITCHOVER_S
@@ -222,6 +238,7 @@ _SERVICE_KEYS = (
     "growth_per_year",
     "profile",
     "failover",
+    "opt_in",
 )
 _BASIS_KEYS = ("source", "assumption")
 
@@ -247,7 +264,7 @@ def load_service(path: str | Path) -> ServiceSpec:
         raise ScenarioError("a service file must be a mapping", file=path, line=1)
     f.only(doc, _SERVICE_KEYS, "")
     for key in _SERVICE_KEYS:
-        if key not in ("title_ja", "references", "failover"):
+        if key not in ("title_ja", "references", "failover", "opt_in"):
             f.require(doc, key, "")
     name = f.text(doc, "name", "name")
     if name != path.parent.name:
@@ -279,6 +296,7 @@ def load_service(path: str | Path) -> ServiceSpec:
         ),
         profile=_profile(f, doc),
         file=str(path),
+        opt_in=f.boolean(doc, "opt_in", "opt_in") if "opt_in" in doc else False,
         **_failover(f, doc),
     )
 
@@ -379,7 +397,7 @@ def _host(f: Fields, doc: LineDict) -> HostSpec:
 
 def _callers(f: Fields, doc: LineDict) -> CallerSpec:
     m = f.mapping(doc, "callers", "callers")
-    f.only(m, ("kinds", "sites", "share", *_BASIS_KEYS), "callers")
+    f.only(m, ("kinds", "sites", "share", "prefectures", "per_prefecture", *_BASIS_KEYS), "callers")
     if ("kinds" in m) == ("sites" in m):
         raise f.error("needs exactly one of 'kinds' or 'sites'", m, None, "callers", None)
     kinds: tuple[SiteKind, ...] = ()
@@ -402,7 +420,39 @@ def _callers(f: Fields, doc: LineDict) -> CallerSpec:
     share = None
     if "share" in m:
         share = _figure(f, m, "share", minimum=0.0, maximum=1.0, exclusive=True)
-    return CallerSpec(kinds=kinds, sites=sites, share=share, basis=_basis(f, m, "callers"))
+    prefectures: tuple[str, ...] = ()
+    per_prefecture = None
+    if ("prefectures" in m or "per_prefecture" in m) and "kinds" not in m:
+        raise f.error("needs 'kinds' (it narrows the kinds)", m, None, "callers", None)
+    if "prefectures" in m:
+        prefectures = f.text_list(m, "prefectures", "callers.prefectures")
+        for i, code in enumerate(prefectures):
+            if not (len(code) == 2 and code.isdigit() and 1 <= int(code) <= 47):
+                raise f.error(
+                    "unknown prefecture code (01..47)",
+                    m["prefectures"],
+                    i,
+                    f"callers.prefectures[{i}]",
+                    code,
+                )
+    if "per_prefecture" in m:
+        per_prefecture = _figure(f, m, "per_prefecture", minimum=1.0, maximum=1000.0)
+        if per_prefecture.value != round(per_prefecture.value):
+            raise f.error(
+                "must be a whole number",
+                m["per_prefecture"],
+                "value",
+                "callers.per_prefecture.value",
+                per_prefecture.value,
+            )
+    return CallerSpec(
+        kinds=kinds,
+        sites=sites,
+        share=share,
+        basis=_basis(f, m, "callers"),
+        prefectures=prefectures,
+        per_prefecture=per_prefecture,
+    )
 
 
 _PROFILE_PARTS = {"hourly": 24, "weekly": 7, "monthly": 12}

@@ -32,6 +32,12 @@ from lgwan_sim.network import (
     topology_from_mapping,
 )
 from lgwan_sim.network._model import MAX_CAPACITY_BPS, MAX_METRIC
+from lgwan_sim.scenario._broadcast import (
+    BROADCAST_SERVICE,
+    broadcast_event,
+    broadcast_needed,
+    check_broadcast_sizes,
+)
 from lgwan_sim.scenario._catalogue import Catalogue, load_catalogue
 from lgwan_sim.scenario._fields import (
     MAX_GROWTH_PER_YEAR,
@@ -321,6 +327,7 @@ class _Loader:
                 events.append(
                     self.event(items, i, topology, services, start=start, duration_s=duration_s)
                 )
+            check_broadcast_sizes(f, items, events)
         return Scenario(
             name=name,
             description=description,
@@ -630,8 +637,10 @@ class _Loader:
         list runs with its catalogue values.
         """
         f = self.f
-        run = list(catalogue.names())
-        if "only_services" in doc:
+        only = "only_services" in doc
+        # the whole catalogue is every service but the opt-in ones (named, or needed by an event)
+        run = [n for n in catalogue.names() if not catalogue[n].opt_in]
+        if only:
             names = f.text_list(doc, "only_services", "only_services")
             items = doc["only_services"]
             run = []
@@ -660,6 +669,8 @@ class _Loader:
                         f"services.{name}",
                         name,
                     )
+                if name not in run and not only and catalogue[name].opt_in:
+                    run.append(name)  # an opt-in service runs where a scenario names it
                 if name not in run:
                     raise f.error(
                         "this service is not in only_services, so it does not run; add it "
@@ -673,6 +684,12 @@ class _Loader:
                 changes[name] = (
                     None if value is None else f.mapping(container, name, f"services.{name}")
                 )
+        if (
+            broadcast_needed(doc)
+            and BROADCAST_SERVICE in catalogue
+            and BROADCAST_SERVICE not in run
+        ):
+            run.append(BROADCAST_SERVICE)
         out = []
         for name in sorted(run):
             out.append(self.service(name, changes.get(name), container, catalogue, topology))
@@ -907,6 +924,7 @@ class _Loader:
         EventType.DC_LOSS: ("site", "detection_s", "switchover_s", "until", "failback"),
         EventType.CAPACITY: ("links", "capacity_bps", "scale", "until"),
         EventType.DEMAND_SURGE: ("service", "multiplier", "until"),
+        EventType.CEPTOAR_ALERT: ("size_bytes",),
     }
 
     def time(
@@ -1015,6 +1033,8 @@ class _Loader:
             return ScenarioEvent(
                 links=links, capacity_bps=capacity, scale=scale, restore=until, **common
             )
+        if kind is EventType.CEPTOAR_ALERT:
+            return broadcast_event(f, m, path, services, common)
         # demand surge
         f.require(m, "multiplier", path)
         service = None

@@ -41,6 +41,7 @@ class EventType(StrEnum):
     DC_LOSS = "dc_loss"
     CAPACITY = "capacity"
     DEMAND_SURGE = "demand_surge"
+    CEPTOAR_ALERT = "ceptoar_alert"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +107,8 @@ class ScenarioEvent:
     failback: bool | None = None
     """This event's failover settings; ``None``: the scenario's, else the service's."""
     restore: tuple[Restore, ...] = ()
+    size_bytes: float | None = None
+    """A broadcast's mail size (``ceptoar_alert``); ``None``: the service's catalogue size."""
     note: str = ""
     line: int | None = None
 

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from lgwan_sim.engine import Outages, RunResult, TimelineEvent
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
+from lgwan_sim.scenario._outages import ServiceOutage, service_outages
 
 __all__ = [
     "BUSIEST_LINKS",
@@ -91,6 +92,10 @@ class RunTables:
     map_values: Mapping[str, float] = field(default_factory=dict)
     failed_links: tuple[str, ...] = ()
     failed_sites: tuple[str, ...] = ()
+    outages: tuple[ServiceOutage, ...] = ()
+    """Spells of services without a serving host, with the local bodies that lost them."""
+    topology: Topology | None = None
+    duration_s: float = 0.0
 
     def time_of(self, t_s: float) -> datetime:
         return self.start + timedelta(seconds=t_s)
@@ -235,6 +240,7 @@ def summarise(
     for entry in services.values():
         for reason, n in entry["dropped"].items():
             dropped_total[reason] = dropped_total.get(reason, 0) + n
+    outages = tuple(service_outages(scenario, timeline))
     peak_unreachable = int(unreachable.max(initial=0))
     peak_unreachable_bin = int(unreachable.argmax()) if unreachable.size else 0
     summary: dict[str, Any] = {
@@ -267,6 +273,17 @@ def summarise(
             "peak_at": when(peak_unreachable_bin * bin_s),
             "bins_with_any": int((unreachable > 0).sum()),
         },
+        "service_outages": [
+            {
+                "service": o.service,
+                "host": o.host,
+                "from": when(o.from_s),
+                "until": when(o.until_s) if math.isfinite(o.until_s) else None,
+                "duration_s": min(o.until_s, scenario.duration_s) - o.from_s,
+                "local_bodies": len(o.local_bodies),
+            }
+            for o in outages
+        ],
         "busiest_links": [
             {
                 "link": lid,
@@ -328,6 +345,9 @@ def summarise(
         map_values=map_values,
         failed_links=failed_links,
         failed_sites=failed_sites,
+        outages=outages,
+        topology=scenario.topology,
+        duration_s=scenario.duration_s,
     )
 
 
@@ -410,6 +430,28 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
         ([stamps[b], t.times_s[b], int(t.unreachable[b])] for b in range(len(stamps))),
     )
     _csv(folder / "events.csv", EVENT_COLUMNS, ([e[c] for c in EVENT_COLUMNS] for e in t.events))
+
+    def name(site_id: str) -> str:
+        site = t.topology.site(site_id) if t.topology and site_id in t.topology else None
+        return (site.name_ja or site.name) if site else ""
+
+    _csv(
+        folder / "outages.csv",
+        ["service", "host", "local_body", "name", "from", "until", "duration_s"],
+        (
+            [
+                o.service,
+                o.host,
+                body,
+                name(body),
+                t.time_of(o.from_s).isoformat(),
+                t.time_of(o.until_s).isoformat() if math.isfinite(o.until_s) else "",
+                min(o.until_s, t.duration_s) - o.from_s,
+            ]
+            for o in t.outages
+            for body in o.local_bodies
+        ),
+    )
     return [
         "summary.json",
         "links.csv",
@@ -417,4 +459,5 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
         "services.csv",
         "unreachable.csv",
         "events.csv",
+        "outages.csv",
     ]

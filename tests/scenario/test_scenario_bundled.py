@@ -21,6 +21,8 @@ BUNDLED = (
     "growth-2030",
     "national-weekday",
     "packet-zoom",
+    "saga-dc-loss-standby",
+    "saga-dc-loss",
     "tax-season-peak",
     "tohoku-2011",
 )

@@ -13,7 +13,14 @@ from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import build_national
 from lgwan_sim.scenario import BasisKind, ServiceCategory, load_catalogue, load_service
 
-BASIC = {"mail-relay", "document-exchange", "directory", "bulletin-board", "e-learning"}
+BASIC = {
+    "mail-relay",
+    "document-exchange",
+    "directory",
+    "bulletin-board",
+    "e-learning",
+    "ceptoar-alert",
+}
 ASP = {
     "eltax",
     "eltax-pension",
@@ -21,12 +28,25 @@ ASP = {
     "disaster-support",
     "mynumber-linkage",
     "resident-identity",
+    "koseki-backup",
+    "municipal-cloud-hokkaido",
+    "municipal-cloud-kyoto",
+    "municipal-cloud-saga",
+}
+#: Run only when a scenario names them (or, for the broadcast, has a ceptoar_alert event).
+OPT_IN = {
+    "ceptoar-alert",
+    "koseki-backup",
+    "municipal-cloud-hokkaido",
+    "municipal-cloud-kyoto",
+    "municipal-cloud-saga",
 }
 
 
 def test_the_catalogue_holds_the_basic_and_asp_services() -> None:
     cat = load_catalogue()
     assert set(cat.names()) == BASIC | ASP
+    assert {n for n in cat.names() if cat[n].opt_in} == OPT_IN
     assert {n for n in cat.names() if cat[n].category is ServiceCategory.BASIC} == BASIC
 
 

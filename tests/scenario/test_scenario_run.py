@@ -23,6 +23,7 @@ RUN_FILES = {
     "services.csv",
     "unreachable.csv",
     "events.csv",
+    "outages.csv",
     "link_utilisation.png",
     "service_latency.png",
     "unreachable.png",
