@@ -32,6 +32,7 @@ SCENARIO = (
     "name: 東北の朝\ntopology:\n  inline:\n"
     + JAPANESE_SITES
     + """\
+only_services: [mail-relay, directory]
 services:
   mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
   directory: {primary: dc-b, secondary: dc-a, requests_per_day: 20000}

@@ -26,6 +26,7 @@ topology:
       - {a: core, b: dc-b, capacity_bps: 1.0e+9}
       - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
       - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
+only_services: [directory, konbini]
 services:
   directory: {primary: dc-b, secondary: dc-a, requests_per_day: 4000}
   konbini: {primary: dc-a, secondary: dc-b, callers: [m1, m2], requests_per_day: 2000}

@@ -86,7 +86,11 @@ def test_run_drain_leaves_nothing_in_flight(write_scenario, cli, tmp_path) -> No
     lectures = (
         "services:\n  e-learning: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}\n"
     )
-    quiet = quiet.replace("services:\n", lectures, 1).replace("duration: 4h", "duration: 30m")
+    quiet = (
+        quiet.replace("services:\n", lectures, 1)
+        .replace("only_services: [", "only_services: [e-learning, ", 1)
+        .replace("duration: 4h", "duration: 30m")
+    )
     path = write_scenario(quiet)
     plain, drained = tmp_path / "plain", tmp_path / "drained"
     for out, extra in ((plain, ()), (drained, ("--drain",))):

@@ -36,6 +36,7 @@ topology:
       - {a: core, b: dc-b, capacity_bps: 1.0e+9}
       - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
       - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
+only_services: [mail-relay]
 services:
   mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
 start: "2026-02-16T08:00"
