@@ -22,6 +22,7 @@ and nothing else; :func:`verify` checks a signature and raises
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,11 +160,13 @@ def _check_text(name: str, value: object, *, limit: int = MAX_TEXT_BYTES) -> Non
         raise WireError(f"{name} must be a string, got {type(value).__name__}")
     if len(value.encode("utf-8", "surrogatepass")) > limit:
         raise WireError(f"{name} exceeds {limit} bytes")
-    if any(ord(ch) < 0x20 or ch == "\x7f" or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+    if _CONTROL.search(value):
         raise WireError(f"{name} holds a control character or a lone surrogate")
 
 
 _SCALARS = (int, str, bytes, bool)
+# C0 controls, DEL and lone surrogates (which UTF-8 cannot carry).
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,7 +226,7 @@ class Header:
             _check_bytes("trace", self.trace, limit=MAX_TRACE_BYTES)
         if self.cert is not None:
             _check_bytes("cert", self.cert, limit=MAX_CERT_BYTES)
-        if len(self.extra) + len(_known_items(self)) > MAX_HEADER_ENTRIES:
+        if self.extra and len(self.extra) + len(_known_items(self)) > MAX_HEADER_ENTRIES:
             raise WireError(f"a header holds at most {MAX_HEADER_ENTRIES} entries")
         seen: set[str] = set()
         for key, value in self.extra:
