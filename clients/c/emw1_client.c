@@ -11,7 +11,10 @@
  *   emw1_client VECTORS.json ENDPOINT PEER_SPKI_HEX
  *       Connect a DEALER to ENDPOINT, send a REQ signed with the P-256 test key, receive the
  *       REP, check its frames, header and that its signature verifies with PEER_SPKI_HEX and
- *       that it answers our request. Prints "sent <hex frames>" and "ok".
+ *       that it answers our request. Prints "sent <hex frames>" and "ok". With the
+ *       environment variables EMW1_CURVE_SERVER, EMW1_CURVE_PUBLIC and EMW1_CURVE_SECRET (Z85,
+ *       40 characters each) the connection is CURVE-secured; EMW1_TIMEOUT_MS bounds the wait
+ *       for the reply (default 10000).
  *
  * Exit status 0 on success, 1 on a mismatch or failure (with a line on stderr).
  *
@@ -398,6 +401,17 @@ static int exchange(const char *json, const char *endpoint, const char *peer_hex
     void *sock = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    const char *server = getenv("EMW1_CURVE_SERVER"), *pub = getenv("EMW1_CURVE_PUBLIC"),
+               *sec = getenv("EMW1_CURVE_SECRET");
+    if (server && pub && sec &&
+        (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server, 40) != 0 ||
+         zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
+         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40) != 0)) {
+        fail("curve", zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    const char *timeout_s = getenv("EMW1_TIMEOUT_MS");
+    long timeout_ms = timeout_s ? atol(timeout_s) : 10000;
     if (zmq_connect(sock, endpoint) != 0) {
         fail("connect", zmq_strerror(zmq_errno()));
         return 1;
@@ -408,8 +422,8 @@ static int exchange(const char *json, const char *endpoint, const char *peer_hex
     print_frames("sent", &req);
 
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, 10000) != 1) {
-        fail("receive", "no reply within 10 s");
+    if (zmq_poll(&item, 1, timeout_ms) != 1) {
+        fail("receive", "no reply in time");
         return 1;
     }
     buf_t got[8];

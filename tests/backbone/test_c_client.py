@@ -101,29 +101,100 @@ def test_c_client_notices_a_vector_it_does_not_reproduce(client, tmp_path):
     assert "FAIL req signed bytes" in result.stderr
 
 
-def test_c_dealer_and_python_router_exchange_signed_req_and_rep(client):
+class _Registry:
+    """The key registry's part in ZAP: a Z85 CURVE public key -> the LGPKI identity."""
+
+    def __init__(self, identities: dict[bytes, str]) -> None:
+        self.identities = identities
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        return key in self.identities
+
+
+@pytest.fixture
+def curve_router():
+    """A CURVE ROUTER on loopback whose ZAP handler admits only registered keys.
+
+    Yields (socket, port, server public key, register) where ``register(identity)`` makes a
+    client key pair bound to ``identity`` and returns its Z85 (public, secret).
+    """
     zmq = pytest.importorskip("zmq")
-    service = Signer("asp-eltax-east", ec.generate_private_key(ec.SECP256R1()))
-    spki = service.key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    from zmq.auth.thread import ThreadAuthenticator
+
+    identities: dict[bytes, str] = {}
+
+    class Authenticator(ThreadAuthenticator):
+        def curve_user_id(self, client_public_key: bytes) -> str:
+            return identities[zmq.utils.z85.encode(client_public_key)]
+
     ctx = zmq.Context()
+    auth = Authenticator(ctx)
+    auth.start()
+    auth.configure_curve_callback(domain="*", credentials_provider=_Registry(identities))
+    server_public, server_secret = zmq.curve_keypair()
     router = ctx.socket(zmq.ROUTER)
     router.linger = 0
     router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-    proc = None
+    router.curve_server = True
+    router.curve_publickey = server_public
+    router.curve_secretkey = server_secret
+
+    def register(identity: str) -> tuple[bytes, bytes]:
+        public, secret = zmq.curve_keypair()
+        identities[public] = identity
+        return public, secret
+
     try:
         port = router.bind_to_random_port("tcp://127.0.0.1")
-        proc = subprocess.Popen(
-            [str(client), str(VECTORS_PATH), f"tcp://127.0.0.1:{port}", spki.hex()],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        yield router, port, server_public, register
+    finally:
+        router.close()
+        auth.stop()
+        ctx.term()
+
+
+def _start(client, port, peer_spki, server_public, public, secret, timeout_ms=10_000):
+    env = dict(
+        os.environ,
+        EMW1_CURVE_SERVER=server_public.decode(),
+        EMW1_CURVE_PUBLIC=public.decode(),
+        EMW1_CURVE_SECRET=secret.decode(),
+        EMW1_TIMEOUT_MS=str(timeout_ms),
+    )
+    return subprocess.Popen(
+        [str(client), str(VECTORS_PATH), f"tcp://127.0.0.1:{port}", peer_spki.hex()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _spki(signer: Signer) -> bytes:
+    return signer.key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _stop(proc) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_c_dealer_and_python_router_exchange_signed_req_and_rep_over_curve(client, curve_router):
+    router, port, server_public, register = curve_router
+    service = Signer("asp-eltax-east", ec.generate_private_key(ec.SECP256R1()))
+    proc = _start(client, port, _spki(service), server_public, *register("mun-13-104"))
+    try:
         assert router.poll(20_000), "the C client sent nothing within 20 s"
-        routing_id, *frames = router.recv_multipart()
+        routing_id, *frames = router.recv_multipart(copy=False)
         request = decode(frames)
+        # the identity rule: the header's sender is the connection's authenticated identity
+        assert frames[-1].get("User-Id") == request.header.src == "mun-13-104"
         verify(request, _p256_public(), address="asp-eltax-east/eltax")
         assert request.command is Command.REQ
-        assert request.header.src == "mun-13-104"
         assert request.body == b"ping from C"
         assert abs(request.header.ts_ns - time.time_ns()) < 60 * 10**9
         reply = service.seal(
@@ -134,37 +205,21 @@ def test_c_dealer_and_python_router_exchange_signed_req_and_rep(client):
             ts_ns=time.time_ns(),
             corr=request.header.id,
         )
-        router.send_multipart([routing_id, *reply.frames()])
-        out, err = proc.communicate(timeout=20)
-        assert proc.returncode == 0, err
-        lines = out.splitlines()
-        assert _frames(lines[0]) == frames  # what C says it sent is what arrived
-        assert lines[1:] == ["reply body pong from Python", "ok"]
+        router.send_multipart([routing_id.bytes, *reply.frames()])
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        router.close()
-        ctx.term()
+        out, err = _stop(proc)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert _frames(lines[0]) == [f.bytes for f in frames]  # what C sent is what arrived
+    assert lines[1:] == ["reply body pong from Python", "ok"]
 
 
-def test_c_client_refuses_a_reply_signed_by_someone_else(client):
-    zmq = pytest.importorskip("zmq")
-    claimed = ec.generate_private_key(ec.SECP256R1()).public_key()
+def test_c_client_refuses_a_reply_signed_by_someone_else(client, curve_router):
+    router, port, server_public, register = curve_router
+    claimed = Signer("asp-eltax-east", ec.generate_private_key(ec.SECP256R1()))
     impostor = Signer("asp-eltax-east", ec.generate_private_key(ec.SECP256R1()))
-    spki = claimed.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    ctx = zmq.Context()
-    router = ctx.socket(zmq.ROUTER)
-    router.linger = 0
-    proc = None
+    proc = _start(client, port, _spki(claimed), server_public, *register("mun-13-104"))
     try:
-        port = router.bind_to_random_port("tcp://127.0.0.1")
-        proc = subprocess.Popen(
-            [str(client), str(VECTORS_PATH), f"tcp://127.0.0.1:{port}", spki.hex()],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
         assert router.poll(20_000)
         routing_id, *frames = router.recv_multipart()
         request = decode(frames)
@@ -177,13 +232,24 @@ def test_c_client_refuses_a_reply_signed_by_someone_else(client):
             corr=request.header.id,
         )
         router.send_multipart([routing_id, *reply.frames()])
-        _, err = proc.communicate(timeout=20)
-        assert proc.returncode == 1
-        assert "kid does not name the peer's key" in err
-        assert "signature does not verify" in err
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        router.close()
-        ctx.term()
+        _, err = _stop(proc)
+    assert proc.returncode == 1
+    assert "kid does not name the peer's key" in err
+    assert "signature does not verify" in err
+
+
+def test_an_unregistered_curve_key_never_gets_through(client, curve_router):
+    zmq = pytest.importorskip("zmq")
+    router, port, server_public, _register = curve_router
+    stranger_public, stranger_secret = zmq.curve_keypair()
+    service = Signer("asp-eltax-east", ec.generate_private_key(ec.SECP256R1()))
+    proc = _start(
+        client, port, _spki(service), server_public, stranger_public, stranger_secret, 1_500
+    )
+    try:
+        assert not router.poll(2_500), "a message arrived over an unregistered CURVE key"
+    finally:
+        _, err = _stop(proc)
+    assert proc.returncode == 1
+    assert "no reply in time" in err
