@@ -3,6 +3,7 @@
 * :func:`decode`, :func:`encode`, :func:`seal`, :func:`verify`, :func:`signed_bytes` — the
   frames as pure functions; :class:`Message`, :class:`Header`, :class:`Delivery` — the
   frozen records; :class:`Signer` — an identity and its LGPKI message-signing key.
+* :func:`peek_src` — the header's sender alone, for the broker's identity check.
 * :class:`WireError` — the one error decoding raises (code 400, with a reason).
 
 ``docs/protocol.md`` is the specification; ``docs/protocol-vectors.json`` its test vectors.
@@ -31,6 +32,7 @@ from lgwan_sim.backbone._wire import (
     encode,
     encode_delivery,
     encode_header,
+    peek_src,
     seal,
     signed_bytes,
     verify,
@@ -59,6 +61,7 @@ __all__ = [
     "encode",
     "encode_delivery",
     "encode_header",
+    "peek_src",
     "seal",
     "signed_bytes",
     "verify",

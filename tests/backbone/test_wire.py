@@ -268,3 +268,14 @@ def test_a_nine_byte_int_from_javascript_is_accepted_as_sent(muni):
     assert msgpack.unpackb(raw) == h
     decoded = backbone.decode_header(raw)
     assert decoded.ts_ns == 5
+
+
+def test_peek_src_reads_the_sender_alone_and_refuses_what_decode_refuses(muni):
+    message = muni.seal(Command.EVT, "x", id=bytes(16), ts_ns=0)
+    assert backbone.peek_src(message.header_bytes) == "mun-13-104"
+    for bad in (b"\xc1", msgpack.packb([1]), msgpack.packb({"src": 5}), msgpack.packb({"id": b""})):
+        with pytest.raises(WireError):
+            backbone.peek_src(bad)
+    twice = b"\x82\xa3src\xa1a\xa3src\xa1b"
+    with pytest.raises(WireError, match="exactly once"):
+        backbone.peek_src(twice)

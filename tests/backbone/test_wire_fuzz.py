@@ -16,7 +16,15 @@ import msgpack
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from lgwan_sim.backbone import MAX_BODY_BYTES, Command, ErrorCode, Signer, WireError, decode
+from lgwan_sim.backbone import (
+    MAX_BODY_BYTES,
+    Command,
+    ErrorCode,
+    Signer,
+    WireError,
+    decode,
+    peek_src,
+)
 
 TS = 1_767_225_600_000_000_000
 
@@ -140,13 +148,19 @@ def fuzz(count: int, seed: int) -> tuple[Counter[str], float]:
         data = _mutate(rng, rng.choice(_VALID))
         start = clock()
         try:
-            decode(data)
+            message = decode(data)
         except WireError as exc:
             decoding_s += clock() - start
             outcomes[f"refused {exc.code}"] += 1
         else:
             decoding_s += clock() - start
             outcomes["accepted"] += 1
+            assert peek_src(message.header_bytes) == message.header.src
+        if isinstance(data, list) and len(data) > 4 and type(data[4]) is bytes:
+            try:
+                peek_src(data[4])
+            except WireError:
+                outcomes["peek refused"] += 1
     return outcomes, decoding_s
 
 
