@@ -298,7 +298,11 @@ class _Map(list[tuple[Any, Any]]):
     __slots__ = ()
 
 
-def _unpack_map(data: bytes, what: str, limit: int) -> list[tuple[Any, Any]]:
+def _unpack_map(data: object, what: str, limit: int) -> list[tuple[Any, Any]]:
+    if type(data) is not bytes:
+        if not isinstance(data, bytearray | memoryview):
+            raise WireError(f"{what} must be bytes, got {type(data).__name__}")
+        data = bytes(data)
     if len(data) > limit:
         raise WireError(f"{what} exceeds {limit} bytes ({len(data)})")
     try:

@@ -271,3 +271,13 @@ def test_peek_src_reads_the_sender_alone_and_refuses_what_decode_refuses(muni):
     twice = b"\x82\xa3src\xa1a\xa3src\xa1b"
     with pytest.raises(WireError, match="exactly once"):
         backbone.peek_src(twice)
+
+
+@pytest.mark.parametrize(
+    "function", [backbone.decode_header, backbone.decode_delivery, backbone.peek_src]
+)
+@pytest.mark.parametrize("data", [None, 5, "text", [b""], b"\xc1", b"\x91" * 5000 + b"\x01"])
+def test_every_public_decoder_raises_only_wire_error(function, data):
+    with pytest.raises(WireError) as info:
+        function(data)
+    assert info.value.code == 400
