@@ -1,0 +1,686 @@
+"""EMW1, the emulator's wire protocol: frames, header, signed bytes and signatures.
+
+Everything here is a pure function of its arguments or a frozen record: no sockets, no clock,
+no randomness (ids and times are passed in). ``docs/protocol.md`` is the specification; this
+module is its reference implementation and ``docs/protocol-vectors.json`` pins both together.
+
+A message as an endpoint's DEALER socket sends and receives it::
+
+    0  b""          empty delimiter
+    1  b"EMW1"      protocol and version
+    2  command      one byte (:class:`Command`)
+    3  address      UTF-8, the destination (both directions: the emulator forwards it as is)
+    4  header       msgpack map, integer-only numbers (:class:`Header`)
+    5  body         opaque bytes
+    6  signature    by the sender's LGPKI message-signing key over :func:`signed_bytes`
+    7  delivery     optional, emulator -> endpoint only, unsigned (:class:`Delivery`)
+
+:func:`decode` turns any input into a :class:`Message` or raises :class:`WireError` (code 400)
+and nothing else; :func:`verify` checks a signature and raises
+:class:`~lgwan_sim.errors.VerificationError` with a reason.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import msgpack
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from lgwan_sim.errors import LgwanSimError, PkiError, VerificationError
+from lgwan_sim.lgpki import spki_sha256
+from lgwan_sim.lgpki._crypto import PrivateKey, PublicKey
+
+__all__ = [
+    "DELIMITER",
+    "MAX_ADDRESS_BYTES",
+    "MAX_BODY_BYTES",
+    "MAX_DELIVERY_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_ENTRIES",
+    "MAX_SIGNATURE_BYTES",
+    "PROTOCOL",
+    "SIGNATURE_TAG",
+    "Algorithm",
+    "Command",
+    "Delivery",
+    "ErrorCode",
+    "Header",
+    "Message",
+    "Signer",
+    "WireError",
+    "decode",
+    "decode_delivery",
+    "decode_header",
+    "encode",
+    "encode_delivery",
+    "encode_header",
+    "peek_src",
+    "seal",
+    "signed_bytes",
+    "verify",
+]
+
+PROTOCOL = b"EMW1"
+DELIMITER = b""
+SIGNATURE_TAG = b"EMW1-SIG\x00"
+
+MAX_ADDRESS_BYTES = 255
+MAX_HEADER_BYTES = 16_384
+MAX_HEADER_ENTRIES = 32
+MAX_KEY_BYTES = 16
+MAX_BODY_BYTES = 1 << 20
+MAX_SIGNATURE_BYTES = 512
+MAX_DELIVERY_BYTES = 4_096
+MAX_DELIVERY_PATH = 64
+MAX_CERT_BYTES = 8_192
+MAX_TEXT_BYTES = 1_024
+MAX_TRACE_BYTES = 64
+ID_BYTES = 16
+KID_BYTES = 32
+INT64_MAX = (1 << 63) - 1
+
+_LEN = struct.Struct(">I")
+
+
+class WireError(LgwanSimError, ValueError):
+    """A frame set or field that is not valid EMW1. ``code`` is always 400 (malformed)."""
+
+    code = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"400 malformed: {reason}")
+        self.reason = reason
+
+
+class Command(IntEnum):
+    """Frame 2: what the message is."""
+
+    REQ = 0x01
+    REP = 0x02
+    EVT = 0x03
+    ERR = 0x04
+    HEARTBEAT = 0x05
+    READY = 0x06
+    BYE = 0x07
+
+
+class ErrorCode(IntEnum):
+    """The ``code`` of an ERR message."""
+
+    MALFORMED = 400
+    FORBIDDEN = 403
+    NO_SERVICE = 404
+    UNREACHABLE = 502
+    OVERLOADED = 503
+    TIMEOUT = 504
+
+
+class Algorithm(StrEnum):
+    """Signature algorithms (the names LGPKI uses for message signatures)."""
+
+    ECDSA_P256_SHA256 = "ecdsa-p256-sha256"
+    RSA_PKCS1_SHA256 = "rsa-pkcs1-sha256"
+
+
+_COMMANDS = {int(c): c for c in Command}
+_ALGORITHMS = {a.value: a for a in Algorithm}
+_ERROR_CODES = {int(c): c for c in ErrorCode}
+# Commands whose address may be empty (addressed to the emulator itself).
+_EMPTY_ADDRESS_OK = frozenset({Command.HEARTBEAT, Command.BYE})
+_SHA256 = hashes.SHA256()
+_ECDSA = ec.ECDSA(_SHA256)
+_PKCS1 = padding.PKCS1v15()
+
+
+def _check_bytes(name: str, value: object, *, exact: int | None = None, limit: int = 0) -> None:
+    if type(value) is not bytes:
+        raise WireError(f"{name} must be bytes, got {type(value).__name__}")
+    if exact is not None and len(value) != exact:
+        raise WireError(f"{name} must be {exact} bytes, got {len(value)}")
+    if limit and len(value) > limit:
+        raise WireError(f"{name} exceeds {limit} bytes ({len(value)})")
+
+
+def _check_int(name: str, value: object, *, low: int = 0, high: int = INT64_MAX) -> None:
+    if type(value) is not int:  # bool is an int subclass and is refused here
+        raise WireError(f"{name} must be an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise WireError(f"{name} must be in [{low}, {high}], got {value}")
+
+
+def _check_text(name: str, value: object, *, limit: int = MAX_TEXT_BYTES) -> None:
+    if type(value) is not str:
+        raise WireError(f"{name} must be a string, got {type(value).__name__}")
+    if len(value.encode("utf-8", "surrogatepass")) > limit:
+        raise WireError(f"{name} exceeds {limit} bytes")
+    if _CONTROL.search(value):
+        raise WireError(f"{name} holds a control character or a lone surrogate")
+
+
+_SCALARS = (int, str, bytes, bool)
+# C0 controls, DEL and lone surrogates (which UTF-8 cannot carry).
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Header:
+    """Frame 4: a flat msgpack map with short string keys and integer-only numbers.
+
+    Times and durations are integer nanoseconds (``ts_ns`` since the Unix epoch, UTC).
+    ``extra`` holds keys this version does not define, in order; receivers ignore them.
+    """
+
+    src: str
+    id: bytes
+    kid: bytes
+    alg: Algorithm
+    ts_ns: int
+    corr: bytes | None = None
+    ttl_ns: int | None = None
+    seq: int | None = None
+    ct: str | None = None
+    size_bytes: int | None = None
+    code: ErrorCode | None = None
+    reason: str | None = None
+    addr: str | None = None
+    hb_ns: int | None = None
+    trace: bytes | None = None
+    cert: bytes | None = field(default=None, repr=False)
+    extra: tuple[tuple[str, int | str | bytes | bool], ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_text("src", self.src, limit=MAX_ADDRESS_BYTES)
+        if not self.src:
+            raise WireError("src must not be empty")
+        _check_bytes("id", self.id, exact=ID_BYTES)
+        _check_bytes("kid", self.kid, exact=KID_BYTES)
+        if not isinstance(self.alg, Algorithm):
+            raise WireError(f"alg must be one of {sorted(_ALGORITHMS)}, got {self.alg!r}")
+        _check_int("ts", self.ts_ns)
+        if self.corr is not None:
+            _check_bytes("corr", self.corr, exact=ID_BYTES)
+        if self.ttl_ns is not None:
+            _check_int("ttl", self.ttl_ns, low=1)
+        if self.seq is not None:
+            _check_int("seq", self.seq)
+        if self.ct is not None:
+            _check_text("ct", self.ct, limit=MAX_ADDRESS_BYTES)
+        if self.size_bytes is not None:
+            _check_int("size", self.size_bytes)
+        if self.code is not None and not isinstance(self.code, ErrorCode):
+            raise WireError(f"code must be one of {sorted(_ERROR_CODES)}, got {self.code!r}")
+        if self.reason is not None:
+            _check_text("reason", self.reason)
+        if self.addr is not None:
+            _check_text("addr", self.addr, limit=MAX_ADDRESS_BYTES)
+        if self.hb_ns is not None:
+            _check_int("hb", self.hb_ns, low=1)
+        if self.trace is not None:
+            _check_bytes("trace", self.trace, limit=MAX_TRACE_BYTES)
+        if self.cert is not None:
+            _check_bytes("cert", self.cert, limit=MAX_CERT_BYTES)
+        if self.extra and len(self.extra) + len(_known_items(self)) > MAX_HEADER_ENTRIES:
+            raise WireError(f"a header holds at most {MAX_HEADER_ENTRIES} entries")
+        seen: set[str] = set()
+        for key, value in self.extra:
+            _check_key(key)
+            if key in _KNOWN or key in seen:
+                raise WireError(f"header key {key!r} is defined or repeated")
+            seen.add(key)
+            if type(value) not in _SCALARS:
+                raise WireError(f"header value of {key!r} must be int, str, bytes or bool")
+            if type(value) is int:
+                _check_int(key, value, low=-(1 << 63), high=(1 << 64) - 1)
+
+
+# (wire key, attribute) in the order the encoder writes them.
+_FIELDS: tuple[tuple[str, str], ...] = (
+    ("src", "src"),
+    ("id", "id"),
+    ("kid", "kid"),
+    ("alg", "alg"),
+    ("ts", "ts_ns"),
+    ("corr", "corr"),
+    ("ttl", "ttl_ns"),
+    ("seq", "seq"),
+    ("ct", "ct"),
+    ("size", "size_bytes"),
+    ("code", "code"),
+    ("reason", "reason"),
+    ("addr", "addr"),
+    ("hb", "hb_ns"),
+    ("trace", "trace"),
+    ("cert", "cert"),
+)
+_KNOWN = {wire: attr for wire, attr in _FIELDS}
+_REQUIRED = ("src", "id", "kid", "alg", "ts")
+
+
+def _check_key(key: object) -> None:
+    if type(key) is not str or not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise WireError(f"header keys are strings of 1 to {MAX_KEY_BYTES} bytes, got {key!r}")
+
+
+def _known_items(h: Header) -> list[tuple[str, object]]:
+    items: list[tuple[str, object]] = []
+    for wire, attr in _FIELDS:
+        value = getattr(h, attr)
+        if value is None:
+            continue
+        if isinstance(value, Algorithm):
+            value = value.value
+        elif isinstance(value, ErrorCode):
+            value = int(value)
+        items.append((wire, value))
+    return items
+
+
+def encode_header(header: Header) -> bytes:
+    """The msgpack bytes of ``header``: known keys in a fixed order, then ``extra``."""
+    items = _known_items(header) + list(header.extra)
+    data: bytes = msgpack.packb(dict(items), use_bin_type=True)
+    if len(data) > MAX_HEADER_BYTES:
+        raise WireError(f"header exceeds {MAX_HEADER_BYTES} bytes ({len(data)})")
+    return data
+
+
+class _Map(list[tuple[Any, Any]]):
+    """A decoded msgpack map as its pairs, so repeated keys stay visible to the checks."""
+
+    __slots__ = ()
+
+
+def _unpack_map(data: object, what: str, limit: int) -> list[tuple[Any, Any]]:
+    if type(data) is not bytes:
+        if not isinstance(data, bytearray | memoryview):
+            raise WireError(f"{what} must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+    if len(data) > limit:
+        raise WireError(f"{what} exceeds {limit} bytes ({len(data)})")
+    try:
+        obj = msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            object_pairs_hook=_Map,
+            use_list=True,
+            max_str_len=limit,
+            max_bin_len=limit,
+            max_array_len=MAX_DELIVERY_PATH,
+            max_map_len=MAX_HEADER_ENTRIES,
+            max_ext_len=0,
+        )
+    except Exception as exc:  # msgpack raises many kinds: all mean malformed input
+        raise WireError(f"{what} is not one msgpack map ({type(exc).__name__})") from None
+    if type(obj) is not _Map:
+        raise WireError(f"{what} must be a msgpack map, got {type(obj).__name__}")
+    return obj
+
+
+def decode_header(data: bytes) -> Header:
+    """Parse and check frame 4; raise :class:`WireError` on anything else."""
+    pairs = _unpack_map(data, "header", MAX_HEADER_BYTES)
+    known: dict[str, object] = {}
+    extra: list[tuple[str, int | str | bytes | bool]] = []
+    for key, value in pairs:
+        _check_key(key)
+        if type(value) not in _SCALARS:
+            raise WireError(f"header value of {key!r} must be int, str, bytes or bool")
+        if key in known:
+            raise WireError(f"header key {key!r} is repeated")
+        attr = _KNOWN.get(key)
+        if attr is None:
+            extra.append((key, value))
+        else:
+            known[key] = value
+    missing = [k for k in _REQUIRED if k not in known]
+    if missing:
+        raise WireError(f"header lacks {', '.join(missing)}")
+    alg = known["alg"]
+    if type(alg) is not str or alg not in _ALGORITHMS:
+        raise WireError(f"alg must be one of {sorted(_ALGORITHMS)}, got {alg!r}")
+    known["alg"] = _ALGORITHMS[alg]
+    if "code" in known:
+        code = known["code"]
+        if type(code) is not int or code not in _ERROR_CODES:
+            raise WireError(f"code must be one of {sorted(_ERROR_CODES)}, got {code!r}")
+        known["code"] = _ERROR_CODES[code]
+    kwargs = {_KNOWN[k]: v for k, v in known.items()}
+    return Header(**kwargs, extra=tuple(extra))  # type: ignore[arg-type]  # checked in __post_init__
+
+
+def peek_src(data: bytes) -> str:
+    """The ``src`` of a header, checked alone: the broker's identity check on its hot path.
+
+    Cheaper than :func:`decode_header` (no record is built); raises :class:`WireError` when
+    ``data`` is not one msgpack map or holds no valid ``src``, once or more than once.
+    """
+    found = [value for key, value in _unpack_map(data, "header", MAX_HEADER_BYTES) if key == "src"]
+    if len(found) != 1:
+        raise WireError("header must hold src exactly once")
+    src = found[0]
+    _check_text("src", src, limit=MAX_ADDRESS_BYTES)
+    if not src:
+        raise WireError("src must not be empty")
+    return str(src)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """Frame 7, optional and unsigned: what the emulator modelled for this message.
+
+    ``delay_ns`` is the modelled one-way delay, ``path`` the sites the message crossed.
+    """
+
+    delay_ns: int | None = None
+    path: tuple[str, ...] = ()
+    attempt: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.delay_ns is not None:
+            _check_int("delay", self.delay_ns)
+        if self.attempt is not None:
+            _check_int("attempt", self.attempt)
+        if type(self.path) is not tuple or len(self.path) > MAX_DELIVERY_PATH:
+            raise WireError(f"path must be a list of at most {MAX_DELIVERY_PATH} site ids")
+        for hop in self.path:
+            _check_text("path", hop, limit=MAX_ADDRESS_BYTES)
+
+
+def encode_delivery(delivery: Delivery) -> bytes:
+    """The msgpack bytes of frame 7."""
+    items: dict[str, object] = {}
+    if delivery.delay_ns is not None:
+        items["delay"] = delivery.delay_ns
+    if delivery.path:
+        items["path"] = list(delivery.path)
+    if delivery.attempt is not None:
+        items["attempt"] = delivery.attempt
+    data: bytes = msgpack.packb(items, use_bin_type=True)
+    if len(data) > MAX_DELIVERY_BYTES:
+        raise WireError(f"delivery info exceeds {MAX_DELIVERY_BYTES} bytes ({len(data)})")
+    return data
+
+
+def decode_delivery(data: bytes) -> Delivery:
+    """Parse frame 7; unknown keys are ignored, known ones are type-checked."""
+    pairs = _unpack_map(data, "delivery info", MAX_DELIVERY_BYTES)
+    seen: set[str] = set()
+    values: dict[str, Any] = {}
+    for key, value in pairs:
+        _check_key(key)
+        if key in seen:
+            raise WireError(f"delivery key {key!r} is repeated")
+        seen.add(key)
+        if type(value) is list:
+            if any(type(v) not in _SCALARS for v in value):
+                raise WireError(f"delivery value of {key!r} nests too deep")
+        elif type(value) not in _SCALARS:
+            raise WireError(f"delivery value of {key!r} must be a scalar or a list of scalars")
+        values[key] = value
+    path = values.get("path", [])
+    if type(path) is not list:
+        raise WireError("path must be a list of site ids")
+    return Delivery(delay_ns=values.get("delay"), path=tuple(path), attempt=values.get("attempt"))
+
+
+def signed_bytes(command: Command, address: bytes, header: bytes, body: bytes) -> bytes:
+    """What the signature covers: a domain tag, the command, then length-prefixed fields.
+
+    ``SIGNATURE_TAG || cmd || u32be(len(address)) || address || u32be(len(header)) || header
+    || u32be(len(body)) || body``; ``header`` is the exact frame 4 bytes, never re-encoded.
+    """
+    pack = _LEN.pack
+    return b"".join(
+        (
+            SIGNATURE_TAG,
+            bytes((command,)),
+            pack(len(address)),
+            address,
+            pack(len(header)),
+            header,
+            pack(len(body)),
+            body,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One EMW1 message: the decoded header and the exact bytes it came in (or goes out) as."""
+
+    command: Command
+    address: str
+    header: Header
+    header_bytes: bytes = field(repr=False)
+    body: bytes = field(repr=False)
+    signature: bytes = field(repr=False)
+    delivery: Delivery | None = None
+
+    def signed_bytes(self) -> bytes:
+        """The bytes the signature covers (from the frames as received)."""
+        return signed_bytes(self.command, self.address.encode(), self.header_bytes, self.body)
+
+    def frames(self) -> list[bytes]:
+        """The frames a DEALER sends (see :func:`encode`)."""
+        return encode(self)
+
+
+def _check_address(command: Command, address: str) -> bytes:
+    _check_text("address", address, limit=MAX_ADDRESS_BYTES)
+    if not address and command not in _EMPTY_ADDRESS_OK:
+        raise WireError(f"{command.name} needs a destination address")
+    return address.encode()
+
+
+def _check_command_header(command: Command, h: Header) -> None:
+    if command is Command.REP and h.corr is None:
+        raise WireError("REP needs corr, the id of the request it answers")
+    if command is Command.ERR:
+        if h.code is None or h.reason is None:
+            raise WireError("ERR needs code and reason")
+    elif h.code is not None:
+        raise WireError(f"code is for ERR only, not {command.name}")
+
+
+def _check_signature(alg: Algorithm, signature: bytes) -> None:
+    if alg is Algorithm.RSA_PKCS1_SHA256:
+        if len(signature) != 256:
+            raise WireError(f"an rsa-pkcs1-sha256 signature is 256 bytes, got {len(signature)}")
+    elif not 8 <= len(signature) <= 72 or signature[0] != 0x30:
+        raise WireError("an ecdsa-p256-sha256 signature is a DER SEQUENCE of 8 to 72 bytes")
+
+
+def encode(message: Message) -> list[bytes]:
+    """Frames 0-6 (and 7 when there is delivery info) of ``message``."""
+    frames = [
+        DELIMITER,
+        PROTOCOL,
+        bytes((message.command,)),
+        message.address.encode(),
+        message.header_bytes,
+        message.body,
+        message.signature,
+    ]
+    if message.delivery is not None:
+        frames.append(encode_delivery(message.delivery))
+    return frames
+
+
+def _as_bytes(index: int, frame: object) -> bytes:
+    if type(frame) is bytes:
+        return frame
+    if isinstance(frame, bytearray | memoryview):
+        return bytes(frame)
+    buffer = getattr(frame, "bytes", None)  # a zmq.Frame
+    if type(buffer) is bytes:
+        return buffer
+    raise WireError(f"frame {index} is a {type(frame).__name__}, not bytes")
+
+
+def decode(frames: object, *, max_body_bytes: int = MAX_BODY_BYTES) -> Message:
+    """Parse the frames an endpoint receives (or a ROUTER receives after its routing id).
+
+    Raises :class:`WireError` (code 400) on any input that is not valid EMW1, and nothing
+    else. The signature is checked for shape only; :func:`verify` checks that it verifies.
+    """
+    if not isinstance(frames, Sequence) or isinstance(frames, str | bytes | bytearray):
+        raise WireError(f"frames must be a list of byte strings, got {type(frames).__name__}")
+    count = len(frames)
+    if count not in (7, 8):
+        raise WireError(f"an EMW1 message has 7 or 8 frames, got {count}")
+    parts = [_as_bytes(i, f) for i, f in enumerate(frames)]
+    if parts[0] != DELIMITER:
+        raise WireError("frame 0 must be empty")
+    if parts[1] != PROTOCOL:
+        raise WireError(f"frame 1 must be {PROTOCOL!r}, got {parts[1][:16]!r}")
+    if len(parts[2]) != 1 or parts[2][0] not in _COMMANDS:
+        raise WireError(f"frame 2 is not a command: {parts[2][:8].hex()}")
+    command = _COMMANDS[parts[2][0]]
+    raw_address = parts[3]
+    if len(raw_address) > MAX_ADDRESS_BYTES:
+        raise WireError(f"address exceeds {MAX_ADDRESS_BYTES} bytes ({len(raw_address)})")
+    try:
+        address = raw_address.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WireError("address is not UTF-8") from None
+    _check_address(command, address)
+    header = decode_header(parts[4])
+    _check_command_header(command, header)
+    body = parts[5]
+    if len(body) > max_body_bytes:
+        raise WireError(f"body exceeds {max_body_bytes} bytes ({len(body)})")
+    signature = parts[6]
+    if len(signature) > MAX_SIGNATURE_BYTES:
+        raise WireError(f"signature exceeds {MAX_SIGNATURE_BYTES} bytes")
+    _check_signature(header.alg, signature)
+    delivery = decode_delivery(parts[7]) if count == 8 else None
+    return Message(
+        command=command,
+        address=address,
+        header=header,
+        header_bytes=parts[4],
+        body=body,
+        signature=signature,
+        delivery=delivery,
+    )
+
+
+def _algorithm_of(key: PrivateKey | PublicKey) -> Algorithm:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        if isinstance(key.curve, ec.SECP256R1):
+            return Algorithm.ECDSA_P256_SHA256
+        raise PkiError(f"EMW1 signs with P-256, not {key.curve.name}")
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey) and key.key_size >= 2048:
+        return Algorithm.RSA_PKCS1_SHA256
+    raise PkiError(f"EMW1 signs with P-256 or RSA-2048 keys, not {type(key).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    """An identity (``src``) and its LGPKI message-signing key; ``kid`` and ``alg`` follow."""
+
+    src: str
+    key: PrivateKey = field(repr=False)
+    kid: bytes = field(init=False, repr=False)
+    alg: Algorithm = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "alg", _algorithm_of(self.key))
+        object.__setattr__(self, "kid", bytes.fromhex(spki_sha256(self.key.public_key())))
+
+    def header(self, *, id: bytes, ts_ns: int, **fields: Any) -> Header:
+        """A header from this signer with ``fields`` (Header's optional attributes)."""
+        return Header(src=self.src, id=id, kid=self.kid, alg=self.alg, ts_ns=ts_ns, **fields)
+
+    def seal(
+        self,
+        command: Command,
+        address: str,
+        body: bytes = b"",
+        *,
+        id: bytes,
+        ts_ns: int,
+        **fields: Any,
+    ) -> Message:
+        """Build and sign one message (see :func:`seal`)."""
+        return seal(command, address, self.header(id=id, ts_ns=ts_ns, **fields), body, self.key)
+
+
+def _sign(key: PrivateKey, data: bytes) -> bytes:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, _ECDSA)
+    return key.sign(data, _PKCS1, _SHA256)
+
+
+def seal(command: Command, address: str, header: Header, body: bytes, key: PrivateKey) -> Message:
+    """Encode ``header`` and sign the message with ``key``.
+
+    Raises :class:`WireError` when the message would not be valid EMW1 and
+    :class:`~lgwan_sim.errors.PkiError` when ``key`` is not the one ``header`` names.
+    """
+    command = Command(command)
+    raw_address = _check_address(command, address)
+    _check_command_header(command, header)
+    _check_bytes("body", body, limit=MAX_BODY_BYTES)
+    if _algorithm_of(key) is not header.alg:
+        raise PkiError(f"header alg {header.alg.value} does not fit the signing key")
+    if bytes.fromhex(spki_sha256(key.public_key())) != header.kid:
+        raise PkiError("header kid does not name the signing key")
+    header_bytes = encode_header(header)
+    signature = _sign(key, signed_bytes(command, raw_address, header_bytes, body))
+    return Message(
+        command=command,
+        address=address,
+        header=header,
+        header_bytes=header_bytes,
+        body=body,
+        signature=signature,
+    )
+
+
+def verify(message: Message, key: PublicKey, *, address: str | None = None) -> None:
+    """Check ``message``'s signature with the sender's public ``key``.
+
+    ``address``, when given, is where the receiver is: a message for anywhere else is
+    refused. Raises :class:`~lgwan_sim.errors.VerificationError` with reason
+    ``wrong-destination``, ``algorithm-mismatch``, ``wrong-signer`` (``kid`` does not name
+    ``key``) or ``bad-signature``. Certificate paths, revocation and replay are the
+    caller's (LGPKI's) checks.
+    """
+    h = message.header
+    if address is not None and message.address != address:
+        raise VerificationError(
+            f"message for {message.address!r} arrived at {address!r}", reason="wrong-destination"
+        )
+    try:
+        fits = _algorithm_of(key) is h.alg
+    except PkiError:
+        fits = False
+    if not fits:
+        raise VerificationError(
+            f"alg {h.alg.value} does not fit the key of {h.src!r}", reason="algorithm-mismatch"
+        )
+    if bytes.fromhex(spki_sha256(key)) != h.kid:
+        raise VerificationError(
+            f"message from {h.src!r} names another signing key", reason="wrong-signer"
+        )
+    data = message.signed_bytes()
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(message.signature, data, _ECDSA)
+        else:
+            key.verify(message.signature, data, _PKCS1, _SHA256)
+    except InvalidSignature:
+        raise VerificationError(
+            f"signature of {message.command.name} from {h.src!r} does not verify",
+            reason="bad-signature",
+        ) from None
