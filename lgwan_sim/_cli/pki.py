@@ -412,6 +412,8 @@ def revoke_cmd(
         except ValueError:
             raise InputError("not a readable PEM certificate", file=cert_file) from None
     with obj.open() as ca:
+        if publish:
+            ca.check_publication_time(now)
         if holder is not None:
             revoked = ca.revoke_holder(holder, reason=reason, now=now)
         elif given_cert is not None:

@@ -437,6 +437,17 @@ class Pki:
         """Revoke every certificate other generations issued to ``generation``'s CAs."""
         return self.revocation.compromise_generation(generation, now=now)
 
+    def check_publication_time(self, now: datetime) -> None:
+        """Refuse ``now`` if it is before a list some CA already published (PkiError)."""
+        for record in self.store.latest_crls():
+            if now < record.this_update:
+                raise PkiError(
+                    f"CA {record.ca!r} published {record.scope} #{record.number} at "
+                    f"{record.this_update:%Y-%m-%dT%H:%MZ}; lists published at "
+                    f"{now:%Y-%m-%dT%H:%MZ} would be dated before it (record the revocation "
+                    "with --no-publish, then publish later)"
+                )
+
     def publish_crls(
         self, *, now: datetime, ca_ids: Sequence[str] | None = None, delta: bool = False
     ) -> list[CrlInfo]:

@@ -59,6 +59,12 @@ class Revocation:
             state = self.store.state(found[0].row_id)
             if state.status == "R":
                 raise PkiError(f"certificate {serial:x} from {issuer_ca!r} is already revoked")
+            issued = found[0].certificate.not_valid_before_utc
+            if now < issued:
+                raise PkiError(
+                    f"certificate {serial:x} from {issuer_ca!r} was issued at "
+                    f"{issued:%Y-%m-%dT%H:%MZ}; it cannot be revoked at {now:%Y-%m-%dT%H:%MZ}"
+                )
             targets = [state.row_id]
             if reason == "key_compromise":
                 self.store.block_key(state.spki_sha256, reason=reason, now=now, row_id=state.row_id)
@@ -152,6 +158,14 @@ class Revocation:
         made: list[tuple[CrlRecord, x509.CertificateRevocationList]] = []
         with self.store.write():
             for ca_id in ids:
+                # a list's number and its date go up together: never publish before the last
+                newest = self.store.latest_crls_of(ca_id)
+                if newest is not None and now < newest.this_update:
+                    raise PkiError(
+                        f"CA {ca_id!r} published {newest.scope} #{newest.number} at "
+                        f"{newest.this_update:%Y-%m-%dT%H:%MZ}; a list at "
+                        f"{now:%Y-%m-%dT%H:%MZ} would be dated before it"
+                    )
                 signer = self.signers.get(ca_id)
                 base = self.store.latest_crl(ca_id, "crl") if delta else None
                 if delta and base is None:

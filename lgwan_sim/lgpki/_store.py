@@ -771,6 +771,13 @@ class Store:
         ).fetchone()
         return None if row is None else _crl_record(row)
 
+    def latest_crls_of(self, ca_id: str) -> CrlRecord | None:
+        """The list ``ca_id`` issued last, of any scope (numbers grow with dates)."""
+        row = self.db.execute(
+            f"SELECT {_CRL_COLS} FROM crl WHERE ca = ? ORDER BY number DESC LIMIT 1", (ca_id,)
+        ).fetchone()
+        return None if row is None else _crl_record(row)
+
     def latest_crls(self) -> list[CrlRecord]:
         """The newest CRL, ARL and delta CRL of every CA."""
         rows = self.db.execute(

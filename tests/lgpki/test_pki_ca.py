@@ -339,3 +339,23 @@ def test_export_copy_is_a_complete_home(pki: Pki, tmp_path):
         assert backup.check_integrity().ok
     with pytest.raises(PkiError, match="already exists"):
         pki.export_copy(copy)
+
+
+def test_no_revocation_before_its_certificate_and_no_list_before_the_last(pki: Pki):
+    key = ec.generate_private_key(ec.SECP256R1())
+    site = SiteInfo(id="asp-new", kind="asp", name="New ASP")
+    later = NOW + timedelta(hours=2)
+    leaf = pki.issue_from_csr(_csr(key), site=site, profile="message", now=later)
+    # before the certificate existed
+    with pytest.raises(PkiError, match="cannot be revoked at"):
+        pki.revoke(leaf.issuer_ca, leaf.serial, reason="superseded", now=later - timedelta(hours=1))
+    # a list dated before the issuer's last one would give a higher number an earlier date
+    pki.publish_crls(now=later + timedelta(hours=1), ca_ids=[leaf.issuer_ca])
+    with pytest.raises(PkiError, match="would be dated before it"):
+        pki.publish_crls(now=later + timedelta(minutes=30), ca_ids=[leaf.issuer_ca])
+    with pytest.raises(PkiError, match="would be dated before it"):
+        pki.check_publication_time(later + timedelta(minutes=30))
+    # a backdated revocation is recorded, and the next list, dated after the last, holds it
+    pki.revoke(leaf.issuer_ca, leaf.serial, reason="superseded", now=later + timedelta(minutes=30))
+    (crl, *_rest) = pki.publish_crls(now=later + timedelta(hours=2), ca_ids=[leaf.issuer_ca])
+    assert leaf.serial in [r.serial_number for r in crl.crl]
