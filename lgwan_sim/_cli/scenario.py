@@ -254,7 +254,7 @@ def run(
         return
     click.echo(
         f"{sc.name}: {totals['offered']} offered, {totals['delivered']} delivered, "
-        f"{totals['dropped_total']} dropped, "
+        f"{totals['dropped_total']} dropped, {totals['in_flight']} in flight, "
         f"{plural(totals['slo_breaches'], 'objective breach', 'objective breaches')}, "
         f"peak {plural(summary['unreachable_local_bodies']['peak'], 'unreachable local body', 'unreachable local bodies')}; "
         f"{outcome.wall_s:.1f}s; results in {out}"

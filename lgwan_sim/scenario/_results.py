@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lgwan_sim.engine import Outages, RunResult, TimelineEvent
+from lgwan_sim.engine import EngineConfig, Outages, RunResult, TimelineEvent
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
 from lgwan_sim.scenario._outages import ServiceOutage, service_outages
@@ -169,10 +170,28 @@ def worst_moment(
     )
 
 
+def _settings(config: EngineConfig | None) -> dict[str, Any]:
+    """Every engine setting of the run, JSON-safe (an unlimited value is ``null``)."""
+    if config is None:
+        return {}
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        out[f.name] = None if isinstance(value, float) and math.isinf(value) else value
+    return out
+
+
 def summarise(
-    scenario: Scenario, result: RunResult, timeline: Sequence[TimelineEvent]
+    scenario: Scenario,
+    result: RunResult,
+    timeline: Sequence[TimelineEvent],
+    config: EngineConfig | None = None,
 ) -> RunTables:
-    """Condense a run into the summary and the series the files and plots show."""
+    """Condense a run into the summary and the series the files and plots show.
+
+    ``config`` is the engine's settings, recorded in ``summary.json`` so that two runs'
+    settings can be told apart from their results.
+    """
     n_bins = result.n_bins
     bin_s = result.bin_s
     times = np.arange(n_bins, dtype=float) * bin_s
@@ -307,6 +326,8 @@ def summarise(
             "overload_reason": result.overload_reason,
             "stopped_at_s": result.stopped_at_s,
             "series_sha256": result.digest(),
+            "settings": _settings(config),
+            "counters": dict(sorted(result.counters.items())),
         },
     }
     events = tuple(

@@ -72,7 +72,7 @@ def run_scenario(
         progress=progress,
     )
     wall = time.perf_counter() - began
-    tables = summarise(scenario, result, inputs.timeline.events)
+    tables = summarise(scenario, result, inputs.timeline.events, inputs.config)
     log.info("scenario %s ran in %.2fs", scenario.name, wall)
     return RunOutcome(scenario=scenario, inputs=inputs, result=result, tables=tables, wall_s=wall)
 
