@@ -164,3 +164,26 @@ def test_the_last_partial_bin_of_an_overloaded_packet_run_is_closed_at_the_stop(
     p50 = result.latency_p50_s["s"]
     assert p50[1] == pytest.approx(bucket_middle(0.001 + 1.0), rel=1e-12)
     assert np.isnan(p50[[0, 2, 3, 4]]).all()
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", *EVENT_FIDELITIES])
+@pytest.mark.parametrize(("delay_s", "expected"), [(0.0, [1, 1, 0]), (3.0, [1, 1, 1])])
+def test_a_restoration_on_a_bin_boundary_counts_only_while_unreachable(fidelity, delay_s, expected):
+    # x goes down at 5.0 s and comes back at exactly 20.0 s, the start of bin 2. Without a
+    # convergence delay x is reachable from 20.0 s on, so bin 2 counts nobody; with 3 s of
+    # convergence routing still has no path to x in [20, 23), so bin 2 counts x.
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("y", "h", 1e8, 0.001)], kinds={"h": SiteKind.ASP}
+    )
+    svc = traced("s", ("x", "y"), "h", [1.0, 2.0], request_bytes=1000)
+    events = Timeline(
+        events=(
+            TimelineEvent(at_s=5.0, kind=EventKind.SITE_DOWN, sites=("x",)),
+            TimelineEvent(at_s=20.0, kind=EventKind.SITE_UP, sites=("x",)),
+        )
+    )
+    result = run(
+        topo, demand_of(svc), events, fidelity=fidelity, duration_s=30.0, seed=1,
+        config=EngineConfig(bin_s=10.0, convergence_delay_s=delay_s),
+    )  # fmt: skip
+    assert result.unreachable_local_bodies.tolist() == expected
