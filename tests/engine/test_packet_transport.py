@@ -182,3 +182,49 @@ def test_legs_that_fit_in_the_first_window_are_sent_at_once_without_acks() -> No
     assert paced.counters["acks"] == unlimited.counters["acks"] == 0
     assert paced.dropped.get("buffer_overflow", 0) > 0  # a busy line: queues do form
     assert paced.to_dict() == unlimited.to_dict()
+
+
+def test_a_link_counts_the_bytes_it_transmits_in_each_bin():
+    # 8192 b/s = 1024 B/s, no header: four 1024-B messages offered within 0.75 s leave in
+    # [0, 1), [1, 2), [2, 3) and [3, 4). Bins of 1.5 s see 1.5, 1.5, 1 and 0 s of sending;
+    # the one split across 1.5 s puts half its bytes in each of bins 0 and 1.
+    topo = make_topology([("a", "b", 8192.0, 0.001)])
+    config = EngineConfig(bin_s=1.5, header_bytes=0.0)
+    svc = ServiceDemand(
+        name="s",
+        primary="b",
+        callers=("a",),
+        requests_per_day=1.0,
+        request_size=SizeDist.fixed(1024.0),
+        response_size=SizeDist.fixed(0.0),
+        one_way=True,
+        arrivals="trace",
+        trace_s=(0.0, 0.25, 0.5, 0.75),
+    )
+    result = run(topo, demand(svc), fidelity="packet", duration_s=6.0, seed=1, config=config)
+    util = result.utilisation_of("a~b>")
+    assert util.tolist() == pytest.approx([1.0, 1.0, 2 / 3, 0.0], rel=1e-12)
+    sent = util * 8192.0 * 1.5 / 8
+    assert sent.sum() == pytest.approx(4 * 1024.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_saturated_link_is_used_at_most_fully(fidelity):
+    # 16 Mb/s offered (2000 messages of 1000 B a second) to an 8 Mb/s link
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = ServiceDemand(
+        name="s",
+        primary="b",
+        callers=("a",),
+        requests_per_day=2000.0 * 86400.0,
+        request_size=SizeDist.fixed(1000.0),
+        response_size=SizeDist.fixed(0.0),
+        one_way=True,
+    )
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=4.0, seed=1,
+        config=EngineConfig(bin_s=1.0),
+    )  # fmt: skip
+    util = result.utilisation_of("a~b>")
+    assert (util <= 1.0 + 1e-9).all()
+    assert util[1:] == pytest.approx([1.0] * 3, rel=1e-3)
