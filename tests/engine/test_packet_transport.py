@@ -13,7 +13,7 @@ import math
 import pytest
 from engine_support import demand, make_topology
 
-from lgwan_sim.engine import EngineConfig, run
+from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, run
 from lgwan_sim.traffic import ServiceDemand, SizeDist
 
 
@@ -184,10 +184,9 @@ def test_legs_that_fit_in_the_first_window_are_sent_at_once_without_acks() -> No
     assert paced.to_dict() == unlimited.to_dict()
 
 
-def test_a_link_counts_the_bytes_it_transmits_in_each_bin():
+def _four_back_to_back(timeline=None):
     # 8192 b/s = 1024 B/s, no header: four 1024-B messages offered within 0.75 s leave in
-    # [0, 1), [1, 2), [2, 3) and [3, 4). Bins of 1.5 s see 1.5, 1.5, 1 and 0 s of sending;
-    # the one split across 1.5 s puts half its bytes in each of bins 0 and 1.
+    # [0, 1), [1, 2), [2, 3) and [3, 4); bins of 1.5 s
     topo = make_topology([("a", "b", 8192.0, 0.001)])
     config = EngineConfig(bin_s=1.5, header_bytes=0.0)
     svc = ServiceDemand(
@@ -201,11 +200,26 @@ def test_a_link_counts_the_bytes_it_transmits_in_each_bin():
         arrivals="trace",
         trace_s=(0.0, 0.25, 0.5, 0.75),
     )
-    result = run(topo, demand(svc), fidelity="packet", duration_s=6.0, seed=1, config=config)
-    util = result.utilisation_of("a~b>")
+    result = run(
+        topo, demand(svc), timeline or Timeline(), fidelity="packet", duration_s=6.0, seed=1,
+        config=config,
+    )  # fmt: skip
+    return result.utilisation_of("a~b>")
+
+
+def test_a_link_counts_the_bytes_it_transmits_in_each_bin():
+    # The bins see 1.5, 1.5, 1 and 0 s of sending; the packet sent across 1.5 s puts half
+    # its bytes in each of bins 0 and 1; over the run the bins hold the 4096 B sent.
+    util = _four_back_to_back()
     assert util.tolist() == pytest.approx([1.0, 1.0, 2 / 3, 0.0], rel=1e-12)
-    sent = util * 8192.0 * 1.5 / 8
-    assert sent.sum() == pytest.approx(4 * 1024.0, rel=1e-12)
+    assert (util * 8192.0 * 1.5 / 8).sum() == pytest.approx(4 * 1024.0, rel=1e-12)
+
+
+def test_a_failed_link_counts_only_what_it_sent_before_the_failure():
+    # the link fails at 2.25 s, a quarter into the third packet: bin 1 saw 0.75 s of sending
+    cut = Timeline(events=(TimelineEvent(at_s=2.25, kind=EventKind.LINK_DOWN, links=("a~b",)),))
+    util = _four_back_to_back(cut)
+    assert util.tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0], rel=1e-12)
 
 
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
