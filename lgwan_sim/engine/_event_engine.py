@@ -337,12 +337,21 @@ class EventEngine:
         )
         log.debug("t=%.3f applied %s", t, event.kind)
         self.cur_unreachable = self.state.unreachable_local_bodies()
-        self._note_unreachable()
+        self._note_unreachable(t)
         if change.converge is not None:
             self.cursor.schedule(t + self.config.convergence_delay_s, Convergence(event, change))
 
-    def _note_unreachable(self) -> None:
-        b = min(self.cur_bin, self.n_bins - 1)
+    def _note_unreachable(self, t: float) -> None:
+        """Count the unreachable local bodies from ``t`` on in the bin that holds ``t``.
+
+        A change at the very start of a bin replaces the count the bin opened with: the
+        state before it lasted no time in this bin (the analytic fidelity's segments agree).
+        """
+        b = self.cur_bin
+        if b < self.n_bins and t == b * self.bin_s:
+            self.unreachable[b] = self.cur_unreachable
+            return
+        b = min(b, self.n_bins - 1)
         self.unreachable[b] = max(self.unreachable[b], self.cur_unreachable)
 
     def _converge(self, item: Convergence, t: float) -> None:
@@ -364,7 +373,7 @@ class EventEngine:
             )
         )
         self.cur_unreachable = self.state.unreachable_local_bodies()
-        self._note_unreachable()
+        self._note_unreachable(t)
 
     # -- hooks ----------------------------------------------------------------------------
     def before_event(self, t: float) -> None:

@@ -15,6 +15,10 @@ delay. A port needs no events of its own: for FIFO, a packet's transmission star
 ``max(arrival, port free)``, so the only event per packet per hop is its arrival at the next
 node. The buffer content at an arrival is the bytes whose transmission has not started
 (a deque of (start time, bytes) per port, trimmed at each arrival).
+A port counts in ``carried`` the bytes it transmits in each bin: a packet's transmission
+``[start, done)`` is kept in a deque of the port until it is over, a bin's close counts the
+part of it sent before the bin's end (bytes in proportion to time), a failure the part sent
+before the failure.
 A packet or acknowledgement on a link when the link fails is lost with its message
 (``link_failure``, or ``site_down`` for a site event).
 """
@@ -69,6 +73,10 @@ class PacketEngine(EventEngine):
         self.delay = list(self.state.delay_s)
         self.queue: list[deque[tuple[float, float]]] = [deque() for _ in range(n)]
         self.queued_bytes = [0.0] * n
+        # per port, the transmissions not yet counted in ``carried``: (start, done, bytes),
+        # in order; ``sending`` holds the ports whose deque is not empty
+        self.tx: list[deque[tuple[float, float, float]]] = [deque() for _ in range(n)]
+        self.sending: dict[int, None] = {}
         self.epoch = [0] * n
         self.dead_reason = ["link_failure"] * n
         self.buffer = self.config.buffer_bytes
@@ -177,7 +185,12 @@ class PacketEngine(EventEngine):
                 self.queued_bytes[link] += size
         done = start + size * self.sec_per_byte[link]
         self.free_at[link] = done
-        self.carried[link] += size
+        tx = self.tx[link]
+        while tx and tx[0][1] <= t:
+            self.carried[link] += tx.popleft()[2]
+        if not tx:
+            self.sending[link] = None
+        tx.append((start, done, size))
         self.hops += 1
         pkt[1] = hop + 1
         pkt[3] = self.epoch[link]
@@ -223,6 +236,29 @@ class PacketEngine(EventEngine):
         done = start + pkt[2] * self.sec_per_byte[link] + self.delay[link]
         heapq.heappush(self.heap, (done, self.seq, ACK, pkt, 0))
 
+    # -- bins -----------------------------------------------------------------------------
+    def _count_sent(self, link: int, t: float) -> None:
+        """Count in ``carried`` what the port of ``link`` has transmitted up to ``t``.
+
+        A transmission under way at ``t`` counts the part sent by then (bytes in proportion
+        to time); the rest stays in the deque as a transmission from ``t``.
+        """
+        tx = self.tx[link]
+        carried = self.carried
+        while tx and tx[0][1] <= t:
+            carried[link] += tx.popleft()[2]
+        if tx and tx[0][0] < t:
+            start, done, size = tx[0]
+            part = size * (t - start) / (done - start)
+            carried[link] += part
+            tx[0] = (t, done, size - part)
+        if not tx:
+            self.sending.pop(link, None)
+
+    def account_until(self, t: float) -> None:
+        for link in list(self.sending):
+            self._count_sent(link, t)
+
     # -- failures and capacity ------------------------------------------------------------
     def on_change(self, change: Change, t: float) -> tuple[int, int]:
         lost = 0
@@ -230,6 +266,10 @@ class PacketEngine(EventEngine):
             for link in change.newly_dead:
                 self.epoch[link] += 1
                 self.dead_reason[link] = change.reason
+                # the port stops: what it had not sent yet is never sent
+                self._count_sent(link, t)
+                self.tx[link].clear()
+                self.sending.pop(link, None)
                 self.queue[link].clear()
                 self.queued_bytes[link] = 0.0
                 self.free_at[link] = t
@@ -251,6 +291,7 @@ class PacketEngine(EventEngine):
         heap = self.heap
         t_stop = self.stopped_at_s
         self.close_bins_until(t_stop)
+        self.account_until(t_stop)
         for entry in sorted(heap):
             if entry[2] in (HOP, ACK):
                 self.drop(entry[3][0].msg, "overload")

@@ -95,8 +95,12 @@ def waterfill_numpy(
             frz |= np.bincount(ci, weights=hit, minlength=m) > 0
         rates[frz] = level
         if k:
+            # only the pairs of frozen classes use capacity: weighting every pair by
+            # ``frz * level`` makes 0 * inf = nan once the level is unbounded (a class
+            # crossing no link, left last with no limit)
+            used = frz[ci]
             rem = np.maximum(
-                0.0, rem - np.bincount(li, weights=frz[ci] * pair_n * level, minlength=k)
+                0.0, rem - np.bincount(li[used], weights=pair_n[used] * level, minlength=k)
             )
         unfrozen &= ~frz
     return [float(r) for r in rates]

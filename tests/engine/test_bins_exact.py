@@ -156,11 +156,41 @@ def test_the_last_partial_bin_of_an_overloaded_packet_run_is_closed_at_the_stop(
     assert dict(stats.dropped) == {"overload": 501}
     assert result.offered_per_bin["s"].tolist() == [500, 50, 0, 0, 0]
     assert result.delivered_per_bin["s"].tolist() == [0, 49, 0, 0, 0]
-    # bin 0: 500 packets over 1 s; bin 1: k = 500..549 over the 0.0985 s it lasted
+    # bin 0: 500 packets over 1 s; bin 1: k = 500..548 over the 0.0985 s it lasted (the
+    # packet of k = 549 would be transmitted from the stop on, so it never is)
     util = result.utilisation_of("a~b>")
     assert util[0] == pytest.approx(500 * 8000 / 8e6, rel=1e-12)
-    assert util[1] == pytest.approx(50 * 8000 / (8e6 * (times[549] - 1.0)), rel=1e-9)
+    assert util[1] == pytest.approx(49 * 8000 / (8e6 * (times[549] - 1.0)), rel=1e-9)
     assert util[2:].tolist() == [0.0, 0.0, 0.0]
     p50 = result.latency_p50_s["s"]
     assert p50[1] == pytest.approx(bucket_middle(0.001 + 1.0), rel=1e-12)
     assert np.isnan(p50[[0, 2, 3, 4]]).all()
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", *EVENT_FIDELITIES])
+@pytest.mark.parametrize(
+    ("up_s", "delay_s", "expected"),
+    [(20.0, 0.0, [1, 1, 0]), (20.0, 3.0, [1, 1, 1]), (17.0, 3.0, [1, 1, 0])],
+)
+def test_a_restoration_on_a_bin_boundary_counts_only_while_unreachable(
+    fidelity, up_s, delay_s, expected
+):
+    # x goes down at 5.0 s and comes back at up_s. Back at exactly 20.0 s, the start of
+    # bin 2, without a convergence delay: x is reachable from 20.0 s on, bin 2 counts nobody.
+    # With 3 s of convergence routing has no path to x in [20, 23), so bin 2 counts x. Back
+    # at 17.0 s, routing converges at exactly 20.0 s: bin 2 counts nobody again.
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("y", "h", 1e8, 0.001)], kinds={"h": SiteKind.ASP}
+    )
+    svc = traced("s", ("x", "y"), "h", [1.0, 2.0], request_bytes=1000)
+    events = Timeline(
+        events=(
+            TimelineEvent(at_s=5.0, kind=EventKind.SITE_DOWN, sites=("x",)),
+            TimelineEvent(at_s=up_s, kind=EventKind.SITE_UP, sites=("x",)),
+        )
+    )
+    result = run(
+        topo, demand_of(svc), events, fidelity=fidelity, duration_s=30.0, seed=1,
+        config=EngineConfig(bin_s=10.0, convergence_delay_s=delay_s),
+    )  # fmt: skip
+    assert result.unreachable_local_bodies.tolist() == expected

@@ -13,7 +13,7 @@ import math
 import pytest
 from engine_support import demand, make_topology
 
-from lgwan_sim.engine import EngineConfig, run
+from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, run
 from lgwan_sim.traffic import ServiceDemand, SizeDist
 
 
@@ -182,3 +182,63 @@ def test_legs_that_fit_in_the_first_window_are_sent_at_once_without_acks() -> No
     assert paced.counters["acks"] == unlimited.counters["acks"] == 0
     assert paced.dropped.get("buffer_overflow", 0) > 0  # a busy line: queues do form
     assert paced.to_dict() == unlimited.to_dict()
+
+
+def _four_back_to_back(timeline=None):
+    # 8192 b/s = 1024 B/s, no header: four 1024-B messages offered within 0.75 s leave in
+    # [0, 1), [1, 2), [2, 3) and [3, 4); bins of 1.5 s
+    topo = make_topology([("a", "b", 8192.0, 0.001)])
+    config = EngineConfig(bin_s=1.5, header_bytes=0.0)
+    svc = ServiceDemand(
+        name="s",
+        primary="b",
+        callers=("a",),
+        requests_per_day=1.0,
+        request_size=SizeDist.fixed(1024.0),
+        response_size=SizeDist.fixed(0.0),
+        one_way=True,
+        arrivals="trace",
+        trace_s=(0.0, 0.25, 0.5, 0.75),
+    )
+    result = run(
+        topo, demand(svc), timeline or Timeline(), fidelity="packet", duration_s=6.0, seed=1,
+        config=config,
+    )  # fmt: skip
+    return result.utilisation_of("a~b>")
+
+
+def test_a_link_counts_the_bytes_it_transmits_in_each_bin():
+    # The bins see 1.5, 1.5, 1 and 0 s of sending; the packet sent across 1.5 s puts half
+    # its bytes in each of bins 0 and 1; over the run the bins hold the 4096 B sent.
+    util = _four_back_to_back()
+    assert util.tolist() == pytest.approx([1.0, 1.0, 2 / 3, 0.0], rel=1e-12)
+    assert (util * 8192.0 * 1.5 / 8).sum() == pytest.approx(4 * 1024.0, rel=1e-12)
+
+
+def test_a_failed_link_counts_only_what_it_sent_before_the_failure():
+    # the link fails at 2.25 s, a quarter into the third packet: bin 1 saw 0.75 s of sending
+    cut = Timeline(events=(TimelineEvent(at_s=2.25, kind=EventKind.LINK_DOWN, links=("a~b",)),))
+    util = _four_back_to_back(cut)
+    assert util.tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0], rel=1e-12)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_saturated_link_is_used_at_most_fully(fidelity):
+    # 16 Mb/s offered (2000 messages of 1000 B a second) to an 8 Mb/s link
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = ServiceDemand(
+        name="s",
+        primary="b",
+        callers=("a",),
+        requests_per_day=2000.0 * 86400.0,
+        request_size=SizeDist.fixed(1000.0),
+        response_size=SizeDist.fixed(0.0),
+        one_way=True,
+    )
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=4.0, seed=1,
+        config=EngineConfig(bin_s=1.0),
+    )  # fmt: skip
+    util = result.utilisation_of("a~b>")
+    assert (util <= 1.0 + 1e-9).all()
+    assert util[1:] == pytest.approx([1.0] * 3, rel=1e-3)

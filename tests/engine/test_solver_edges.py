@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lgwan_sim.engine import max_min_rates
+from lgwan_sim.engine import EngineConfig, max_min_rates
 from lgwan_sim.engine._solver import waterfill_numpy, waterfill_python
 
 SOLVERS = [waterfill_python, waterfill_numpy]
@@ -60,3 +60,27 @@ def test_auto_switches_to_numpy_from_numpy_min_flows_up():
 def test_an_unknown_method_is_refused_whatever_the_size(method):
     with pytest.raises(ValueError, match="method must be auto, python or numpy"):
         max_min_rates({"l": 1.0}, {}, method=method)
+
+
+@pytest.mark.parametrize("method", ["python", "numpy", "auto"])
+def test_a_flow_that_crosses_no_link_gets_its_own_limit_without_warnings(method):
+    # As many flows as the engine's default numpy threshold (solver_numpy_min_classes):
+    # 255 share l0 (1 each out of 255) and l1 (2) also carries f000; one flow crosses no
+    # link, so nothing bounds it. Warnings are errors in this suite.
+    n = EngineConfig().solver_numpy_min_classes
+    flows = {f"f{i:03d}": ["l0"] for i in range(n - 1)}
+    flows["f000"] = ["l0", "l1"]
+    flows["none"] = []
+    rates = max_min_rates({"l0": n - 1.0, "l1": 2.0}, flows, method=method, numpy_min_flows=n)
+    assert rates.pop("none") == math.inf
+    assert rates == pytest.approx(dict.fromkeys(rates, 1.0), rel=1e-12)
+
+
+def test_classes_without_links_get_their_limits_from_both_solvers():
+    # no constraint at all, and a linkless class beside linked ones, capped or not
+    for caps, members, counts, limits, expected in (
+        ([], [[], []], [1.0, 3.0], [math.inf, 2.0], [math.inf, 2.0]),
+        ([4.0], [[0], [], []], [2.0, 1.0, 1.0], [math.inf, math.inf, 5.0], [2.0, math.inf, 5.0]),
+    ):
+        assert waterfill_numpy(caps, members, counts, limits) == expected
+        assert waterfill_python(caps, members, counts, limits) == expected
