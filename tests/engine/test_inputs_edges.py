@@ -97,7 +97,6 @@ K = EventKind
             "event at 1.0s.radius_km",
         ),
         (lambda: E(at_s=1.0, kind=K.CAPACITY, capacity_bps=1e6), "event at 1.0s.links"),
-        (lambda: E(at_s=1.0, kind=K.CAPACITY, links=("a~b",)), "event at 1.0s.capacity_bps"),
         (
             lambda: E(at_s=1.0, kind=K.CAPACITY, links=("a~b",), capacity_bps=0.0),
             "event at 1.0s.capacity_bps",
