@@ -28,7 +28,7 @@ def _cli(pki: Pki, *args: str) -> int:
 
 
 def _at(moment) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M")
+    return moment.strftime("%Y-%m-%dT%H:%MZ")  # an explicit UTC offset: no offset means JST
 
 
 def _pem_file(tmp_path: Path, cert: x509.Certificate, name: str) -> str:
