@@ -47,7 +47,12 @@ from lgwan_sim.engine._metrics import (
 )
 from lgwan_sim.engine._results import AppliedEvent, RunResult, check_accounting
 from lgwan_sim.engine._state import NetState
-from lgwan_sim.engine._timeline import Convergence, TimelineCursor
+from lgwan_sim.engine._timeline import (
+    Convergence,
+    TimelineCursor,
+    check_advance,
+    check_not_before,
+)
 from lgwan_sim.engine._types import EngineConfig, EngineInputs, Fidelity, TimelineEvent
 from lgwan_sim.errors import AccountingError, InputError
 from lgwan_sim.network import Topology
@@ -514,12 +519,7 @@ class AnalyticEngine:
 
     def advance_to(self, t_s: float) -> None:
         """Apply every timeline item due before ``t_s`` and close the bins ended by then."""
-        if not t_s >= self.clock_s:
-            raise InputError(
-                f"cannot advance to a time before now ({self.clock_s!r}s)",
-                field="t_s",
-                value=t_s,
-            )
+        check_advance(self.clock_s, t_s)
         began = time.perf_counter()
         until = min(t_s, self.duration_s)
         cursor = self.cursor
@@ -570,12 +570,7 @@ class AnalyticEngine:
 
     def apply(self, event: TimelineEvent) -> None:
         """Apply ``event`` at its ``at_s`` (now or later), as the timeline would."""
-        if not (math.isfinite(event.at_s) and event.at_s >= self.clock_s):
-            raise InputError(
-                f"must be finite and not before now ({self.clock_s!r}s)",
-                field="at_s",
-                value=event.at_s,
-            )
+        check_not_before(self.clock_s, event.at_s, "at_s")
         if event.service is not None:
             self.demand.service(event.service)
         self.cursor.schedule(event.at_s, event)

@@ -37,7 +37,12 @@ from lgwan_sim.engine._metrics import _LOG_MIN, LatencyHistogram, ServiceStats, 
 from lgwan_sim.engine._results import AppliedEvent, RunResult, check_accounting
 from lgwan_sim.engine._state import Change, NetState, Path
 from lgwan_sim.engine._streams import ArrivalStream
-from lgwan_sim.engine._timeline import Convergence, TimelineCursor
+from lgwan_sim.engine._timeline import (
+    Convergence,
+    TimelineCursor,
+    check_advance,
+    check_not_before,
+)
 from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
 from lgwan_sim.errors import InputError
 from lgwan_sim.network import Topology
@@ -522,12 +527,7 @@ class EventEngine:
 
     def advance_to(self, t_s: float) -> None:
         """Process everything due before ``t_s`` (at most the run's end); time is then ``t_s``."""
-        if not t_s >= self.clock_s:
-            raise InputError(
-                f"cannot advance to a time before now ({self.clock_s!r}s)",
-                field="t_s",
-                value=t_s,
-            )
+        check_advance(self.clock_s, t_s)
         began = time.perf_counter()
         if not self.started:
             self.started = True
@@ -576,10 +576,7 @@ class EventEngine:
 
     # -- the seam: events, endpoints and real clients --------------------------------------
     def _not_before_now(self, at_s: float, field: str) -> None:
-        if not (isinstance(at_s, int | float) and math.isfinite(at_s) and at_s >= self.clock_s):
-            raise InputError(
-                f"must be finite and not before now ({self.clock_s!r}s)", field=field, value=at_s
-            )
+        check_not_before(self.clock_s, at_s, field)
 
     def apply(self, event: TimelineEvent) -> None:
         """Apply ``event`` at its ``at_s`` (now or later) through the timeline's own path.

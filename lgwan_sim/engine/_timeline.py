@@ -17,8 +17,23 @@ from dataclasses import dataclass
 
 from lgwan_sim.engine._state import Change
 from lgwan_sim.engine._types import TimelineEvent
+from lgwan_sim.errors import InputError
 
-__all__ = ["Convergence", "TimelineCursor"]
+__all__ = ["Convergence", "TimelineCursor", "check_advance", "check_not_before"]
+
+
+def check_advance(now_s: float, t_s: float) -> None:
+    """An engine advances forward only: ``t_s`` must not be before ``now_s``."""
+    if not t_s >= now_s:
+        raise InputError(
+            f"cannot advance to a time before now ({now_s!r}s)", field="t_s", value=t_s
+        )
+
+
+def check_not_before(now_s: float, at_s: object, field: str) -> None:
+    """Something scheduled from outside happens now or later, at a finite time."""
+    if not (isinstance(at_s, int | float) and math.isfinite(at_s) and at_s >= now_s):
+        raise InputError(f"must be finite and not before now ({now_s!r}s)", field=field, value=at_s)
 
 
 @dataclass(frozen=True, slots=True)
