@@ -1,0 +1,194 @@
+"""Edges of the verifier and the message checks that no other test reaches.
+
+Each test pins one rule with the reason it is refused for: an RSA key too small at any
+date, a hash outside the SHA family given to the policy directly, the repr of a verified
+path, and the message checks around the attached certificate.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from lgpki_support import ISSUED, NOW
+
+from lgwan_sim.errors import VerificationError
+from lgwan_sim.lgpki import AlgorithmPolicy, RevocationStore, Verifier
+
+_ROOT_KEY = ec.generate_private_key(ec.SECP256R1())
+#: before the SHA-1 / RSA-1024 cut-over, so only the rules that hold at every date apply
+_LEGACY = AlgorithmPolicy(legacy_until=NOW + timedelta(days=365))
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _usage(*, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _root() -> x509.Certificate:
+    public = _ROOT_KEY.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name("root"))
+        .issuer_name(_name("root"))
+        .public_key(public)
+        .serial_number(1)
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=60))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_usage(ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(_ROOT_KEY, hashes.SHA256())
+    )
+
+
+def _leaf(
+    public_key,
+    *,
+    serial: int = 0x1EAF,
+    subject: x509.Name | None = None,
+    extra: tuple[tuple[x509.ExtensionType, bool], ...] = (),
+) -> x509.Certificate:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name("leaf") if subject is None else subject)
+        .issuer_name(_name("root"))
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(ca=False), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(_ROOT_KEY.public_key()),
+            critical=False,
+        )
+    )
+    for extension, critical in extra:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(_ROOT_KEY, hashes.SHA256())
+
+
+def _prime(bits: int, rng: random.Random) -> int:
+    """A random prime of ``bits`` bits (Miller-Rabin, 40 rounds)."""
+    while True:
+        n = rng.getrandbits(bits) | (1 << (bits - 1)) | 1
+        d, s = n - 1, 0
+        while d % 2 == 0:
+            d, s = d // 2, s + 1
+        for _ in range(40):
+            x = pow(rng.randrange(2, n - 1), d, n)
+            if x in (1, n - 1):
+                continue
+            for _ in range(s - 1):
+                x = pow(x, 2, n)
+                if x == n - 1:
+                    break
+            else:
+                break
+        else:
+            return n
+
+
+def _rsa512_public_key() -> rsa.RSAPublicKey:
+    """An RSA-512 public key (``cryptography`` no longer generates keys under 1024 bits)."""
+    rng = random.Random(512)
+    while True:
+        p, q = _prime(256, rng), _prime(256, rng)
+        n = p * q
+        if p != q and n.bit_length() == 512:
+            return rsa.RSAPublicNumbers(65537, n).public_key()
+
+
+def test_an_rsa_key_under_1024_bits_is_refused_even_before_the_cut_over():
+    leaf = _leaf(_rsa512_public_key())
+    verifier = Verifier(anchors=[_root()], revocation=RevocationStore(), policy=_LEGACY)
+    with pytest.raises(VerificationError) as info:
+        verifier.build_path(leaf, now=NOW)
+    assert info.value.reason == "weak-key"
+    assert "RSA-512" in str(info.value)
+
+
+@pytest.mark.parametrize("algorithm", [None, hashes.MD5(), hashes.SHA224()])
+def test_the_policy_refuses_a_missing_or_non_sha_family_hash(algorithm):
+    for policy in (_LEGACY, AlgorithmPolicy(legacy_until=None)):
+        with pytest.raises(VerificationError) as info:
+            policy.check_hash(algorithm, NOW, "list")
+        assert info.value.reason == "weak-hash"
+        assert "unsupported signature hash" in str(info.value)
+
+
+def test_the_repr_of_a_verified_path_is_the_same_for_the_same_path():
+    # runs print paths; a repr that shows object addresses would differ from run to run
+    root = _root()
+    leaf = _leaf(ec.generate_private_key(ec.SECP256R1()).public_key())
+    reprs = {
+        repr(
+            Verifier(anchors=[root], revocation=RevocationStore(), policy=_LEGACY).build_path(
+                leaf, now=NOW
+            )
+        )
+        for _ in range(2)
+    }
+    assert len(reprs) == 1
+    assert " at 0x" not in reprs.pop()
+
+
+@pytest.mark.parametrize("san", ["critical", "non-critical", "none"])
+def test_an_empty_subject_needs_a_critical_subject_alt_name(san):
+    # RFC 5280 4.1.2.6 / 4.2.1.6: with an empty subject the names are in a critical SAN
+    names = x509.SubjectAlternativeName([x509.UniformResourceIdentifier("urn:lgwan:site:x")])
+    extra = () if san == "none" else ((names, san == "critical"),)
+    leaf = _leaf(
+        ec.generate_private_key(ec.SECP256R1()).public_key(), subject=x509.Name([]), extra=extra
+    )
+    verifier = Verifier(anchors=[_root()], revocation=RevocationStore(), policy=_LEGACY)
+    if san == "critical":
+        assert verifier.build_path(leaf, now=NOW).leaf == leaf
+        return
+    with pytest.raises(VerificationError) as info:
+        verifier.build_path(leaf, now=NOW)
+    assert info.value.reason == "malformed"
+    assert "empty subject" in str(info.value)
+
+
+def test_an_issuer_whose_key_identifier_differs_is_not_tried():
+    # the leaf names the root's subject but another key in its authorityKeyIdentifier:
+    # the root (whose subjectKeyIdentifier differs) is not its issuer, even though the
+    # root's key made the signature
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name("leaf"))
+        .issuer_name(_name("root"))
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(7)
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(ca=False), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(other), critical=False)
+        .sign(_ROOT_KEY, hashes.SHA256())
+    )
+    verifier = Verifier(anchors=[_root()], revocation=RevocationStore(), policy=_LEGACY)
+    with pytest.raises(VerificationError) as info:
+        verifier.build_path(leaf, now=NOW)
+    assert info.value.reason == "unknown-issuer"
