@@ -14,13 +14,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from lgpki_support import ISSUED, NOW
 
 from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki import AlgorithmPolicy, RevocationStore, Verifier
+from lgwan_sim.lgpki._crypto import resign_sha1
 
-_ROOT_KEY = ec.generate_private_key(ec.SECP256R1())
+#: RSA, so that lists can be re-signed with SHA-1 as G1 lists are
+_ROOT_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 #: before the SHA-1 / RSA-1024 cut-over, so only the rules that hold at every date apply
 _LEGACY = AlgorithmPolicy(legacy_until=NOW + timedelta(days=365))
 
@@ -192,3 +195,68 @@ def test_an_issuer_whose_key_identifier_differs_is_not_tried():
     with pytest.raises(VerificationError) as info:
         verifier.build_path(leaf, now=NOW)
     assert info.value.reason == "unknown-issuer"
+
+
+def _crl(
+    number: int,
+    revoked: tuple[int, ...] = (),
+    *,
+    days: int = 60,
+    base: int | None = None,
+    sha1: bool = False,
+) -> x509.CertificateRevocationList:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(_name("root"))
+        .last_update(ISSUED)
+        .next_update(ISSUED + timedelta(days=days))
+        .add_extension(x509.CRLNumber(number), critical=False)
+    )
+    if base is not None:
+        builder = builder.add_extension(x509.DeltaCRLIndicator(base), critical=True)
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(ISSUED).build()
+        )
+    crl = builder.sign(_ROOT_KEY, hashes.SHA256())
+    if sha1:
+        der = resign_sha1(crl.public_bytes(Encoding.DER), _ROOT_KEY, what="crl")
+        crl = x509.load_der_x509_crl(der)
+    return crl
+
+
+def test_a_cached_path_is_kept_on_both_edges_of_its_validity():
+    # notBefore and notAfter are both inside the validity period (RFC 5280 4.1.2.5): a
+    # cached path used at either instant is checked as it is, not built again
+    root = _root()
+    leaf = _leaf(ec.generate_private_key(ec.SECP256R1()).public_key())
+    store = RevocationStore()
+    store.add(_crl(1), root)
+    verifier = Verifier(anchors=[root], revocation=store, policy=_LEGACY)
+    vp = verifier.build_path(leaf, now=NOW)
+    assert (vp.not_before, vp.not_after) == (leaf.not_valid_before_utc, leaf.not_valid_after_utc)
+    for edge in (vp.not_before, vp.not_after):
+        assert verifier.recheck(vp, now=edge) is vp
+    with pytest.raises(VerificationError) as info:
+        verifier.recheck(vp, now=vp.not_after + timedelta(microseconds=1))
+    assert info.value.reason == "expired"
+
+
+def test_a_sha1_delta_after_the_cut_over_is_refused_not_skipped():
+    # the complete list is SHA-256 and lists nothing; the delta that completes it is
+    # signed with SHA-1, refused after the cut-over: the status is then unknown
+    root = _root()
+    leaf = _leaf(ec.generate_private_key(ec.SECP256R1()).public_key())
+    store = RevocationStore()
+    store.add(_crl(1), root)
+    store.add(_crl(2, base=1, sha1=True), root)
+    verdicts = {}
+    for label, policy in (("before", _LEGACY), ("after", AlgorithmPolicy(legacy_until=None))):
+        verifier = Verifier(anchors=[root], revocation=store, policy=policy)
+        try:
+            verifier.recheck(verifier.build_path(leaf, now=NOW), now=NOW)
+        except VerificationError as exc:
+            verdicts[label] = exc.reason
+        else:
+            verdicts[label] = "ok"
+    assert verdicts == {"before": "ok", "after": "weak-hash"}
