@@ -8,6 +8,7 @@ path, and the message checks around the attached certificate.
 from __future__ import annotations
 
 import random
+import struct
 from datetime import timedelta
 
 import pytest
@@ -18,8 +19,15 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from lgpki_support import ISSUED, NOW
 
-from lgwan_sim.errors import VerificationError
-from lgwan_sim.lgpki import AlgorithmPolicy, RevocationStore, Verifier
+from lgwan_sim.errors import PkiError, VerificationError
+from lgwan_sim.lgpki import (
+    AlgorithmPolicy,
+    MessageVerifier,
+    RevocationStore,
+    SignedMessage,
+    Verifier,
+    sign_message,
+)
 from lgwan_sim.lgpki._crypto import resign_sha1
 
 #: RSA, so that lists can be re-signed with SHA-1 as G1 lists are
@@ -260,3 +268,71 @@ def test_a_sha1_delta_after_the_cut_over_is_refused_not_skipped():
         else:
             verdicts[label] = "ok"
     assert verdicts == {"before": "ok", "after": "weak-hash"}
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def _message() -> tuple[SignedMessage, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    message = sign_message(
+        sender="mun-13-101",
+        topic="t",
+        payload=b"payload",
+        key=key,
+        certificate=_leaf(key.public_key()),
+        now=NOW,
+    )
+    return message, message.to_bytes()
+
+
+def _malformed(data: bytes, **kw) -> str:
+    with pytest.raises(VerificationError) as info:
+        SignedMessage.from_bytes(data, **kw)
+    assert info.value.reason == "malformed"
+    return str(info.value)
+
+
+def test_the_wire_format_starts_with_its_magic_version_1_and_the_timestamp():
+    message, wire = _message()
+    magic = b"lgwan-sim/msg\x00"
+    assert wire.startswith(magic + b"\x01" + struct.pack(">q", message.timestamp_us))
+    assert message.version == 1
+    assert SignedMessage.from_bytes(wire) == message
+
+
+def test_a_valid_message_over_the_size_limit_is_refused():
+    message, wire = _message()
+    assert SignedMessage.from_bytes(wire, max_bytes=len(wire)) == message
+    assert f"exceeds {len(wire) - 1}" in _malformed(wire, max_bytes=len(wire) - 1)
+
+
+def test_a_field_longer_than_the_message_and_trailing_bytes_are_refused():
+    message, wire = _message()
+    # the signature, the last field, says it is one byte longer than what follows
+    start = len(wire) - 4 - len(message.signature)
+    assert struct.unpack_from(">I", wire, start) == (len(message.signature),)
+    longer = wire[:start] + struct.pack(">I", len(message.signature) + 1) + wire[start + 4 :]
+    assert "runs past the end" in _malformed(longer)
+    assert "trailing bytes" in _malformed(wire + b"\x00")
+
+
+def test_an_ecdsa_algorithm_with_an_rsa_key_is_refused_when_signing():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(PkiError, match="does not fit a"):
+        sign_message(
+            sender="mun-13-101",
+            topic="t",
+            payload=b"x",
+            key=key,
+            certificate=_leaf(key.public_key()),
+            now=NOW,
+            algorithm="ecdsa-p256-sha256",
+        )
+
+
+@pytest.mark.parametrize("window", [timedelta(0), timedelta(seconds=-1)])
+def test_a_replay_window_must_be_positive(window):
+    verifier = Verifier(anchors=[_root()], revocation=RevocationStore(), policy=_LEGACY)
+    with pytest.raises(PkiError, match="replay_window must be positive"):
+        MessageVerifier(verifier, message_signing_oid="1.2.3", replay_window=window)
