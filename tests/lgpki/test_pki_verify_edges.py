@@ -22,12 +22,14 @@ from lgpki_support import ISSUED, NOW
 from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import (
     AlgorithmPolicy,
+    MessageSigner,
     MessageVerifier,
     RevocationStore,
     SignedMessage,
     Verifier,
     sign_message,
 )
+from lgwan_sim.lgpki._build import SITE_URI_PREFIX
 from lgwan_sim.lgpki._crypto import resign_sha1
 
 #: RSA, so that lists can be re-signed with SHA-1 as G1 lists are
@@ -336,3 +338,66 @@ def test_a_replay_window_must_be_positive(window):
     verifier = Verifier(anchors=[_root()], revocation=RevocationStore(), policy=_LEGACY)
     with pytest.raises(PkiError, match="replay_window must be positive"):
         MessageVerifier(verifier, message_signing_oid="1.2.3", replay_window=window)
+
+
+_SIGNING = "1.3.6.1.4.1.55555.1.1"  # a message-signing usage for these tests
+
+
+def _site_leaf(public_key, site: str = "mun-13-101") -> x509.Certificate:
+    return _leaf(
+        public_key,
+        extra=(
+            (
+                x509.SubjectAlternativeName(
+                    [x509.UniformResourceIdentifier(SITE_URI_PREFIX + site)]
+                ),
+                False,
+            ),
+            (x509.ExtendedKeyUsage([x509.ObjectIdentifier(_SIGNING)]), False),
+        ),
+    )
+
+
+def _message_verifier(policy: AlgorithmPolicy) -> MessageVerifier:
+    root = _root()
+    store = RevocationStore()
+    store.add(_crl(1), root)
+    verifier = Verifier(anchors=[root], revocation=store, policy=policy)
+    return MessageVerifier(verifier, message_signing_oid=_SIGNING)
+
+
+def test_a_sha1_message_signature_is_refused_after_the_cut_over_on_a_sha256_path():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signer = MessageSigner(sender="mun-13-101", key=key, certificate=_site_leaf(key.public_key()))
+    assert signer.algorithm == "rsa-pkcs1-sha256"
+    message = sign_message(
+        sender="mun-13-101",
+        topic="t",
+        payload=b"x",
+        key=key,
+        certificate=signer.certificate,
+        now=NOW,
+        algorithm="rsa-pkcs1-sha1",
+    )
+    assert _message_verifier(_LEGACY).verify(message, now=NOW).legacy
+    with pytest.raises(VerificationError) as info:
+        _message_verifier(AlgorithmPolicy(legacy_until=None)).verify(message, now=NOW)
+    assert info.value.reason == "weak-hash"
+    assert "SHA-1" in str(info.value)
+
+
+def test_replays_are_refused_after_the_nonce_memory_is_pruned():
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = MessageSigner(sender="mun-13-101", key=key, certificate=_site_leaf(key.public_key()))
+    verifier = _message_verifier(AlgorithmPolicy(legacy_until=None))
+    messages = [
+        signer.sign(topic="t", payload=b"x", now=NOW, nonce=i.to_bytes(4, "big"))
+        for i in range(4100)  # more than the 4096 nonces kept before pruning starts
+    ]
+    for message in messages:
+        verifier.verify(message, now=NOW)
+    for message in (messages[0], messages[-1]):
+        with pytest.raises(VerificationError) as info:
+            verifier.verify(message, now=NOW)
+        assert info.value.reason == "replay"
+    assert (verifier.accepted, verifier.rejected) == (4100, 2)
