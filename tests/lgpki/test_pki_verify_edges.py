@@ -405,3 +405,14 @@ def test_replays_are_refused_after_the_nonce_memory_is_pruned():
             verifier.verify(message, now=NOW)
         assert info.value.reason == "replay"
     assert (verifier.accepted, verifier.rejected) == (4101, 2)
+
+
+def test_the_policy_takes_rsa_1024_only_before_the_cut_over_and_rsa_512_never():
+    rsa1024 = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
+    after = AlgorithmPolicy(legacy_until=None)
+    _LEGACY.check_key(rsa1024, NOW, "G1 key")  # accepted: G1 keys are RSA-1024
+    for policy, key in ((after, rsa1024), (_LEGACY, _rsa512_public_key())):
+        with pytest.raises(VerificationError) as info:
+            policy.check_key(key, NOW, "key")
+        assert info.value.reason == "weak-key"
+        assert f"RSA-{key.key_size} key" in str(info.value)
