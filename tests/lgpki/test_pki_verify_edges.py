@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import struct
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -416,3 +417,38 @@ def test_the_policy_takes_rsa_1024_only_before_the_cut_over_and_rsa_512_never():
             policy.check_key(key, NOW, "key")
         assert info.value.reason == "weak-key"
         assert f"RSA-{key.key_size} key" in str(info.value)
+
+
+def test_the_timestamp_is_microseconds_since_the_unix_epoch():
+    message, _ = _message()
+    assert message.timestamp_us == round(NOW.timestamp() * 1_000_000)
+    assert message.timestamp_us == 1_398_988_800_000_000  # 2014-05-02T00:00:00Z
+
+
+def test_a_message_cut_inside_a_length_prefix_is_truncated_and_an_empty_signature_parses():
+    message, wire = _message()
+    start = len(wire) - 4 - len(message.signature)
+    assert "truncated" in _malformed(wire[: start + 2])
+    empty = replace(message, signature=b"")
+    assert SignedMessage.from_bytes(empty.to_bytes()) == empty
+
+
+def test_the_repr_of_a_message_leaves_out_the_certificate_payload_and_signature():
+    message, _ = _message()
+    text = repr(message)
+    assert "mun-13-101" in text
+    for name in ("certificate", "payload", "signature"):
+        assert f"{name}=" not in text
+
+
+def test_signing_at_a_naive_time_is_refused():
+    key = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(PkiError, match="timezone-aware UTC"):
+        sign_message(
+            sender="mun-13-101",
+            topic="t",
+            payload=b"x",
+            key=key,
+            certificate=_leaf(key.public_key()),
+            now=NOW.replace(tzinfo=None),
+        )
