@@ -452,3 +452,26 @@ def test_signing_at_a_naive_time_is_refused():
             certificate=_leaf(key.public_key()),
             now=NOW.replace(tzinfo=None),
         )
+
+
+def test_a_trust_anchor_that_does_not_parse_is_refused_when_pinned():
+    from cryptography.x509.oid import ExtensionOID
+
+    anchor = (
+        x509.CertificateBuilder()
+        .subject_name(_name("root"))
+        .issuer_name(_name("root"))
+        .public_key(_ROOT_KEY.public_key())
+        .serial_number(1)
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=60))
+        .add_extension(
+            x509.UnrecognizedExtension(ExtensionOID.SUBJECT_KEY_IDENTIFIER, b"\x30\x01"),
+            critical=False,
+        )
+        .sign(_ROOT_KEY, hashes.SHA256())
+    )
+    with pytest.raises(VerificationError) as info:
+        Verifier(anchors=[anchor], revocation=RevocationStore(), policy=_LEGACY)
+    assert info.value.reason == "malformed"
+    assert "trust anchor" in str(info.value)
