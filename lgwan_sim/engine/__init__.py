@@ -8,6 +8,7 @@ assumptions behind every default of :class:`EngineConfig`.
 
 from lgwan_sim.engine._analytic import OutageImpact, n1_sweep
 from lgwan_sim.engine._endpoint import (
+    SIMULATE,
     BinRecord,
     DropRecord,
     Endpoint,
@@ -35,6 +36,7 @@ from lgwan_sim.engine._types import (
 )
 
 __all__ = [
+    "SIMULATE",
     "AppliedEvent",
     "BinRecord",
     "DropReason",

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from lgwan_sim.engine._results import AppliedEvent
 
 __all__ = [
+    "SIMULATE",
     "BinRecord",
     "DropRecord",
     "Endpoint",
@@ -70,11 +71,33 @@ class Reply:
     after_s: float = 0.0
 
 
+class _Simulate:
+    """The type of :data:`SIMULATE`."""
+
+    _instance: _Simulate | None = None
+
+    def __new__(cls) -> _Simulate:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "SIMULATE"
+
+
+SIMULATE = _Simulate()
+"""What an endpoint returns for a message it does not take: the engine then simulates the
+site as it would without an endpoint (the service answers after its service time, a
+response is delivered). The emulator's endpoints return it for the services that no real
+program serves at their site."""
+
+
 class Endpoint(Protocol):
     """A program at a site. ``receive`` is called at the simulated time the leg arrives."""
 
-    def receive(self, message: Message, at_s: float) -> Reply | None:
-        """Take a message; return a :class:`Reply` to answer now, or ``None`` to answer later."""
+    def receive(self, message: Message, at_s: float) -> Reply | _Simulate | None:
+        """Take a message; return a :class:`Reply` to answer now, ``None`` to answer later
+        (``Engine.respond``), or :data:`SIMULATE` to leave it to the engine."""
         ...
 
 
@@ -85,11 +108,11 @@ class FakeEndpoint:
     message received is kept in ``received`` with its arrival time.
     """
 
-    def __init__(self, handler: Callable[[Message, float], Reply | None]) -> None:
+    def __init__(self, handler: Callable[[Message, float], Reply | _Simulate | None]) -> None:
         self.handler = handler
         self.received: list[tuple[Message, float]] = []
 
-    def receive(self, message: Message, at_s: float) -> Reply | None:
+    def receive(self, message: Message, at_s: float) -> Reply | _Simulate | None:
         self.received.append((message, at_s))
         return self.handler(message, at_s)
 
@@ -116,13 +139,18 @@ class BinRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DropRecord:
-    """A message lost at ``at_s`` for ``reason`` (a drop reason of ``docs/engine.md``)."""
+    """A message lost at ``at_s`` for ``reason`` (a drop reason of ``docs/engine.md``).
+
+    ``message_id`` is the exchange's id when the seam gave it one (it was injected or handed
+    to an endpoint), so that the program behind it can be told; ``None`` otherwise.
+    """
 
     at_s: float
     service: str
     caller: str
     host: str
     reason: str
+    message_id: int | None = None
 
 
 class Observer:

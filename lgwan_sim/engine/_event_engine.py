@@ -26,11 +26,13 @@ from typing import Any
 import numpy as np
 
 from lgwan_sim.engine._endpoint import (
+    SIMULATE,
     BinRecord,
     DropRecord,
     Endpoint,
     Message,
     Observer,
+    Reply,
 )
 from lgwan_sim.engine._metrics import _INV_LOG_R as _INV
 from lgwan_sim.engine._metrics import _LOG_MIN, LatencyHistogram, ServiceStats, bucket_value
@@ -185,6 +187,7 @@ class EventEngine:
                     caller=msg.caller,
                     host=msg.host,
                     reason=reason,
+                    message_id=self.ids.get(msg) if self.ids else None,
                 )
             )
 
@@ -643,6 +646,7 @@ class EventEngine:
         if not msg.alive:
             return
         mid = self.ids.get(msg)
+        fresh = mid is None
         if mid is None:
             mid = self.ids[msg] = self.next_id
             self.next_id += 1
@@ -657,15 +661,64 @@ class EventEngine:
             leg="request" if request else "response",
             sent_at_s=msg.t0,
         )
+        endpoint = self.endpoints.get(msg.host if request else msg.caller)
+        if endpoint is None:  # detached while the leg was under way
+            self.ids.pop(msg, None)
+            self.simulate_leg_end(msg, t)
+            return
         if awaits:
             self.waiting[mid] = msg
+        reply = endpoint.receive(message, t)
+        if reply is SIMULATE:  # the endpoint leaves this message to the engine
+            if awaits:
+                del self.waiting[mid]
+            if fresh:  # a simulated exchange: it needs no id once it is back in the model
+                del self.ids[msg]
+            self.simulate_leg_end(msg, t)
+            return
+        if not awaits:
+            self.deliver(msg, t)
+            self.ids.pop(msg, None)
+        elif isinstance(reply, Reply) and mid in self.waiting:
+            self.respond(message, reply.size_bytes, t + reply.after_s)
+
+    def simulate_leg_end(self, msg: Msg, t: float) -> None:
+        """A leg reached a site where nothing stands in: the host answers after its service
+        time, or the message is delivered (the fidelity's own rule, without endpoints)."""
+        if msg.leg == 0 and not self.one_way[msg.svc]:
+            self.push(t + self.service_time[msg.svc], RESPONSE, msg)
         else:
             self.deliver(msg, t)
-            del self.ids[msg]
-        endpoint = self.endpoints[msg.host if request else msg.caller]
-        reply = endpoint.receive(message, t)
-        if reply is not None and awaits:
-            self.respond(message, reply.size_bytes, t + reply.after_s)
+            self.ids.pop(msg, None)
+
+    def attach(self, site: str, endpoint: Endpoint) -> None:
+        """Put ``endpoint`` at ``site`` from now on (a program that connected mid-run).
+
+        Legs that reach the site afterwards are handed to it; what is already on its way
+        is handed over too when it arrives (flow: when its arrival is processed).
+        """
+        if site not in self.topology.sites:
+            raise InputError("an endpoint names an unknown site", field="site", value=site)
+        self.endpoints[site] = endpoint
+
+    def detach(self, site: str) -> None:
+        """Take the endpoint away from ``site``: legs arriving there are simulated again."""
+        self.endpoints.pop(site, None)
+
+    def discard(self, message: Message, reason: str) -> None:
+        """Lose the exchange ``message`` that waits at an endpoint, for ``reason``.
+
+        For a program that will not answer (it went away, it refused the request): the
+        exchange is dropped with ``reason`` like any other loss, so it is accounted for.
+        """
+        msg = self.waiting.pop(message.id, None)
+        if msg is None:
+            raise InputError(
+                "no request with this id is waiting for a response", field="id", value=message.id
+            )
+        self.now = self.clock_s  # the drop happens now, not at the last event processed
+        self.drop(msg, reason)
+        self.ids.pop(msg, None)
 
     def special(self, kind: int, obj: Any, t: float) -> None:
         """The seam's heap entries: handovers, endpoints' replies, injected requests."""

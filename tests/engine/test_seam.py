@@ -16,6 +16,7 @@ from lgwan_sim.engine import (
     Message,
     Observer,
     Reply,
+    SIMULATE,
     Timeline,
     TimelineEvent,
     build,
@@ -288,3 +289,69 @@ def test_the_observer_sees_what_the_result_records(fidelity):
         assert sum(1 for d in seen.drops if d.at_s == 10.0 and d.reason == "link_failure") > 0
         for record in seen.bins:
             assert record.delivered["dir"] == result.delivered_per_bin["dir"][record.index]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_an_endpoint_that_leaves_every_message_to_the_engine_changes_nothing(fidelity):
+    inputs = zoom_inputs(fidelity, 0.5)
+    whole = build(inputs).finish()
+    passing = FakeEndpoint(lambda m, t: SIMULATE)
+    hosts = sorted({s.primary for s in inputs.demand.services})
+    callers = sorted({c for s in inputs.demand.services for c in s.callers})[:20]
+    engine = build(inputs, endpoints={site: passing for site in hosts + callers})
+    passed = engine.finish()
+    assert passing.received, "the endpoints must have been asked"
+    assert {m.leg for m, _ in passing.received} == {"request", "response"}
+    a, b = whole.to_dict(), passed.to_dict()
+    a.pop("wall_s", None)
+    b.pop("wall_s", None)
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert not engine.ids, "simulated exchanges keep no seam ids"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_an_endpoint_attached_mid_run_gets_what_arrives_after(fidelity):
+    topo, d = rpc_world()
+    inputs = EngineInputs(topology=topo, demand=d, fidelity=fidelity, duration_s=10.0, seed=1)
+    engine = build(inputs)
+    engine.advance_to(2.0)
+    service = FakeEndpoint(lambda m, t: Reply(size_bytes=1000.0))
+    engine.attach("c", service)  # type: ignore[attr-defined]
+    engine.advance_to(3.0)
+    engine.detach("c")  # type: ignore[attr-defined]
+    result = engine.finish()
+    assert [m.sent_at_s for m, _ in service.received] == [2.5]
+    stats = result.services["dir"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (3, 3, 0)
+    with pytest.raises(InputError, match="unknown site"):
+        engine.attach("nowhere", service)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_discarded_request_is_dropped_with_its_reason_and_its_id(fidelity):
+    topo, d = rpc_world(trace_s=(1.0, 2.0))
+    inbox: list[Message] = []
+    drops: list = []
+
+    class Drops(Observer):
+        def on_drop(self, record):
+            drops.append(record)
+
+    inputs = EngineInputs(topology=topo, demand=d, fidelity=fidelity, duration_s=10.0, seed=1)
+    engine = build(
+        inputs,
+        endpoints={"c": FakeEndpoint(lambda m, t: inbox.append(m))},
+        observer=Drops(),
+    )
+    engine.advance_to(5.0)
+    first, second = inbox
+    engine.discard(first, "no_service")  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="no request with this id"):
+        engine.discard(first, "no_service")  # type: ignore[attr-defined]
+    engine.respond(second, 10.0, 5.0)
+    result = engine.finish()
+    stats = result.services["dir"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (2, 1, 0)
+    assert stats.dropped == {"no_service": 1}
+    assert result.balanced
+    assert [(r.reason, r.message_id, r.at_s) for r in drops] == [("no_service", first.id, 5.0)]
