@@ -10,13 +10,13 @@ import pytest
 from engine_support import demand, make_topology
 
 from lgwan_sim.engine import (
+    SIMULATE,
     EngineInputs,
     EventKind,
     FakeEndpoint,
     Message,
     Observer,
     Reply,
-    SIMULATE,
     Timeline,
     TimelineEvent,
     build,
