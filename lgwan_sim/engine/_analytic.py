@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from lgwan_sim.engine._endpoint import BinRecord, Message, Observer
+from lgwan_sim.engine._endpoint import BinRecord, Endpoint, Message, Observer
 from lgwan_sim.engine._metrics import (
     LOG_BUCKET_RATIO,
     MIN_VALUE_S,
@@ -588,6 +588,19 @@ class AnalyticEngine:
             field="fidelity",
             value="analytic",
         )
+
+    def attach(self, site: str, endpoint: Endpoint) -> None:
+        raise InputError(
+            "the analytic fidelity has no messages to hand over: use flow or packet",
+            field="fidelity",
+            value="analytic",
+        )
+
+    def detach(self, site: str) -> None:
+        """Nothing is attached to an analytic run."""
+
+    def discard(self, message: Message, reason: str) -> None:
+        self.respond(message, 0.0, self.now_s)
 
     def finish(self) -> RunResult:
         """Advance to the end, then work out latency, overload loss and the totals."""

@@ -46,6 +46,18 @@ class Engine(Protocol):
         """A real service's answer to a message its endpoint received."""
         ...
 
+    def attach(self, site: str, endpoint: Endpoint) -> None:
+        """Put ``endpoint`` at ``site`` from now on (flow and packet)."""
+        ...
+
+    def detach(self, site: str) -> None:
+        """Take the endpoint away from ``site``: what arrives there is simulated again."""
+        ...
+
+    def discard(self, message: Message, reason: str) -> None:
+        """Lose ``message``, which waits at an endpoint, as a drop with ``reason``."""
+        ...
+
     def finish(self) -> RunResult:
         """Advance to the end and return the result."""
         ...
