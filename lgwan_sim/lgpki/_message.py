@@ -265,13 +265,18 @@ class VerifiedMessage(NamedTuple):
 class MessageVerifier:
     """Verify :class:`SignedMessage` objects for the emulator.
 
-    Checks, in order: version and algorithm; the signer key id names the attached
-    certificate (``wrong-signer``); the signature over the canonical bytes
-    (``bad-signature``); the path to a pinned anchor (cached by certificate bytes); the
-    algorithm policy; revocation of every non-anchor certificate; the sender named in the
-    message is the site in the certificate (``impersonation``); digitalSignature, the
-    message-signing usage and the required role (``key-usage``, ``role``); the timestamp is
-    within ``replay_window`` of ``now`` (``stale-message``) and the nonce is new (``replay``).
+    Checks, in order: version and algorithm; the path of the attached certificate to a
+    pinned anchor (cached by certificate bytes); the signer key id names that certificate
+    (``wrong-signer``); the signature over the canonical bytes (``bad-signature``); a SHA-1
+    message signature under the algorithm policy (``weak-hash``); then
+    :meth:`check_signer` (validity, algorithm policy and revocation of the path, the sender
+    named in the message is a site of the certificate, ``impersonation``; digitalSignature
+    and the message-signing usage, ``key-usage``); the required role (``role``); then
+    :meth:`check_fresh` (the timestamp is within ``replay_window`` of ``now``,
+    ``stale-message``, and the nonce is new, ``replay``). Messages in another format (EMW1)
+    are checked with :meth:`check_signer` and :meth:`check_fresh` alone, the same code.
+
+    ``now`` must be timezone-aware UTC (:class:`PkiError` otherwise).
     """
 
     def __init__(
@@ -310,6 +315,76 @@ class MessageVerifier:
             self._paths[cert_der] = vp
         return vp
 
+    def _now_us(self, now: datetime) -> int:
+        """``now`` in microseconds since the epoch; ``PkiError`` unless it is UTC."""
+        if now is self._last_now:  # many messages are checked at one simulated instant
+            return self._last_now_us
+        require_utc(now)
+        self._last_now_us = us = _us(now)
+        self._last_now = now
+        return us
+
+    def check_signer(self, certificate_der: bytes, sender: str, now: datetime) -> VerifiedPath:
+        """Check that ``certificate_der`` may sign messages as ``sender`` at ``now``.
+
+        For a message format other than :class:`SignedMessage` (EMW1): the caller checks the
+        signature with the returned path's ``leaf_key`` and the freshness with
+        :meth:`check_fresh`. Checks the path to a pinned anchor (cached by the certificate's
+        bytes; ``malformed`` if they do not parse), then at ``now`` its validity, the
+        algorithm policy and the revocation of every non-anchor certificate, that ``sender``
+        is a site the certificate names (``impersonation``), and digitalSignature with the
+        message-signing usage (``key-usage``). Raises :class:`VerificationError`.
+        """
+        self._now_us(now)
+        vp = self._paths.get(certificate_der) or self._path(certificate_der, now)
+        return self._check_signer(vp, certificate_der, sender, now)
+
+    def _check_signer(
+        self, vp: VerifiedPath, cert_der: bytes, sender: str, now: datetime
+    ) -> VerifiedPath:
+        checked = self.verifier._recheck(vp, now)
+        if checked is not vp:  # the cached path ran out; another one took its place
+            self._paths[cert_der] = vp = checked
+        if sender not in vp.site_ids:
+            raise VerificationError(
+                f"message claims sender {sender!r} but the certificate is for {sorted(vp.site_ids)}",
+                reason="impersonation",
+            )
+        if not vp.digital_signature or self.message_signing_oid not in vp.ekus:
+            raise VerificationError(
+                f"certificate of {sender!r} is not for message signing", reason="key-usage"
+            )
+        return vp
+
+    def check_fresh(self, key_id: bytes, nonce: bytes, timestamp_us: int, now: datetime) -> None:
+        """Check that a message signed by ``key_id`` at ``timestamp_us`` (microseconds since
+        the Unix epoch, UTC) is within the replay window of ``now`` (``stale-message``) and
+        that ``(key_id, nonce)`` was not seen before (``replay``); then remember the pair.
+
+        Call it only once the message's signature and signer have been checked, so that a
+        forged message cannot use up a genuine sender's nonce.
+        """
+        now_us = self._now_us(now)
+        if abs(now_us - timestamp_us) > self.window_us:
+            raise VerificationError(
+                f"message signed by key {key_id.hex()[:16]} is"
+                f" {abs(now_us - timestamp_us) / 1e6:.0f} s away from now",
+                reason="stale-message",
+            )
+        seen = self._seen
+        token = (key_id, nonce)
+        if token in seen:
+            raise VerificationError(
+                f"message signed by key {key_id.hex()[:16]} with nonce {nonce.hex()}"
+                " was already seen",
+                reason="replay",
+            )
+        seen[token] = timestamp_us
+        if len(seen) > 4096:
+            horizon = now_us - 2 * self.window_us
+            while seen and next(iter(seen.values())) < horizon:
+                del seen[next(iter(seen))]
+
     def verify(
         self,
         message: SignedMessage,
@@ -328,6 +403,7 @@ class MessageVerifier:
         return result
 
     def _verify(self, m: SignedMessage, now: datetime, role: str | None) -> VerifiedMessage:
+        self._now_us(now)
         if m.version != _VERSION:
             raise VerificationError(f"unknown message version {m.version}", reason="malformed")
         spec = ALGORITHMS.get(m.algorithm)
@@ -357,41 +433,12 @@ class MessageVerifier:
                 f"signature of message from {m.sender!r} does not verify", reason="bad-signature"
             ) from None
         verifier = self.verifier
-        checked = verifier._recheck(vp, now)
-        if checked is not vp:  # the cached path ran out; another one took its place
-            self._paths[m.certificate] = vp = checked
         if hash_.name == "sha1" and not verifier.policy.legacy_allowed(now):
             verifier.policy.check_hash(hash_, now, f"message from {m.sender!r}")
-        if m.sender not in vp.site_ids:
-            raise VerificationError(
-                f"message claims sender {m.sender!r} but the certificate is for {sorted(vp.site_ids)}",
-                reason="impersonation",
-            )
-        if not vp.digital_signature or self.message_signing_oid not in vp.ekus:
-            raise VerificationError(
-                f"certificate of {m.sender!r} is not for message signing", reason="key-usage"
-            )
+        vp = self._check_signer(vp, m.certificate, m.sender, now)
         if role is not None and role not in vp.ekus:
             raise VerificationError(f"certificate of {m.sender!r} lacks role {role}", reason="role")
-        if now is self._last_now:  # many messages are checked at one simulated instant
-            now_us = self._last_now_us
-        else:
-            now_us = self._last_now_us = _us(now)
-            self._last_now = now
-        if abs(now_us - m.timestamp_us) > self.window_us:
-            raise VerificationError(
-                f"message from {m.sender!r} is {abs(now_us - m.timestamp_us) / 1e6:.0f} s away from now",
-                reason="stale-message",
-            )
-        seen = self._seen
-        token = (m.signer_key_id, m.nonce)
-        if token in seen:
-            raise VerificationError(f"message from {m.sender!r} was already seen", reason="replay")
-        seen[token] = m.timestamp_us
-        if len(seen) > 4096:
-            horizon = now_us - 2 * self.window_us
-            while seen and next(iter(seen.values())) < horizon:
-                del seen[next(iter(seen))]
+        self.check_fresh(m.signer_key_id, m.nonce, m.timestamp_us, now)
         return VerifiedMessage(
             sender=m.sender,
             topic=m.topic,
