@@ -599,6 +599,13 @@ class AnalyticEngine:
     def detach(self, site: str) -> None:
         """Nothing is attached to an analytic run."""
 
+    def end_now(self) -> None:
+        raise InputError(
+            "an analytic run cannot be cut short: give it a shorter duration",
+            field="fidelity",
+            value="analytic",
+        )
+
     def discard(self, message: Message, reason: str) -> None:
         self.respond(message, 0.0, self.now_s)
 

@@ -563,6 +563,31 @@ class EventEngine:
     def run(self) -> RunResult:
         return self.finish()
 
+    def end_now(self) -> None:
+        """Make the current time the end of the run (an emulation stopped by its user).
+
+        No new exchange is offered after it; :meth:`finish` then closes the bin under way
+        and counts what is still under way as in flight (or drains it, with ``drain``).
+        """
+        t = self.clock_s
+        if t >= self.duration_s:
+            return
+        nb = max(1, math.ceil(t / self.bin_s - 1e-9))
+        self.duration_s = self.stopped_at_s = t
+        self.n_bins = nb
+        for offered in self.bin_offered:
+            del offered[nb:]
+        for delivered in self.bin_delivered:
+            del delivered[nb:]
+            delivered.append(0)  # the slot of deliveries after the end
+        self.bin_p = self.bin_p[:, :, :nb].copy()
+        self.util = self.util[:, :nb].copy()
+        self.unreachable = self.unreachable[:nb].copy()
+        for stream in self.streams:
+            stream.t_end = t
+        self.heap[:] = [entry for entry in self.heap if entry[2] != ARRIVAL]
+        heapq.heapify(self.heap)
+
     def on_finish(self) -> None:
         """Last words of the fidelity before the result is made (counters)."""
 

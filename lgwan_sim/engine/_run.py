@@ -58,6 +58,10 @@ class Engine(Protocol):
         """Lose ``message``, which waits at an endpoint, as a drop with ``reason``."""
         ...
 
+    def end_now(self) -> None:
+        """Make the current time the run's end (flow and packet): nothing new is offered."""
+        ...
+
     def finish(self) -> RunResult:
         """Advance to the end and return the result."""
         ...
