@@ -73,5 +73,5 @@ class EndToEnd:
             microsecond=(now_ns // 1000) % 1_000_000
         )
         path = self.verifier.check_signer(cert, h.src, now)
-        verify(message, path.leaf_key)  # type: ignore[arg-type]
+        verify(message, path.leaf_key)
         self.verifier.check_fresh(h.kid, h.id, h.ts_ns // 1000, now)
