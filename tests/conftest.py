@@ -11,6 +11,8 @@ from lgwan_sim.network import Topology, build_national
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+pytest_plugins = ["lgwan_sim.backbone.pytest_plugin"]
+
 #: Data that lives beside the project (not in it): the real 1,741-row municipal roster.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -7,8 +7,17 @@
 * :class:`WireError` — the one error decoding raises (code 400, with a reason).
 
 ``docs/protocol.md`` is the specification; ``docs/protocol-vectors.json`` its test vectors.
+
+* :class:`Emulator` — the ROUTER broker and poll loop in front of the engine;
+  :class:`Testbed`, :class:`KeyRegistry` — the keys of an emulated network.
+* :class:`Service`, :class:`Client` — the Python SDK for real programs; :class:`EndToEnd` —
+  the checks every receiver makes. ``docs/emulator.md`` walks through them.
 """
 
+from lgwan_sim.backbone._emulator import Emulator, EmulatorStats, service_hosts
+from lgwan_sim.backbone._sdk import Client, EmulatorError, Endpoints, Reply, Request, Service
+from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Identity, KeyRegistry, Testbed
+from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import (
     MAX_ADDRESS_BYTES,
     MAX_BODY_BYTES,
@@ -39,6 +48,7 @@ from lgwan_sim.backbone._wire import (
 )
 
 __all__ = [
+    "EMULATOR",
     "MAX_ADDRESS_BYTES",
     "MAX_BODY_BYTES",
     "MAX_DELIVERY_BYTES",
@@ -48,12 +58,25 @@ __all__ = [
     "PROTOCOL",
     "SIGNATURE_TAG",
     "Algorithm",
+    "Client",
     "Command",
+    "Credentials",
     "Delivery",
+    "Emulator",
+    "EmulatorError",
+    "EmulatorStats",
+    "EndToEnd",
+    "Endpoints",
     "ErrorCode",
     "Header",
+    "Identity",
+    "KeyRegistry",
     "Message",
+    "Reply",
+    "Request",
+    "Service",
     "Signer",
+    "Testbed",
     "WireError",
     "decode",
     "decode_delivery",
@@ -63,6 +86,7 @@ __all__ = [
     "encode_header",
     "peek_src",
     "seal",
+    "service_hosts",
     "signed_bytes",
     "verify",
 ]

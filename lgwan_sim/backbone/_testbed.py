@@ -158,6 +158,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 class Testbed:
     """The keys of one emulated network, kept in a folder (see the module's description)."""
 
+    __test__ = False  # not a test class, whatever its name
+
     def __init__(
         self, home: Path, registry: KeyRegistry, credentials: Mapping[str, Credentials]
     ) -> None:

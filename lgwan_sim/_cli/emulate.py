@@ -1,0 +1,259 @@
+"""``lgwan-sim emulate`` and ``lgwan-sim serve``: the ZeroMQ emulator and reference services."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lgwan_sim._cli._common import out_option, plural
+from lgwan_sim._cli.scenario import _load, resolve_scenario
+from lgwan_sim.errors import InputError
+
+__all__ = ["commands"]
+
+
+def _speed(text: str) -> float:
+    if text.strip().lower() == "max":
+        return math.inf
+    try:
+        value = float(text.rstrip("x×"))
+    except ValueError:
+        raise InputError(
+            "a factor such as 1, 60 or 60x, or max", field="--speed", value=text
+        ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise InputError("must be > 0 (or max)", field="--speed", value=text)
+    return value
+
+
+@click.command("emulate")
+@click.argument("scenario")
+@out_option(
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for endpoints.json and the keys (at once), and the run's outputs (at the end).",
+)
+@click.option(
+    "--speed",
+    default="1",
+    show_default=True,
+    help="Simulated seconds per wall second (60 or 60x: an hour a minute), or max: virtual "
+    "time as fast as possible, every endpoint simulated.",
+)
+@click.option("--duration", help="Emulate only the first part of the scenario, e.g. 10m.")
+@click.option(
+    "--bind",
+    default="tcp://127.0.0.1:0",
+    show_default=True,
+    help="Where the broker listens (port 0: one the system chooses).",
+)
+@click.option(
+    "--fidelity",
+    type=click.Choice(["flow", "packet"]),
+    help="The engine behind the emulator (default: the scenario's; analytic becomes packet).",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@click.option("--set", "settings", multiple=True, metavar="PATH=VALUE", help="As run --set.")
+@click.option("--trace", is_flag=True, help="Write trace.csv: every message that met a program.")
+@click.option(
+    "--delivery-info", is_flag=True, help="Add frame 7 (the modelled delay) to what programs get."
+)
+@click.option(
+    "--hold",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Simulated seconds a request waits for a restarted service before it is lost.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty folder.")
+@click.option("--no-plots", is_flag=True, help="Write summary and CSVs only.")
+@click.option("-q", "--quiet", is_flag=True, help="No lines on stderr but warnings and errors.")
+def emulate(
+    scenario: str,
+    out: Path,
+    speed: str,
+    duration: str | None,
+    bind: str,
+    fidelity: str | None,
+    seed: int | None,
+    settings: tuple[str, ...],
+    trace: bool,
+    delivery_info: bool,
+    hold: float,
+    overwrite: bool,
+    no_plots: bool,
+    quiet: bool,
+) -> None:
+    """Emulate a scenario: real programs connect over ZeroMQ (EMW1) to simulated LGWAN.
+
+    Writes OUT/endpoints.json as soon as the broker listens; runs to the scenario's end or
+    until SIGINT or SIGTERM; then writes the outputs of `run` into OUT, with what was in
+    flight counted, and prints a one-line summary.
+    """
+    from lgwan_sim.backbone._emulator import Emulator, service_hosts
+    from lgwan_sim.backbone._testbed import Testbed
+    from lgwan_sim.lgpki import SiteInfo
+    from lgwan_sim.scenario._build import engine_inputs
+    from lgwan_sim.scenario._results import summarise, write_json
+    from lgwan_sim.scenario._runner import RunOutcome, check_out_dir, write_run
+
+    factor = _speed(speed)
+    path = resolve_scenario(scenario)
+    extra = (f"duration={duration}",) if duration else ()
+    sc = _load(path, settings + extra, seed=seed)
+    chosen = fidelity or (sc.fidelity if sc.fidelity != "analytic" else "packet")
+    if chosen != sc.fidelity:
+        sc = _load(path, settings + extra, seed=seed, fidelity=chosen)
+    inputs = engine_inputs(sc)
+    out = out.absolute()
+    check_out_dir(out, overwrite=overwrite)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+    def say(text: str) -> None:
+        if not quiet:
+            click.echo(f"lgwan-sim: {text}", err=True)
+
+    began = time.perf_counter()
+    topo = inputs.topology
+    sites = [
+        SiteInfo(id=s.id, kind=str(s.kind), name=s.name, name_ja=s.name_ja)
+        for s in (topo.sites[k] for k in sorted(topo.sites))
+    ]
+    testbed = Testbed.issue(out / "testbed", sites)
+    say(
+        f"issued {plural(len(testbed.registry), 'identity', 'identities')} in {time.perf_counter() - began:.1f}s"
+    )
+    emu = Emulator(
+        inputs,
+        testbed,
+        hosts=service_hosts(inputs),
+        speed=factor,
+        bind=bind,
+        hold_s=hold,
+        delivery_info=delivery_info,
+        trace=trace,
+    )
+    address = emu.start()
+    endpoints = {
+        "broker": address,
+        "broker_curve_key": emu.curve_public,
+        "control": None,
+        "registry": str(out / "testbed" / "registry.json"),
+        "keys": str(out / "testbed" / "keys.json"),
+        "pki_repository": str(testbed.repository),
+        "scenario": sc.name,
+        "speed": "max" if factor == math.inf else factor,
+        "hosts": {s.name: s.primary for s in inputs.demand.services},
+    }
+    write_json(out / "endpoints.json", endpoints)
+    say(f"listening on {address}; endpoints in {out / 'endpoints.json'}")
+
+    def stop(signum: int, frame: Any) -> None:
+        emu.stop()
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        wall0 = time.perf_counter()
+        lateness = emu.run()
+        wall = time.perf_counter() - wall0
+        result = emu.finish()
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    tables = summarise(sc, result, inputs.timeline.events, inputs.config)
+    tables.summary["emulation"] = {
+        "speed": "max" if factor == math.inf else factor,
+        "ended_at_s": result.duration_s,
+        "wall_s": round(wall, 3),
+        "lateness_ms": {
+            "steps": lateness.steps,
+            "p50": round(lateness.p50_s * 1e3, 4),
+            "p99": round(lateness.p99_s * 1e3, 4),
+            "max": round(lateness.max_s * 1e3, 4),
+        },
+        "messages": emu.stats.to_json(),
+    }
+    outcome = RunOutcome(scenario=sc, inputs=inputs, result=result, tables=tables, wall_s=wall)
+    render = None
+    if not no_plots:
+        from lgwan_sim.report import write_run_report
+
+        render = write_run_report
+    staging = out / ".results"
+    write_run(
+        outcome,
+        staging,
+        render=render,
+        overwrite=True,
+        command=["lgwan-sim", "emulate", *sys.argv[2:]],
+    )
+    for item in staging.iterdir():
+        item.rename(out / item.name)
+    staging.rmdir()
+    if trace:
+        _write_trace(out / "trace.csv", emu.trace)
+    totals = tables.summary["totals"]
+    st = emu.stats
+    click.echo(
+        f"{sc.name}: emulated {result.duration_s:.0f}s at "
+        f"{'max' if factor == math.inf else f'{factor:g}x'}: {totals['offered']} offered, "
+        f"{totals['delivered']} delivered, {totals['dropped_total']} dropped, "
+        f"{totals['in_flight']} in flight; {st.requests_to_services} requests to real services, "
+        f"{st.requests_from_clients} from real clients; results in {out}"
+    )
+
+
+def _write_trace(path: Path, rows: list[dict[str, Any]]) -> None:
+    fields = ["sim_s", "exchange", "id", "service", "caller", "host", "leg", "sent_at_s", "what"]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+@click.command("serve")
+@click.argument("service")
+@click.option(
+    "--endpoints",
+    "endpoints_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The emulator's endpoints.json.",
+)
+@click.option("--site", help="Where to serve (default: the service's primary host).")
+def serve(service: str, endpoints_file: Path, site: str | None) -> None:
+    """Run the reference implementation of SERVICE (directory, eltax) as a real program."""
+    from lgwan_sim.backbone._services import reference_service
+
+    program = reference_service(service)
+    data = (
+        json.loads(endpoints_file.read_text(encoding="utf-8")) if endpoints_file.is_file() else None
+    )
+    if data is None:
+        raise InputError("no such file", field="--endpoints", value=str(endpoints_file))
+    svc = program.make(endpoints_file, site)
+
+    def stop(signum: int, frame: Any) -> None:
+        svc.stop()
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, stop)
+    click.echo(f"lgwan-sim: {service} at {svc.site}: registering", err=True)
+    try:
+        svc.serve()
+    finally:
+        svc.close()
+    click.echo(f"lgwan-sim: {service} at {svc.site}: served {svc.served}", err=True)
+
+
+commands: list[click.Command] = [emulate, serve]

@@ -1,0 +1,758 @@
+"""The emulator: a ZeroMQ ROUTER in front of the engine, paced by the wall clock.
+
+Real programs connect to one ROUTER socket (CURVE, ZAP, ``ROUTER_MANDATORY``, ZMTP
+heartbeats) and speak EMW1. The network between them is the engine behind its seam
+(``engine.build``): a real client's request enters with ``inject`` at its site; a request
+that reaches a site where a real program serves its service is handed over (the engine's
+endpoint) and forwarded to the program; the program's answer enters with ``respond`` and
+travels back over the modelled path. Sites and services without a program are simulated by
+the engine exactly as in ``lgwan-sim run`` (the endpoints answer ``SIMULATE``), so the
+emulator holds no network model of its own.
+
+Simulated local bodies sign the requests they send to real programs with their own LGPKI
+keys (the test bed's) and verify the answers end to end; the emulator signs its ERR,
+READY and HEARTBEAT answers as ``emulator``. It never verifies a signature on its hot path:
+it checks that the header's ``src`` is the identity the CURVE handshake authenticated.
+
+The poll loop is :class:`~lgwan_sim.engine.RealtimeDriver` with the ROUTER's poller as its
+``wait``: it blocks on the socket until the next thing the engine has due, handles what
+arrives, and advances. With ``speed=math.inf`` (virtual time) the engine runs as fast as it
+can; real programs are then refused (ERR 503), because a real program cannot keep pace
+with virtual time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import zmq
+import zmq.auth.thread
+
+from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Testbed
+from lgwan_sim.backbone._trust import EndToEnd
+from lgwan_sim.backbone._wire import (
+    Command,
+    Delivery,
+    ErrorCode,
+    Message,
+    WireError,
+    decode,
+    decode_header,
+    encode_delivery,
+    peek_src,
+)
+from lgwan_sim.engine import (
+    SIMULATE,
+    DropReason,
+    DropRecord,
+    Engine,
+    EngineInputs,
+    Lateness,
+    Observer,
+    Observers,
+    RealtimeDriver,
+    RunResult,
+    build,
+)
+from lgwan_sim.engine import Message as EngineMessage
+from lgwan_sim.errors import InputError, VerificationError
+
+__all__ = ["Emulator", "EmulatorStats"]
+
+log = logging.getLogger(__name__)
+
+ZAP_DOMAIN = "lgwan-sim"
+DEFAULT_TTL_NS = 30_000_000_000
+"""``ttl`` of the requests simulated local bodies send to real programs (30 s)."""
+
+# What a real client is told when the network model loses its request (docs/emulator.md).
+# Losses in the network itself (a cut link, a full buffer) stay silent, as on a real WAN.
+_ERR_OF_DROP: dict[str, tuple[ErrorCode, str]] = {
+    DropReason.SITE_DOWN: (ErrorCode.UNREACHABLE, "a site on the way is down"),
+    DropReason.NO_ROUTE: (ErrorCode.UNREACHABLE, "no route to the destination"),
+    DropReason.OVERLOAD: (ErrorCode.OVERLOADED, "the network is overloaded"),
+    "no_service": (ErrorCode.TIMEOUT, "no program served the address in time"),
+}
+
+
+@dataclass(slots=True)
+class _Conn:
+    """A connected program: its routing id, authenticated identity and liveness."""
+
+    rid: bytes
+    identity: str
+    last_seen: float
+    hb_s: float = 1.0
+    addresses: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Injected:
+    """A real client's request, from ``inject`` until its answer or its loss."""
+
+    rid: bytes
+    request: Message
+    frames: list[bytes]
+    deadline_ns: int | None
+
+
+@dataclass(slots=True)
+class _AtService:
+    """A request forwarded to a real service, awaiting its REP."""
+
+    message: EngineMessage
+    conn: _Conn
+    injected: _Injected | None
+    sent_ns: int
+
+
+@dataclass(slots=True)
+class EmulatorStats:
+    """Every real message the emulator saw or sent, by what became of it."""
+
+    frames_in: int = 0
+    malformed: int = 0
+    forbidden: int = 0
+    no_service: int = 0
+    refused_virtual: int = 0
+    ready: int = 0
+    heartbeats: int = 0
+    byes: int = 0
+    requests_from_clients: int = 0
+    requests_to_services: int = 0
+    replies_from_services: int = 0
+    replies_to_clients: int = 0
+    replies_rejected: int = 0
+    replies_unmatched: int = 0
+    errors_sent: dict[int, int] = field(default_factory=dict)
+    held_expired: int = 0
+    services_lost: int = 0
+    send_failed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            k: getattr(self, k) for k in self.__dataclass_fields__ if k != "errors_sent"
+        }
+        out["errors_sent"] = {str(k): v for k, v in sorted(self.errors_sent.items())}
+        return out
+
+
+class _Authenticator(zmq.auth.thread.ThreadAuthenticator):
+    """ZAP: a CURVE key the registry knows is let in, and its identity is the User-Id."""
+
+    def __init__(self, context: zmq.Context[Any], by_curve: Mapping[bytes, str]) -> None:
+        super().__init__(context, log=logging.getLogger(f"{__name__}.zap"))
+        self.by_curve = by_curve
+        self.refused = 0
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """``key`` is the Z85 text of the client's CURVE public key."""
+        ok = key in self.by_curve
+        if not ok:
+            self.refused += 1
+            log.info("refused an unknown CURVE key %s", key.decode("ascii", "replace"))
+        return ok
+
+    def curve_user_id(self, client_public_key: bytes) -> str:
+        from zmq.utils import z85
+
+        return self.by_curve[z85.encode(client_public_key)]
+
+
+class _SiteEndpoint:
+    """The engine's endpoint at a site where a program is (or was) connected."""
+
+    __slots__ = ("emulator", "site")
+
+    def __init__(self, emulator: Emulator, site: str) -> None:
+        self.emulator = emulator
+        self.site = site
+
+    def receive(self, message: EngineMessage, at_s: float) -> Any:
+        return self.emulator._arrived(self.site, message, at_s)
+
+
+class _DropWatch(Observer):
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def on_drop(self, record: DropRecord) -> None:
+        if record.message_id is not None:
+            self.emulator._dropped(record)
+
+
+class Emulator:
+    """Real programs and the engine's simulated network, one ROUTER between them.
+
+    ``inputs`` is the run (flow or packet fidelity); ``testbed`` the keys of its
+    identities; ``hosts`` maps each service to the sites that may host it (primary and
+    failover), where a program may offer it. ``speed`` is simulated seconds per wall second
+    (``math.inf``: virtual time). ``hold_s`` is how long (simulated) a request for an
+    address whose program went away waits for a restarted one. ``delivery_info`` adds
+    frame 7 (modelled delay and path) to what real programs receive. ``trace`` keeps a row
+    per message that crossed a real program.
+    """
+
+    def __init__(
+        self,
+        inputs: EngineInputs,
+        testbed: Testbed,
+        *,
+        hosts: Mapping[str, Iterable[str]],
+        speed: float = 1.0,
+        bind: str = "tcp://127.0.0.1:0",
+        hold_s: float = 5.0,
+        heartbeat_s: float = 1.0,
+        delivery_info: bool = False,
+        trace: bool = False,
+        observer: Observer | None = None,
+        curve: bool = True,
+    ) -> None:
+        if not (speed > 0):
+            raise InputError("speed must be > 0 (or max)", field="speed", value=speed)
+        self.inputs = inputs
+        self.testbed = testbed
+        self.hosts = {svc: frozenset(sites) for svc, sites in hosts.items()}
+        self.speed = float(speed)
+        self.hold_s = hold_s
+        self.heartbeat_s = heartbeat_s
+        self.delivery_info = delivery_info
+        self.tracing = trace
+        self.trace: list[dict[str, Any]] = []
+        self.stats = EmulatorStats()
+        watch = _DropWatch(self)
+        self.engine: Engine = build(
+            inputs, observer=Observers(watch, observer) if observer is not None else watch
+        )
+        me = testbed.credentials.get(EMULATOR)
+        if me is None:
+            raise InputError(
+                "the test bed has no keys for the emulator", field="site", value=EMULATOR
+            )
+        self.me: Credentials = me
+        self.signer = me.signer()
+        self.sim_signers = {site: c.signer() for site, c in testbed.credentials.items()}
+        self.e2e = EndToEnd(testbed.registry, testbed.message_verifier())
+        self.conns: dict[bytes, _Conn] = {}
+        self.routes: dict[tuple[str, str], _Conn] = {}
+        self.real: set[tuple[str, str]] = set()  # addresses a program has served
+        self.held: dict[tuple[str, str], deque[tuple[EngineMessage, float]]] = {}
+        self.injected: dict[int, _Injected] = {}
+        self.at_service: dict[bytes, _AtService] = {}
+        self.replies: dict[int, list[bytes]] = {}
+        self.attached: set[str] = set()
+        self.driver: RealtimeDriver | None = None
+        self.seq = 0
+        self._curve = curve
+        self._bind = bind
+        self.ctx: zmq.Context[Any] | None = None
+        self.router: zmq.Socket[Any] | None = None
+        self.auth: _Authenticator | None = None
+        self.address = ""
+        self._last_housekeeping = 0.0
+        self._stop = threading.Event()
+
+    # -- sockets ---------------------------------------------------------------------------
+    def start(self) -> str:
+        """Bind the ROUTER; returns its address (``tcp://127.0.0.1:PORT``)."""
+        ctx = self.ctx = zmq.Context()
+        if self._curve:
+            self.auth = _Authenticator(ctx, self.testbed.registry.by_curve)
+            self.auth.start()
+            self.auth.configure_curve_callback(domain=ZAP_DOMAIN, credentials_provider=self.auth)
+        r = self.router = ctx.socket(zmq.ROUTER)
+        r.setsockopt(zmq.LINGER, 0)
+        r.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        r.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        r.setsockopt(zmq.SNDHWM, 100_000)
+        r.setsockopt(zmq.RCVHWM, 100_000)
+        ivl = max(1, int(self.heartbeat_s * 1000))
+        r.setsockopt(zmq.HEARTBEAT_IVL, ivl)
+        r.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
+        r.setsockopt(zmq.HEARTBEAT_TTL, 3 * ivl)
+        if self._curve:
+            r.setsockopt(zmq.CURVE_SERVER, 1)
+            r.setsockopt(zmq.CURVE_SECRETKEY, self.me.curve_secret)
+            r.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN.encode())
+        try:
+            r.bind(self._bind)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise InputError(
+                f"cannot listen there: {exc}", field="bind", value=self._bind
+            ) from None
+        self.address = r.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.poller = zmq.Poller()
+        self.poller.register(r, zmq.POLLIN)
+        return self.address
+
+    @property
+    def curve_public(self) -> str:
+        return self.me.identity.curve_public.decode("ascii")
+
+    def close(self) -> None:
+        """Say BYE to every program, then close the sockets."""
+        if self.router is not None:
+            for conn in list(self.conns.values()):
+                self._send(conn.rid, self._sealed(Command.BYE, conn.identity).frames())
+            self.router.close(linger=0)
+            self.router = None
+        if self.auth is not None:
+            self.auth.stop()
+            self.auth = None
+        if self.ctx is not None:
+            self.ctx.term()
+            self.ctx = None
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (thread- and signal-safe)."""
+        self._stop.set()
+
+    # -- the loop --------------------------------------------------------------------------
+    def sim_now(self) -> float:
+        d = self.driver
+        return d.sim_now() if d is not None else self.engine.now_s
+
+    def run(self, until_s: float | None = None) -> Lateness:
+        """Serve until simulated time ``until_s`` (the run's end) or :meth:`stop`."""
+        if self.router is None:
+            self.start()
+        end = self.inputs.duration_s if until_s is None else min(until_s, self.inputs.duration_s)
+        if self.speed == math.inf:
+            return self._run_virtual(end)
+        driver = self.driver = RealtimeDriver(self.engine, speed=self.speed, wait=self._wait)
+        stop = self._stop
+        while not stop.is_set() and driver.step(end):
+            self._drain()
+            self._housekeeping()
+        return driver.lateness()
+
+    def _run_virtual(self, end: float) -> Lateness:
+        chunk = max(self.inputs.config.bin_s, 1.0)
+        t = self.engine.now_s
+        while t < end and not self._stop.is_set():
+            t = min(end, t + chunk)
+            self.engine.advance_to(t)
+            self._drain()
+        return Lateness.of([])
+
+    def finish(self) -> RunResult:
+        """End the run now (if it was stopped early), count what is under way, close."""
+        if self.engine.now_s < self.inputs.duration_s:
+            self.engine.end_now()
+        for key, queue in list(self.held.items()):
+            while queue:
+                message, _ = queue.popleft()
+                self._give_up(message)
+            del self.held[key]
+        result = self.engine.finish()
+        self.close()
+        return result
+
+    def _wait(self, seconds: float) -> None:
+        timeout = int(seconds * 1000.0)  # whole ms: the driver spins the rest
+        if self.poller.poll(timeout):
+            self._drain()
+
+    def _drain(self) -> None:
+        r = self.router
+        if r is None:
+            return
+        while True:
+            try:
+                parts = r.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self._on_parts(parts)
+
+    def _housekeeping(self) -> None:
+        wall = time.monotonic()
+        if wall - self._last_housekeeping < 0.05:
+            return
+        self._last_housekeeping = wall
+        for conn in list(self.conns.values()):
+            if conn.addresses and wall - conn.last_seen > 3 * conn.hb_s:
+                log.info("%s missed 3 heartbeats: taken off the registry", conn.identity)
+                self.stats.services_lost += 1
+                self._forget(conn)
+        now = self.sim_now()
+        for key, queue in list(self.held.items()):
+            while queue and queue[0][1] <= now:
+                message, _ = queue.popleft()
+                self.stats.held_expired += 1
+                self._give_up(message)
+            if not queue:
+                del self.held[key]
+
+    # -- sending ---------------------------------------------------------------------------
+    def _send(self, rid: bytes, frames: list[bytes]) -> bool:
+        r = self.router
+        if r is None:
+            return False
+        try:
+            r.send_multipart([rid, *frames], flags=zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            self.stats.send_failed += 1
+            if exc.errno == zmq.EHOSTUNREACH:
+                conn = self.conns.get(rid)
+                if conn is not None:
+                    self._forget(conn)
+            return False
+        return True
+
+    def _sealed(self, command: Command, address: str, body: bytes = b"", **fields: Any) -> Message:
+        return self.signer.seal(
+            command, address, body, id=os.urandom(16), ts_ns=time.time_ns(), **fields
+        )
+
+    def _error(
+        self,
+        rid: bytes,
+        to: str,
+        corr: bytes | None,
+        code: ErrorCode,
+        reason: str,
+        addr: str | None = None,
+    ) -> None:
+        self.stats.errors_sent[int(code)] = self.stats.errors_sent.get(int(code), 0) + 1
+        err = self._sealed(Command.ERR, to, corr=corr, code=code, reason=reason, addr=addr)
+        self._send(rid, err.frames())
+
+    # -- what programs send ----------------------------------------------------------------
+    def _on_parts(self, parts: list[zmq.Frame]) -> None:
+        self.stats.frames_in += 1
+        rid = parts[0].bytes
+        frames = [p.bytes for p in parts[1:]]
+        user = parts[1].get("User-Id") if len(parts) > 1 and self._curve else None
+        try:
+            message = decode(frames)
+        except WireError as exc:
+            self.stats.malformed += 1
+            self._malformed(rid, frames, exc)
+            return
+        h = message.header
+        identity = user if user is not None else h.src
+        if h.src != identity:
+            self.stats.forbidden += 1
+            self._error(
+                rid,
+                h.src,
+                h.id,
+                ErrorCode.FORBIDDEN,
+                f"src is not the authenticated identity {identity!r}",
+            )
+            return
+        conn = self.conns.get(rid)
+        if conn is None:
+            conn = self.conns[rid] = _Conn(rid=rid, identity=identity, last_seen=time.monotonic())
+        else:
+            conn.last_seen = time.monotonic()
+        cmd = message.command
+        if cmd is Command.REQ or cmd is Command.EVT:
+            self._request(conn, message, frames)
+        elif cmd is Command.REP:
+            self._reply(conn, message, frames)
+        elif cmd is Command.HEARTBEAT:
+            self.stats.heartbeats += 1
+            self._send(rid, self._sealed(Command.HEARTBEAT, identity, corr=h.id).frames())
+        elif cmd is Command.READY:
+            self._ready(conn, message)
+        elif cmd is Command.BYE:
+            self.stats.byes += 1
+            if message.address:
+                key = _split(message.address)
+                if key is not None and key in conn.addresses:
+                    self._unroute(conn, key)
+            else:
+                self._forget(conn)
+        else:  # ERR: only the emulator sends it
+            self.stats.malformed += 1
+            self._error(rid, h.src, h.id, ErrorCode.MALFORMED, "only the emulator sends ERR")
+
+    def _malformed(self, rid: bytes, frames: list[bytes], exc: WireError) -> None:
+        """Answer ERR 400 when the sender and the message id can be read; else drop."""
+        if len(frames) < 5:
+            return
+        try:
+            src = peek_src(frames[4])
+            corr = decode_header(frames[4]).id
+        except WireError:
+            try:
+                src = peek_src(frames[4])
+            except WireError:
+                return
+            corr = None
+        except Exception:  # malformed input must never stop the broker
+            return
+        self._error(rid, src, corr, ErrorCode.MALFORMED, exc.reason[:1000])
+
+    def _ready(self, conn: _Conn, message: Message) -> None:
+        h = message.header
+        key = _split(message.address)
+        if key is None:
+            self._error(conn.rid, h.src, h.id, ErrorCode.MALFORMED, "READY names site/service")
+            return
+        site, service = key
+        if site != conn.identity:
+            self.stats.forbidden += 1
+            self._error(
+                conn.rid,
+                h.src,
+                h.id,
+                ErrorCode.FORBIDDEN,
+                "a program offers services at its own site only",
+                message.address,
+            )
+            return
+        if site not in self.hosts.get(service, ()):
+            self.stats.no_service += 1
+            self._error(
+                conn.rid,
+                h.src,
+                h.id,
+                ErrorCode.NO_SERVICE,
+                "the scenario does not host this service at this site",
+                message.address,
+            )
+            return
+        if self.speed == math.inf:
+            self.stats.refused_virtual += 1
+            self._error(
+                conn.rid,
+                h.src,
+                h.id,
+                ErrorCode.OVERLOADED,
+                "the emulator runs in virtual time: no real programs",
+                message.address,
+            )
+            return
+        old = self.routes.get(key)
+        if old is not None and old is not conn:
+            old.addresses.discard(key)  # handed over to the new connection
+        self.routes[key] = conn
+        self.real.add(key)
+        conn.addresses.add(key)
+        if h.hb_ns:
+            conn.hb_s = h.hb_ns / 1e9
+        self.stats.ready += 1
+        self._attach(site)
+        self._send(conn.rid, self._sealed(Command.READY, message.address, corr=h.id).frames())
+        log.info("%s serves %s", conn.identity, message.address)
+        queue = self.held.pop(key, None)
+        while queue:
+            held, _ = queue.popleft()
+            self._forward(conn, site, held)
+
+    def _attach(self, site: str) -> None:
+        if site not in self.attached:
+            self.attached.add(site)
+            self.engine.attach(site, _SiteEndpoint(self, site))
+
+    def _unroute(self, conn: _Conn, key: tuple[str, str]) -> None:
+        conn.addresses.discard(key)
+        if self.routes.get(key) is conn:
+            del self.routes[key]
+
+    def _forget(self, conn: _Conn) -> None:
+        for key in list(conn.addresses):
+            self._unroute(conn, key)
+        self.conns.pop(conn.rid, None)
+        for wid, pending in list(self.at_service.items()):  # its requests will get no answer
+            if pending.conn is conn:
+                del self.at_service[wid]
+                self._hold(pending.message)
+
+    def _request(self, conn: _Conn, message: Message, frames: list[bytes]) -> None:
+        h = message.header
+        key = _split(message.address)
+        if key is None or key[1] not in self.hosts:
+            self.stats.no_service += 1
+            self._error(
+                conn.rid, h.src, h.id, ErrorCode.NO_SERVICE, "no such service", message.address
+            )
+            return
+        if self.speed == math.inf:
+            self.stats.refused_virtual += 1
+            self._error(
+                conn.rid,
+                h.src,
+                h.id,
+                ErrorCode.OVERLOADED,
+                "the emulator runs in virtual time: no real programs",
+                message.address,
+            )
+            return
+        self.stats.requests_from_clients += 1
+        self._attach(conn.identity)
+        size = h.size_bytes if h.size_bytes is not None else len(message.body)
+        sent = self.engine.inject(key[1], conn.identity, float(size), self.sim_now())
+        deadline = h.ts_ns + h.ttl_ns if h.ttl_ns is not None else None
+        self.injected[sent.id] = _Injected(
+            rid=conn.rid, request=message, frames=frames, deadline_ns=deadline
+        )
+        if self.tracing:
+            self._trace(sent, "injected", h.id)
+
+    def _reply(self, conn: _Conn, message: Message, frames: list[bytes]) -> None:
+        h = message.header
+        pending = self.at_service.pop(h.corr, None) if h.corr is not None else None
+        if pending is None:
+            self.stats.replies_unmatched += 1
+            return
+        self.stats.replies_from_services += 1
+        engine_message = pending.message
+        if pending.injected is not None:
+            self.replies[engine_message.id] = frames
+        else:  # a simulated local body receives it: it verifies end to end
+            caller = engine_message.caller
+            try:
+                self.e2e.check(message, lambda address: address == caller)
+            except VerificationError as exc:
+                self.stats.replies_rejected += 1
+                log.info("a reply to %s was refused: %s", caller, exc.reason)
+                self.engine.discard(engine_message, "rejected")
+                return
+        size = h.size_bytes if h.size_bytes is not None else len(message.body)
+        self.engine.respond(engine_message, float(size), self.sim_now())
+
+    # -- what the engine hands over --------------------------------------------------------
+    def _arrived(self, site: str, message: EngineMessage, at_s: float) -> Any:
+        if message.leg == "request":
+            key = (site, message.service)
+            conn = self.routes.get(key)
+            if conn is not None:
+                self._forward(conn, site, message)
+                return None
+            if key in self.real:
+                self._hold(message)
+                return None
+            return SIMULATE
+        injected = self.injected.pop(message.id, None)
+        if injected is None:
+            return SIMULATE
+        frames = self.replies.pop(message.id, None)
+        if frames is None:  # a simulated service answered: its host signs the REP
+            host = self.sim_signers[message.host]
+            rep = host.seal(
+                Command.REP,
+                injected.request.header.src,
+                b"",
+                id=os.urandom(16),
+                ts_ns=time.time_ns(),
+                corr=injected.request.header.id,
+                size_bytes=int(message.size_bytes) if message.size_bytes is not None else None,
+            )
+            frames = rep.frames()
+        self.stats.replies_to_clients += 1
+        self._send(injected.rid, frames)
+        if self.tracing:
+            self._trace(message, "answered", injected.request.header.id)
+        return None
+
+    def _forward(self, conn: _Conn, site: str, message: EngineMessage) -> None:
+        injected = self.injected.get(message.id)
+        if injected is not None:
+            frames = list(injected.frames)
+            wid = injected.request.header.id
+        else:
+            signer = self.sim_signers.get(message.caller)
+            if signer is None:
+                self.engine.discard(message, "rejected")
+                return
+            self.seq += 1
+            body = msgpack.packb(
+                {"service": message.service, "caller": message.caller, "n": self.seq}
+            )
+            wid = os.urandom(16)
+            req = signer.seal(
+                Command.REQ,
+                f"{site}/{message.service}",
+                body,
+                id=wid,
+                ts_ns=time.time_ns(),
+                ttl_ns=DEFAULT_TTL_NS,
+                seq=self.seq,
+                ct="application/msgpack",
+            )
+            frames = req.frames()
+        if self.delivery_info:
+            delay = self.sim_now() - message.sent_at_s
+            frames = [*frames[:7], encode_delivery(Delivery(delay_ns=max(0, int(delay * 1e9))))]
+        if not self._send(conn.rid, frames):
+            self._hold(message)
+            return
+        self.stats.requests_to_services += 1
+        self.at_service[wid] = _AtService(
+            message=message, conn=conn, injected=injected, sent_ns=time.time_ns()
+        )
+        if self.tracing:
+            self._trace(message, "at_service", wid)
+
+    def _hold(self, message: EngineMessage) -> None:
+        key = (message.host, message.service)
+        conn = self.routes.get(key)
+        if conn is not None:
+            self._forward(conn, message.host, message)
+            return
+        self.held.setdefault(key, deque()).append((message, self.sim_now() + self.hold_s))
+
+    def _give_up(self, message: EngineMessage) -> None:
+        self.engine.discard(message, "no_service")
+
+    def _dropped(self, record: DropRecord) -> None:
+        mid = record.message_id
+        assert mid is not None
+        injected = self.injected.pop(mid, None)
+        self.replies.pop(mid, None)
+        if injected is None:
+            return
+        err = _ERR_OF_DROP.get(record.reason)
+        if err is not None:
+            code, reason = err
+            h = injected.request.header
+            self._error(injected.rid, h.src, h.id, code, reason, injected.request.address)
+
+    def _trace(self, message: EngineMessage, what: str, wid: bytes | None) -> None:
+        self.trace.append(
+            {
+                "sim_s": round(self.sim_now(), 6),
+                "exchange": message.id,
+                "id": wid.hex() if wid else "",
+                "service": message.service,
+                "caller": message.caller,
+                "host": message.host,
+                "leg": message.leg,
+                "sent_at_s": round(message.sent_at_s, 6),
+                "what": what,
+            }
+        )
+
+
+def _split(address: str) -> tuple[str, str] | None:
+    site, sep, service = address.partition("/")
+    if not sep or not site or not service or "/" in service:
+        return None
+    return site, service
+
+
+def service_hosts(inputs: EngineInputs) -> dict[str, set[str]]:
+    """Where each service of ``inputs`` may be hosted: its primary and its secondary."""
+    out: dict[str, set[str]] = {}
+    for s in inputs.demand.services:
+        sites = out.setdefault(s.name, set())
+        sites.add(s.primary)
+        if s.secondary is not None:
+            sites.add(s.secondary)
+    return out
+
+
+Clock = Callable[[], float]

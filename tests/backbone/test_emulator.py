@@ -1,0 +1,258 @@
+"""The emulator end to end: real processes and sockets on loopback, the engine behind them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq
+from emulator_support import small_scenario
+
+from lgwan_sim.backbone import (
+    Client,
+    Command,
+    EmulatorError,
+    Endpoints,
+    Service,
+    Testbed,
+    decode,
+)
+
+pytestmark = pytest.mark.emulator
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lgwan_sim", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_virtual_time_gives_the_summary_of_run(tmp_path):
+    scenario = small_scenario(tmp_path, rate=2_000_000, duration="30s")
+    ran = run_cli("run", str(scenario), "-o", str(tmp_path / "run"), "--no-plots", "-q")
+    assert ran.returncode == 0, ran.stderr
+    emu = run_cli(
+        "emulate", str(scenario), "-o", str(tmp_path / "emu"), "--speed", "max", "--no-plots", "-q"
+    )
+    assert emu.returncode == 0, emu.stderr
+    a = json.loads((tmp_path / "run" / "summary.json").read_text())
+    b = json.loads((tmp_path / "emu" / "summary.json").read_text())
+    mode = b.pop("emulation")
+    assert mode["speed"] == "max"
+    assert a == b
+    assert a["totals"]["offered"] > 1000
+    for name in ("links.csv", "services.csv"):
+        assert (tmp_path / "run" / name).read_bytes() == (tmp_path / "emu" / name).read_bytes()
+    info = json.loads((tmp_path / "emu" / "endpoints.json").read_text())
+    assert info["broker"].startswith("tcp://127.0.0.1:")
+    assert {"broker", "control", "registry"} <= set(info)
+    assert "emulated 30s at max" in emu.stdout
+
+
+def directory(request):
+    query = msgpack.unpackb(request.body) if request.body else {}
+    return msgpack.packb({"you": request.src, "q": query})
+
+
+@pytest.fixture
+def serving(lgwan_emulator, tmp_path):
+    """An emulator at real time with the directory served by a Service in a thread."""
+    emu = lgwan_emulator(small_scenario(tmp_path, rate=20_000, duration="120s"), speed=1)
+    service = Service(emu.endpoints, "dc-b", {"directory": directory})
+    thread = threading.Thread(target=service.serve, daemon=True)
+    thread.start()
+    assert service.ready.wait(30), "the service did not register"
+    yield emu, service
+    service.stop()
+    thread.join(10)
+    service.close()
+
+
+def test_a_real_service_answers_simulated_bodies_and_a_real_client(serving):
+    emu, service = serving
+    client = Client(emu.endpoints, "m1", timeout_s=5)
+    try:
+        reply = client.request("dc-b/directory", msgpack.packb({"q": "x"}))
+    finally:
+        client.close()
+    assert reply.src == "dc-b"
+    assert msgpack.unpackb(reply.body) == {"you": "m1", "q": {"q": "x"}}
+    # the model: m1 -> core -> dc-b and back, at least 4 hops of propagation
+    assert reply.rtt_s > 0.0
+    time.sleep(3)  # the simulated bodies' requests (about 0.23 a second) reach the service
+    summary = emu.stop()
+    messages = summary["emulation"]["messages"]
+    assert messages["ready"] == 1
+    assert messages["requests_from_clients"] == 1
+    assert messages["replies_to_clients"] == 1
+    assert service.served >= 1 + 0
+    assert (
+        messages["requests_to_services"] == service.served
+        or messages["requests_to_services"] >= service.served
+    )
+    totals = summary["totals"]
+    assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+    assert summary["emulation"]["ended_at_s"] < 120.0  # stopped early by SIGINT
+
+
+def test_an_unknown_curve_key_is_refused(serving):
+    emu, _ = serving
+    ep = Endpoints.load(emu.endpoints)
+    public, secret = zmq.curve_keypair()
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.CURVE_SERVERKEY, ep.curve_server_key)
+    s.setsockopt(zmq.CURVE_PUBLICKEY, public)
+    s.setsockopt(zmq.CURVE_SECRETKEY, secret)
+    s.connect(ep.broker)
+    tb = Testbed.open(ep.testbed, sites=["m1"])
+    req = (
+        tb.credentials["m1"]
+        .signer()
+        .seal(Command.REQ, "dc-b/directory", b"", id=os.urandom(16), ts_ns=time.time_ns())
+    )
+    s.send_multipart(req.frames())
+    assert s.poll(1500) == 0, "an unknown key must get nothing back"
+    s.close()
+    ctx.term()
+    summary = emu.stop()
+    assert summary["emulation"]["messages"]["requests_from_clients"] == 0
+
+
+def raw_socket(ep: Endpoints, identity: str):
+    tb = Testbed.open(ep.testbed, sites=[identity])
+    cred = tb.credentials[identity]
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.CURVE_SERVERKEY, ep.curve_server_key)
+    s.setsockopt(zmq.CURVE_PUBLICKEY, cred.identity.curve_public)
+    s.setsockopt(zmq.CURVE_SECRETKEY, cred.curve_secret)
+    s.connect(ep.broker)
+    return ctx, s
+
+
+def test_a_sender_that_is_not_its_authenticated_identity_gets_err_403(serving):
+    emu, _ = serving
+    ep = Endpoints.load(emu.endpoints)
+    ctx, s = raw_socket(ep, "m1")  # connects as m1 ...
+    other = Testbed.open(ep.testbed, sites=["m2"]).credentials["m2"].signer()
+    req = other.seal(  # ... but signs as m2
+        Command.REQ, "dc-b/directory", b"", id=os.urandom(16), ts_ns=time.time_ns()
+    )
+    s.send_multipart(req.frames())
+    assert s.poll(5000)
+    answer = decode(s.recv_multipart())
+    assert answer.command is Command.ERR
+    assert int(answer.header.code) == 403
+    assert answer.header.corr == req.header.id
+    assert answer.header.src == "emulator"
+    s.close()
+    ctx.term()
+
+
+def test_unknown_services_get_err_404_and_a_ready_elsewhere_403(serving):
+    emu, _ = serving
+    client = Client(emu.endpoints, "m1", timeout_s=5, retries=1)
+    with pytest.raises(EmulatorError) as info:
+        client.request("dc-b/no-such-service")
+    assert info.value.code == 404
+    client.close()
+    elsewhere = Service(emu.endpoints, "m2", {"directory": directory})
+    try:
+        with pytest.raises(EmulatorError) as info:
+            elsewhere.register(timeout_s=5)
+    finally:
+        elsewhere.close()
+    assert info.value.code == 404  # m2 does not host the directory in this scenario
+
+
+def test_tampered_replayed_and_wrongly_signed_requests_are_refused_by_the_service(serving):
+    emu, service = serving
+    ep = Endpoints.load(emu.endpoints)
+    ctx, s = raw_socket(ep, "m1")
+    me = Testbed.open(ep.testbed, sites=["m1", "m2"]).credentials
+    good = (
+        me["m1"]
+        .signer()
+        .seal(Command.REQ, "dc-b/directory", b"\x80", id=os.urandom(16), ts_ns=time.time_ns())
+    )
+    frames = good.frames()
+    tampered = [*frames[:5], b"\x81\xa1x\x01", frames[6]]  # body changed after signing
+    s.send_multipart(tampered)
+    s.send_multipart(frames)
+    s.send_multipart(frames)  # the same message again: a replay
+    # signed with m2's key but naming m1's kid and src: the signature does not verify
+    wrong = (
+        me["m2"]
+        .signer()
+        .seal(Command.REQ, "dc-b/directory", b"\x80", id=os.urandom(16), ts_ns=time.time_ns())
+    )
+    forged = [*frames[:4], good.frames()[4], wrong.frames()[5], wrong.frames()[6]]
+    s.send_multipart(forged)
+    answers = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(answers) < 1:
+        if s.poll(200):
+            answers.append(decode(s.recv_multipart()))
+    time.sleep(1.0)
+    assert [a.command for a in answers] == [Command.REP]  # only the genuine one is answered
+    assert answers[0].header.corr == good.header.id
+    assert service.rejected.get("bad-signature", 0) == 2
+    assert service.rejected.get("replay", 0) == 1
+    s.close()
+    ctx.term()
+
+
+def test_fuzzed_frames_leave_the_broker_running(serving):
+    emu, _ = serving
+    import random
+
+    ep = Endpoints.load(emu.endpoints)
+    ctx, s = raw_socket(ep, "m1")
+    rng = random.Random(5)
+    good = (
+        Testbed.open(ep.testbed, sites=["m1"])
+        .credentials["m1"]
+        .signer()
+        .seal(Command.REQ, "dc-b/directory", b"", id=os.urandom(16), ts_ns=time.time_ns())
+        .frames()
+    )
+    n = 2000
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            frames = [rng.randbytes(rng.randrange(0, 40)) for _ in range(rng.randrange(1, 10))]
+        elif kind == 1:
+            cut = rng.randrange(0, len(good))
+            frames = good[:cut] or [b""]
+        elif kind == 2:
+            frames = [*good[:1], b"EMW2", *good[2:]]
+        else:
+            frames = [*good[:4], rng.randbytes(rng.randrange(1, 64)), *good[5:]]
+        s.send_multipart(frames)
+    errors = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not s.poll(500):
+            break
+        answer = decode(s.recv_multipart())
+        if answer.command is Command.ERR and int(answer.header.code) == 400:
+            errors += 1
+    s.close()
+    ctx.term()
+    client = Client(emu.endpoints, "m2", timeout_s=5)
+    assert client.request("dc-b/directory").src == "dc-b"  # still serving
+    client.close()
+    summary = emu.stop()
+    messages = summary["emulation"]["messages"]
+    assert messages["malformed"] == n
+    assert errors == messages["errors_sent"].get("400", 0)
+    assert errors >= n // 4  # wrong version: src and id readable, so answered
