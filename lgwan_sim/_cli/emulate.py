@@ -181,6 +181,7 @@ def emulate(
             "p99": round(lateness.p99_s * 1e3, 4),
             "max": round(lateness.max_s * 1e3, 4),
         },
+        "delivery_error_ms": _error_ms(emu.delivery_late_s),
         "messages": emu.stats.to_json(),
     }
     outcome = RunOutcome(scenario=sc, inputs=inputs, result=result, tables=tables, wall_s=wall)
@@ -211,6 +212,19 @@ def emulate(
         f"{totals['in_flight']} in flight; {st.requests_to_services} requests to real services, "
         f"{st.requests_from_clients} from real clients; results in {out}"
     )
+
+
+def _error_ms(samples: list[float]) -> dict[str, Any]:
+    """How late requests reached real programs against the model: nearest-rank percentiles."""
+    from lgwan_sim.engine import Lateness
+
+    late = Lateness.of(samples)
+    return {
+        "requests": late.steps,
+        "p50": round(late.p50_s * 1e3, 4),
+        "p99": round(late.p99_s * 1e3, 4),
+        "max": round(late.max_s * 1e3, 4),
+    }
 
 
 def _write_trace(path: Path, rows: list[dict[str, Any]]) -> None:

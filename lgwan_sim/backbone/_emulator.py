@@ -228,6 +228,7 @@ class Emulator:
         self.delivery_info = delivery_info
         self.tracing = trace
         self.trace: list[dict[str, Any]] = []
+        self.delivery_late_s: list[float] = []
         self.stats = EmulatorStats()
         watch = _DropWatch(self)
         self.engine: Engine = build(
@@ -349,11 +350,8 @@ class Emulator:
         """End the run now (if it was stopped early), count what is under way, close."""
         if self.engine.now_s < self.inputs.duration_s:
             self.engine.end_now()
-        for key, queue in list(self.held.items()):
-            while queue:
-                message, _ = queue.popleft()
-                self._give_up(message)
-            del self.held[key]
+        # requests still held for a program are waiting at its site: in flight, like those a
+        # program received and has not answered
         result = self.engine.finish()
         self.close()
         return result
@@ -630,7 +628,7 @@ class Emulator:
             key = (site, message.service)
             conn = self.routes.get(key)
             if conn is not None:
-                self._forward(conn, site, message)
+                self._forward(conn, site, message, due_s=at_s)
                 return None
             if key in self.real:
                 self._hold(message)
@@ -658,7 +656,9 @@ class Emulator:
             self._trace(message, "answered", injected.request.header.id)
         return None
 
-    def _forward(self, conn: _Conn, site: str, message: EngineMessage) -> None:
+    def _forward(
+        self, conn: _Conn, site: str, message: EngineMessage, *, due_s: float | None = None
+    ) -> None:
         injected = self.injected.get(message.id)
         if injected is not None:
             frames = list(injected.frames)
@@ -691,6 +691,13 @@ class Emulator:
             self._hold(message)
             return
         self.stats.requests_to_services += 1
+        driver = self.driver
+        if due_s is not None and driver is not None:
+            # how much later than the model said the request left for the program (wall s)
+            late = time.monotonic() - driver.wall_of(due_s)
+            samples = self.delivery_late_s
+            if len(samples) < 1_000_000:
+                samples.append(late)
         self.at_service[wid] = _AtService(
             message=message, conn=conn, injected=injected, sent_ns=time.time_ns()
         )

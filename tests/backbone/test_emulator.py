@@ -256,3 +256,54 @@ def test_fuzzed_frames_leave_the_broker_running(serving):
     assert messages["malformed"] == n
     assert errors == messages["errors_sent"].get("400", 0)
     assert errors >= n // 4  # wrong version: src and id readable, so answered
+
+
+def test_a_restarted_service_takes_over_and_a_lost_one_is_accounted(lgwan_emulator, tmp_path):
+    # 200,000 look-ups a day: about 2.3 a simulated second; at 10x, 23 a wall second
+    emu = lgwan_emulator(
+        small_scenario(tmp_path, rate=200_000, duration="600s"), speed=10, extra=("--hold", "20")
+    )
+    first = Service(emu.endpoints, "dc-b", {"directory": directory})
+    thread = threading.Thread(target=first.serve, daemon=True)
+    thread.start()
+    assert first.ready.wait(30)
+    time.sleep(3)
+    first.stop()
+    thread.join(10)
+    first.peer.close()  # a crash: no BYE; the registration stays until heartbeats are missed
+    served_first = first.served
+    second = Service(emu.endpoints, "dc-b", {"directory": directory})
+    thread = threading.Thread(target=second.serve, daemon=True)
+    thread.start()
+    assert second.ready.wait(30)
+    time.sleep(3)
+    second.stop()
+    thread.join(10)
+    second.close()  # BYE: from now on requests wait --hold, then are lost as no_service
+    time.sleep(4)  # 40 simulated seconds: past the hold of 20
+    summary = emu.stop()
+    messages = summary["emulation"]["messages"]
+    assert served_first > 0
+    assert second.served > 0, "the restarted service must get the requests"
+    assert messages["ready"] == 2
+    assert messages["held_expired"] > 0
+    assert summary["services"]["directory"]["dropped"] == {"no_service": messages["held_expired"]}
+    totals = summary["totals"]
+    assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+
+
+def test_sigterm_ends_the_run_and_writes_what_was_in_flight(lgwan_emulator, tmp_path):
+    emu = lgwan_emulator(small_scenario(tmp_path, rate=200_000, duration="3600s"), speed=1)
+    silent = Service(emu.endpoints, "dc-b", {"directory": directory})
+    silent.register()  # registered, but it never answers: what reaches it stays in flight
+    time.sleep(6)
+    emu.process.terminate()
+    summary = emu.wait(120)
+    silent.close()
+    ended = summary["emulation"]["ended_at_s"]
+    assert 3 < ended < 60
+    totals = summary["totals"]
+    assert totals["in_flight"] >= summary["emulation"]["messages"]["requests_to_services"] >= 1
+    assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+    assert (emu.out / "services.csv").exists()
+    assert (emu.out / "run.json").exists()
