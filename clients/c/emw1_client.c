@@ -14,7 +14,9 @@
  *       that it answers our request. Prints "sent <hex frames>" and "ok". With the
  *       environment variables EMW1_CURVE_SERVER, EMW1_CURVE_PUBLIC and EMW1_CURVE_SECRET (Z85,
  *       40 characters each) the connection is CURVE-secured; EMW1_TIMEOUT_MS bounds the wait
- *       for the reply (default 10000).
+ *       for the reply (default 10000). EMW1_KEY (the hex of a PKCS#8 DER P-256 key), EMW1_SRC
+ *       and EMW1_ADDRESS sign as another identity, to another service: against an emulator,
+ *       the identity's key from the key registry's keys.json, its site id and site/service.
  *
  * Exit status 0 on success, 1 on a mismatch or failure (with a line on stderr).
  *
@@ -388,8 +390,22 @@ static const msgpack_object *header_get(const msgpack_object *map, const char *k
 
 static int exchange(const char *json, const char *endpoint, const char *peer_hex) {
     const char *k = json_object(strstr(json, "\"keys\""), "p256");
-    EVP_PKEY *key = private_key(json_hex(k, "private_pkcs8_der"));
-    buf_t kid = json_hex(k, "kid");
+    const char *key_hex = getenv("EMW1_KEY");
+    EVP_PKEY *key = key_hex ? private_key(unhex(key_hex, strlen(key_hex)))
+                            : private_key(json_hex(k, "private_pkcs8_der"));
+    buf_t kid = {NULL, 0};
+    if (key_hex && key) { /* kid: SHA-256 of the key's DER SubjectPublicKeyInfo */
+        unsigned char *der = NULL;
+        int n = i2d_PUBKEY(key, &der);
+        if (n <= 0) {
+            fail("keys", "cannot encode the public key of EMW1_KEY");
+            return 1;
+        }
+        kid = sha256(buf_from(der, (size_t)n));
+        OPENSSL_free(der);
+    } else {
+        kid = json_hex(k, "kid");
+    }
     buf_t peer_spki = unhex(peer_hex, strlen(peer_hex));
     EVP_PKEY *peer = public_key(peer_spki);
     buf_t peer_kid = sha256(peer_spki);
@@ -416,8 +432,9 @@ static int exchange(const char *json, const char *endpoint, const char *peer_hex
         fail("connect", zmq_strerror(zmq_errno()));
         return 1;
     }
-    const char *me = "mun-13-104";
-    message_t req = seal(key, kid, 0x01, me, "asp-eltax-east/eltax", "ping from C");
+    const char *me = getenv("EMW1_SRC") ? getenv("EMW1_SRC") : "mun-13-104";
+    const char *to = getenv("EMW1_ADDRESS") ? getenv("EMW1_ADDRESS") : "asp-eltax-east/eltax";
+    message_t req = seal(key, kid, 0x01, me, to, "ping from C");
     for (int i = 0; i < 7; i++) zmq_send(sock, req.frames[i].p, req.frames[i].n, i < 6 ? ZMQ_SNDMORE : 0);
     print_frames("sent", &req);
 

@@ -253,3 +253,60 @@ def test_an_unregistered_curve_key_never_gets_through(client, curve_router):
         _, err = _stop(proc)
     assert proc.returncode == 1
     assert "no reply in time" in err
+
+
+@pytest.mark.emulator
+def test_c_client_and_a_python_service_exchange_signed_messages_through_the_emulator(
+    client, lgwan_emulator, tmp_path
+):
+    # the C client plays the local body m1; the emulator carries its REQ over the model to
+    # a Python Service at dc-b, which verifies the C signature end to end; the C client
+    # verifies the service's signed REP
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
+    from emulator_support import small_scenario
+
+    from lgwan_sim.backbone import Endpoints, Service, Testbed
+
+    emu = lgwan_emulator(small_scenario(tmp_path, rate=1, duration="600s"), speed=1)
+    served: list[tuple[str, bytes]] = []
+
+    def handle(request):
+        served.append((request.src, request.body))
+        return b"pong from Python"
+
+    service = Service(emu.endpoints, "dc-b", {"directory": handle})
+    thread = threading.Thread(target=service.serve, daemon=True)
+    thread.start()
+    assert service.ready.wait(30)
+    ep = Endpoints.load(emu.endpoints)
+    bed = Testbed.open(ep.testbed, sites=["m1"])
+    me = bed.credentials["m1"]
+    peer = x509.load_der_x509_certificate(bed.registry.by_site["dc-b"].certificate)
+    env = {
+        **os.environ,
+        "EMW1_CURVE_SERVER": ep.curve_server_key.decode(),
+        "EMW1_CURVE_PUBLIC": me.identity.curve_public.decode(),
+        "EMW1_CURVE_SECRET": me.curve_secret.decode(),
+        "EMW1_KEY": me.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption()).hex(),
+        "EMW1_SRC": "m1",
+        "EMW1_ADDRESS": "dc-b/directory",
+    }
+    spki = peer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    done = subprocess.run(
+        [str(client), str(VECTORS_PATH), ep.broker, spki.hex()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    service.stop()
+    thread.join(10)
+    service.close()
+    assert done.returncode == 0, done.stderr
+    assert "reply body pong from Python" in done.stdout
+    assert served == [("m1", b"ping from C")]
+    assert service.rejected == {}
