@@ -73,6 +73,13 @@ def _speed(text: str) -> float:
     type=click.FloatRange(min=0),
     help="Simulated seconds a request waits for a restarted service before it is lost.",
 )
+@click.option(
+    "--control-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Where the control API listens (beyond loopback it needs the token of endpoints.json).",
+)
+@click.option("--no-control", is_flag=True, help="No control API.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty folder.")
 @click.option("--no-plots", is_flag=True, help="Write summary and CSVs only.")
 @click.option("-q", "--quiet", is_flag=True, help="No lines on stderr but warnings and errors.")
@@ -88,6 +95,8 @@ def emulate(
     trace: bool,
     delivery_info: bool,
     hold: float,
+    control_host: str,
+    no_control: bool,
     overwrite: bool,
     no_plots: bool,
     quiet: bool,
@@ -144,10 +153,25 @@ def emulate(
         trace=trace,
     )
     address = emu.start()
+    api = None
+    token = None
+    if not no_control:
+        import secrets
+
+        from lgwan_sim.backbone._control import ControlServer
+
+        token = (
+            None if control_host in ("127.0.0.1", "localhost", "::1") else secrets.token_urlsafe(24)
+        )
+        assert emu.ctx is not None
+        api = ControlServer(emu.ctx, emu.control_address, host=control_host, token=token)
+        api.start()
     endpoints = {
         "broker": address,
         "broker_curve_key": emu.curve_public,
-        "control": None,
+        "control": api.url if api is not None else None,
+        "control_token": token,
+        "events": emu.events_address,
         "registry": str(out / "testbed" / "registry.json"),
         "keys": str(out / "testbed" / "keys.json"),
         "pki_repository": str(testbed.repository),
@@ -166,6 +190,8 @@ def emulate(
         wall0 = time.perf_counter()
         lateness = emu.run()
         wall = time.perf_counter() - wall0
+        if api is not None:
+            api.stop()
         result = emu.finish()
     finally:
         for s, handler in old.items():
@@ -182,7 +208,10 @@ def emulate(
             "max": round(lateness.max_s * 1e3, 4),
         },
         "delivery_error_ms": _error_ms(emu.delivery_late_s),
+        "callers_of_real_programs": len(emu.callers_served),
         "messages": emu.stats.to_json(),
+        "replies_rejected_by_reason": dict(sorted(emu.e2e.rejected.items())),
+        "faults": emu.fault_log,
     }
     outcome = RunOutcome(scenario=sc, inputs=inputs, result=result, tables=tables, wall_s=wall)
     render = None
@@ -270,4 +299,75 @@ def serve(service: str, endpoints_file: Path, site: str | None) -> None:
     click.echo(f"lgwan-sim: {service} at {svc.site}: served {svc.served}", err=True)
 
 
-commands: list[click.Command] = [emulate, serve]
+@click.group("fault")
+def fault() -> None:
+    """Faults on a running emulator, through its control API (docs/faults.md)."""
+
+
+def _control(endpoints_file: Path) -> Any:
+    from lgwan_sim.backbone._control import Control
+
+    if not endpoints_file.is_file():
+        raise InputError("no such file", field="--endpoints", value=str(endpoints_file))
+    return Control(endpoints_file)
+
+
+_ENDPOINTS = click.option(
+    "--endpoints",
+    "endpoints_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The emulator's endpoints.json.",
+)
+
+
+@fault.command("add")
+@click.argument("name")
+@click.argument("spec")
+@_ENDPOINTS
+def fault_add(name: str, spec: str, endpoints_file: Path) -> None:
+    """Add (or replace) fault NAME; SPEC is its JSON, e.g. '{"kind": "link_down", "links": ["m1~core"], "duration_s": 30}'."""
+    try:
+        body = json.loads(spec)
+    except ValueError as exc:
+        raise InputError(f"not JSON ({exc})", field="SPEC", value=spec) from None
+    from lgwan_sim.backbone._control import ControlError
+
+    try:
+        made = _control(endpoints_file).put(name, **body) if isinstance(body, dict) else None
+    except ControlError as exc:
+        raise InputError(str(exc), field="SPEC", value=spec) from None
+    if made is None:
+        raise InputError("a fault is a JSON object", field="SPEC", value=spec)
+    click.echo(json.dumps(made, ensure_ascii=False))
+
+
+@fault.command("list")
+@_ENDPOINTS
+def fault_list(endpoints_file: Path) -> None:
+    """The faults in force, with their hits."""
+    for f in _control(endpoints_file).faults():
+        click.echo(json.dumps(f, ensure_ascii=False))
+
+
+@fault.command("rm")
+@click.argument("name")
+@_ENDPOINTS
+def fault_rm(name: str, endpoints_file: Path) -> None:
+    """Remove fault NAME (a network fault's restoration is applied now)."""
+    from lgwan_sim.backbone._control import ControlError
+
+    try:
+        _control(endpoints_file).delete(name)
+    except ControlError as exc:
+        raise InputError(str(exc), field="NAME", value=name) from None
+
+
+@fault.command("reset")
+@_ENDPOINTS
+def fault_reset(endpoints_file: Path) -> None:
+    """Remove every fault."""
+    _control(endpoints_file).reset()
+
+
+commands: list[click.Command] = [emulate, serve, fault]

@@ -14,6 +14,7 @@
   the checks every receiver makes. ``docs/emulator.md`` walks through them.
 """
 
+from lgwan_sim.backbone._control import Control, ControlError, ControlServer, EventStream
 from lgwan_sim.backbone._emulator import Emulator, EmulatorStats, service_hosts
 from lgwan_sim.backbone._sdk import Client, EmulatorError, Endpoints, Reply, Request, Service
 from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Identity, KeyRegistry, Testbed
@@ -60,6 +61,9 @@ __all__ = [
     "Algorithm",
     "Client",
     "Command",
+    "Control",
+    "ControlError",
+    "ControlServer",
     "Credentials",
     "Delivery",
     "Emulator",
@@ -68,6 +72,7 @@ __all__ = [
     "EndToEnd",
     "Endpoints",
     "ErrorCode",
+    "EventStream",
     "Header",
     "Identity",
     "KeyRegistry",

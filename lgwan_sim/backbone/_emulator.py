@@ -23,6 +23,8 @@ with virtual time.
 
 from __future__ import annotations
 
+import heapq
+import json
 import logging
 import math
 import os
@@ -37,6 +39,7 @@ import msgpack
 import zmq
 import zmq.auth.thread
 
+from lgwan_sim.backbone._faults import Fault, parse_fault
 from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Testbed
 from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import (
@@ -52,6 +55,8 @@ from lgwan_sim.backbone._wire import (
 )
 from lgwan_sim.engine import (
     SIMULATE,
+    AppliedEvent,
+    BinRecord,
     DropReason,
     DropRecord,
     Engine,
@@ -80,7 +85,7 @@ _ERR_OF_DROP: dict[str, tuple[ErrorCode, str]] = {
     DropReason.SITE_DOWN: (ErrorCode.UNREACHABLE, "a site on the way is down"),
     DropReason.NO_ROUTE: (ErrorCode.UNREACHABLE, "no route to the destination"),
     DropReason.OVERLOAD: (ErrorCode.OVERLOADED, "the network is overloaded"),
-    "no_service": (ErrorCode.TIMEOUT, "no program served the address in time"),
+    DropReason.NO_SERVICE: (ErrorCode.TIMEOUT, "no program served the address in time"),
 }
 
 
@@ -93,6 +98,9 @@ class _Conn:
     last_seen: float
     hb_s: float = 1.0
     addresses: set[tuple[str, str]] = field(default_factory=set)
+    connected: bool = True
+    """False after a send found the peer gone (EHOSTUNREACH): what is for it waits, until it
+    reconnects with its routing id or misses three heartbeats."""
 
 
 @dataclass(slots=True)
@@ -189,6 +197,47 @@ class _DropWatch(Observer):
         if record.message_id is not None:
             self.emulator._dropped(record)
 
+    def on_event(self, event: AppliedEvent) -> None:
+        self.emulator.publish("applied", **_applied(event))
+
+    def on_bin(self, record: BinRecord) -> None:
+        dropped: dict[str, int] = {}
+        for by_reason in record.dropped.values():
+            for reason, n in by_reason.items():
+                dropped[reason] = dropped.get(reason, 0) + int(n)
+        self.emulator.publish(
+            "bin",
+            index=record.index,
+            end_s=record.end_s,
+            offered=int(sum(record.offered.values())),
+            delivered=int(sum(record.delivered.values())),
+            dropped=dropped,
+            unreachable=record.unreachable,
+        )
+
+
+def _applied(event: AppliedEvent) -> dict[str, Any]:
+    out = dict(event.to_dict())
+    out["event_kind"] = out.pop("kind")
+    return out
+
+
+class _Pace:
+    """What the driver steps: the engine, with the emulator's own timers in between."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.engine = emulator.engine
+
+    def peek(self) -> float:
+        t = self.engine.peek()
+        timers = self.emulator.timers
+        return timers[0][0] if timers and timers[0][0] < t else t
+
+    def advance_to(self, t_s: float) -> None:
+        self.emulator._run_timers(t_s)
+        self.engine.advance_to(t_s)
+
 
 class Emulator:
     """Real programs and the engine's simulated network, one ROUTER between them.
@@ -229,6 +278,7 @@ class Emulator:
         self.tracing = trace
         self.trace: list[dict[str, Any]] = []
         self.delivery_late_s: list[float] = []
+        self.callers_served: set[str] = set()  # sites whose requests reached a real program
         self.stats = EmulatorStats()
         watch = _DropWatch(self)
         self.engine: Engine = build(
@@ -261,6 +311,22 @@ class Emulator:
         self.address = ""
         self._last_housekeeping = 0.0
         self._stop = threading.Event()
+        self.faults: dict[str, Fault] = {}
+        self.fault_log: list[dict[str, Any]] = []
+        self.timers: list[tuple[float, int, Any]] = []
+        self._timer_seq = 0
+        self.held_by_fault: dict[str, list[Any]] = {}
+        self.duplicates: set[int] = set()
+        self.events: deque[dict[str, Any]] = deque(maxlen=100_000)
+        self.event_seq = 0
+        self.pub: zmq.Socket[Any] | None = None
+        self.events_address = ""
+        self.control: zmq.Socket[Any] | None = None
+        self.control_address = ""
+        self.campuses: dict[str, tuple[str, ...]] = {}
+        for site in inputs.topology.sites.values():
+            if site.campus:
+                self.campuses[site.campus] = (*self.campuses.get(site.campus, ()), site.id)
 
     # -- sockets ---------------------------------------------------------------------------
     def start(self) -> str:
@@ -292,8 +358,19 @@ class Emulator:
                 f"cannot listen there: {exc}", field="bind", value=self._bind
             ) from None
         self.address = r.getsockopt_string(zmq.LAST_ENDPOINT)
+        host = self.address.rsplit(":", 1)[0]
+        pub = self.pub = ctx.socket(zmq.PUB)
+        pub.setsockopt(zmq.LINGER, 0)
+        pub.setsockopt(zmq.SNDHWM, 0)  # before bind: a burst must not be dropped
+        pub.bind(f"{host}:0")
+        self.events_address = pub.getsockopt_string(zmq.LAST_ENDPOINT)
+        control = self.control = ctx.socket(zmq.ROUTER)
+        control.setsockopt(zmq.LINGER, 0)
+        self.control_address = f"inproc://lgwan-sim-control-{id(self)}"
+        control.bind(self.control_address)
         self.poller = zmq.Poller()
         self.poller.register(r, zmq.POLLIN)
+        self.poller.register(control, zmq.POLLIN)
         return self.address
 
     @property
@@ -307,6 +384,10 @@ class Emulator:
                 self._send(conn.rid, self._sealed(Command.BYE, conn.identity).frames())
             self.router.close(linger=0)
             self.router = None
+        for sock in (self.pub, self.control):
+            if sock is not None:
+                sock.close(linger=0)
+        self.pub = self.control = None
         if self.auth is not None:
             self.auth.stop()
             self.auth = None
@@ -330,7 +411,7 @@ class Emulator:
         end = self.inputs.duration_s if until_s is None else min(until_s, self.inputs.duration_s)
         if self.speed == math.inf:
             return self._run_virtual(end)
-        driver = self.driver = RealtimeDriver(self.engine, speed=self.speed, wait=self._wait)
+        driver = self.driver = RealtimeDriver(_Pace(self), speed=self.speed, wait=self._wait)
         stop = self._stop
         while not stop.is_set() and driver.step(end):
             self._drain()
@@ -342,6 +423,7 @@ class Emulator:
         t = self.engine.now_s
         while t < end and not self._stop.is_set():
             t = min(end, t + chunk)
+            self._run_timers(t)
             self.engine.advance_to(t)
             self._drain()
         return Lateness.of([])
@@ -357,7 +439,9 @@ class Emulator:
         return result
 
     def _wait(self, seconds: float) -> None:
-        timeout = int(seconds * 1000.0)  # whole ms: the driver spins the rest
+        # whole ms (the driver spins the rest), and at most 100 ms, so that a stop (SIGINT,
+        # SIGTERM) and the housekeeping are seen while nothing is due
+        timeout = min(int(seconds * 1000.0), 100)
         if self.poller.poll(timeout):
             self._drain()
 
@@ -365,12 +449,31 @@ class Emulator:
         r = self.router
         if r is None:
             return
+        control = self.control
         while True:
+            if control is not None:
+                self._drain_control(control)
             try:
                 parts = r.recv_multipart(flags=zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             self._on_parts(parts)
+
+    def _drain_control(self, control: zmq.Socket[Any]) -> None:
+        while True:
+            try:
+                rid, empty, body = control.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                request = json.loads(body)
+                answer = self.handle_control(request.get("op", ""), request.get("args", {}))
+            except InputError as exc:
+                answer = {"status": 400, "error": str(exc)}
+            except Exception as exc:  # the loop must outlive a bad request
+                log.exception("control request failed")
+                answer = {"status": 500, "error": f"{type(exc).__name__}: {exc}"}
+            control.send_multipart([rid, empty, json.dumps(answer, default=str).encode()])
 
     def _housekeeping(self) -> None:
         wall = time.monotonic()
@@ -403,7 +506,7 @@ class Emulator:
             if exc.errno == zmq.EHOSTUNREACH:
                 conn = self.conns.get(rid)
                 if conn is not None:
-                    self._forget(conn)
+                    conn.connected = False
             return False
         return True
 
@@ -454,6 +557,13 @@ class Emulator:
             conn = self.conns[rid] = _Conn(rid=rid, identity=identity, last_seen=time.monotonic())
         else:
             conn.last_seen = time.monotonic()
+            if not conn.connected:  # back, with its routing id: release what waited for it
+                conn.connected = True
+                for key in list(conn.addresses):
+                    queue = self.held.pop(key, None)
+                    while queue:
+                        held, _ = queue.popleft()
+                        self._forward(conn, key[0], held)
         cmd = message.command
         if cmd is Command.REQ or cmd is Command.EVT:
             self._request(conn, message, frames)
@@ -467,9 +577,9 @@ class Emulator:
         elif cmd is Command.BYE:
             self.stats.byes += 1
             if message.address:
-                key = _split(message.address)
-                if key is not None and key in conn.addresses:
-                    self._unroute(conn, key)
+                gone = _split(message.address)
+                if gone is not None and gone in conn.addresses:
+                    self._unroute(conn, gone)
             else:
                 self._forget(conn)
         else:  # ERR: only the emulator sends it
@@ -600,13 +710,47 @@ class Emulator:
         if self.tracing:
             self._trace(sent, "injected", h.id)
 
-    def _reply(self, conn: _Conn, message: Message, frames: list[bytes]) -> None:
+    def _reply(
+        self, conn: _Conn, message: Message, frames: list[bytes], *, faulted: bool = False
+    ) -> None:
         h = message.header
         pending = self.at_service.pop(h.corr, None) if h.corr is not None else None
         if pending is None:
             self.stats.replies_unmatched += 1
             return
+        if faulted:  # released by a delay or hold fault: it was counted when it came
+            self._accept_reply(pending, message, frames)
+            return
         self.stats.replies_from_services += 1
+        engine_message = pending.message
+        fault = self._message_fault("reply", engine_message, h.src, engine_message.caller)
+        if fault is not None:
+            kind = fault.kind
+            if kind in ("drop", "error"):
+                self._fault_loses(fault, engine_message)
+                return
+            if kind in ("delay", "hold"):
+                again = self.at_service
+                pending_again = pending
+
+                def later(at: float = 0.0) -> None:
+                    again[h.corr or b""] = pending_again
+                    self._reply(conn, message, frames, faulted=True)
+
+                if kind == "delay":
+                    self._after(self.sim_now() + float(fault.spec["delay_s"]), later)
+                else:
+                    self.held_by_fault.setdefault(fault.name, []).append(later)
+                return
+            if kind == "corrupt":
+                frames = _corrupted(frames)
+                message = decode(frames)
+            elif kind == "duplicate":
+                self.duplicates.add(engine_message.id)
+        self._accept_reply(pending, message, frames)
+
+    def _accept_reply(self, pending: _AtService, message: Message, frames: list[bytes]) -> None:
+        h = message.header
         engine_message = pending.message
         if pending.injected is not None:
             self.replies[engine_message.id] = frames
@@ -617,7 +761,7 @@ class Emulator:
             except VerificationError as exc:
                 self.stats.replies_rejected += 1
                 log.info("a reply to %s was refused: %s", caller, exc.reason)
-                self.engine.discard(engine_message, "rejected")
+                self.engine.discard(engine_message, DropReason.REJECTED)
                 return
         size = h.size_bytes if h.size_bytes is not None else len(message.body)
         self.engine.respond(engine_message, float(size), self.sim_now())
@@ -627,7 +771,7 @@ class Emulator:
         if message.leg == "request":
             key = (site, message.service)
             conn = self.routes.get(key)
-            if conn is not None:
+            if conn is not None and conn.connected:
                 self._forward(conn, site, message, due_s=at_s)
                 return None
             if key in self.real:
@@ -652,13 +796,42 @@ class Emulator:
             frames = rep.frames()
         self.stats.replies_to_clients += 1
         self._send(injected.rid, frames)
+        if message.id in self.duplicates:
+            self.duplicates.discard(message.id)
+            self._send(injected.rid, frames)
         if self.tracing:
             self._trace(message, "answered", injected.request.header.id)
         return None
 
     def _forward(
-        self, conn: _Conn, site: str, message: EngineMessage, *, due_s: float | None = None
+        self,
+        conn: _Conn,
+        site: str,
+        message: EngineMessage,
+        *,
+        due_s: float | None = None,
+        faulted: bool = False,
     ) -> None:
+        fault = None if faulted else self._message_fault("request", message, message.caller, site)
+        if fault is not None:
+            kind = fault.kind
+            if kind in ("drop", "error"):
+                self._fault_loses(fault, message)
+                return
+            if kind in ("delay", "hold"):
+
+                def later(at: float = 0.0) -> None:
+                    now_conn = self.routes.get((site, message.service))
+                    if now_conn is None:
+                        self._hold(message)
+                    else:
+                        self._forward(now_conn, site, message, faulted=True)
+
+                if kind == "delay":
+                    self._after(self.sim_now() + float(fault.spec["delay_s"]), later)
+                else:
+                    self.held_by_fault.setdefault(fault.name, []).append(later)
+                return
         injected = self.injected.get(message.id)
         if injected is not None:
             frames = list(injected.frames)
@@ -666,7 +839,7 @@ class Emulator:
         else:
             signer = self.sim_signers.get(message.caller)
             if signer is None:
-                self.engine.discard(message, "rejected")
+                self.engine.discard(message, DropReason.REJECTED)
                 return
             self.seq += 1
             body = msgpack.packb(
@@ -687,10 +860,15 @@ class Emulator:
         if self.delivery_info:
             delay = self.sim_now() - message.sent_at_s
             frames = [*frames[:7], encode_delivery(Delivery(delay_ns=max(0, int(delay * 1e9))))]
+        if fault is not None and fault.kind == "corrupt":
+            frames = _corrupted(frames)
         if not self._send(conn.rid, frames):
             self._hold(message)
             return
+        if fault is not None and fault.kind == "duplicate":
+            self._send(conn.rid, frames)
         self.stats.requests_to_services += 1
+        self.callers_served.add(message.caller)
         driver = self.driver
         if due_s is not None and driver is not None:
             # how much later than the model said the request left for the program (wall s)
@@ -707,13 +885,13 @@ class Emulator:
     def _hold(self, message: EngineMessage) -> None:
         key = (message.host, message.service)
         conn = self.routes.get(key)
-        if conn is not None:
+        if conn is not None and conn.connected:
             self._forward(conn, message.host, message)
             return
         self.held.setdefault(key, deque()).append((message, self.sim_now() + self.hold_s))
 
     def _give_up(self, message: EngineMessage) -> None:
-        self.engine.discard(message, "no_service")
+        self.engine.discard(message, DropReason.NO_SERVICE)
 
     def _dropped(self, record: DropRecord) -> None:
         mid = record.message_id
@@ -727,6 +905,201 @@ class Emulator:
             code, reason = err
             h = injected.request.header
             self._error(injected.rid, h.src, h.id, code, reason, injected.request.address)
+
+    # -- the event stream ------------------------------------------------------------------
+    def publish(self, kind: str, **fields: Any) -> None:
+        """Record an event with the next sequence number and publish it on the PUB socket."""
+        self.event_seq += 1
+        record = {"seq": self.event_seq, "kind": kind, "sim_s": round(self.sim_now(), 6), **fields}
+        self.events.append(record)
+        pub = self.pub
+        if pub is not None:
+            pub.send_multipart([kind.encode(), json.dumps(record, default=str).encode()])
+
+    # -- timers ------------------------------------------------------------------------------
+    def _after(self, at_s: float, callback: Any) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (at_s, self._timer_seq, callback))
+
+    def _run_timers(self, t_s: float) -> None:
+        timers = self.timers
+        while timers and timers[0][0] < t_s:
+            at, _, callback = heapq.heappop(timers)
+            if at > self.engine.now_s:
+                self.engine.advance_to(at)
+            callback(at)
+
+    # -- faults ------------------------------------------------------------------------------
+    def handle_control(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """One control request, in the loop's thread (the REST API's door)."""
+        now = max(self.sim_now(), self.engine.now_s)
+        if op == "put_fault":
+            name = str(args.get("name", ""))
+            spec = args.get("spec")
+            old = self.faults.get(name)
+            if old is not None and old.spec == spec:
+                return {"status": 200, "fault": old.to_json()}  # idempotent
+            fault = parse_fault(
+                name, spec, now_s=now, campuses=self.campuses, seed=self.inputs.seed
+            )
+            if old is not None:
+                self._remove_fault(old, now)
+            self._add_fault(fault, now)
+            return {"status": 201 if old is None else 200, "fault": fault.to_json()}
+        if op == "delete_fault":
+            gone = self.faults.get(str(args.get("name", "")))
+            if gone is None:
+                return {"status": 404, "error": "no such fault"}
+            self._remove_fault(gone, now)
+            return {"status": 204}
+        if op == "faults":
+            return {"status": 200, "faults": [f.to_json() for f in self.faults.values()]}
+        if op == "fault":
+            one = self.faults.get(str(args.get("name", "")))
+            if one is None:
+                return {"status": 404, "error": "no such fault"}
+            return {"status": 200, "fault": one.to_json()}
+        if op == "reset":
+            for fault in list(self.faults.values()):
+                self._remove_fault(fault, now)
+            return {"status": 204}
+        if op == "state":
+            return {"status": 200, "state": self.state()}
+        if op == "events":
+            since = int(args.get("since", 0))
+            return {
+                "status": 200,
+                "seq": self.event_seq,
+                "events": [e for e in self.events if e["seq"] > since],
+            }
+        if op == "metrics":
+            return {"status": 200, "text": self.metrics()}
+        return {"status": 404, "error": f"unknown control operation {op!r}"}
+
+    def _add_fault(self, fault: Fault, now: float) -> None:
+        self.faults[fault.name] = fault
+        for event in fault.events:
+            self.engine.apply(event)
+        if fault.kind == "disconnect":
+            self._disconnect()
+        if fault.expires_s is not None:
+            expires = fault.expires_s
+
+            def expire(at: float, fault: Fault = fault) -> None:
+                if self.faults.get(fault.name) is fault:
+                    self._remove_fault(fault, at)
+
+            self._after(expires, expire)
+        self.fault_log.append(
+            {"at_s": round(now, 6), "fault": fault.name, "what": "added", **fault.spec}
+        )
+        self.publish("fault", name=fault.name, what="added", spec=fault.spec)
+
+    def _remove_fault(self, fault: Fault, now: float) -> None:
+        self.faults.pop(fault.name, None)
+        for event in fault.restore(max(now, self.engine.now_s)):
+            self.engine.apply(event)
+        if fault.kind == "disconnect":
+            self._reconnect()
+        for release in self.held_by_fault.pop(fault.name, []):
+            release()
+        self.fault_log.append(
+            {"at_s": round(now, 6), "fault": fault.name, "what": "removed", "hits": fault.hits}
+        )
+        self.publish("fault", name=fault.name, what="removed", hits=fault.hits)
+
+    def _message_fault(
+        self, command: str, message: EngineMessage, src: str, dst: str
+    ) -> Fault | None:
+        if not self.faults:
+            return None
+        site = self.inputs.topology.sites.get(message.caller)
+        prefecture = site.prefecture if site is not None else None
+        now = self.sim_now()
+        for fault in self.faults.values():
+            m = fault.match
+            if m is not None and m.takes(
+                service=message.service,
+                command=command,
+                src=src,
+                dst=dst,
+                prefecture=prefecture,
+                now_s=now,
+            ):
+                fault.hits += 1
+                self.publish(
+                    "fault_hit",
+                    name=fault.name,
+                    action=fault.kind,
+                    command=command,
+                    service=message.service,
+                    caller=message.caller,
+                    host=message.host,
+                )
+                return fault
+        return None
+
+    def _fault_loses(self, fault: Fault, message: EngineMessage) -> None:
+        """``drop`` or ``error``: the exchange is lost; a real client may be told."""
+        injected = self.injected.pop(message.id, None) if fault.kind == "error" else None
+        self.engine.discard(message, DropReason.FAULT)
+        if injected is None:
+            return
+        self.replies.pop(message.id, None)
+        code = ErrorCode(int(fault.spec.get("code", 503)))
+        after = float(fault.spec.get("after_s") or 0.0)
+
+        def tell(at: float, injected: _Injected = injected) -> None:
+            h = injected.request.header
+            self._error(
+                injected.rid, h.src, h.id, code, f"fault {fault.name}", injected.request.address
+            )
+
+        if after > 0:
+            self._after(self.sim_now() + after, tell)
+        else:
+            tell(self.sim_now())
+
+    def _disconnect(self) -> None:
+        r = self.router
+        if r is not None and self.address:
+            r.unbind(self.address)
+            self.publish("transport", what="unbound", address=self.address)
+
+    def _reconnect(self) -> None:
+        r = self.router
+        if r is not None and self.address:
+            r.bind(self.address)
+            self.publish("transport", what="bound", address=self.address)
+
+    def state(self) -> dict[str, Any]:
+        """Links and sites down, where each service is hosted, what programs are connected."""
+        st = getattr(self.engine, "state", None)
+        return {
+            "sim_s": round(self.sim_now(), 6),
+            "links_down": sorted(getattr(st, "down_links", ())),
+            "sites_down": sorted(getattr(st, "down_sites", ())),
+            "hosts": dict(sorted(getattr(st, "hosts", {}).items())),
+            "programs": sorted(f"{site}/{svc}" for site, svc in self.routes),
+            "faults": sorted(self.faults),
+            "seq": self.event_seq,
+        }
+
+    def metrics(self) -> str:
+        """The emulator's counters in the Prometheus text format."""
+        lines = ["# TYPE lgwan_emulator_messages_total counter"]
+        for key, value in self.stats.to_json().items():
+            if isinstance(value, int):
+                lines.append(f'lgwan_emulator_messages_total{{kind="{key}"}} {value}')
+        for code, n in sorted(self.stats.errors_sent.items()):
+            lines.append(f'lgwan_emulator_errors_sent_total{{code="{code}"}} {n}')
+        lines.append("# TYPE lgwan_emulator_sim_seconds gauge")
+        lines.append(f"lgwan_emulator_sim_seconds {self.sim_now():.6f}")
+        lines.append("# TYPE lgwan_emulator_faults gauge")
+        lines.append(f"lgwan_emulator_faults {len(self.faults)}")
+        for fault in self.faults.values():
+            lines.append(f'lgwan_emulator_fault_hits_total{{fault="{fault.name}"}} {fault.hits}')
+        return "\n".join(lines) + "\n"
 
     def _trace(self, message: EngineMessage, what: str, wid: bytes | None) -> None:
         self.trace.append(
@@ -742,6 +1115,14 @@ class Emulator:
                 "what": what,
             }
         )
+
+
+def _corrupted(frames: list[bytes]) -> list[bytes]:
+    """The frames with one byte of the signature flipped: no receiver will accept them."""
+    sig = bytearray(frames[6])
+    if sig:
+        sig[len(sig) // 2] ^= 0x01
+    return [*frames[:6], bytes(sig), *frames[7:]]
 
 
 def _split(address: str) -> tuple[str, str] | None:

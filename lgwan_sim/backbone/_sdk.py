@@ -105,12 +105,17 @@ class _Peer:
         self.signer = self.credentials.signer()
         self.e2e = EndToEnd(testbed.registry, testbed.message_verifier())
         self.ctx: zmq.Context[Any] = zmq.Context()
+        # one routing id for the life of this program: after a reconnection (the emulator's
+        # transport went away and came back) the broker hands the id over to the new
+        # connection, so its registrations and the answers on their way still find it
+        self.routing_id = b"E" + os.urandom(15)
         self.sock: zmq.Socket[Any] = self._socket()
         self.rejected: dict[str, int] = self.e2e.rejected
 
     def _socket(self) -> zmq.Socket[Any]:
         s: zmq.Socket[Any] = self.ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.ROUTING_ID, self.routing_id)
         s.setsockopt(zmq.CURVE_SERVERKEY, self.endpoints.curve_server_key)
         s.setsockopt(zmq.CURVE_PUBLICKEY, self.credentials.identity.curve_public)
         s.setsockopt(zmq.CURVE_SECRETKEY, self.credentials.curve_secret)

@@ -49,6 +49,12 @@ class DropReason(StrEnum):
     """Packet fidelity: a packet of the message found its port's buffer full."""
     OVERLOAD = "overload"
     """The run stopped on sustained overload, or the analytic excess over a capacity."""
+    NO_SERVICE = "no_service"
+    """Emulation: no program served the address within the hold time (its program left)."""
+    REJECTED = "rejected"
+    """Emulation: the receiving endpoint refused the message (it failed the end-to-end check)."""
+    FAULT = "fault"
+    """Emulation: a message fault of the control API took it (``drop`` or ``error``)."""
 
 
 class EventKind(StrEnum):
