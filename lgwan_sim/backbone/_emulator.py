@@ -50,6 +50,7 @@ from lgwan_sim.backbone._wire import (
     encode_delivery,
     peek_src,
 )
+from lgwan_sim.backbone._zmqio import NOBLOCK, recv_frames, send_frames
 from lgwan_sim.engine import (
     SIMULATE,
     DropReason,
@@ -369,7 +370,7 @@ class Emulator:
             return
         while True:
             try:
-                parts = r.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+                parts = recv_frames(r, NOBLOCK)
             except zmq.Again:
                 return
             self._on_parts(parts)
@@ -399,7 +400,7 @@ class Emulator:
         if r is None:
             return False
         try:
-            r.send_multipart([rid, *frames], flags=zmq.NOBLOCK)
+            send_frames(r, [rid, *frames], NOBLOCK)
         except zmq.ZMQError as exc:
             self.stats.send_failed += 1
             if exc.errno == zmq.EHOSTUNREACH:
