@@ -93,19 +93,19 @@ engine: {bin_s: 10}
 """
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if "PYTHONPATH" in env else "")
+    env["PYTHONPATH"] = str(root)
     return env
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
+def _spawn(*args: str, root: Path = ROOT) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=_env(root),
     )
 
 
@@ -337,7 +337,10 @@ def client(args: argparse.Namespace) -> None:
             send(i)
             outstanding[i] += 1
     began = time.monotonic()
-    t0, t1 = began + args.warmup, began + args.warmup + args.seconds
+    # The interval starts --warmup seconds after every socket had its first answer (the
+    # first check of a sender builds its LGPKI path; a loaded machine may take a while).
+    t0 = t1 = math.inf
+    answered = [False] * len(socks)
     measuring = sending = True
     cpu0 = cpu1 = None
     done0 = 0
@@ -346,6 +349,13 @@ def client(args: argparse.Namespace) -> None:
     broker_pid = watch.get("broker")
     while True:
         now = time.monotonic()
+        if t0 == math.inf:
+            if all(answered):
+                t0 = now + args.warmup
+                t1 = t0 + args.seconds
+                warmed_s = now - began
+            elif now - began > 300:
+                raise SystemExit(f"no answer in 300 s on sockets {answered}")
         if cpu0 is None and now >= t0:
             cpu0, done0, rtts = _cpu(watch), counts["done"], []
         if measuring and now >= t1:
@@ -361,6 +371,7 @@ def client(args: argparse.Namespace) -> None:
             next_rss = now + 1.0
         for s, _ in poller.poll(100):
             i = index[s]
+            answered[i] = True
             while True:
                 try:
                     frames = s.recv_multipart(zmq.NOBLOCK)
@@ -403,6 +414,7 @@ def client(args: argparse.Namespace) -> None:
         "per_s": round(n / elapsed, 1),
         "cpu_s": _delta(cpu0, cpu1),
         "lost_at_end": sum(outstanding),
+        "first_answers_s": round(warmed_s, 3),
         "counts": counts,
         "err_codes": err_codes,
         "rtt_ms": {
@@ -447,7 +459,9 @@ def _testbed(folder: Path) -> tuple[str, str, str]:
     return str(home), keys["public"], keys["secret"]
 
 
-def _run_client(kind: str, opts: argparse.Namespace, watch: dict[str, int], **extra: str) -> Any:
+def _run_client(
+    kind: str, opts: argparse.Namespace, watch: dict[str, int], root: Path = ROOT, **extra: str
+) -> Any:
     args = [
         "_client",
         kind,
@@ -462,7 +476,7 @@ def _run_client(kind: str, opts: argparse.Namespace, watch: dict[str, int], **ex
     ]
     for k, v in extra.items():
         args += [f"--{k.replace('_', '-')}", v]
-    proc = _spawn(*args)
+    proc = _spawn(*args, root=root)
     out, err = proc.communicate(timeout=opts.seconds + opts.warmup + 600)
     if proc.returncode != 0:
         raise RuntimeError(f"the {kind} client failed: {err}")
@@ -494,7 +508,8 @@ def measure(kind: str, opts: argparse.Namespace, folder: Path) -> dict[str, Any]
             if signed:
                 extra |= {"home": home, "server_key": public}
             return _run_client(kind, opts, {"broker": proxy.pid, "service": rep.pid}, **extra)
-        assert kind == "emulator"
+        assert kind in ("emulator", "emulator-base")
+        root = Path(opts.base) if kind == "emulator-base" else ROOT
         run_dir = folder / f"emulate-{time.monotonic_ns()}"
         scenario = _scenario(folder, opts.seconds + opts.warmup)
         cmd = [sys.executable]
@@ -505,7 +520,7 @@ def measure(kind: str, opts: argparse.Namespace, folder: Path) -> dict[str, Any]
         cmd += ["emulate", str(scenario), "-o", str(run_dir), "--speed"]
         cmd += [str(opts.speed), "--no-plots", "-q"]
         emu = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(root)
         )
         procs.append(emu)
         endpoints = run_dir / "endpoints.json"
@@ -514,12 +529,17 @@ def measure(kind: str, opts: argparse.Namespace, folder: Path) -> dict[str, Any]
             if emu.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the emulator did not start: {_stop(emu)}")
             time.sleep(0.05)
-        svc = _spawn("_service", str(endpoints))
+        svc = _spawn("_service", str(endpoints), root=root)
         procs.append(svc)
         _first_line(svc, "the service")
         result = _run_client(
-            kind, opts, {"broker": emu.pid, "service": svc.pid}, endpoints=str(endpoints)
+            "emulator",
+            opts,
+            {"broker": emu.pid, "service": svc.pid},
+            root=root,
+            endpoints=str(endpoints),
         )
+        result["kind"] = kind
         _stop(svc)
         procs.remove(svc)
         err = _stop(emu, signal.SIGINT, timeout=300)
@@ -711,8 +731,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--micro-n", type=int, default=2000)
     p.add_argument("--profile", help="run the emulator under cProfile, writing FILE")
     p.add_argument("--json", help="write every measurement to FILE")
+    p.add_argument(
+        "--base",
+        help="another checkout of the project (a folder): adds the set-up emulator-base, the "
+        "emulator, service and clients run from that code, for a before/after in one run",
+    )
     opts = p.parse_args(argv)
-    setups = tuple(opts.only or SETUPS)
+    setups = tuple(opts.only or SETUPS) + (("emulator-base",) if opts.base else ())
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in setups}
     loads: list[tuple[float, float, float]] = [os.getloadavg()]
@@ -789,11 +814,21 @@ def _table(
             else f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {med[kind] / med[ref]:.2f} | "
             f"{total:.0f} | | | |"
         )
-    if results.get("emulator"):
-        e = results["emulator"][-1]["engine"]
+    for kind in setups:
+        rss = results[kind][-1]["broker_rss_mib"] if results[kind] else []
+        if len(rss) >= 120:
+            lines.append("")
+            lines.append(
+                f"{kind} broker RSS over the last run ({len(rss)} samples a second apart), "
+                "MiB every 60 s: " + ", ".join(f"{x:.1f}" for x in rss[::60])
+            )
+    for kind in ("emulator", "emulator-base"):
+        if not results.get(kind):
+            continue
+        e = results[kind][-1]["engine"]
         lines.append("")
         lines.append(
-            f"emulator accounting (last run): {e['requests_from_clients']} requests from the "
+            f"{kind} accounting (last run): {e['requests_from_clients']} requests from the "
             f"clients injected, {e['replies_to_clients']} replies to them; engine offered "
             f"{e['offered']} = delivered {e['delivered']} + dropped {e['dropped_total']} + in "
             f"flight {e['in_flight']}: {'balanced' if e['balanced'] else 'NOT BALANCED'}; "
