@@ -347,8 +347,13 @@ def client(args: argparse.Namespace) -> None:
     rss: list[float] = []
     next_rss = began
     broker_pid = watch.get("broker")
+    last = began
+    max_gap = 0.0
     while True:
         now = time.monotonic()
+        if t0 <= now <= t1:  # a process the machine did not run for a while
+            max_gap = max(max_gap, now - last)
+        last = now
         if t0 == math.inf:
             if all(answered):
                 t0 = now + args.warmup
@@ -415,6 +420,7 @@ def client(args: argparse.Namespace) -> None:
         "cpu_s": _delta(cpu0, cpu1),
         "lost_at_end": sum(outstanding),
         "first_answers_s": round(warmed_s, 3),
+        "client_max_gap_s": round(max_gap, 3),
         "counts": counts,
         "err_codes": err_codes,
         "rtt_ms": {
@@ -754,7 +760,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"run {run + 1} {kind:13s} {r['per_s']:9,.0f} round trips/s"
                     f"  cpu {1e6 * total / max(1, r['round_trips']):7.1f} µs/rt"
-                    f"  rtt p50 {r['rtt_ms']['p50']} ms  load {r['loadavg'][0]:.1f}",
+                    f"  rtt p50 {r['rtt_ms']['p50']} ms  load {r['loadavg'][0]:.1f}"
+                    f"  longest client pause {r['client_max_gap_s']} s",
                     flush=True,
                 )
         micro_us = None if opts.no_micro else micro(folder, opts.micro_n)
@@ -785,10 +792,11 @@ def _table(
         f"{min(x[0] for x in loads):.1f} / {statistics.median(x[0] for x in loads):.1f} / "
         f"{max(x[0] for x in loads):.1f} on {os.cpu_count()} cores",
         "",
-        "| set-up | round trips/s min / median / max | median / emulator's | CPU µs per round trip"
+        "| set-up | round trips/s min / median / max | runs the client was paused > 1 s "
+        "(median of the others) | median / emulator's | CPU µs per round trip"
         " (client + broker + service) | broker µs per round trip (Python thread + libzmq I/O) |"
         " RTT p50 ms | broker RSS MiB (first / last / max) |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for kind in setups:
         rs = results[kind]
@@ -799,19 +807,23 @@ def _table(
             return statistics.median(
                 1e6 * r["cpu_s"].get(name, {}).get(group, 0.0) / max(1, r["round_trips"])
                 for r in rs
+                if r["round_trips"] > 0
             )
 
         total = per("client") + per("broker") + per("service")
+        calm = [r["per_s"] for r in rs if r["client_max_gap_s"] <= 1.0]
+        paused = f"{len(rs) - len(calm)} ({statistics.median(calm):,.0f})" if calm else "all"
         rss = [x for r in rs for x in r["broker_rss_mib"]]
         last = rs[-1]["broker_rss_mib"]
         lines.append(
-            f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {med[kind] / med[ref]:.2f} | "
+            f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {paused} | {med[kind] / med[ref]:.2f} | "
             f"{total:.0f} ({per('client'):.0f} + {per('broker'):.0f} + {per('service'):.0f}) | "
             f"{per('broker', 'main'):.0f} + {per('broker', 'zmq'):.0f} | "
             f"{statistics.median(r['rtt_ms']['p50'] or math.nan for r in rs)} | "
             f"{last[0]:.1f} / {last[-1]:.1f} / {max(rss):.1f} |"
             if rss
-            else f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {med[kind] / med[ref]:.2f} | "
+            else f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {paused} | "
+            f"{med[kind] / med[ref]:.2f} | "
             f"{total:.0f} | | | |"
         )
     for kind in setups:
