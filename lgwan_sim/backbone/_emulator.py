@@ -53,6 +53,7 @@ from lgwan_sim.backbone._wire import (
     encode_delivery,
     peek_src,
 )
+from lgwan_sim.backbone._zmqio import NOBLOCK, recv_frames, send_frames
 from lgwan_sim.engine import (
     SIMULATE,
     AppliedEvent,
@@ -454,7 +455,7 @@ class Emulator:
             if control is not None:
                 self._drain_control(control)
             try:
-                parts = r.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+                parts = recv_frames(r, NOBLOCK)
             except zmq.Again:
                 return
             self._on_parts(parts)
@@ -500,7 +501,7 @@ class Emulator:
         if r is None:
             return False
         try:
-            r.send_multipart([rid, *frames], flags=zmq.NOBLOCK)
+            send_frames(r, [rid, *frames], NOBLOCK)
         except zmq.ZMQError as exc:
             self.stats.send_failed += 1
             if exc.errno == zmq.EHOSTUNREACH:

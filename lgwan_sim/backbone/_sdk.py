@@ -24,6 +24,7 @@ import zmq
 from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Testbed
 from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import Command, Header, Message, WireError, decode
+from lgwan_sim.backbone._zmqio import recv_frames, send_frames
 from lgwan_sim.errors import InputError, LgwanSimError, VerificationError
 
 __all__ = ["Client", "EmulatorError", "Endpoints", "Reply", "Request", "Service"]
@@ -136,7 +137,7 @@ class _Peer:
         )
 
     def send(self, message: Message) -> None:
-        self.sock.send_multipart(message.frames())
+        send_frames(self.sock, message.frames())
 
     def receive(self, timeout_s: float) -> Message | None:
         """The next well-formed message within ``timeout_s``; malformed ones are dropped."""
@@ -145,7 +146,7 @@ class _Peer:
             left = deadline - time.monotonic()
             if left < 0 or not self.sock.poll(int(left * 1000) + 1):
                 return None
-            frames = self.sock.recv_multipart()
+            frames = recv_frames(self.sock)
             try:
                 return decode(frames)
             except WireError as exc:

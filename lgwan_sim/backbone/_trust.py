@@ -73,5 +73,5 @@ class EndToEnd:
             microsecond=(now_ns // 1000) % 1_000_000
         )
         path = self.verifier.check_signer(cert, h.src, now)
-        verify(message, path.leaf_key)
+        verify(message, path.leaf_key, key_id=path.leaf_key_id)
         self.verifier.check_fresh(h.kid, h.id, h.ts_ns // 1000, now)

@@ -611,8 +611,12 @@ class Signer:
         ts_ns: int,
         **fields: Any,
     ) -> Message:
-        """Build and sign one message (see :func:`seal`)."""
-        return seal(command, address, self.header(id=id, ts_ns=ts_ns, **fields), body, self.key)
+        """Build and sign one message (see :func:`seal`).
+
+        The header's ``kid`` and ``alg`` are the signer's, derived from its key once, so
+        they are not derived again for every message.
+        """
+        return _seal(command, address, self.header(id=id, ts_ns=ts_ns, **fields), body, self.key)
 
 
 def _sign(key: PrivateKey, data: bytes) -> bytes:
@@ -628,13 +632,22 @@ def seal(command: Command, address: str, header: Header, body: bytes, key: Priva
     :class:`~lgwan_sim.errors.PkiError` when ``key`` is not the one ``header`` names.
     """
     command = Command(command)
-    raw_address = _check_address(command, address)
+    _check_address(command, address)
     _check_command_header(command, header)
     _check_bytes("body", body, limit=MAX_BODY_BYTES)
     if _algorithm_of(key) is not header.alg:
         raise PkiError(f"header alg {header.alg.value} does not fit the signing key")
     if bytes.fromhex(spki_sha256(key.public_key())) != header.kid:
         raise PkiError("header kid does not name the signing key")
+    return _seal(command, address, header, body, key)
+
+
+def _seal(command: Command, address: str, header: Header, body: bytes, key: PrivateKey) -> Message:
+    """:func:`seal` once ``key`` is known to be the one ``header`` names."""
+    command = Command(command)
+    raw_address = _check_address(command, address)
+    _check_command_header(command, header)
+    _check_bytes("body", body, limit=MAX_BODY_BYTES)
     header_bytes = encode_header(header)
     signature = _sign(key, signed_bytes(command, raw_address, header_bytes, body))
     return Message(
@@ -647,14 +660,18 @@ def seal(command: Command, address: str, header: Header, body: bytes, key: Priva
     )
 
 
-def verify(message: Message, key: PublicKey, *, address: str | None = None) -> None:
+def verify(
+    message: Message, key: PublicKey, *, address: str | None = None, key_id: bytes | None = None
+) -> None:
     """Check ``message``'s signature with the sender's public ``key``.
 
     ``address``, when given, is where the receiver is: a message for anywhere else is
     refused. Raises :class:`~lgwan_sim.errors.VerificationError` with reason
     ``wrong-destination``, ``algorithm-mismatch``, ``wrong-signer`` (``kid`` does not name
-    ``key``) or ``bad-signature``. Certificate paths, revocation and replay are the
-    caller's (LGPKI's) checks.
+    ``key``) or ``bad-signature``. ``key_id``, when given, is the SHA-256 of ``key``'s
+    SubjectPublicKeyInfo as the caller already knows it (an LGPKI path's ``leaf_key_id``),
+    so that it is not derived again for every message. Certificate paths, revocation and
+    replay are the caller's (LGPKI's) checks.
     """
     h = message.header
     if address is not None and message.address != address:
@@ -669,7 +686,7 @@ def verify(message: Message, key: PublicKey, *, address: str | None = None) -> N
         raise VerificationError(
             f"alg {h.alg.value} does not fit the key of {h.src!r}", reason="algorithm-mismatch"
         )
-    if bytes.fromhex(spki_sha256(key)) != h.kid:
+    if (key_id if key_id is not None else bytes.fromhex(spki_sha256(key))) != h.kid:
         raise VerificationError(
             f"message from {h.src!r} names another signing key", reason="wrong-signer"
         )
