@@ -21,10 +21,9 @@ from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import CertKind, MessageVerifier, Pki, sign_message
 from lgwan_sim.lgpki._build import SITE_URI_PREFIX
 from lgwan_sim.lgpki._crypto import spki_sha256
-from lgwan_sim.lgpki._message import _us
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, Verifier
 
-NOW_US = _us(NOW)
+NOW_US = int(NOW.timestamp()) * 1_000_000  # NOW is a whole second
 WINDOW_US = 5 * 60 * 1_000_000  # the replay window of _verifier()
 _SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.99999.1")  # a message-signing usage of a test
 

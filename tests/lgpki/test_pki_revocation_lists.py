@@ -197,6 +197,13 @@ def test_a_delta_issued_with_its_base_that_ran_out_adds_nothing_to_it():
         _list(1), _list(2, base=1, this_update=ISSUED + timedelta(hours=1), next_update=short)
     )
     assert _verdict(later, leaf, root) == "crl-stale"
+    # nextUpdate is the first instant a list is out of date
+    edge = _store(
+        _list(1), _list(2, base=1, this_update=ISSUED + timedelta(hours=1), next_update=NOW)
+    )
+    assert _verdict(edge, leaf, root) == "crl-stale"
+    assert _check(edge, leaf.serial_number, now=NOW - timedelta(microseconds=1)) == "ok"
+    assert _check(edge, leaf.serial_number, now=NOW) == "crl-stale"
 
 
 # -- which failure is reported --------------------------------------------------------------
@@ -217,8 +224,16 @@ def test_a_stale_list_is_reported_before_a_sha1_list(stale_is_newer):
 
 
 # -- RevocationStore.check: by issuer only --------------------------------------------------
+def _why(store: RevocationStore, serial: int, *, is_ca: bool = False) -> str:
+    with pytest.raises(VerificationError) as info:
+        store.check(issuer_key(_root()), serial, is_ca, NOW, POLICY)
+    return str(info.value)
+
+
 def test_check_without_lists_is_unknown():
     assert _check(RevocationStore(), 7) == "crl-missing"
+    assert _why(RevocationStore(), 7) == "crl-missing: no CRL for serial 7's issuer: status unknown"
+    assert "no ARL for serial 7's issuer" in _why(RevocationStore(), 7, is_ca=True)
 
 
 def test_check_judges_by_the_issuers_complete_lists():
@@ -269,6 +284,12 @@ def test_check_keeps_user_and_ca_lists_apart():
 def test_check_needs_every_reason_covered():
     some = x509.IssuingDistributionPoint(None, None, False, False, frozenset({KC}), False, False)
     assert _check(_store(_list(1, idp=some)), 7) == "crl-missing"
+    # the message names the reasons no list covers
+    assert _why(_store(_list(1, idp=some)), 7) == (
+        "crl-missing: no CRL covers serial 7 for the reasons aa_compromise, affiliation_changed,"
+        " ca_compromise, certificate_hold, cessation_of_operation, privilege_withdrawn,"
+        " superseded: status unknown"
+    )
     assert _check(_store(_list(1, idp=some), _list(2)), 7) == "ok"
 
 
@@ -289,6 +310,31 @@ def _root_named(cn: str) -> x509.Certificate:
 
 
 # -- add_all --------------------------------------------------------------------------------
+def test_add_all_passes_over_a_look_alike_whose_key_cannot_be_used():
+    # a certificate with the root's name and a DSA key (no key identifiers on either) comes
+    # first; the list is the real root's, so it is the one taken
+    from cryptography.hazmat.primitives.asymmetric import dsa
+
+    dsa_key = dsa.generate_private_key(2048)
+    look_alike = (
+        x509.CertificateBuilder()
+        .subject_name(_name("root"))
+        .issuer_name(_name("root"))
+        .public_key(dsa_key.public_key())
+        .serial_number(4)
+        .not_valid_before(ISSUED)
+        .not_valid_after(ISSUED + timedelta(days=60))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_usage(ca=True), critical=True)
+        .sign(dsa_key, hashes.SHA256())
+    )
+    root = _root_named("root")
+    store = RevocationStore()
+    assert store.add_all([_list(1, (7,))], [look_alike, root]) == 1
+    assert [r.signer for r in store] == [root]
+    assert _check(store, 7) == "revoked"
+
+
 def test_add_all_refuses_an_unreadable_signer_with_a_verification_error():
     # the only certificate of the list's issuer has a keyUsage that does not parse, and
     # the list names no key identifier: refused with a reason, never a bare ValueError
