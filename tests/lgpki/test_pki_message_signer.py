@@ -3,6 +3,7 @@ freshness on their own, for messages in a format other than SignedMessage (EMW1)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,10 +22,9 @@ from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import CertKind, MessageVerifier, Pki, sign_message
 from lgwan_sim.lgpki._build import SITE_URI_PREFIX
 from lgwan_sim.lgpki._crypto import spki_sha256
-from lgwan_sim.lgpki._message import _us
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, Verifier
 
-NOW_US = _us(NOW)
+NOW_US = int(NOW.timestamp()) * 1_000_000  # NOW is a whole second
 WINDOW_US = 5 * 60 * 1_000_000  # the replay window of _verifier()
 _SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.99999.1")  # a message-signing usage of a test
 
@@ -317,3 +317,50 @@ def test_check_signer_keeps_the_path_that_replaced_a_cached_one():
     assert second.certificates[1] == long
     assert verifier.check_signer(der, "mun-99-001", later + timedelta(seconds=1)) is second
     assert _signer_reason(verifier, der, "mun-99-002", later) == "impersonation"
+
+
+def test_verify_refuses_a_naive_time_even_with_the_path_cached(shared_pki, world: World):
+    issued = world.g2["asp-jlis-east"]
+    key = shared_pki.private_key(issued)
+    verifier = _verifier(shared_pki)
+    first = sign_message(
+        sender="asp-jlis-east",
+        topic="t",
+        payload=b"1",
+        key=key,
+        certificate=issued.certificate,
+        now=NOW,
+    )
+    verifier.verify(first, now=NOW)  # the path is cached now
+    second = sign_message(
+        sender="asp-jlis-east",
+        topic="t",
+        payload=b"2",
+        key=key,
+        certificate=issued.certificate,
+        now=NOW,
+    )
+    with pytest.raises(PkiError, match="timezone-aware"):
+        verifier.verify(second, now=NOW.replace(tzinfo=None))
+    # a programming error, not a verdict on the message: counted neither way
+    assert (verifier.accepted, verifier.rejected) == (1, 0)
+    verifier.verify(second, now=NOW)
+
+
+def test_an_unknown_message_algorithm_is_malformed(shared_pki, world: World):
+    issued = world.g2["asp-jlis-east"]
+    message = sign_message(
+        sender="asp-jlis-east",
+        topic="t",
+        payload=b"x",
+        key=shared_pki.private_key(issued),
+        certificate=issued.certificate,
+        now=NOW,
+    )
+    verifier = _verifier(shared_pki)
+    for name in ("rsa-pss-sha512", "", "ECDSA-P256-SHA256"):
+        with pytest.raises(VerificationError) as info:
+            verifier.verify(replace(message, algorithm=name), now=NOW)
+        assert info.value.reason == "malformed"
+        assert "unknown algorithm" in str(info.value)
+    assert (verifier.accepted, verifier.rejected) == (0, 3)
