@@ -80,3 +80,30 @@ def test_a_failure_elsewhere_changes_nothing_for_a_windowed_transfer(buffer_byte
     for result in (quiet, failed):
         assert result.utilisation_of("a~b>")[0] == pytest.approx(40 * 12000 / 4e7, rel=1e-12)
         assert result.utilisation_of("a~b<")[0] == 0.0
+
+
+def test_an_overload_stop_loses_the_exchanges_waiting_at_their_host():
+    # Requests every 2 ms from 0.5 ms, 0.5 ms of propagation: request k leaves at t_k and
+    # reaches b 1.5 ms later, where it is served for 5 s. At the arrival of request k the
+    # heap holds the next arrival, request k's packet and the k exchanges being served:
+    # k + 2 entries, above max_queued_packets = 10 from k = 9 on. Followed for 19 ms, the
+    # overload stops the run at the arrival of k = 19 (0.5 ms + 38 ms): the 19 exchanges at
+    # the host and the request on the wire are lost as overload; none was answered.
+    topo = make_topology([("a", "b", 8e6, 0.0005)])
+    times = [0.0005 + 0.002 * k for k in range(100)]
+    svc = traced(
+        "rr", ("a",), "b", times, request_bytes=960, response_bytes=960, service_time_s=5.0
+    )
+    config = EngineConfig(bin_s=1.0, max_queued_packets=10, overload_sustain_s=0.019)
+    result = run(topo, demand_of(svc), fidelity="packet", duration_s=10.0, seed=1, config=config)
+    assert result.overloaded
+    assert result.stopped_at_s == times[19]
+    stats = result.services["rr"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (20, 0, 0)
+    assert dict(stats.dropped) == {"overload": 20}
+    assert result.offered_per_bin["rr"].tolist() == [20] + [0] * 9
+    # bin 0 lasted until the stop; the packet of k = 19 was to be sent from then on
+    util = result.utilisation_of("a~b>")
+    assert util[0] == pytest.approx(19 * 8000 / (8e6 * times[19]), rel=1e-12)
+    assert util[1:].tolist() == [0.0] * 9
+    assert result.utilisation_of("a~b<").tolist() == [0.0] * 10
