@@ -1,0 +1,81 @@
+"""The flow fidelity's classes, rates and reroutes with every time worked out by hand.
+
+A fluid flow crosses its whole path at once: a leg of ``size`` bytes at ``rate`` takes
+``size / rate`` and then the path's propagation delay.
+"""
+
+from __future__ import annotations
+
+import pytest
+from engine_support import MONDAY, make_topology
+from exact_support import demand_of, traced
+
+from lgwan_sim.engine import AppliedEvent, EngineConfig, EventKind, Timeline, TimelineEvent, run
+from lgwan_sim.traffic import Demand
+
+
+def test_two_equal_flows_that_start_together_share_the_line_and_end_together():
+    # Two services send 1000 B from a to b at 1.0 s: one class of two flows at 0.5 MB/s
+    # each (8 Mb/s shared), both done at 1.002 s and delivered 1 ms later.
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    one = traced("one", ("a",), "b", [1.0], request_bytes=1000)
+    two = traced("two", ("a",), "b", [1.0], request_bytes=1000)
+    result = run(
+        topo, Demand(services=(one, two), start=MONDAY), fidelity="flow", duration_s=5.0,
+        seed=1, config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    for name in ("one", "two"):
+        stats = result.services[name]
+        assert (stats.offered, stats.delivered) == (1, 1)
+        assert stats.latency.mean == pytest.approx(0.003, rel=1e-9)
+    assert result.counters["flows"] == 2
+    assert result.counters["peak_active_flows"] == 2
+    assert result.counters["active_flows_at_end"] == 0
+    assert result.utilisation_of("a~b>")[0] == pytest.approx(2 * 8000 / (8e6 * 5), rel=1e-12)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_line_made_faster_carries_the_next_message_faster(fidelity):
+    # 1000 B (no header) take 1 ms at 8 Mb/s; a~b doubles to 16 Mb/s at 5.0 s, so the
+    # message of 6.0 s takes 0.5 ms. No propagation.
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    svc = traced("s", ("a",), "b", [1.0, 6.0], request_bytes=1000)
+    faster = Timeline(
+        events=(
+            TimelineEvent(at_s=5.0, kind=EventKind.CAPACITY, links=("a~b",), capacity_bps=16e6),
+        )
+    )
+    result = run(
+        topo, demand_of(svc), faster, fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=10.0, header_bytes=0.0),
+    )  # fmt: skip
+    stats = result.services["s"]
+    assert stats.delivered == 2
+    assert stats.latency.mean == pytest.approx((0.001 + 0.0005) / 2, rel=1e-9)
+    assert stats.latency.total_s == pytest.approx(0.0015, rel=1e-9)
+
+
+def test_a_flow_held_on_a_failed_link_resumes_on_the_new_route_with_what_it_had_left():
+    # a - b - c (1 ms hops) and the detour a - d - c (5 ms hops), all 100 Mb/s (12.5 MB/s).
+    # 125 kB leave a for c at 1.0 s; b~c fails at 1.004 s, when 50 kB are through. With
+    # failed_flows = reroute the flow waits for routing (1 s) and sends its last 75 kB over
+    # the detour from 2.004 s: 6 ms, then 10 ms of propagation, delivered at 2.020 s.
+    topo = make_topology(
+        [("a", "b", 1e8, 0.001), ("b", "c", 1e8, 0.001), ("a", "d", 1e8, 0.005),
+         ("d", "c", 1e8, 0.005)]
+    )  # fmt: skip
+    svc = traced("s", ("a",), "c", [1.0], request_bytes=125_000)
+    cut = Timeline(events=(TimelineEvent(at_s=1.004, kind=EventKind.LINK_DOWN, links=("b~c",)),))
+    config = EngineConfig(bin_s=10.0, failed_flows="reroute", convergence_delay_s=1.0)
+    result = run(topo, demand_of(svc), cut, fidelity="flow", duration_s=10.0, seed=1, config=config)
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.dropped) == (1, 1, {})
+    assert stats.latency.mean == pytest.approx(1.020, rel=1e-9)
+    assert result.events[0] == AppliedEvent(
+        at_s=1.004, kind="link_down", links=("b~c",), messages_rerouted=1
+    )
+    converged = result.events[1]
+    assert (converged.at_s, converged.kind) == (2.004, "converged")
+    assert (converged.messages_lost, converged.messages_rerouted) == (0, 1)
+    for link, carried in (("a~b>", 50_000), ("b~c>", 50_000), ("a~d>", 75_000), ("d~c>", 75_000)):
+        assert result.utilisation_of(link)[0] == pytest.approx(carried * 8 / 1e9, rel=1e-9)
