@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -78,12 +79,16 @@ def test_a_caller_at_its_own_host_waits_only_for_the_service():
         response_size=SizeDist.fixed(1000.0),
         service_time_s=0.02,
     )
-    result = run(topo, demand(svc), fidelity="analytic", duration_s=60.0, seed=1)
+    local = dataclasses.replace(svc, name="local", callers=("b",))
+    result = run(topo, demand(svc, local), fidelity="analytic", duration_s=60.0, seed=1)
     stats = result.services["s"]
     assert (stats.offered, stats.delivered) == (120, 120)
     rho = 8000 / 8e6  # one request (and one response) of 1000 B a second
     from_a = 0.002 + 0.02 + 2 * 0.001 / (1 - rho)
     assert stats.latency.mean == pytest.approx((from_a + 0.02) / 2, rel=1e-12)
+    # a service called only from its host crosses no line at all
+    assert result.services["local"].delivered == 60
+    assert result.services["local"].latency.mean == pytest.approx(0.02, rel=1e-12)
 
 
 class _Bins(Observer):
