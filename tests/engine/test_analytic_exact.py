@@ -10,7 +10,17 @@ import pytest
 from engine_support import demand, make_topology, one_way
 from exact_support import demand_of, traced
 
-from lgwan_sim.engine import EngineConfig, EngineInputs, Observer, build, n1_sweep, run
+from lgwan_sim.engine import (
+    EngineConfig,
+    EngineInputs,
+    EventKind,
+    Observer,
+    Timeline,
+    TimelineEvent,
+    build,
+    n1_sweep,
+    run,
+)
 from lgwan_sim.traffic import ServiceDemand, SizeDist
 
 
@@ -124,3 +134,24 @@ def test_an_overloaded_bin_loses_the_excess_and_the_observer_sees_each_bin_as_it
     assert result.offered_per_bin["s"].tolist() == [20_000, 20_000, 10_000]
     assert result.delivered_per_bin["s"].tolist() == [10_000, 10_000, 5_000]
     assert result.dropped == {"overload": 25_000}
+
+
+def test_a_latency_below_the_first_bucket_is_reported_as_zero_in_every_bin():
+    # A one-way service called only from its host: no line, no service time, latency 0.
+    # docs/engine.md: a latency below 100 ns is reported as 0, per bin as over the run, and
+    # whether or not an event splits the bin (t = 15 s splits bin 1 into two segments).
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    local = one_way("local", ("b",), "b", rate_per_s=1.0, size=SizeDist.fixed(1000.0))
+    other = one_way("other", ("a",), "b", rate_per_s=1.0, size=SizeDist.fixed(1000.0))
+    split = Timeline(
+        events=(TimelineEvent(at_s=15.0, kind=EventKind.DEMAND, service="other", multiplier=2.0),)
+    )
+    result = run(
+        topo, demand(local, other), split, fidelity="analytic", duration_s=30.0, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    assert result.counters["segments"] == 2
+    hist = result.services["local"].latency
+    assert (hist.count, hist.mean, hist.percentile(50)) == (30, 0.0, 0.0)
+    for series in (result.latency_p50_s, result.latency_p95_s, result.latency_p99_s):
+        assert series["local"].tolist() == [0.0, 0.0, 0.0]
