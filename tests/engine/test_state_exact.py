@@ -4,6 +4,8 @@ of the topology (not only its first)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from engine_support import make_topology
 from exact_support import demand_of, traced
@@ -66,3 +68,26 @@ def test_a_capacity_change_on_a_later_link_sets_both_of_its_directions(fidelity)
         )
     for link in ("a~b>", "a~b<"):
         assert result.utilisation_of(link)[0] == pytest.approx(10 * 8000 / 8e7, rel=1e-9)
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", *EVENT_FIDELITIES])
+def test_a_response_takes_the_request_path_back_where_two_paths_tie(fidelity):
+    # A ring of six 1 ms lines: a - b - z - c and a - y - d - c tie at 3 ms. Routing toward
+    # c takes b and z from a, routing toward a takes d and y from c; the request follows
+    # the first, and its response comes back the same way (docs/engine.md), so y and d
+    # carry nothing. One exchange of 1000 B each way a second, no header.
+    ring = [("a", "b"), ("b", "z"), ("z", "c"), ("a", "y"), ("y", "d"), ("d", "c")]
+    topo = make_topology([(x, y, 8e6, 0.001) for x, y in ring])
+    svc = traced("rr", ("a",), "c", [0.5 + k for k in range(10)], request_bytes=1000,
+                 response_bytes=1000)  # fmt: skip
+    if fidelity == "analytic":
+        svc = dataclasses.replace(svc, arrivals="poisson", trace_s=(), requests_per_day=86400.0)
+    result = run(
+        topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=10.0, header_bytes=0.0),
+    )  # fmt: skip
+    assert result.services["rr"].delivered == 10
+    for link in ("a~b>", "b~z>", "z~c>", "z~c<", "b~z<", "a~b<"):
+        assert result.utilisation_of(link)[0] == pytest.approx(10 * 8000 / 8e7, rel=1e-9), link
+    for link in ("a~y>", "a~y<", "y~d>", "y~d<", "d~c>", "d~c<"):
+        assert result.utilisation_of(link)[0] == 0.0, link
