@@ -21,6 +21,7 @@ from lgwan_sim.engine import (
     n1_sweep,
     run,
 )
+from lgwan_sim.network import Link, LinkKind, Site, SiteKind, Topology
 from lgwan_sim.traffic import ServiceDemand, SizeDist
 
 
@@ -155,3 +156,24 @@ def test_a_latency_below_the_first_bucket_is_reported_as_zero_in_every_bin():
     assert (hist.count, hist.mean, hist.percentile(50)) == (30, 0.0, 0.0)
     for series in (result.latency_p50_s, result.latency_p95_s, result.latency_p99_s):
         assert series["local"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_n1_sweep_fails_the_backbone_and_the_prefecture_lines_by_default():
+    # backbone c1~c2; the prefecture node p's lines to c1 and to the prefectural office o;
+    # p's line to the town m and m's line to the town n are access lines of municipalities.
+    kinds = {"c1": SiteKind.CENTRAL, "c2": SiteKind.CENTRAL, "p": SiteKind.PREFECTURE_NODE,
+             "o": SiteKind.PREFECTURE, "m": SiteKind.MUNICIPALITY, "n": SiteKind.MUNICIPALITY}  # fmt: skip
+    lines = [("c1", "c2", LinkKind.BACKBONE), ("c1", "p", LinkKind.ACCESS),
+             ("p", "o", LinkKind.ACCESS), ("p", "m", LinkKind.ACCESS),
+             ("m", "n", LinkKind.ACCESS)]  # fmt: skip
+    topo = Topology.build(
+        "sweep",
+        [Site(id=s, kind=k, name=s, lat=35.0, lon=135.0 + 0.01 * i, prefecture="01")
+         for i, (s, k) in enumerate(kinds.items())],
+        [Link(a=a, b=b, kind=k, capacity_bps=1e8, delay_s=0.001) for a, b, k in lines],
+    )  # fmt: skip
+    d = demand(one_way("s", ("n",), "c2", rate_per_s=1.0, size=SizeDist.fixed(1000.0)))
+    impacts = n1_sweep(topo, d, duration_s=600.0)
+    assert [i.link for i in impacts] == ["c1~c2", "c1~p", "p~o"]
+    # the backbone and c1~p cut n off from c2 (a tree): 600 requests lost; p~o does not
+    assert [i.lost_requests for i in impacts] == pytest.approx([600.0, 600.0, 0.0])
