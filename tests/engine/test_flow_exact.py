@@ -84,19 +84,21 @@ def test_a_flow_held_on_a_failed_link_resumes_on_the_new_route_with_what_it_had_
 def test_only_classes_that_share_a_tight_line_go_to_the_solver():
     # With solver_numpy_min_classes = 1 every solve is a numpy solve. a and b send 1000 B
     # to c at 1.0 s through m, whose line m~c (8 Mb/s) both classes need: it is tight, one
-    # solve gives each 0.5 MB/s, both done at 1.002 s. The lone flow d -> e at 2.0 s takes
-    # its bottleneck's 1 MB/s without a solver.
+    # solve gives each 0.5 MB/s, both done at 1.002 s. d sends e 1000 B at 2.0 s and again
+    # at 2.0005 s, one class on an untight line: the first has 500 B left when the second
+    # joins, both go at 0.5 MB/s until 2.0015 s, then the second alone at 1 MB/s until
+    # 2.002 s. No solver for that class: its flows just share its bottleneck.
     topo = make_topology(
         [("a", "m", 8e6, 0.0), ("b", "m", 8e6, 0.0), ("m", "c", 8e6, 0.0), ("d", "e", 8e6, 0.0)]
     )
     one = traced("one", ("a",), "c", [1.0], request_bytes=1000)
     two = traced("two", ("b",), "c", [1.0], request_bytes=1000)
-    lone = traced("lone", ("d",), "e", [2.0], request_bytes=1000)
+    lone = traced("lone", ("d",), "e", [2.0, 2.0005], request_bytes=1000)
     result = run(
         topo, Demand(services=(one, two, lone), start=MONDAY), fidelity="flow",
         duration_s=5.0, seed=1, config=EngineConfig(bin_s=5.0, solver_numpy_min_classes=1),
     )  # fmt: skip
     assert result.services["one"].latency.mean == pytest.approx(0.002, rel=1e-9)
     assert result.services["two"].latency.mean == pytest.approx(0.002, rel=1e-9)
-    assert result.services["lone"].latency.mean == pytest.approx(0.001, rel=1e-9)
+    assert result.services["lone"].latency.total_s == pytest.approx(0.0015 * 2, rel=1e-9)
     assert result.counters["numpy_solves"] == 1
