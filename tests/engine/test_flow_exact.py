@@ -102,3 +102,33 @@ def test_only_classes_that_share_a_tight_line_go_to_the_solver():
     assert result.services["two"].latency.mean == pytest.approx(0.002, rel=1e-9)
     assert result.services["lone"].latency.total_s == pytest.approx(0.0015 * 2, rel=1e-9)
     assert result.counters["numpy_solves"] == 1
+
+
+@pytest.mark.parametrize("others", [2, 3])
+def test_when_a_class_leaves_a_line_that_stays_shared_the_others_speed_up(others):
+    # a, b (and d) reach h over their own 4 Mb/s lines (0.5 MB/s) and c over 8 Mb/s, all
+    # through m~h at 8 Mb/s (1 MB/s). c sends 1000 B, the others 3000 B, all at 1.0 s.
+    # Max-min on m~h: 1 / (others + 1) MB/s each, so c is done after 1000 B and the others
+    # have 2000 B left. Then m~h is shared by the others alone: with two of them it is no
+    # longer a bottleneck (each runs at its own 0.5 MB/s), with three it still is (1/3 MB/s
+    # each); either way each of them goes faster from then on.
+    names = "abd"[:others]
+    topo = make_topology(
+        [(n, "m", 4e6, 0.0) for n in names] + [("c", "m", 8e6, 0.0), ("m", "h", 8e6, 0.0)]
+    )
+    svcs = [traced(n, (n,), "h", [1.0], request_bytes=3000) for n in names]
+    svcs.append(traced("c", ("c",), "h", [1.0], request_bytes=1000))
+    result = run(
+        topo, Demand(services=tuple(svcs), start=MONDAY), fidelity="flow", duration_s=5.0,
+        seed=1, config=EngineConfig(bin_s=5.0, solver_numpy_min_classes=1),
+    )  # fmt: skip
+    # every solve is a numpy solve here: one at the start; a second when c leaves only if
+    # m~h is still a bottleneck (with two others it is not: their rates need no solver)
+    assert result.counters["numpy_solves"] == (1 if others == 2 else 2)
+    share = 1e6 / (others + 1)
+    c_done = 1000 / share
+    after = min(0.5e6, 1e6 / others)
+    assert result.services["c"].latency.mean == pytest.approx(c_done, rel=1e-9)
+    for n in names:
+        assert result.services[n].latency.mean == pytest.approx(c_done + 2000 / after, rel=1e-9)
+    assert result.utilisation_of("m~h>")[0] == pytest.approx((1000 + others * 3000) * 8 / 4e7)
