@@ -703,6 +703,7 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
                 for q, p in enumerate((0.50, 0.95, 0.99)):
                     pos = (cum >= (p * total * (1 - 1e-12))[:, None]).argmax(axis=1)
                     values = MIN_VALUE_S * np.exp((pos + lo + 0.5) * LOG_BUCKET_RATIO)
+                    values[pos + lo < 0] = 0.0  # the bucket below 100 ns (bucket_value)
                     single = (segs_per_bin[cb] == 1) & (total > 0)
                     pct[q, k, np.asarray(cb)[single]] = values[single]
     for (k, b), acc in partial.items():

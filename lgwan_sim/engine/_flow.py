@@ -129,9 +129,12 @@ class FlowEngine(EventEngine):
                 s = sum_b[link] = sum_b[link] - p.b
             else:
                 s = sum_b[link] = 0.0
-            if tight[link] and s <= cap_b[link] * (1 + _TIGHT_EPS):
-                tight[link] = False
+            if tight[link]:
+                # the others on a tight link get its share back: recompute them, whether
+                # the link stays tight or not
                 dirty.update(dict.fromkeys(on))
+                if s <= cap_b[link] * (1 + _TIGHT_EPS):
+                    tight[link] = False
         self.dirty.pop(p, None)
 
     def _deactivate(self, p: _Class) -> None:

@@ -1,0 +1,140 @@
+"""The event fidelities' common bookkeeping at its edges, worked out by hand: the count of
+unreachable local bodies from the first instant, and a convergence on the run's last
+instant when the run drains."""
+
+from __future__ import annotations
+
+import pytest
+from engine_support import make_topology
+from exact_support import demand_of, traced
+
+from lgwan_sim.engine import (
+    EngineConfig,
+    EngineInputs,
+    EventKind,
+    FakeEndpoint,
+    Observer,
+    Observers,
+    Reply,
+    Timeline,
+    TimelineEvent,
+    build,
+    run,
+)
+from lgwan_sim.network import SiteKind
+
+FIDELITIES = ["analytic", "flow", "packet"]
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_a_caller_cut_off_from_the_start_is_unreachable_in_every_bin(fidelity):
+    # z has a line, but only to y, which has no line to the host h: no route from 0 s on.
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("y", "z", 1e8, 0.001)], kinds={"h": SiteKind.ASP}
+    )
+    svc = traced("s", ("x", "z"), "h", [1.0, 2.0, 11.0, 12.0], request_bytes=1000)
+    result = run(
+        topo, demand_of(svc), fidelity=fidelity, duration_s=30.0, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    assert result.unreachable_local_bodies.tolist() == [1, 1, 1]
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered) == (4, 2)
+    assert dict(stats.dropped) == {"no_route": 2}
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_drained_run_applies_a_convergence_due_on_its_last_instant(fidelity):
+    # x goes down at 27 s; routing converges 3 s later, at exactly the end (30 s). The run
+    # drains, so the convergence is applied; it belongs to the last bin, which already
+    # counts x as unreachable from 27 s on.
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("y", "h", 1e8, 0.001)], kinds={"h": SiteKind.ASP}
+    )
+    svc = traced("s", ("x", "y"), "h", [1.0, 2.0], request_bytes=1000)
+    down = Timeline(events=(TimelineEvent(at_s=27.0, kind=EventKind.SITE_DOWN, sites=("x",)),))
+    result = run(
+        topo, demand_of(svc), down, fidelity=fidelity, duration_s=30.0, seed=1,
+        config=EngineConfig(bin_s=10.0, convergence_delay_s=3.0, drain=True),
+    )  # fmt: skip
+    assert [(e.at_s, e.kind) for e in result.events] == [(27.0, "site_down"), (30.0, "converged")]
+    assert result.unreachable_local_bodies.tolist() == [0, 0, 1]
+    assert result.services["s"].delivered == 2
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_an_event_of_the_timeline_comes_before_a_convergence_due_at_the_same_instant(fidelity):
+    # x down at 5 s, up at 8 s, 3 s of convergence: the restoration (scheduled with the
+    # timeline) is applied at 8 s before the convergence of the failure (scheduled at 5 s).
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("y", "h", 1e8, 0.001)], kinds={"h": SiteKind.ASP}
+    )
+    svc = traced("s", ("x", "y"), "h", [1.0, 2.0], request_bytes=1000)
+    events = Timeline(
+        events=(
+            TimelineEvent(at_s=5.0, kind=EventKind.SITE_DOWN, sites=("x",)),
+            TimelineEvent(at_s=8.0, kind=EventKind.SITE_UP, sites=("x",)),
+        )
+    )
+    result = run(
+        topo, demand_of(svc), events, fidelity=fidelity, duration_s=20.0, seed=1,
+        config=EngineConfig(bin_s=10.0, convergence_delay_s=3.0),
+    )  # fmt: skip
+    assert [(e.at_s, e.kind, e.note) for e in result.events] == [
+        (5.0, "site_down", ""),
+        (8.0, "site_up", ""),
+        (8.0, "converged", "routing after site_down at 5s"),
+        (11.0, "converged", "routing after site_up at 8s"),
+    ]
+    # x is cut off from 5 s (down) to 11 s (routing learns it is back)
+    assert result.unreachable_local_bodies.tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_drained_run_never_applies_a_timeline_event_due_at_the_end(fidelity):
+    # the failure is due at 30 s, the end: a drained run goes on for what is under way,
+    # but the timeline stops at the end
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = traced("s", ("a",), "b", [29.999], request_bytes=10_000)
+    cut = Timeline(events=(TimelineEvent(at_s=30.0, kind=EventKind.LINK_DOWN, links=("a~b",)),))
+    result = run(
+        topo, demand_of(svc), cut, fidelity=fidelity, duration_s=30.0, seed=1,
+        config=EngineConfig(bin_s=10.0, drain=True),
+    )  # fmt: skip
+    assert result.events == ()
+    assert result.services["s"].delivered == 1
+    assert result.counters["delivered_after_end"] == 1
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_an_endpoint_that_replies_without_a_delay_answers_at_once(fidelity):
+    # a - b at 8 Mb/s, 1 ms: the endpoint at b answers 1000 B the instant a request arrives
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = traced("rr", ("a",), "b", [1.0], request_bytes=460, response_bytes=960)
+    service = FakeEndpoint(lambda message, at_s: Reply(size_bytes=1000.0))
+    bins, ends = Bins(), []
+    inputs = EngineInputs(
+        topology=topo, demand=demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    result = build(inputs, endpoints={"b": service}, observer=Observers(bins)).finish()
+    ((message, at_s),) = service.received
+    assert (message.site, message.leg) == ("b", "request")
+    leg = {"flow": lambda n: n * 1e-6 + 0.001, "packet": lambda n: (n + 40) * 1e-6 + 0.001}
+    assert at_s == pytest.approx(1.0 + leg[fidelity](460), rel=1e-12)
+    assert result.services["rr"].latency.mean == pytest.approx(
+        leg[fidelity](460) + leg[fidelity](1000), rel=1e-9
+    )
+    assert [b.end_s for b in bins.seen] == [5.0, 10.0]
+    run(topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=5.0), progress=ends.append, observer=bins)  # fmt: skip
+    assert ends == [5.0, 10.0]
+    assert [b.end_s for b in bins.seen] == [5.0, 10.0, 5.0, 10.0]
+
+
+class Bins(Observer):
+    def __init__(self):
+        self.seen = []
+
+    def on_bin(self, record):
+        self.seen.append(record)
