@@ -46,6 +46,8 @@ from lgwan_sim.engine._metrics import (
     bucket_indices,
 )
 from lgwan_sim.engine._results import AppliedEvent, RunResult, check_accounting
+from lgwan_sim.engine._series import UtilisationSeries
+from lgwan_sim.engine._series import fixed_order_matmul as _fixed_order_matmul
 from lgwan_sim.engine._state import NetState
 from lgwan_sim.engine._timeline import (
     Convergence,
@@ -82,19 +84,6 @@ class _ServiceSnapshot:
     base_s: FloatArray  # propagation delays + service time, per ok caller
     req_paths: IntArray  # ok callers x hops, padded with the dummy link
     resp_paths: IntArray
-
-
-def _fixed_order_matmul(counts: FloatArray, weights: FloatArray) -> FloatArray:
-    """``counts @ weights``, summed over services in a fixed order.
-
-    A BLAS matrix product may split its sums differently with the number of threads, which
-    changes the last bits of a result between machines or Dask workers; elementwise sums
-    in a fixed order keep one seed's run byte for byte the same everywhere.
-    """
-    out = np.zeros((counts.shape[0], weights.shape[1]))
-    for k in range(counts.shape[1]):
-        out += np.outer(counts[:, k], weights[k])
-    return out
 
 
 def _pad(paths: list[tuple[int, ...]], dummy: int) -> IntArray:
@@ -273,6 +262,7 @@ class _Segment:
     multipliers: list[float]
     caps_bps: FloatArray
     unreachable: int
+    weights: FloatArray  # services x links: bytes per request, shared by the segment's parts
 
 
 def _bin_overlaps(
@@ -356,8 +346,8 @@ class AnalyticEngine:
         self.applied: list[AppliedEvent] = []
         self.cursor = TimelineCursor(inputs.timeline.events, self.duration_s)
         self.snap_cache: dict[tuple[object, ...], _ServiceSnapshot] = {}
-        self.load = np.zeros((n_links, n_bins))  # bytes carried per directed link
-        self.cap_s = np.zeros((n_links, n_bins))  # capacity-seconds (bits)
+        # bytes carried and capacity-seconds per directed link and bin, as their factors
+        self.series = UtilisationSeries(n_links, n_bins)
         self.offered = np.zeros((n_svc, n_bins))
         self.lost = {r: np.zeros((n_svc, n_bins)) for r in (*REASONS, "overload")}
         self.unreachable = np.zeros(n_bins, dtype=np.int64)
@@ -394,9 +384,12 @@ class AnalyticEngine:
             multipliers=[self.state.multiplier(s.name) for s in self.services],
             caps_bps=np.asarray(self.state.cap_bps, dtype=float),
             unreachable=unreachable,
+            weights=np.stack([s.weight_bytes for s in snaps])
+            if snaps
+            else np.zeros((0, self.n_links)),
         )
         self.seg_bin = int(t0 // self.bin_s)  # the next bin of this segment to accumulate
-        self.seg_rows: list[tuple[int, FloatArray]] = []
+        self.seg_rows: list[tuple[list[int], FloatArray]] = []  # bins, requests per caller
 
     def _accumulate(self, t1: float, closing: bool) -> None:
         """Accumulate the open segment's overlaps with the bins that end by ``t1``.
@@ -406,7 +399,7 @@ class AnalyticEngine:
         """
         seg, bin_s, n_bins = self.seg, self.bin_s, self.n_bins
         demand, services = self.demand, self.services
-        rows: list[tuple[int, FloatArray]] = []
+        overlaps: list[tuple[int, float, float]] = []
         b = self.seg_bin
         while b < n_bins and b * bin_s < t1:
             hi_bin = (b + 1) * bin_s
@@ -414,32 +407,31 @@ class AnalyticEngine:
                 break
             lo, hi = max(seg.t0, b * bin_s), min(t1, hi_bin)
             if hi > lo:
-                row = np.zeros(len(services))
-                for k, svc in enumerate(services):
-                    row[k] = demand.requests_per_caller(svc, lo, hi) * seg.multipliers[k]
-                self.cap_s[:, b] += seg.caps_bps * (hi - lo)
-                self.unreachable[b] = max(self.unreachable[b], seg.unreachable)
-                rows.append((b, row))
-                if self.observer is not None:
-                    self.bin_parts.setdefault(b, []).append((seg.snaps, row))
+                overlaps.append((b, lo, hi))
             b += 1
         self.seg_bin = b
-        if not rows:
+        if not overlaps:
             return
-        bins = [b for b, _ in rows]
-        counts = np.stack([row for _, row in rows])
-        n_svc = len(services)
-        weights = (
-            np.stack([s.weight_bytes for s in seg.snaps]) if n_svc else np.zeros((0, self.n_links))
+        # one row of requests per caller per bin, in one array (no object per bin)
+        counts = np.zeros((len(overlaps), len(services)))
+        for i, (b, lo, hi) in enumerate(overlaps):
+            row = counts[i]
+            for k, svc in enumerate(services):
+                row[k] = demand.requests_per_caller(svc, lo, hi) * seg.multipliers[k]
+            self.unreachable[b] = max(self.unreachable[b], seg.unreachable)
+            if self.observer is not None:
+                self.bin_parts.setdefault(b, []).append((seg.snaps, row))
+        bins = [b for b, _, _ in overlaps]
+        self.series.add(
+            bins, counts, [hi - lo for _, lo, hi in overlaps], seg.weights, seg.caps_bps
         )
-        self.load[:, bins] += _fixed_order_matmul(counts, weights).T
         for k, svc in enumerate(services):
             n_callers = len(svc.callers)
             self.offered[k, bins] += counts[:, k] * n_callers
             for reason, n in seg.snaps[k].lost.items():
                 if n:
                     self.lost[reason][k, bins] += counts[:, k] * n
-        self.seg_rows.extend(rows)
+        self.seg_rows.append((bins, counts))
 
     def _close_segment(self, t1: float) -> None:
         seg = self.seg
@@ -449,9 +441,9 @@ class AnalyticEngine:
             self.segments.append(seg)
             rows = self.seg_rows
             counts = (
-                np.stack([row for _, row in rows]) if rows else np.zeros((0, len(self.services)))
+                np.concatenate([c for _, c in rows]) if rows else np.zeros((0, len(self.services)))
             )
-            self.seg_counts.append(([b for b, _ in rows], counts))
+            self.seg_counts.append(([b for bins, _ in rows for b in bins], counts))
 
     def _close_bins(self, t: float, *, final: bool = False) -> None:
         """Hand the observer every bin that has ended by ``t`` (the last one only when final)."""
@@ -466,9 +458,7 @@ class AnalyticEngine:
             self.bins_closed += 1
 
     def _bin_record(self, b: int, b_end: float) -> BinRecord:
-        cap = self.cap_s[:, b]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            util = np.where(cap > 0, self.load[:, b] * 8.0 / cap, 0.0)
+        util = self.series.columns(b, b + 1)[:, 0]
         # the overload share, as finish() works it out: a leg keeps 1 / max rho of its path
         rho = np.append(util, 0.0)  # the dummy link of padded paths is idle
         overload = np.zeros(len(self.services))
@@ -623,18 +613,18 @@ class AnalyticEngine:
 
 def _analytic_result(engine: AnalyticEngine) -> RunResult:
     """Latency and overload loss per segment and bin, then the run's totals."""
-    load, cap_s, offered, lost = engine.load, engine.cap_s, engine.offered, engine.lost
+    series, offered, lost = engine.series, engine.offered, engine.lost
     unreachable, segments, seg_counts = engine.unreachable, engine.segments, engine.seg_counts
     services, config, n_bins = engine.services, engine.config, engine.n_bins
     state, demand, bin_s = engine.state, engine.demand, engine.bin_s
     n_svc = len(services)
     duration_s, seed, applied = engine.duration_s, engine.inputs.seed, engine.applied
-    with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(cap_s > 0, load * 8.0 / cap_s, 0.0)
+    # a small series is worked out whole, once; a large one a chunk of bins at a time
+    util: FloatArray | UtilisationSeries = series.dense() if series.kept_dense() else series
+    chunk = 240
 
     # latency and overload loss, per segment and bin, over callers
     cap_rho = config.analytic_max_utilisation
-    rho_ext = np.vstack([util, np.zeros((1, n_bins))])  # dummy link: idle
     hist = [LatencyHistogram() for _ in services]
     slo = np.zeros(n_svc)
     delivered_w = np.zeros((n_svc, n_bins))
@@ -645,7 +635,6 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
     for bins, _ in seg_counts:
         segs_per_bin[bins] += 1
     partial: dict[tuple[int, int], dict[int, float]] = {}
-    chunk = 240
     for seg, (bins, counts) in zip(segments, seg_counts, strict=True):
         with np.errstate(divide="ignore"):
             inv_ext = np.append(np.where(seg.caps_bps > 0, 1.0 / seg.caps_bps, np.inf), 0.0)
@@ -653,7 +642,9 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
         for start in range(0, len(bins), chunk):
             cb = bins[start : start + chunk]
             cc = counts[start : start + chunk]
-            rho = rho_ext[:, cb]  # (L+1) x K
+            c0, c1 = cb[0], cb[-1] + 1  # (L+1) x K, the dummy link of padded paths idle
+            rho = np.vstack([series.columns(c0, c1), np.zeros((1, c1 - c0))])
+            rho = rho[:, np.subtract(cb, c0)]
             overloaded = bool((rho > 1.0).any())
             rho_c = np.minimum(rho, cap_rho)
             for k, svc in enumerate(services):
@@ -813,29 +804,77 @@ def n1_sweep(
     caps = np.asarray(base_state.cap_bps, dtype=float)
     # warm the routing trees of every host once; each failure then recomputes only its own
     base_state.router.warm(sorted({s.primary for s in services}))
+    base_snaps = [_snapshot(base_state, s, n_links) for s in services]
+    base_weights = _stack_weights(base_snaps, n_links)
+    # every link's peak over the day without a failure: a failure changes few links' loads
+    base_peak, base_peak_bin = _column_peaks(counts, base_weights, caps, spans)
     out: list[OutageImpact] = []
     for link_id in links:
         change = base_state.router.fail_links([link_id])
         base_state._routing_changed(change.changed_roots)
+        changed = set(change.changed_roots)
         try:
-            snaps = [_snapshot(base_state, s, n_links) for s in services]
+            # a service whose host's routing tree is untouched keeps its snapshot
+            snaps = [
+                _snapshot(base_state, s, n_links) if base_state.hosts[s.name] in changed else b
+                for s, b in zip(services, base_snaps, strict=True)
+            ]
             unreachable = base_state.unreachable_local_bodies()
         finally:
             back = base_state.router.restore_links(change.links)
             base_state._routing_changed(back.changed_roots)
-        weights = np.stack([s.weight_bytes for s in snaps])
-        util = _fixed_order_matmul(counts, weights) * 8.0 / (caps[None, :] * spans[:, None])
-        peak_bin, peak_link = np.unravel_index(int(np.argmax(util)), util.shape)
+        weights = _stack_weights(snaps, n_links)
+        cols = np.flatnonzero((weights != base_weights).any(axis=0))
+        peak, peak_bin = base_peak.copy(), base_peak_bin.copy()
+        peak[cols], peak_bin[cols] = _column_peaks(counts, weights[:, cols], caps[cols], spans)
+        if np.isfinite(peak).all() and peak.size:
+            # the first maximum in (bin, link) order, as argmax over bins x links takes it
+            tied = np.flatnonzero(peak == peak.max())
+            peak_link = int(tied[np.argmin(peak_bin[tied])])
+            peak_util = float(peak[peak_link])
+        else:  # an undefined utilisation somewhere: take the dense array's own argmax
+            util = _fixed_order_matmul(counts, weights) * 8.0 / (caps[None, :] * spans[:, None])
+            at = np.unravel_index(int(np.argmax(util)), util.shape)
+            peak_util, peak_link = float(util[at]), int(at[1])
         lost_req = float(
             sum(counts[:, k].sum() * sum(snaps[k].lost.values()) for k in range(len(services)))
         )
         out.append(
             OutageImpact(
                 link=link_id,
-                peak_utilisation=float(util[peak_bin, peak_link]),
-                worst_link=base_state.link_ids[int(peak_link)],
+                peak_utilisation=peak_util,
+                worst_link=base_state.link_ids[peak_link],
                 lost_requests=lost_req,
                 unreachable_local_bodies=unreachable,
             )
         )
     return out
+
+
+def _stack_weights(snaps: list[_ServiceSnapshot], n_links: int) -> FloatArray:
+    return np.stack([s.weight_bytes for s in snaps]) if snaps else np.zeros((0, n_links))
+
+
+def _column_peaks(
+    counts: FloatArray, weights: FloatArray, caps: FloatArray, spans: FloatArray
+) -> tuple[FloatArray, IntArray]:
+    """Each link's peak utilisation over the bins and the first bin that reaches it.
+
+    The values are the elements of ``counts @ weights * 8 / (caps * spans)`` summed in the
+    fixed order, worked out a block of links at a time (memory bounded in the bin count).
+    """
+    n_links = weights.shape[1]
+    peak = np.zeros(n_links)
+    first = np.zeros(n_links, dtype=np.int64)
+    step = max(1, (8 * 2**20) // max(1, 8 * counts.shape[0]))
+    for c0 in range(0, n_links, step):
+        c1 = min(n_links, c0 + step)
+        util = (
+            _fixed_order_matmul(counts, weights[:, c0:c1])
+            * 8.0
+            / (caps[None, c0:c1] * spans[:, None])
+        )
+        if util.shape[0]:
+            first[c0:c1] = util.argmax(axis=0)
+            peak[c0:c1] = util[first[c0:c1], np.arange(c1 - c0)]
+    return peak, first

@@ -220,9 +220,10 @@ def summarise(
     worst_bin = worst_moment(unreachable, max_util, [len(lk) + len(s) for lk, s in failed_by_bin])
     failed_links, failed_sites = failed_by_bin[worst_bin]
     map_values: dict[str, float] = {}
+    at_worst = util[:, worst_bin] if util.size else np.zeros(len(result.link_ids))
     for i, directed in enumerate(result.link_ids):
         undirected = directed.rstrip("<>")
-        value = float(util[i, worst_bin]) if util.size else 0.0
+        value = float(at_worst[i])
         map_values[undirected] = max(map_values.get(undirected, 0.0), value)
 
     def when(t_s: float) -> str:
