@@ -62,6 +62,7 @@ from lgwan_sim.engine import (
     DropRecord,
     Engine,
     EngineInputs,
+    EventKind,
     Lateness,
     Observer,
     Observers,
@@ -977,7 +978,39 @@ class Emulator:
             return {"status": 200, "text": self.metrics()}
         return {"status": 404, "error": f"unknown control operation {op!r}"}
 
+    def _check_fault(self, fault: Fault) -> None:
+        """Refuse a fault naming what the run does not have, before anything is applied."""
+        topo = self.inputs.topology
+        services = {s.name for s in self.inputs.demand.services}
+        prefectures = {s.prefecture for s in topo.sites.values() if s.prefecture}
+        where = f"faults.{fault.name}"
+        for e in fault.events:
+            for link in e.links:
+                if link not in topo.links:
+                    raise InputError("unknown link", field=f"{where}.links", value=link)
+            for site in e.sites:
+                if site not in topo.sites:
+                    raise InputError("unknown site", field=f"{where}.sites", value=site)
+            for code in e.prefectures:
+                if code not in prefectures:
+                    raise InputError(
+                        "no site of the run is in this prefecture",
+                        field=f"{where}.prefectures",
+                        value=code,
+                    )
+            if e.service is not None and e.service not in services:
+                raise InputError("unknown service", field=f"{where}.service", value=e.service)
+            if e.service is not None and e.kind is EventKind.FAILOVER:
+                svc = next(s for s in self.inputs.demand.services if s.name == e.service)
+                if svc.secondary is None:
+                    raise InputError(
+                        "this service has no secondary to fail over to",
+                        field=f"{where}.service",
+                        value=e.service,
+                    )
+
     def _add_fault(self, fault: Fault, now: float) -> None:
+        self._check_fault(fault)
         self.faults[fault.name] = fault
         for event in fault.events:
             self.engine.apply(event)

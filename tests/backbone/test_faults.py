@@ -167,8 +167,13 @@ def test_a_disconnect_drops_the_transport_and_clients_come_back(rig):
     events.wait_for("transport", what="unbound")
     events.wait_for("transport", what="bound", timeout=10)
     time.sleep(0.5)
-    reply = Client(client.peer.endpoints, "m2", timeout_s=3).request("dc-b/directory", b"z")
+    other = Client(client.peer.endpoints, "m2", timeout_s=3)
+    try:
+        reply = other.request("dc-b/directory", b"z")
+    finally:
+        other.close()
     assert reply.body == b"ok:z"
+    assert client.request("dc-b/directory", b"again").body == b"ok:again"  # m1 reconnected
 
 
 def test_faults_are_idempotent_and_bad_ones_name_their_field(rig):
