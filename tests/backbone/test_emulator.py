@@ -307,3 +307,22 @@ def test_sigterm_ends_the_run_and_writes_what_was_in_flight(lgwan_emulator, tmp_
     assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
     assert (emu.out / "services.csv").exists()
     assert (emu.out / "run.json").exists()
+
+
+@pytest.mark.slow
+def test_the_national_network_emulated_in_virtual_time_is_the_run(tmp_path):
+    # every identity of the national network gets its keys; with no program connected,
+    # an hour of national-weekday at the flow fidelity is exactly lgwan-sim run's
+    common = ("--fidelity", "flow", "--set", "duration=1h", "--no-plots", "-q")
+    ran = run_cli("run", "national-weekday", "-o", str(tmp_path / "run"), *common)
+    assert ran.returncode == 0, ran.stderr
+    emu = run_cli(
+        "emulate", "national-weekday", "-o", str(tmp_path / "emu"), "--speed", "max", *common
+    )
+    assert emu.returncode == 0, emu.stderr
+    a = json.loads((tmp_path / "run" / "summary.json").read_text())
+    b = json.loads((tmp_path / "emu" / "summary.json").read_text())
+    b.pop("emulation")
+    assert a == b
+    registry = json.loads((tmp_path / "emu" / "testbed" / "registry.json").read_text())
+    assert len(registry["identities"]) == 1802  # 1,788 local bodies, DCs, ASP, central, emulator
