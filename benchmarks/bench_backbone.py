@@ -344,7 +344,7 @@ def client(args: argparse.Namespace) -> None:
     measuring = sending = True
     cpu0 = cpu1 = None
     done0 = 0
-    rss: list[float] = []
+    rss: list[tuple[float, float]] = []  # (seconds since the first requests, MiB)
     next_rss = began
     broker_pid = watch.get("broker")
     last = began
@@ -372,7 +372,8 @@ def client(args: argparse.Namespace) -> None:
             break
         if broker_pid is not None and now >= next_rss:
             with contextlib.suppress(psutil.Error):
-                rss.append(psutil.Process(broker_pid).memory_info().rss / 2**20)
+                mib = psutil.Process(broker_pid).memory_info().rss / 2**20
+                rss.append((round(now - began, 1), round(mib, 2)))
             next_rss = now + 1.0
         for s, _ in poller.poll(100):
             i = index[s]
@@ -813,8 +814,8 @@ def _table(
         total = per("client") + per("broker") + per("service")
         calm = [r["per_s"] for r in rs if r["client_max_gap_s"] <= 1.0]
         paused = f"{len(rs) - len(calm)} ({statistics.median(calm):,.0f})" if calm else "all"
-        rss = [x for r in rs for x in r["broker_rss_mib"]]
-        last = rs[-1]["broker_rss_mib"]
+        rss = [x for r in rs for _, x in r["broker_rss_mib"]]
+        last = [x for _, x in rs[-1]["broker_rss_mib"]]
         lines.append(
             f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {paused} | {med[kind] / med[ref]:.2f} | "
             f"{total:.0f} ({per('client'):.0f} + {per('broker'):.0f} + {per('service'):.0f}) | "
@@ -827,12 +828,18 @@ def _table(
             f"{total:.0f} | | | |"
         )
     for kind in setups:
-        rss = results[kind][-1]["broker_rss_mib"] if results[kind] else []
-        if len(rss) >= 120:
+        samples = results[kind][-1]["broker_rss_mib"] if results[kind] else []
+        if samples and samples[-1][0] >= 120:
+            marks, minute = [], 0.0
+            for t, x in samples:
+                if t >= minute:
+                    marks.append(f"{t:.0f} s {x:.1f}")
+                    minute = 60.0 * (t // 60 + 1)
             lines.append("")
             lines.append(
-                f"{kind} broker RSS over the last run ({len(rss)} samples a second apart), "
-                "MiB every 60 s: " + ", ".join(f"{x:.1f}" for x in rss[::60])
+                f"{kind} broker RSS over the last run (MiB, {len(samples)} samples at least "
+                f"a second apart, the first of each minute): {', '.join(marks)}; last "
+                f"{samples[-1][0]:.0f} s {samples[-1][1]:.1f}"
             )
     for kind in ("emulator", "emulator-base"):
         if not results.get(kind):
