@@ -1,6 +1,7 @@
 """Signed round trips per second through the emulator's broker, beside plain ZeroMQ.
 
     python benchmarks/bench_backbone.py [--runs 3] [--seconds 10] [--window 64] [--json F]
+    python benchmarks/bench_backbone.py --base OTHER_CHECKOUT      # adds emulator-base
     python benchmarks/bench_backbone.py --only emulator --runs 1 --seconds 600   # the long run
     python benchmarks/bench_backbone.py --only emulator --runs 1 --profile prof.out
 
@@ -21,11 +22,16 @@ a shared machine falls on all of them alike), every process on 127.0.0.1 over TC
   ``dc-b``, the broker forwards it to the service, and the REP travels back through the
   engine. Every message is signed and verified end to end.
 
+With ``--base DIR`` a fifth set-up, ``emulator-base``, runs the emulator, the service and
+the clients from the code in DIR (another checkout), for a before/after in the same run.
+
 Each client socket keeps ``--window`` requests outstanding. The client process counts the
-answers received in ``--seconds`` after a warm-up, and reads the CPU time (user + system)
+answers received in ``--seconds`` that start ``--warmup`` seconds after every socket had
+its first answer; it notes the longest pause of its own loop in that interval (a machine
+that does not run it for a second or more shows there), and reads the CPU time (user + system)
 of every process of the set-up at the start and the end of that interval, thread by thread
 (libzmq's I/O threads apart from Python's), so CPU per message is process CPU time /
-round trips. The broker's resident memory is sampled every second. For the emulator the
+round trips. The broker's resident memory is sampled at most once a second. For the emulator the
 outputs' accounting is checked: every request the clients sent was offered to the engine
 and is delivered, dropped or in flight.
 
