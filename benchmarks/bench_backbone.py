@@ -1,6 +1,7 @@
 """Signed round trips per second through the emulator's broker, beside plain ZeroMQ.
 
     python benchmarks/bench_backbone.py [--runs 3] [--seconds 10] [--window 64] [--json F]
+    python benchmarks/bench_backbone.py --base OTHER_CHECKOUT      # adds emulator-base
     python benchmarks/bench_backbone.py --only emulator --runs 1 --seconds 600   # the long run
     python benchmarks/bench_backbone.py --only emulator --runs 1 --profile prof.out
 
@@ -21,11 +22,16 @@ a shared machine falls on all of them alike), every process on 127.0.0.1 over TC
   ``dc-b``, the broker forwards it to the service, and the REP travels back through the
   engine. Every message is signed and verified end to end.
 
+With ``--base DIR`` a fifth set-up, ``emulator-base``, runs the emulator, the service and
+the clients from the code in DIR (another checkout), for a before/after in the same run.
+
 Each client socket keeps ``--window`` requests outstanding. The client process counts the
-answers received in ``--seconds`` after a warm-up, and reads the CPU time (user + system)
+answers received in ``--seconds`` that start ``--warmup`` seconds after every socket had
+its first answer; it notes the longest pause of its own loop in that interval (a machine
+that does not run it for a second or more shows there), and reads the CPU time (user + system)
 of every process of the set-up at the start and the end of that interval, thread by thread
 (libzmq's I/O threads apart from Python's), so CPU per message is process CPU time /
-round trips. The broker's resident memory is sampled every second. For the emulator the
+round trips. The broker's resident memory is sampled at most once a second. For the emulator the
 outputs' accounting is checked: every request the clients sent was offered to the engine
 and is delivered, dropped or in flight.
 
@@ -344,7 +350,7 @@ def client(args: argparse.Namespace) -> None:
     measuring = sending = True
     cpu0 = cpu1 = None
     done0 = 0
-    rss: list[float] = []
+    rss: list[tuple[float, float]] = []  # (seconds since the first requests, MiB)
     next_rss = began
     broker_pid = watch.get("broker")
     last = began
@@ -372,7 +378,8 @@ def client(args: argparse.Namespace) -> None:
             break
         if broker_pid is not None and now >= next_rss:
             with contextlib.suppress(psutil.Error):
-                rss.append(psutil.Process(broker_pid).memory_info().rss / 2**20)
+                mib = psutil.Process(broker_pid).memory_info().rss / 2**20
+                rss.append((round(now - began, 1), round(mib, 2)))
             next_rss = now + 1.0
         for s, _ in poller.poll(100):
             i = index[s]
@@ -813,8 +820,8 @@ def _table(
         total = per("client") + per("broker") + per("service")
         calm = [r["per_s"] for r in rs if r["client_max_gap_s"] <= 1.0]
         paused = f"{len(rs) - len(calm)} ({statistics.median(calm):,.0f})" if calm else "all"
-        rss = [x for r in rs for x in r["broker_rss_mib"]]
-        last = rs[-1]["broker_rss_mib"]
+        rss = [x for r in rs for _, x in r["broker_rss_mib"]]
+        last = [x for _, x in rs[-1]["broker_rss_mib"]]
         lines.append(
             f"| {kind} | {_mmm([r['per_s'] for r in rs])} | {paused} | {med[kind] / med[ref]:.2f} | "
             f"{total:.0f} ({per('client'):.0f} + {per('broker'):.0f} + {per('service'):.0f}) | "
@@ -827,12 +834,18 @@ def _table(
             f"{total:.0f} | | | |"
         )
     for kind in setups:
-        rss = results[kind][-1]["broker_rss_mib"] if results[kind] else []
-        if len(rss) >= 120:
+        samples = results[kind][-1]["broker_rss_mib"] if results[kind] else []
+        if samples and samples[-1][0] >= 120:
+            marks, minute = [], 0.0
+            for t, x in samples:
+                if t >= minute:
+                    marks.append(f"{t:.0f} s {x:.1f}")
+                    minute = 60.0 * (t // 60 + 1)
             lines.append("")
             lines.append(
-                f"{kind} broker RSS over the last run ({len(rss)} samples a second apart), "
-                "MiB every 60 s: " + ", ".join(f"{x:.1f}" for x in rss[::60])
+                f"{kind} broker RSS over the last run (MiB, {len(samples)} samples at least "
+                f"a second apart, the first of each minute): {', '.join(marks)}; last "
+                f"{samples[-1][0]:.0f} s {samples[-1][1]:.1f}"
             )
     for kind in ("emulator", "emulator-base"):
         if not results.get(kind):
