@@ -207,7 +207,7 @@ def emulate(
             "p99": round(lateness.p99_s * 1e3, 4),
             "max": round(lateness.max_s * 1e3, 4),
         },
-        "delivery_error_ms": _error_ms(emu.delivery_late_s),
+        "delivery_error_ms": _error_ms(emu.delivery_late),
         "callers_of_real_programs": len(emu.callers_served),
         "messages": emu.stats.to_json(),
         "replies_rejected_by_reason": dict(sorted(emu.e2e.rejected.items())),
@@ -243,11 +243,13 @@ def emulate(
     )
 
 
-def _error_ms(samples: list[float]) -> dict[str, Any]:
+def _error_ms(reservoir: Any) -> dict[str, Any]:
     """How late requests reached real programs against the model: nearest-rank percentiles."""
     from lgwan_sim.engine import Lateness
 
-    late = Lateness.of(samples)
+    late = Lateness.of(
+        reservoir.samples, steps=reservoir.seen, max_s=reservoir.max if reservoir.seen else None
+    )
     return {
         "requests": late.steps,
         "p50": round(late.p50_s * 1e3, 4),

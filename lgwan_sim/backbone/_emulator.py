@@ -67,6 +67,7 @@ from lgwan_sim.engine import (
     Observer,
     Observers,
     RealtimeDriver,
+    Reservoir,
     RunResult,
     build,
 )
@@ -279,7 +280,7 @@ class Emulator:
         self.delivery_info = delivery_info
         self.tracing = trace
         self.trace: list[dict[str, Any]] = []
-        self.delivery_late_s: list[float] = []
+        self.delivery_late = Reservoir()
         self.callers_served: set[str] = set()  # sites whose requests reached a real program
         self.stats = EmulatorStats()
         watch = _DropWatch(self)
@@ -875,9 +876,7 @@ class Emulator:
         if due_s is not None and driver is not None:
             # how much later than the model said the request left for the program (wall s)
             late = time.monotonic() - driver.wall_of(due_s)
-            samples = self.delivery_late_s
-            if len(samples) < 1_000_000:
-                samples.append(late)
+            self.delivery_late.add(late)
         self.at_service[wid] = _AtService(
             message=message, conn=conn, injected=injected, sent_ns=time.time_ns()
         )

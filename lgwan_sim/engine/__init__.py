@@ -20,7 +20,7 @@ from lgwan_sim.engine._endpoint import (
     Reply,
 )
 from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
-from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Steppable
+from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Reservoir, Steppable
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._run import Engine, build, run
 from lgwan_sim.engine._solver import max_min_rates
@@ -58,6 +58,7 @@ __all__ = [
     "ProgressObserver",
     "RealtimeDriver",
     "Reply",
+    "Reservoir",
     "RunResult",
     "ServiceStats",
     "Steppable",

@@ -17,6 +17,7 @@ looks at ``peek()`` again.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,41 @@ from typing import Protocol
 
 from lgwan_sim.errors import InputError
 
-__all__ = ["Lateness", "RealtimeDriver", "Steppable"]
+__all__ = ["Lateness", "RealtimeDriver", "Reservoir", "Steppable"]
+
+
+class Reservoir:
+    """At most ``size`` samples of a stream, chosen uniformly (Vitter's algorithm R).
+
+    Every sample is kept until ``size`` have come; after that each new one replaces a kept
+    one with probability ``size / seen``, so memory stays bounded on a run of any length
+    while the kept samples remain a uniform sample of all (percentiles from them are
+    estimates once ``seen`` exceeds ``size``). The choice is seeded: one stream of values
+    gives one set of samples.
+    """
+
+    def __init__(self, size: int = 100_000, *, seed: int = 0) -> None:
+        self.size = size
+        self.seen = 0
+        self.samples: list[float] = []
+        self._rng = random.Random(seed)
+        self._max = -math.inf
+
+    @property
+    def max(self) -> float:
+        """The largest value seen (kept or not)."""
+        return self._max
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        if value > self._max:
+            self._max = value
+        if len(self.samples) < self.size:
+            self.samples.append(value)
+            return
+        j = self._rng.randrange(self.seen)
+        if j < self.size:
+            self.samples[j] = value
 
 
 class Steppable(Protocol):
@@ -53,16 +88,25 @@ class Lateness:
     max_s: float
 
     @classmethod
-    def of(cls, samples_s: list[float]) -> Lateness:
+    def of(
+        cls, samples_s: list[float], *, steps: int | None = None, max_s: float | None = None
+    ) -> Lateness:
+        """Nearest-rank percentiles of ``samples_s``; ``steps`` and ``max_s`` are those of
+        every step made when the samples are a reservoir of them."""
         if not samples_s:
-            return cls(steps=0, p50_s=0.0, p99_s=0.0, max_s=0.0)
+            return cls(steps=steps or 0, p50_s=0.0, p99_s=0.0, max_s=0.0)
         ordered = sorted(samples_s)
         n = len(ordered)
 
         def rank(p: float) -> float:
             return ordered[max(1, math.ceil(p / 100.0 * n - 1e-9)) - 1]
 
-        return cls(steps=n, p50_s=rank(50.0), p99_s=rank(99.0), max_s=ordered[-1])
+        return cls(
+            steps=n if steps is None else steps,
+            p50_s=rank(50.0),
+            p99_s=rank(99.0),
+            max_s=ordered[-1] if max_s is None else max_s,
+        )
 
 
 class RealtimeDriver:
@@ -97,7 +141,7 @@ class RealtimeDriver:
         self.spin_s = spin_s
         self._clock = clock
         self._wait = wait
-        self._samples: list[float] = []
+        self._samples = Reservoir()
         self.now_s = start_s
         self.sync()
 
@@ -163,7 +207,7 @@ class RealtimeDriver:
         target = self._sim0 + (now - self._wall0) * self.speed
         target = min(until_s, max(target, math.nextafter(due, math.inf)))
         if due < until_s:
-            self._samples.append(late)
+            self._samples.add(late)
         self.engine.advance_to(target)
         self.now_s = target
         return target < until_s
@@ -176,4 +220,5 @@ class RealtimeDriver:
 
     def lateness(self) -> Lateness:
         """The lateness of every step made so far."""
-        return Lateness.of(self._samples)
+        r = self._samples
+        return Lateness.of(r.samples, steps=r.seen, max_s=r.max if r.seen else None)

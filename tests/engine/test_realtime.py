@@ -232,3 +232,25 @@ def test_the_driver_paces_the_packet_engine_and_a_cut_drops_in_transfer():
     assert stats.offered == stats.delivered + sum(stats.dropped.values()) + stats.in_flight
     assert stats.dropped.get("link_failure", 0) > 0  # sent over b~c before it converged
     assert late.p50_s < 0.005  # generous: the machine may be busy
+
+
+def test_the_driver_keeps_bounded_memory_however_long_it_runs():
+    from lgwan_sim.engine import Reservoir
+
+    r = Reservoir(1000, seed=3)
+    for i in range(100_000):
+        r.add(float(i))
+    assert len(r.samples) == 1000
+    assert r.seen == 100_000
+    assert r.max == 99_999.0
+    # a uniform sample: its median is near the stream's
+    ordered = sorted(r.samples)
+    assert 45_000 < ordered[500] < 55_000
+    again = Reservoir(1000, seed=3)
+    for i in range(100_000):
+        again.add(float(i))
+    assert again.samples == r.samples  # seeded: the same stream keeps the same samples
+    small = Reservoir(1000)
+    for i in range(10):
+        small.add(float(i))
+    assert small.samples == [float(i) for i in range(10)]  # below the size, all are kept
