@@ -31,9 +31,13 @@ def resolve_scenario(text: str) -> Path:
     bundled = bundled_dir("scenarios") / f"{text.removesuffix('.yaml')}.yaml"
     if bundled.is_file() and path.parent == Path("."):
         return bundled
+    from lgwan_sim._suggest import did_you_mean
+
+    names = [p.stem for p in bundled_dir("scenarios").glob("*.yaml")]
+    near = did_you_mean(text.removesuffix(".yaml"), names) if path.parent == Path(".") else ""
     raise ScenarioError(
         "no such scenario file, nor a bundled scenario of that name "
-        "(see: lgwan-sim scenarios list)",
+        f"({near + ' ' if near else ''}see: lgwan-sim scenarios list)",
         field="SCENARIO",
         value=text,
     )

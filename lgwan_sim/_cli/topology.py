@@ -177,7 +177,9 @@ def _apply_failures(topo: Topology, router: Router, elements: tuple[str, ...]) -
             change = router.fail_sites([element])
         else:
             raise UnknownSiteError(
-                element, hint="expected a site id, a link 'a~b' or 'campus:NAME'"
+                element,
+                hint="expected a site id, a link 'a~b' or 'campus:NAME'",
+                choices=topo.sites,
             )
         recomputed.update(change.recomputed_roots)
     return recomputed
