@@ -122,6 +122,8 @@ def _foreign_entries(out: Path) -> list[str] | None:
         known = {str(f) for f in listed} | {"run.json"}
     elif "sweep.json" in names:
         known = set(SWEEP_FILES)
+        if (out / "runs").is_dir() and not (out / "runs").is_symlink():
+            names.remove("runs")  # the runs a sweep kept (--keep-runs)
     elif "n1.json" in names:
         from lgwan_sim.scenario._n1 import N1_FILES
 
