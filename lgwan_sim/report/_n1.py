@@ -51,6 +51,14 @@ def _img(path: Path, caption: str) -> str:
     )
 
 
+def _breaches(impact: N1Impact) -> str:
+    """The services in breach grouped by why: ``cut off: eltax, konbini; latency: ...``."""
+    by: dict[str, list[str]] = {}
+    for name, why in sorted(impact.breaches.items()):
+        by.setdefault(why, []).append(name)
+    return "; ".join(f"{why}: {', '.join(names)}" for why, names in sorted(by.items()))
+
+
 def _ranked(result: N1Result) -> list[N1Impact]:
     from lgwan_sim.scenario._n1 import severity
 
@@ -99,8 +107,6 @@ def _plot_impact(result: N1Result, path: Path) -> None:
 
 def write_n1_report(result: N1Result, folder: Path) -> list[str]:
     """Write ``n1_peaks.png``, ``n1_impact.png`` and ``report.html`` into ``folder``."""
-    from lgwan_sim.scenario._n1 import breach_text
-
     _plot_peaks(result, folder / "n1_peaks.png")
     _plot_impact(result, folder / "n1_impact.png")
     ranked = _ranked(result)
@@ -119,7 +125,7 @@ def write_n1_report(result: N1Result, folder: Path) -> list[str]:
             f'<td class="n">{_pct(i.peak_utilisation)}'
             f"{' (overload)' if i.peak_utilisation > 1 else ''}</td>"
             f"<td>{_e(worst[0])}</td>"
-            f"<td>{_e(breach_text(i)) or '-'}</td></tr>"
+            f"<td>{_e(_breaches(i)) or '-'}</td></tr>"
         )
     n_cases = len(result.impacts) - (1 if base is not None else 0)
     kinds = "links" + (", prefecture nodes and central sites" if result.sites else "")
