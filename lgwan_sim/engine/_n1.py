@@ -82,6 +82,9 @@ class N1Impact:
     """Each service's 95th-percentile latency in its busiest bin (None: nothing delivered)."""
     failovers: tuple[str, ...] = ()
     """Services moved to their standby because the case takes their primary host down."""
+    most_raised: tuple[str, float, float] | None = None
+    """The link whose peak the failure raises most: ``(link, peak, intact peak)``; ``None``
+    when no link's peak rises."""
 
     @property
     def lost_total(self) -> float:
@@ -182,6 +185,7 @@ class N1Study:
         # A case whose failure leaves a host's routing tree alone leaves the routes of that
         # host's services as they are in the intact network: their snapshots are reused.
         self.base_snaps = [_snapshot(state, svc, self.n_links) for svc in services]
+        self.base_peaks = self._utilisation(self.base_snaps).max(axis=0, initial=0.0)
 
     def cases(self, *, sites: bool = False) -> list[N1Case]:
         return n1_cases(self.topology, sites=sites)
@@ -240,11 +244,15 @@ class N1Study:
             for svc, base in zip(services, self.base_snaps, strict=True)
         ]
         unreachable = tuple(sorted(state.unreachable_local_body_ids()))
-        weights = (
-            np.stack([s.weight_bytes for s in snaps]) if snaps else np.zeros((0, self.n_links))
-        )
-        util = _fixed_order_matmul(counts, weights) * 8.0 / self.cap_bits  # bins x links
+        util = self._utilisation(snaps)  # bins x links
         peaks = util.max(axis=0, initial=0.0)
+        rise = peaks - self.base_peaks
+        up = int(np.argmax(rise))
+        raised = (
+            (state.link_ids[up], float(peaks[up]), float(self.base_peaks[up]))
+            if rise[up] > 1e-12
+            else None
+        )
         top = np.argsort(-peaks, kind="stable")[:WORST_LINKS]
         worst = tuple(
             (
@@ -300,7 +308,16 @@ class N1Study:
             breaches=breaches,
             p95_latency_s=p95,
             failovers=moved,
+            most_raised=raised,
         )
+
+    def _utilisation(self, snaps: list[_ServiceSnapshot]) -> FloatArray:
+        """Utilisation per bin and directed link of the day under ``snaps``."""
+        weights = (
+            np.stack([s.weight_bytes for s in snaps]) if snaps else np.zeros((0, self.n_links))
+        )
+        util: FloatArray = _fixed_order_matmul(self.counts, weights) * 8.0 / self.cap_bits
+        return util
 
     @staticmethod
     def _overload(

@@ -66,23 +66,24 @@ def _ranked(result: N1Result) -> list[N1Impact]:
 
 
 def _plot_peaks(result: N1Result, path: Path) -> None:
-    base = next((i for i in result.impacts if i.kind == "none"), None)
-    cases = sorted(
-        (i for i in result.impacts if i.kind != "none"), key=lambda i: -i.peak_utilisation
+    raised = sorted(
+        (i for i in result.impacts if i.most_raised is not None),
+        key=lambda i: (-(i.most_raised or ("", 0.0, 0.0))[1], i.case),
     )[:SHOWN]
-    fig = new_figure(10.0, 0.28 * max(len(cases), 4) + 1.2)
+    fig = new_figure(10.0, 0.28 * max(len(raised), 4) + 1.2)
     ax = fig.subplots()
-    labels = [i.case for i in cases][::-1]
-    values = [i.peak_utilisation * 100 for i in cases][::-1]
-    colours = ["#c0392b" if v > 100 else "#2c7fb8" for v in values]
-    ax.barh(labels, values, color=colours)
-    if base is not None:
-        ax.axvline(base.peak_utilisation * 100, color="#555", linestyle="--", linewidth=1)
-        ax.text(base.peak_utilisation * 100, len(labels) - 0.4, " intact", fontsize=7)
+    rows = [(i.case, *(i.most_raised or ("", 0.0, 0.0))) for i in raised][::-1]
+    labels = [f"{case}: {link}" for case, link, _, _ in rows]
+    values = [peak * 100 for _, _, peak, _ in rows]
+    ax.barh(labels, values, color=["#c0392b" if v > 100 else "#2c7fb8" for v in values])
+    ax.scatter([before * 100 for *_, before in rows], labels, color="#222", marker="|", s=120,
+               label="the same link, intact network", zorder=3)  # fmt: skip
     ax.axvline(100, color="#c0392b", linewidth=1)
-    ax.set_xlabel("peak utilisation of the busiest link (% of capacity)")
+    ax.set_xlabel("peak utilisation (% of capacity) of the link each failure loads most")
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_title(f"{result.name}: the {len(cases)} failures with the busiest link", fontsize=9)
+    if rows:
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"{result.name}: the {len(rows)} failures that load a link most", fontsize=9)
     ax.grid(True, axis="x", alpha=0.3)
     save_png(fig, path)
 
@@ -160,8 +161,8 @@ def write_n1_report(result: N1Result, folder: Path) -> list[str]:
             _img(folder / "n1_impact.png", "Local bodies cut off, per failure (worst first)."),
             _img(
                 folder / "n1_peaks.png",
-                "Peak utilisation of the busiest link, per failure; dashed: the intact "
-                "network; red: above capacity (offered load the link cannot carry).",
+                "The link each failure loads most: its peak with the failure (bar; red: "
+                "above capacity, offered load the link cannot carry) and without (tick).",
             ),
             "<footer>Every case: n1_cases.csv; its five busiest links: n1_worst_links.csv; "
             "the local bodies each cuts off: n1_unreachable.csv; all of it: n1.json.</footer>",

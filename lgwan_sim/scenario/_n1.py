@@ -224,6 +224,13 @@ def case_doc(impact: N1Impact) -> dict[str, Any]:
         "services_in_breach": dict(sorted(impact.breaches.items())),
         "p95_latency_s": {k: rounded(v) for k, v in sorted(impact.p95_latency_s.items())},
         "failovers": list(impact.failovers),
+        "most_raised": None
+        if impact.most_raised is None
+        else {
+            "link": impact.most_raised[0],
+            "peak_utilisation": rounded(impact.most_raised[1]),
+            "intact_peak_utilisation": rounded(impact.most_raised[2]),
+        },
     }
 
 
@@ -258,6 +265,9 @@ def write_n1(
                 "worst_link",
                 "worst_link_p95",
                 "overloaded_links",
+                "most_raised_link",
+                "most_raised_peak",
+                "most_raised_intact_peak",
                 "unreachable_local_bodies",
                 "offered",
                 "lost",
@@ -277,6 +287,7 @@ def write_n1(
                     i.worst_links[0][0] if i.worst_links else "",
                     i.worst_links[0][2] if i.worst_links else None,
                     i.overloaded_links,
+                    *(i.most_raised or ("", None, None)),
                     len(i.unreachable),
                     i.offered,
                     i.lost_total,

@@ -60,10 +60,25 @@ def test_every_case_matches_a_full_analytic_run_with_the_element_down_all_day(ti
         for reason, n in impact.lost.items():
             assert round(n) == stats.dropped.get(reason, 0), (case.id, reason)
         assert len(impact.unreachable) == int(full.unreachable_local_bodies.max())
+        if impact.most_raised is not None:
+            link, peak, before = impact.most_raised
+            assert peak == pytest.approx(float(full.utilisation_of(link).max()))
+            assert before < peak
         assert ("latency" in impact.breaches.get("mail-relay", "")) == (stats.slo_breaches > 0)
         seen.add((bool(impact.unreachable), impact.lost["overload"] > 0))
     # the network has cases of each sort: harmless, overloading, cutting off
     assert {(False, False), (False, True), (True, False)} <= seen
+
+
+def test_the_link_a_failure_loads_most_is_named_with_its_intact_peak(tiny):
+    study = _study(tiny)
+    cases = {c.id: c for c in n1_cases(tiny.topology)}
+    intact = study.case(cases["none"])
+    assert intact.most_raised is None
+    link, peak, before = study.case(cases["pn~ce"]).most_raised or ("", 0.0, 0.0)
+    assert link == "pn~cw>"  # Iwate's mail now takes the 1 Mbit/s West line
+    assert before == pytest.approx(0.0)
+    assert peak > 1.0
 
 
 def test_losing_the_node_cuts_off_everything_behind_it(tiny):
