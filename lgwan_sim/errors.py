@@ -18,6 +18,7 @@ The command line maps every ``LgwanSimError`` to one line on stderr and exit cod
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
@@ -97,8 +98,14 @@ class ScenarioError(InputError):
 class UnknownSiteError(LgwanSimError, KeyError):
     """A site id (or a campus, a prefecture node: ``what``) that the topology does not contain."""
 
-    def __init__(self, site_id: str, *, hint: str = "", what: str = "site") -> None:
+    def __init__(
+        self, site_id: str, *, hint: str = "", what: str = "site", choices: Iterable[str] = ()
+    ) -> None:
+        from lgwan_sim._suggest import did_you_mean
+
         msg = f"unknown {what} {site_id!r}"
+        near = did_you_mean(site_id, choices)
+        hint = "; ".join(h for h in (hint, near) if h)
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["PlainProgress", "progress_for"]
+__all__ = ["PlainCountProgress", "PlainProgress", "count_progress_for", "progress_for"]
 
 
 def _hm(seconds: float) -> str:
@@ -165,3 +165,80 @@ def progress_for(
     if console.is_terminal:
         return _Bar(total_s, label, console)
     return PlainProgress(total_s, label, file=console.file)
+
+
+class PlainCountProgress(PlainProgress):
+    """:class:`PlainProgress` for a count of jobs (``31 of 154 cases``), not simulated time.
+
+    Called with the number done so far; a line at each new tenth and at least every
+    ``every_s`` seconds.
+    """
+
+    def __init__(self, total: int, label: str, *, unit: str = "case", **kwargs: object) -> None:
+        super().__init__(float(total), label, **kwargs)  # type: ignore[arg-type]
+        self._unit = unit
+
+    def _line(self, now: float) -> None:
+        frac = self._pos / self._total if self._total else 1.0
+        elapsed = now - self._began
+        eta = _ms(elapsed * (1.0 - frac) / frac) if frac > 0 else "unknown"
+        total = int(self._total)
+        file = self._file if self._file is not None else sys.stderr
+        file.write(
+            f"lgwan-sim: {self._label}: {int(self._pos)} of {total} "
+            f"{self._unit if total == 1 else self._unit + 's'} ({int(frac * 100)}%), "
+            f"{_ms(elapsed)} elapsed, ETA {eta}\n"
+        )
+        file.flush()
+        self._last_line = now
+
+
+class _CountBar:
+    """A rich progress bar over a count of jobs, on a terminal."""
+
+    def __init__(self, total: int, label: str, console: Console, unit: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(f"{unit}s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._bar.add_task(label, total=total)
+
+    def __enter__(self) -> _CountBar:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def __call__(self, done: float) -> None:
+        self._bar.update(self._task, completed=done)
+
+
+def count_progress_for(
+    total: int, label: str, *, quiet: bool, unit: str = "case", console: Console | None = None
+) -> PlainCountProgress | _CountBar | _Silent:
+    """Progress over ``total`` jobs on stderr: a bar on a terminal, else plain lines."""
+    if quiet:
+        return _Silent()
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    if console.is_terminal:
+        return _CountBar(total, label, console, unit)
+    return PlainCountProgress(total, label, unit=unit, file=console.file)

@@ -31,9 +31,13 @@ def resolve_scenario(text: str) -> Path:
     bundled = bundled_dir("scenarios") / f"{text.removesuffix('.yaml')}.yaml"
     if bundled.is_file() and path.parent == Path("."):
         return bundled
+    from lgwan_sim._suggest import did_you_mean
+
+    names = [p.stem for p in bundled_dir("scenarios").glob("*.yaml")]
+    near = did_you_mean(text.removesuffix(".yaml"), names) if path.parent == Path(".") else ""
     raise ScenarioError(
         "no such scenario file, nor a bundled scenario of that name "
-        "(see: lgwan-sim scenarios list)",
+        f"({near + ' ' if near else ''}see: lgwan-sim scenarios list)",
         field="SCENARIO",
         value=text,
     )
@@ -157,6 +161,51 @@ def scenarios_list(as_json: bool) -> None:
         click.echo(f"{entry.name:<28} {entry.duration:>6}  {entry.fidelity:<8}  {entry.title}")
 
 
+def bundled_scenario(name: str) -> Path:
+    """The file of the bundled scenario ``name``; an unknown name names the close ones."""
+    from lgwan_sim._resources import bundled_dir
+    from lgwan_sim._suggest import did_you_mean
+
+    folder = bundled_dir("scenarios")
+    stem = name.removesuffix(".yaml")
+    path = folder / f"{stem}.yaml"
+    if "/" not in stem and "\\" not in stem and path.is_file():
+        return path
+    near = did_you_mean(stem, [p.stem for p in folder.glob("*.yaml")])
+    raise ScenarioError(
+        f"no bundled scenario of that name ({near + ' ' if near else ''}"
+        "see: lgwan-sim scenarios list)",
+        field="NAME",
+        value=name,
+    )
+
+
+@scenarios.command("show")
+@click.argument("name")
+def scenarios_show(name: str) -> None:
+    """Print a bundled scenario's file, comments and all."""
+    click.echo(bundled_scenario(name).read_text(encoding="utf-8"), nl=False)
+
+
+@scenarios.command("copy")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def scenarios_copy(name: str, file: Path, force: bool) -> None:
+    """Copy a bundled scenario to FILE, to edit and run as your own."""
+    from lgwan_sim._files import atomic_write
+
+    text = bundled_scenario(name).read_text(encoding="utf-8")
+    if file.exists() and not force:
+        raise ScenarioError(
+            "the file exists (pass --force to replace it)", field="FILE", value=str(file)
+        )
+    if not file.absolute().parent.is_dir():
+        raise ScenarioError("the folder does not exist", field="FILE", value=str(file))
+    atomic_write(file, text.encode("utf-8"), mode=0o666)
+    click.echo(f"wrote {file} (a copy of {name}); run it with: lgwan-sim run {file} -o DIR")
+
+
 @click.command("run")
 @click.argument("scenario")
 @out_option(
@@ -275,6 +324,12 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
 
     rows = compare_runs(run_a, run_b)
     notes = compare_notes(rows)
+    from lgwan_sim._cli._common import warn_on_stderr
+    from lgwan_sim.scenario._compare import fidelity_warning
+
+    warning = fidelity_warning(rows)
+    if warning is not None:
+        warn_on_stderr(warning)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in rows], ensure_ascii=False, indent=2))
         for note in notes:  # stdout stays JSON
@@ -327,6 +382,11 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
 @click.option("--fidelity", type=click.Choice(["analytic", "flow", "packet"]))
 @click.option("--seed", type=click.IntRange(min=0), help="First seed (default: the scenario's).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
+@click.option(
+    "--keep-runs",
+    is_flag=True,
+    help="Keep each run's folder (summary, CSVs, plots, report) in runs/run-N of -o/--out.",
+)
 def sweep(
     scenario: str,
     settings: tuple[str, ...],
@@ -337,6 +397,7 @@ def sweep(
     fidelity: str | None,
     seed: int | None,
     overwrite: bool,
+    keep_runs: bool,
 ) -> int:
     """Run a scenario over a grid of values, each run in its own process on Dask.
 
@@ -357,23 +418,51 @@ def sweep(
     _sweep.check_grid(path, grid, base_seed=base.seed, fidelity=fidelity)
     total = len(sweep_points(grid, replications=replications, base_seed=base.seed))
 
+    import shutil
+    import tempfile
+
     from rich.console import Console
     from rich.progress import Progress
 
-    console = Console(stderr=True)
-    with Progress(console=console, disable=not console.is_terminal, transient=True) as bar:
-        task = bar.add_task(f"sweep {base.name}", total=total)
-        result = run_sweep(
-            path,
-            grid,
-            replications=replications,
-            base_seed=base.seed,
-            fidelity=fidelity,
-            workers=workers,
-            scheduler=scheduler,
-            on_done=lambda _run: bar.advance(task),
+    kept = None
+    if keep_runs:  # beside the results folder, so the runs move in without a copy
+        near = out.absolute().parent
+        kept = Path(
+            tempfile.mkdtemp(
+                prefix=f".{out.name}.", suffix=".runs", dir=near if near.is_dir() else None
+            )
         )
-    write_sweep(result, out, render=write_sweep_report, overwrite=overwrite)
+    try:
+        console = Console(stderr=True)
+        with Progress(console=console, disable=not console.is_terminal, transient=True) as bar:
+            task = bar.add_task(f"sweep {base.name}", total=total)
+            result = run_sweep(
+                path,
+                grid,
+                replications=replications,
+                base_seed=base.seed,
+                fidelity=fidelity,
+                workers=workers,
+                scheduler=scheduler,
+                on_done=lambda _run: bar.advance(task),
+                keep_runs_in=kept,
+            )
+        write_sweep(result, out, render=write_sweep_report, overwrite=overwrite, kept_runs=kept)
+    finally:
+        if kept is not None and kept.exists():
+            shutil.rmtree(kept, ignore_errors=True)
+    if replications > 1 and _sweep.identical_replications(result):
+        from lgwan_sim._cli._common import warn_on_stderr
+
+        which = fidelity or base.fidelity.value
+        warn_on_stderr(
+            f"the {replications} replications of each point are identical: the {which} "
+            "fidelity does not depend on the seed, so they add no information (use "
+            "--replications 1, or the flow fidelity for run-to-run variation)"
+            if which == "analytic"
+            else f"the {replications} replications of each point are identical "
+            f"(fidelity {which}): they add no information"
+        )
     for failed in result.failed:
         click.echo(
             f"lgwan-sim: run {failed.point.index} failed "

@@ -1,4 +1,4 @@
-"""``lgwan-sim topology ...``: summary, export, map, route and failure."""
+"""``lgwan-sim topology ...``: summary, sites, export, map, route and failure."""
 
 from __future__ import annotations
 
@@ -76,6 +76,72 @@ def summary_cmd(
         )
     else:
         con.print("[red]the topology is not connected[/]")
+
+
+@topology.command("sites")
+@topology_options
+@click.option(
+    "--grep",
+    "text",
+    metavar="TEXT",
+    help="Only the sites whose id, name, Japanese name or kind contains TEXT (any case).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: one object per site.")
+def sites_cmd(
+    topology_file: Path | None,
+    roster: Path | None,
+    backup_lines: bool,
+    text: str | None,
+    as_json: bool,
+) -> None:
+    """List the sites (id, kind, prefecture, name), or find one: --grep 盛岡市.
+
+    Exit code 1 (not an error) when nothing matches.
+    """
+    topo = topology_from_options(topology_file, roster, backup_lines)
+    wanted = None if text is None else text.casefold()
+    found = [
+        s
+        for s in sorted(topo.sites.values(), key=lambda s: s.id)
+        if wanted is None
+        or any(wanted in field.casefold() for field in (s.id, s.name, s.name_ja, s.kind.value))
+    ]
+    if as_json:
+        echo_json(
+            [
+                {
+                    "id": s.id,
+                    "kind": s.kind.value,
+                    "name": s.name,
+                    "name_ja": s.name_ja,
+                    "prefecture": s.prefecture,
+                    "region": s.region,
+                    "campus": s.campus,
+                    "lat": s.lat,
+                    "lon": s.lon,
+                }
+                for s in found
+            ]
+        )
+    else:
+        width = max((len(s.id) for s in found), default=0)
+        for s in found:
+            names = s.name if not s.name_ja or s.name_ja == s.name else f"{s.name} {s.name_ja}"
+            pref = s.prefecture or "-"
+            click.echo(f"{s.id:<{width}}  {s.kind.value:<16} {pref:>2}  {names}")
+        if not found:
+            synthetic = roster is None and topology_file is None
+            click.echo(
+                f"no site matches {text!r}"
+                + (
+                    "; the synthetic municipalities have no real names: give --roster FILE "
+                    "for real ones"
+                    if synthetic
+                    else ""
+                )
+            )
+    if not found:
+        raise click.exceptions.Exit(1)
 
 
 @topology.command("export")
@@ -177,7 +243,9 @@ def _apply_failures(topo: Topology, router: Router, elements: tuple[str, ...]) -
             change = router.fail_sites([element])
         else:
             raise UnknownSiteError(
-                element, hint="expected a site id, a link 'a~b' or 'campus:NAME'"
+                element,
+                hint="expected a site id, a link 'a~b' or 'campus:NAME'",
+                choices=topo.sites,
             )
         recomputed.update(change.recomputed_roots)
     return recomputed

@@ -20,6 +20,7 @@ from lgwan_sim.engine._endpoint import (
     Reply,
 )
 from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
+from lgwan_sim.engine._n1 import N1Case, N1Impact, N1Study, n1_cases
 from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Reservoir, Steppable
 from lgwan_sim.engine._results import AppliedEvent, RunResult
 from lgwan_sim.engine._run import Engine, build, run
@@ -51,6 +52,9 @@ __all__ = [
     "LatencyHistogram",
     "Lateness",
     "Message",
+    "N1Case",
+    "N1Impact",
+    "N1Study",
     "Observer",
     "Observers",
     "OutageImpact",
@@ -66,6 +70,7 @@ __all__ = [
     "TimelineEvent",
     "build",
     "max_min_rates",
+    "n1_cases",
     "n1_sweep",
     "run",
 ]

@@ -257,7 +257,11 @@ class NetState:
         self.dead = dead
 
     def unreachable_local_bodies(self) -> int:
-        """Local bodies that cannot reach the current host of a service they call."""
+        """How many local bodies cannot reach the current host of a service they call."""
+        return len(self.unreachable_local_body_ids())
+
+    def unreachable_local_body_ids(self) -> set[str]:
+        """The local bodies that cannot reach the current host of a service they call."""
         lost: set[str] = set()
         by_host: dict[str, dict[str, float]] = {}
         for svc in self.demand.services:
@@ -272,7 +276,7 @@ class NetState:
                     and caller != host
                 ):
                     lost.add(caller)
-        return len(lost)
+        return lost
 
     # -- events ---------------------------------------------------------------------------
     def region_sites(self, event: TimelineEvent) -> tuple[str, ...]:

@@ -177,7 +177,9 @@ class Router:
         """
         for site_id in (src, dst):
             if site_id not in self.topology.sites:
-                raise UnknownSiteError(site_id, hint=f"topology {self.topology.name!r}")
+                raise UnknownSiteError(
+                    site_id, hint=f"topology {self.topology.name!r}", choices=self.topology.sites
+                )
         tree = self._tree(dst)
         if src not in tree.dist:
             raise NoRouteError(src, dst)

@@ -78,7 +78,9 @@ class Topology:
         try:
             return self.sites[site_id]
         except KeyError:
-            raise UnknownSiteError(site_id, hint=f"topology {self.name!r}") from None
+            raise UnknownSiteError(
+                site_id, hint=f"topology {self.name!r}", choices=self.sites
+            ) from None
 
     def link_between(self, a: str, b: str) -> Link:
         data = self.graph.get_edge_data(a, b)
@@ -94,7 +96,9 @@ class Topology:
             a, sep, b = link_id.partition("~")
             if sep and self.graph.has_edge(a, b):
                 return self.link_between(a, b)
-            raise TopologyError("unknown link", field="link", value=link_id) from None
+            raise TopologyError(
+                _unknown_link(link_id, self.links), field="link", value=link_id
+            ) from None
 
     def sites_of_kind(self, *kinds: SiteKind) -> list[Site]:
         """Sites of the given kinds, in id order."""
@@ -131,3 +135,12 @@ class Topology:
 
     def __contains__(self, site_id: object) -> bool:
         return site_id in self.sites
+
+
+def _unknown_link(link_id: str, links: Iterable[str]) -> str:
+    """``unknown link`` with the close link ids (``b~a`` is found as ``a~b``)."""
+    from lgwan_sim._suggest import did_you_mean
+
+    a, sep, b = link_id.partition("~")
+    near = did_you_mean(link_id, links) or (did_you_mean(f"{b}~{a}", links) if sep else "")
+    return f"unknown link ({near})" if near else "unknown link"

@@ -12,7 +12,7 @@ from typing import Any
 
 from lgwan_sim.errors import InputError
 
-__all__ = ["CompareRow", "compare_notes", "compare_runs", "load_run"]
+__all__ = ["CompareRow", "compare_notes", "compare_runs", "fidelity_warning", "load_run"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,3 +175,16 @@ def compare_notes(rows: list[CompareRow]) -> list[str]:
     if not parts:
         return []
     return ["note: the runs are not like for like: " + "; ".join(parts) + "."]
+
+
+def fidelity_warning(rows: list[CompareRow]) -> str | None:
+    """A warning when the runs were made at different fidelities: their latencies and
+    losses come from different models, so a difference may be the model's, not the
+    network's."""
+    row = next((r for r in rows if r.section == "scenario" and r.item == "fidelity"), None)
+    if row is None or not row.differs:
+        return None
+    return (
+        f"the runs are at different fidelities (A {row.a}, B {row.b}): latency, loss and "
+        "peaks come from different models, so part of any difference is the model's"
+    )

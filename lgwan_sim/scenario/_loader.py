@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -424,9 +424,10 @@ class _Loader:
         for i, link_id in enumerate(ids):
             try:
                 out.append(topology.link(link_id).id)
-            except TopologyError:
+            except TopologyError as exc:
+                near = exc.reason.removeprefix("unknown link").strip(" ()")
                 raise self.f.error(
-                    'unknown link (write "a~b" with two site ids joined by a link)',
+                    f"unknown link ({near or _LINK_FORM})",
                     parent[key],
                     i,
                     f"{path}[{i}]",
@@ -438,13 +439,21 @@ class _Loader:
         ids = self.f.text_list(parent, key, path)
         for i, site_id in enumerate(ids):
             if site_id not in topology:
-                raise self.f.error("unknown site", parent[key], i, f"{path}[{i}]", site_id)
+                raise self.f.error(
+                    _unknown("site", site_id, topology.sites),
+                    parent[key],
+                    i,
+                    f"{path}[{i}]",
+                    site_id,
+                )
         return ids
 
     def site_id(self, parent: Any, key: str, path: str, topology: Topology) -> str:
         site_id = self.f.text(parent, key, path)
         if site_id not in topology:
-            raise self.f.error("unknown site", parent, key, path, site_id)
+            raise self.f.error(
+                _unknown("site", site_id, topology.sites), parent, key, path, site_id
+            )
         return site_id
 
     def prefectures(self, parent: Any, key: str, path: str) -> tuple[str, ...]:
@@ -647,7 +656,8 @@ class _Loader:
             for i, name in enumerate(names):
                 if name not in catalogue:
                     raise f.error(
-                        f"unknown service; the catalogue has {', '.join(catalogue.names())}",
+                        f"{_unknown('service', name, catalogue.names())}; "
+                        f"the catalogue has {', '.join(catalogue.names())}",
                         items,
                         i,
                         f"only_services[{i}]",
@@ -663,7 +673,8 @@ class _Loader:
             for name in container:
                 if name not in catalogue:
                     raise f.error(
-                        f"unknown service; the catalogue has {', '.join(catalogue.names())}",
+                        f"{_unknown('service', name, catalogue.names())}; "
+                        f"the catalogue has {', '.join(catalogue.names())}",
                         container,
                         name,
                         f"services.{name}",
@@ -1246,3 +1257,15 @@ class _Loader:
             "switchover_s": settings.switchover_s,
             "failback": settings.failback,
         }
+
+
+#: How a link is written, told with an unknown link that has no close match.
+_LINK_FORM = 'write "a~b" with two site ids joined by a link'
+
+
+def _unknown(what: str, name: str, choices: Iterable[str]) -> str:
+    """``unknown site`` or ``unknown site (did you mean 'pn-03'?)``."""
+    from lgwan_sim._suggest import did_you_mean
+
+    near = did_you_mean(name, choices)
+    return f"unknown {what} ({near})" if near else f"unknown {what}"

@@ -122,6 +122,12 @@ def _foreign_entries(out: Path) -> list[str] | None:
         known = {str(f) for f in listed} | {"run.json"}
     elif "sweep.json" in names:
         known = set(SWEEP_FILES)
+        if (out / "runs").is_dir() and not (out / "runs").is_symlink():
+            names.remove("runs")  # the runs a sweep kept (--keep-runs)
+    elif "n1.json" in names:
+        from lgwan_sim.scenario._n1 import N1_FILES
+
+        known = set(N1_FILES)
     else:
         return None
     return [n for n in names if n not in known or not (out / n).is_file()]
@@ -132,8 +138,9 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
 
     Refused always: a file, a filesystem root, the current or home directory or a folder
     that holds either. A non-empty folder is refused without ``overwrite``; with it, only a
-    folder written by an earlier ``lgwan-sim run`` (``run.json`` lists its files) or
-    ``lgwan-sim sweep`` (``sweep.json``) holding nothing else is replaced.
+    folder written by an earlier ``lgwan-sim run`` (``run.json`` lists its files),
+    ``lgwan-sim sweep`` (``sweep.json``) or ``lgwan-sim n1`` (``n1.json``) holding nothing
+    else is replaced.
     """
     if out.exists() and not out.is_dir():
         raise ScenarioError(
@@ -158,7 +165,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     if foreign is None:
         raise ScenarioError(
             "--overwrite replaces only an empty folder or an earlier lgwan-sim run or sweep "
-            "(run.json or sweep.json), and this folder holds neither",
+            "(run.json, sweep.json or n1.json), and this folder holds none of them",
             field="--out",
             value=str(out),
         )

@@ -33,6 +33,7 @@ __all__ = [
     "SweepRun",
     "aggregate",
     "check_grid",
+    "identical_replications",
     "load_with_settings",
     "local_cluster",
     "metrics_of",
@@ -285,15 +286,40 @@ def metrics_of(summary: Mapping[str, Any]) -> dict[str, float | None]:
 
 
 def run_point(
-    scenario_path: str, overrides: Mapping[str, object], seed: int, fidelity: str | None
+    scenario_path: str,
+    overrides: Mapping[str, object],
+    seed: int,
+    fidelity: str | None,
+    keep: str | None = None,
 ) -> dict[str, Any]:
-    """Load, run and summarise one sweep point (this is what a worker process executes)."""
+    """Load, run and summarise one sweep point (this is what a worker process executes).
+
+    With ``keep``, the run's folder is written there too, as ``lgwan-sim run`` writes it.
+    """
     from lgwan_sim.scenario._loader import load_scenario
-    from lgwan_sim.scenario._runner import run_scenario
+    from lgwan_sim.scenario._runner import run_scenario, write_run
 
     began = time.perf_counter()
     scenario = load_scenario(scenario_path, overrides=overrides, seed=seed, fidelity=fidelity)
     outcome = run_scenario(scenario)
+    if keep is not None:
+        from lgwan_sim.report import write_run_report
+
+        write_run(
+            outcome,
+            Path(keep),
+            render=write_run_report,
+            command=[
+                "lgwan-sim",
+                "run",
+                scenario_path,
+                "--out",
+                keep,
+                *(f"--set={p}={show_value(v)}" for p, v in overrides.items()),
+                f"--seed={seed}",
+                *([f"--fidelity={fidelity}"] if fidelity else []),
+            ],
+        )
     return {
         "metrics": metrics_of(outcome.tables.summary),
         "series_sha256": outcome.tables.summary["engine"]["series_sha256"],
@@ -344,8 +370,12 @@ def run_sweep(
     scheduler: str | None = None,
     connect_timeout_s: float = 30.0,
     on_done: Callable[[SweepRun], None] | None = None,
+    keep_runs_in: Path | None = None,
 ) -> SweepResult:
     """Run every sweep point on Dask; failed points are kept in the result with their error.
+
+    With ``keep_runs_in`` (a folder the workers can write to), each run's folder is written
+    there as ``run-<index>``.
 
     ``scheduler`` is the address of an existing Dask scheduler (``tcp://host:8786``); without
     it a local cluster of ``workers`` single-threaded processes is started and stopped. A
@@ -379,6 +409,9 @@ def run_sweep(
                 point.overrides,
                 point.seed,
                 fidelity,
+                None
+                if keep_runs_in is None
+                else str(Path(keep_runs_in).absolute() / f"run-{point.index}"),
                 key=f"lgwan-sweep-{point.index}-{os.getpid()}-{time.monotonic_ns()}",
                 pure=False,
             ): point
@@ -457,9 +490,11 @@ def write_sweep(
     *,
     render: Callable[[SweepResult, list[dict[str, Any]], Path], Sequence[str]] | None = None,
     overwrite: bool = False,
+    kept_runs: Path | None = None,
 ) -> Path:
     """Write ``sweep_runs.csv``, ``sweep_table.csv``, ``sweep.json`` (deterministic) and
-    ``sweep_timing.json`` (wall times), plus plots and a report through ``render``."""
+    ``sweep_timing.json`` (wall times), plus plots and a report through ``render``;
+    ``kept_runs`` (the folder of ``run_sweep(keep_runs_in=...)``) becomes ``runs/``."""
     from lgwan_sim.scenario._results import _csv, rounded, write_json
     from lgwan_sim.scenario._runner import output_dir
 
@@ -532,4 +567,20 @@ def write_sweep(
         )
         if render is not None:
             render(result, table, folder)
+        if kept_runs is not None:
+            import shutil
+
+            shutil.move(str(kept_runs), str(folder / "runs"))
     return out
+
+
+def identical_replications(result: SweepResult) -> bool:
+    """True when every point has two or more runs that succeeded and, at each point, they
+    all gave the same series: the replications added nothing (a deterministic fidelity)."""
+    groups: dict[tuple[tuple[str, object], ...], set[str]] = {}
+    sizes: dict[tuple[tuple[str, object], ...], int] = {}
+    for run in result.runs:
+        if run.ok:
+            groups.setdefault(run.point.params, set()).add(run.series_sha256)
+            sizes[run.point.params] = sizes.get(run.point.params, 0) + 1
+    return bool(groups) and all(sizes[p] >= 2 and len(hashes) == 1 for p, hashes in groups.items())

@@ -117,7 +117,12 @@ class Demand:
         for s in self.services:
             if s.name == name:
                 return s
-        raise InputError("unknown service", field="service", value=name)
+        from lgwan_sim._suggest import did_you_mean
+
+        near = did_you_mean(name, [s.name for s in self.services])
+        raise InputError(
+            f"unknown service ({near})" if near else "unknown service", field="service", value=name
+        )
 
     def requests_per_caller(self, service: ServiceDemand, t0_s: float, t1_s: float) -> float:
         """Expected requests of one caller of ``service`` in simulated ``[t0_s, t1_s)``."""

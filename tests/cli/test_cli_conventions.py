@@ -34,7 +34,16 @@ def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
 
 
 COMMANDS = _commands(cli)
-WRITERS = ["run", "sweep", "topology export", "topology map", "pki issue", "pki sign", "pki export"]
+WRITERS = [
+    "run",
+    "sweep",
+    "n1",
+    "topology export",
+    "topology map",
+    "pki issue",
+    "pki sign",
+    "pki export",
+]
 
 
 def _option(command: click.Command, name: str) -> click.Option | None:

@@ -1,0 +1,111 @@
+"""``lgwan-sim n1``: every single failure of the backbone in turn, in parallel on Dask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lgwan_sim._cli._common import out_option, plural
+
+__all__ = ["commands"]
+
+
+@click.command("n1")
+@click.argument("scenario")
+@out_option(
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder (written only when every case succeeded).",
+)
+@click.option(
+    "--sites",
+    is_flag=True,
+    help="Fail every prefecture node and central site (its whole campus) too, not only links.",
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change one scenario field for the study (repeatable), as run --set does.",
+)
+@click.option("--scheduler", help="Address of an existing Dask scheduler (tcp://host:8786).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes of the local cluster (default: one per CPU).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
+@click.option("--no-plots", is_flag=True, help="Write the JSON and CSVs only (no PNGs, no HTML).")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress on stderr (a bar on a terminal, else a line every tenth or 30 s).",
+)
+def n1(
+    scenario: str,
+    out: Path,
+    sites: bool,
+    settings: tuple[str, ...],
+    scheduler: str | None,
+    workers: int | None,
+    overwrite: bool,
+    no_plots: bool,
+    quiet: bool,
+) -> None:
+    """The N-1 study: fail every backbone and prefecture link in turn over the scenario's day.
+
+    Each failure is held all day with routing converged (analytic model). Writes per case
+    the busiest links, the local bodies cut off, the exchanges lost and the services in
+    breach (n1_cases.csv, n1_worst_links.csv, n1_unreachable.csv, n1.json), plots and
+    report.html to -o/--out.
+    """
+    from lgwan_sim._cli._common import warn_on_stderr
+    from lgwan_sim._cli._progress import count_progress_for
+    from lgwan_sim._cli.scenario import resolve_scenario
+    from lgwan_sim.scenario._n1 import events_note, run_n1, write_n1
+    from lgwan_sim.scenario._runner import check_out_dir
+    from lgwan_sim.scenario._sweep import load_with_settings, parse_set
+
+    if scheduler is not None and workers is not None:
+        raise click.UsageError("--workers applies to the local cluster, not with --scheduler")
+    path = resolve_scenario(scenario)
+    params = tuple((p, values[0]) for p, values in parse_set(settings, single=True))
+    sc = load_with_settings(path, params)
+    check_out_dir(out.absolute(), overwrite=overwrite)
+    note = events_note(sc)
+    if note is not None:
+        warn_on_stderr(note)
+
+    from lgwan_sim.engine import n1_cases
+
+    total = len(n1_cases(sc.topology, sites=sites))
+    done = 0
+    with count_progress_for(total, f"n1 {sc.name}", quiet=quiet) as progress:
+
+        def advance(_impact: object) -> None:
+            nonlocal done
+            done += 1
+            progress(done)
+
+        result = run_n1(
+            path, sc, params, sites=sites, workers=workers, scheduler=scheduler, on_done=advance
+        )
+    render = None
+    if not no_plots:
+        from lgwan_sim.report._n1 import write_n1_report
+
+        render = write_n1_report
+    write_n1(result, out, render=render, overwrite=overwrite)
+    cut = sum(1 for i in result.impacts if i.unreachable)
+    breach = sum(1 for i in result.impacts if i.kind != "none" and i.breaches)
+    over = sum(1 for i in result.impacts if i.peak_utilisation > 1.0)
+    click.echo(
+        f"{sc.name}: {plural(total - 1, 'failure')}: {cut} cut off local bodies, "
+        f"{breach} put a service in breach, {over} overload a link; "
+        f"{plural(result.workers, 'worker')}, {result.wall_s:.1f}s; results in {out}"
+    )
+
+
+commands: list[click.Command] = [n1]

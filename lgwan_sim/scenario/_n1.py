@@ -1,0 +1,335 @@
+"""``lgwan-sim n1``: the N-1 study of a scenario's network and demand, case by case on Dask.
+
+The cases (:func:`lgwan_sim.engine.n1_cases`) are found in this process from the loaded
+scenario; each runs as one Dask task. A worker process builds the study once (load the
+scenario, map it to the engine's inputs, route the intact network) and keeps it for the
+next cases it is given, so the cores share the cases and the set-up is paid once per
+worker. A case's numbers do not depend on which worker ran it or what it ran before.
+
+The study is the scenario's network (its edits applied) and its day of demand, steady
+state with one element down all day; the scenario's timeline events are not applied
+(:func:`events_note` says so).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lgwan_sim.engine import N1Impact, N1Study, n1_cases
+from lgwan_sim.errors import LgwanSimError
+from lgwan_sim.scenario._model import Scenario
+
+__all__ = [
+    "N1_FILES",
+    "N1Result",
+    "events_note",
+    "run_n1",
+    "study_of",
+    "write_n1",
+]
+
+#: What ``lgwan-sim n1`` writes into its folder (``n1.json`` marks it).
+N1_FILES = frozenset(
+    {
+        "n1.json",
+        "n1_cases.csv",
+        "n1_worst_links.csv",
+        "n1_unreachable.csv",
+        "n1_timing.json",
+        "n1_peaks.png",
+        "n1_impact.png",
+        "report.html",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class N1Result:
+    scenario: str
+    name: str
+    sites: bool
+    impacts: tuple[N1Impact, ...]
+    site_names: Mapping[str, str]
+    workers: int
+    wall_s: float
+    case_wall_s: Mapping[str, float]
+    worker_peak_rss_mib: tuple[float, ...] = ()
+    """The peak resident memory of each worker process that ran cases."""
+
+
+def study_of(scenario: Scenario) -> N1Study:
+    """The N-1 study of a loaded scenario: its network, its demand, its day, its bins."""
+    from lgwan_sim.scenario._build import engine_inputs
+
+    inputs = engine_inputs(scenario)
+    return N1Study(
+        inputs.topology, inputs.demand, duration_s=inputs.duration_s, config=inputs.config
+    )
+
+
+def events_note(scenario: Scenario) -> str | None:
+    """A warning when the scenario has timeline events, which the study does not apply."""
+    n = len(scenario.events)
+    if n == 0:
+        return None
+    return (
+        f"{scenario.name}: the N-1 study fails one element at a time on the intact network; "
+        f"the scenario's {n} event{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} "
+        "not applied"
+    )
+
+
+#: Studies built in this (worker) process, by scenario file, its mtime and the settings.
+_STUDIES: dict[tuple[str, int, tuple[tuple[str, object], ...]], N1Study] = {}
+
+
+def _study(path: str, params: tuple[tuple[str, object], ...]) -> N1Study:
+    from lgwan_sim.scenario._sweep import load_with_settings
+
+    key = (path, os.stat(path).st_mtime_ns, params)
+    study = _STUDIES.get(key)
+    if study is None:
+        _STUDIES.clear()
+        study = _STUDIES[key] = study_of(load_with_settings(path, params))
+    return study
+
+
+def run_case(
+    path: str, params: tuple[tuple[str, object], ...], element: str
+) -> tuple[N1Impact, float, int, float]:
+    """One case in this process (what a worker executes): the impact, its wall time, and
+    the process id and peak resident memory (MiB) of the process that ran it."""
+    from lgwan_sim.engine._n1 import case_of
+    from lgwan_sim.scenario._runner import peak_rss_mib
+
+    study = _study(path, params)
+    began = time.perf_counter()
+    impact = study.case(case_of(study.topology, element))
+    return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
+
+
+def run_n1(
+    scenario_path: str | Path,
+    scenario: Scenario,
+    params: Sequence[tuple[str, object]] = (),
+    *,
+    sites: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    connect_timeout_s: float = 30.0,
+    on_started: Callable[[int], None] | None = None,
+    on_done: Callable[[N1Impact], None] | None = None,
+) -> N1Result:
+    """Run every case of ``scenario`` (loaded from ``scenario_path`` with ``params``) on Dask.
+
+    ``on_started(n_cases)`` is called once the cases are known, ``on_done`` after each.
+    A case that fails raises (every case runs the same code on the same network: a failure
+    is a defect, not a result).
+    """
+    from distributed import Client, as_completed
+
+    from lgwan_sim.scenario._sweep import local_cluster
+
+    path = str(Path(scenario_path).absolute())
+    cases = n1_cases(scenario.topology, sites=sites)
+    if on_started is not None:
+        on_started(len(cases))
+    began = time.perf_counter()
+    cluster = None
+    if scheduler is None:
+        cluster = local_cluster(workers or os.cpu_count() or 1)
+        client = Client(cluster)  # type: ignore[no-untyped-call]
+    else:
+        try:
+            client = Client(scheduler, timeout=connect_timeout_s)  # type: ignore[no-untyped-call]
+        except (OSError, ValueError) as exc:
+            raise LgwanSimError(
+                f"scheduler {scheduler}: cannot reach a Dask scheduler there ({exc})"
+            ) from None
+    params = tuple(params)
+    try:
+        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        tag = f"{os.getpid()}-{time.monotonic_ns()}"
+        futures = {
+            client.submit(run_case, path, params, case.id, key=f"lgwan-n1-{i}-{tag}", pure=False): (
+                case.id
+            )
+            for i, case in enumerate(cases)
+        }
+        done: dict[str, N1Impact] = {}
+        walls: dict[str, float] = {}
+        worker_rss: dict[int, float] = {}
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            impact, wall, pid, rss = future.result()
+            worker_rss[pid] = max(rss, worker_rss.get(pid, 0.0))
+            done[futures[future]] = impact
+            walls[futures[future]] = wall
+            if on_done is not None:
+                on_done(impact)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+        if cluster is not None:
+            cluster.close()
+    names = {s.id: s.name for s in scenario.topology.sites.values()}
+    return N1Result(
+        scenario=path,
+        name=scenario.name,
+        sites=sites,
+        impacts=tuple(done[c.id] for c in cases),
+        site_names=names,
+        workers=n_workers,
+        wall_s=time.perf_counter() - began,
+        case_wall_s={c.id: walls[c.id] for c in cases},
+        worker_peak_rss_mib=tuple(worker_rss[p] for p in sorted(worker_rss)),
+    )
+
+
+def severity(impact: N1Impact) -> tuple[float, ...]:
+    """Sort key, worst first: bodies cut off, exchanges lost, services in breach, peak."""
+    return (
+        -len(impact.unreachable),
+        -impact.lost_total,
+        -len(impact.breaches),
+        -impact.peak_utilisation,
+    )
+
+
+def breach_text(impact: N1Impact) -> str:
+    """``eltax (cut off); mail-relay (latency)``."""
+    return "; ".join(f"{name} ({why})" for name, why in sorted(impact.breaches.items()))
+
+
+def case_doc(impact: N1Impact) -> dict[str, Any]:
+    from lgwan_sim.scenario._results import rounded
+
+    return {
+        "case": impact.case,
+        "kind": impact.kind,
+        "offered": rounded(impact.offered),
+        "lost": {k: rounded(v) for k, v in impact.lost.items()},
+        "lost_total": rounded(impact.lost_total),
+        "peak_utilisation": rounded(impact.peak_utilisation),
+        "worst_links": [
+            {"link": link, "peak_utilisation": rounded(peak), "p95_utilisation": rounded(p95)}
+            for link, peak, p95 in impact.worst_links
+        ],
+        "overloaded_links": impact.overloaded_links,
+        "unreachable_local_bodies": len(impact.unreachable),
+        "unreachable": list(impact.unreachable),
+        "services_in_breach": dict(sorted(impact.breaches.items())),
+        "p95_latency_s": {k: rounded(v) for k, v in sorted(impact.p95_latency_s.items())},
+        "failovers": list(impact.failovers),
+        "most_raised": None
+        if impact.most_raised is None
+        else {
+            "link": impact.most_raised[0],
+            "peak_utilisation": rounded(impact.most_raised[1]),
+            "intact_peak_utilisation": rounded(impact.most_raised[2]),
+        },
+    }
+
+
+def write_n1(
+    result: N1Result,
+    out: Path,
+    *,
+    render: Callable[[N1Result, Path], Sequence[str]] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``n1.json`` (deterministic), the CSVs, ``n1_timing.json`` and, through
+    ``render``, the plots and ``report.html``; all at once or nothing."""
+    from lgwan_sim.scenario._results import _csv, write_json
+    from lgwan_sim.scenario._runner import output_dir, peak_rss_mib
+
+    with output_dir(out, overwrite=overwrite) as folder:
+        write_json(
+            folder / "n1.json",
+            {
+                "scenario": Path(result.scenario).name,
+                "name": result.name,
+                "sites": result.sites,
+                "cases": [case_doc(i) for i in result.impacts],
+            },
+        )
+        _csv(
+            folder / "n1_cases.csv",
+            [
+                "case",
+                "kind",
+                "peak_utilisation",
+                "worst_link",
+                "worst_link_p95",
+                "overloaded_links",
+                "most_raised_link",
+                "most_raised_peak",
+                "most_raised_intact_peak",
+                "unreachable_local_bodies",
+                "offered",
+                "lost",
+                "lost_share",
+                "lost_no_route",
+                "lost_site_down",
+                "lost_overload",
+                "services_in_breach",
+                "breaches",
+                "failovers",
+            ],
+            (
+                [
+                    i.case,
+                    i.kind,
+                    i.peak_utilisation,
+                    i.worst_links[0][0] if i.worst_links else "",
+                    i.worst_links[0][2] if i.worst_links else None,
+                    i.overloaded_links,
+                    *(i.most_raised or ("", None, None)),
+                    len(i.unreachable),
+                    i.offered,
+                    i.lost_total,
+                    i.lost_total / i.offered if i.offered else None,
+                    i.lost["no_route"],
+                    i.lost["site_down"],
+                    i.lost["overload"],
+                    len(i.breaches),
+                    breach_text(i),
+                    " ".join(i.failovers),
+                ]
+                for i in result.impacts
+            ),
+        )
+        _csv(
+            folder / "n1_worst_links.csv",
+            ["case", "rank", "link", "peak_utilisation", "p95_utilisation"],
+            (
+                [i.case, rank, link, peak, p95]
+                for i in result.impacts
+                for rank, (link, peak, p95) in enumerate(i.worst_links, start=1)
+            ),
+        )
+        _csv(
+            folder / "n1_unreachable.csv",
+            ["case", "site", "name"],
+            (
+                [i.case, site, result.site_names.get(site, "")]
+                for i in result.impacts
+                for site in i.unreachable
+            ),
+        )
+        write_json(
+            folder / "n1_timing.json",
+            {
+                "workers": result.workers,
+                "wall_s": round(result.wall_s, 3),
+                "peak_rss_mib": round(peak_rss_mib(), 1),
+                "worker_peak_rss_mib": [round(x, 1) for x in result.worker_peak_rss_mib],
+                "case_wall_s": {k: round(v, 3) for k, v in result.case_wall_s.items()},
+            },
+        )
+        if render is not None:
+            render(result, folder)
+    return out

@@ -1,0 +1,89 @@
+"""``lgwan-sim n1``: the N-1 study on the command line, its files, progress and refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from n1_support import TINY
+
+
+@pytest.fixture
+def tiny_path(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    return path
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_n1_writes_every_case_with_progress_and_a_report(cli, tiny_path, tmp_path):
+    out = tmp_path / "n1"
+    r = cli("n1", tiny_path, "-o", out, "--sites", "--workers", "2")
+    assert r.code == 0, r.err
+    cases = _rows(out / "n1_cases.csv")
+    assert [c["case"] for c in cases] == [
+        "none", "asp~ce", "asp~cw", "ce~cw", "pn~ce", "pn~cw", "pref~pn",
+        "pn", "campus:east", "campus:west",
+    ]  # fmt: skip
+    by = {c["case"]: c for c in cases}
+    assert by["pref~pn"]["unreachable_local_bodies"] == "1"
+    assert by["pref~pn"]["breaches"] == "mail-relay (cut off)"
+    assert by["pn~ce"]["worst_link"] == "pn~cw>"
+    assert float(by["pn~ce"]["peak_utilisation"]) > 1.0
+    assert "overload" in by["pn~ce"]["breaches"]
+    assert by["ce~cw"]["breaches"] == ""
+    assert by["ce~cw"]["lost"] == "0"
+    unreachable = _rows(out / "n1_unreachable.csv")
+    assert [(u["site"], u["name"]) for u in unreachable if u["case"] == "pn"] == [
+        ("m1", "Morioka"),
+        ("m2", "Hanamaki"),
+        ("pref", "Iwate"),
+    ]
+    worst = [w for w in _rows(out / "n1_worst_links.csv") if w["case"] == "pn~ce"]
+    assert [w["rank"] for w in worst] == ["1", "2", "3", "4", "5"]
+    doc = json.loads((out / "n1.json").read_text(encoding="utf-8"))
+    assert [c["case"] for c in doc["cases"]] == [c["case"] for c in cases]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "N-1 study of tiny-n1" in page
+    assert "<td>pn~ce</td>" in page
+    assert "data:image/png" in page
+    assert {"n1_peaks.png", "n1_impact.png"} <= {p.name for p in out.iterdir()}
+    # progress on stderr (not a terminal): plain lines counting cases, up to all of them
+    assert "lgwan-sim: n1 tiny-n1: 10 of 10 cases (100%)" in r.err
+    assert (
+        "9 failures: 2 cut off local bodies, 5 put a service in breach, 3 overload a link" in r.out
+    )
+
+
+def test_n1_is_the_same_on_one_worker_or_two(cli, tiny_path, tmp_path):
+    assert cli("n1", tiny_path, "-o", tmp_path / "a", "--workers", "1", "-q").code == 0
+    assert cli("n1", tiny_path, "-o", tmp_path / "b", "--workers", "2", "-q").code == 0
+    for name in ("n1.json", "n1_cases.csv", "n1_worst_links.csv", "n1_unreachable.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_n1_refuses_a_full_folder_and_replaces_its_own_with_overwrite(cli, tiny_path, tmp_path):
+    out = tmp_path / "n1"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    r = cli("n1", tiny_path, "-o", out, "--workers", "1", "-q")
+    assert r.code == 2
+    assert "not empty" in r.err
+    (out / "notes.txt").unlink()
+    assert cli("n1", tiny_path, "-o", out, "--workers", "1", "-q", "--no-plots").code == 0
+    r = cli("n1", tiny_path, "-o", out, "--workers", "1", "-q", "--overwrite")
+    assert r.code == 0, r.err
+    assert (out / "report.html").is_file()
+
+
+def test_n1_warns_that_a_scenarios_events_are_not_applied(cli, small_path, tmp_path):
+    r = cli("n1", small_path, "-o", tmp_path / "n1", "--workers", "1", "-q", "--no-plots")
+    assert r.code == 0, r.err
+    assert "lgwan-sim: warning: small: the N-1 study" in r.err
+    assert "3 events are not applied" in r.err
