@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from engine_support import make_topology
-from exact_support import demand_of, traced
+from exact_support import bucket_middle, demand_of, traced
 
 from lgwan_sim.engine import (
     EngineConfig,
@@ -138,3 +138,24 @@ class Bins(Observer):
 
     def on_bin(self, record):
         self.seen.append(record)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_bin_percentile_counts_every_message_of_a_bucket_once(fidelity):
+    # Callers 1, 2 and 4 ms from h at 800 Mb/s, taken in turn: c1, c2, c3, c1 in one bin.
+    # Nearest rank, the p50 of four is the second (c1's again), the p95 the fourth (c3's).
+    delays = {"c1": 0.001, "c2": 0.002, "c3": 0.004}
+    topo = make_topology([(c, "h", 8e8, d) for c, d in delays.items()], kinds={"h": SiteKind.ASP})
+    svc = traced("s", tuple(delays), "h", [0.1, 0.2, 0.3, 0.4], request_bytes=1000)
+    result = run(
+        topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    wire = (1000 + (40 if fidelity == "packet" else 0)) * 8 / 8e8
+    assert result.services["s"].delivered == 4
+    assert result.latency_p50_s["s"][0] == pytest.approx(
+        bucket_middle(wire + delays["c1"]), rel=1e-12
+    )
+    assert result.latency_p95_s["s"][0] == pytest.approx(
+        bucket_middle(wire + delays["c3"]), rel=1e-12
+    )
