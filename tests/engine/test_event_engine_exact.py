@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from engine_support import make_topology
-from exact_support import demand_of, traced
+from exact_support import bucket_middle, demand_of, traced
 
 from lgwan_sim.engine import (
     EngineConfig,
@@ -138,3 +138,47 @@ class Bins(Observer):
 
     def on_bin(self, record):
         self.seen.append(record)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_bin_percentile_counts_every_message_of_a_bucket_once(fidelity):
+    # Callers 1, 2 and 4 ms from h at 800 Mb/s, taken in turn: c1, c2, c3, c1 in one bin.
+    # Nearest rank, the p50 of four is the second (c1's again), the p95 the fourth (c3's).
+    delays = {"c1": 0.001, "c2": 0.002, "c3": 0.004}
+    topo = make_topology([(c, "h", 8e8, d) for c, d in delays.items()], kinds={"h": SiteKind.ASP})
+    svc = traced("s", tuple(delays), "h", [0.1, 0.2, 0.3, 0.4], request_bytes=1000)
+    result = run(
+        topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    wire = (1000 + (40 if fidelity == "packet" else 0)) * 8 / 8e8
+    assert result.services["s"].delivered == 4
+    assert result.latency_p50_s["s"][0] == pytest.approx(
+        bucket_middle(wire + delays["c1"]), rel=1e-12
+    )
+    assert result.latency_p95_s["s"][0] == pytest.approx(
+        bucket_middle(wire + delays["c3"]), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_requests_injected_one_after_the_other_have_ids_of_their_own(fidelity):
+    # a - b at 8 Mb/s, 1 ms; a client at a injects two requests, the service at b answers
+    # each 1 ms later: each response reaches the client under its own request's id.
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = traced("rr", ("a",), "b", [], request_bytes=1000, response_bytes=1000)
+    client = FakeEndpoint(lambda m, t: None)
+    service = FakeEndpoint(lambda m, t: Reply(size_bytes=500.0, after_s=0.001))
+    inputs = EngineInputs(
+        topology=topo, demand=demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1
+    )
+    engine = build(inputs, endpoints={"a": client, "b": service})
+    first = engine.inject("rr", "a", 1000.0, 1.0)
+    second = engine.inject("rr", "a", 2000.0, 2.0)
+    result = engine.finish()
+    assert first.id != second.id
+    assert [m.id for m, _ in service.received] == [first.id, second.id]
+    assert [(m.id, m.leg) for m, _ in client.received] == [
+        (first.id, "response"), (second.id, "response")
+    ]  # fmt: skip
+    assert result.services["rr"].delivered == 2
