@@ -184,7 +184,9 @@ def test_report_and_csv_say_and_hold_fractions(tmp_path: Path, capsys) -> None:
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<th>peak utilisation</th>" in page
     assert "<th>peak offered load</th>" in page
-    assert re.search(r'data-key="peak_link.peak_utilisation" data-value="[0-9.e-]+">[0-9.]+ %<', page)
+    assert re.search(
+        r'data-key="peak_link.peak_utilisation" data-value="[0-9.e-]+">[0-9.]+ %<', page
+    )
     with (out / "links.csv").open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     values = [float(v) for row in rows[1:] for v in row[2:]]
