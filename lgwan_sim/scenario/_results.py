@@ -656,7 +656,11 @@ def _write_all_links(
     for b, stamp in enumerate(stamps):
         values = row_fmt % tuple(util[:, b].tolist()) if len(link_ids) else ""
         buffer.write(f"{stamp},{fmt(float(times_s[b]))}" + ("," + values if values else "") + "\n")
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+    # level 1: a quarter of the time of level 6 for a file about 15 % larger
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=1) as gz,
+    ):
         gz.write(buffer.getvalue().encode("utf-8"))
 
 
