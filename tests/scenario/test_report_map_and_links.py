@@ -96,7 +96,7 @@ def test_a_radius_outage_is_drawn_as_its_circle(small) -> None:
     assert circles_down(events, 7200.0) == ()
     ax = new_figure(9.0, 10.0).subplots()
     plot_network_map(small.scenario.topology, ax, circles=circles_down(events, 1800.0))
-    (circle,) = [p for p in ax.patches if "radius outage" in p.get_label()]
+    (circle,) = [p for p in ax.patches if "radius outage" in (p.get_label() or "")]
     assert circle.center == pytest.approx((141.0, 38.3))
     # 100 km is about 0.9 degrees of latitude
     assert circle.height == pytest.approx(2 * 100 / 110.57)
