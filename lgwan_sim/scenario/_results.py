@@ -665,17 +665,21 @@ def _write_all_links(
     """Every directed link's series in the layout of ``links.csv``, gzipped.
 
     Numbers are written as :func:`fmt` writes them (``%.6g`` gives the same text for a
-    utilisation, a float below a million), and the gzip header carries no name or time, so the file is byte-identical
-    from run to run.
+    utilisation, a float below a million), and the gzip header carries no name or time,
+    so the file is byte-identical from run to run.
     """
     import gzip
 
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow(["time", "t_s", *link_ids])
-    row_fmt = ",".join(["%.6g"] * len(link_ids))
+    # A day's series take few distinct values (the national analytic day: 3,534 of 1.1
+    # million), so each distinct value is formatted once.
+    values, inverse = np.unique(util.T, return_inverse=True)
+    texts = np.array([f"{v:.6g}" for v in values.tolist()], dtype=object)
+    cells = texts[inverse.reshape(util.T.shape)] if util.size else np.zeros((len(stamps), 0))
     for b, stamp in enumerate(stamps):
-        values = row_fmt % tuple(util[:, b].tolist()) if len(link_ids) else ""
-        buffer.write(f"{stamp},{fmt(float(times_s[b]))}" + ("," + values if values else "") + "\n")
+        row = ",".join([stamp, fmt(float(times_s[b])), *cells[b].tolist()])
+        buffer.write(row + "\n")
     # level 1: a quarter of the time of level 6 for a file about 15 % larger
     with (
         path.open("wb") as raw,
