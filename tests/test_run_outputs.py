@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,8 +154,10 @@ def test_link_utilisation_is_a_fraction_with_the_legend_outside(weekday_tables) 
 
     _, tables = weekday_tables
     ax = plot_link_utilisation(tables, new_figure().subplots())
-    assert "fraction of capacity, 0–1" in ax.get_ylabel()
-    lines = ax.get_lines()
+    assert "% of capacity" in ax.get_ylabel()
+    # the axis shows percentages of the fractions it holds
+    assert ax.yaxis.get_major_formatter()(0.5, 0) in ("50%", "50.0%")
+    lines = [ln for ln in ax.get_lines() if ln.get_label() in tables.busiest]
     assert len(lines) == len(tables.busiest)
     # the plotted values are the fractions links.csv holds, not percentages
     for k, line in enumerate(lines):
@@ -172,15 +175,18 @@ def test_the_map_colour_bar_uses_the_same_unit(weekday_tables) -> None:
     fig = new_figure(9.0, 10.0)
     plot_worst_moment_map(topology, tables, fig.subplots())
     labels = [ax.get_ylabel() for ax in fig.axes[1:]]
-    assert labels == ["utilisation (fraction of capacity, 0–1)"]
+    assert labels == ["utilisation (% of capacity)"]
 
 
 def test_report_and_csv_say_and_hold_fractions(tmp_path: Path, capsys) -> None:
     out = tmp_path / "zoom"
     assert main(["run", "packet-zoom", "--fidelity", "analytic", "--out", str(out)]) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "peak utilisation (0–1)" in page
-    assert "peak link utilisation (0–1)" in page
+    assert "<th>peak utilisation</th>" in page
+    assert "<th>peak offered load</th>" in page
+    assert re.search(
+        r'data-key="peak_link.peak_utilisation" data-value="[0-9.e-]+">[0-9.]+ %<', page
+    )
     with (out / "links.csv").open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     values = [float(v) for row in rows[1:] for v in row[2:]]

@@ -230,6 +230,14 @@ def scenarios_copy(name: str, file: Path, force: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
 @click.option("--no-plots", is_flag=True, help="Write summary and CSVs only (no PNGs, no HTML).")
 @click.option(
+    "--link",
+    "links",
+    multiple=True,
+    metavar="ID",
+    help="Follow this link's day too (repeatable): a~b for both directions, a~b> or a~b< "
+    "for one; in links.csv, summary.json and the report. Every link is in links_all.csv.gz.",
+)
+@click.option(
     "--drain",
     is_flag=True,
     help="After the end, start nothing new and run until nothing is in flight "
@@ -251,6 +259,7 @@ def run(
     seed: int | None,
     overwrite: bool,
     no_plots: bool,
+    links: tuple[str, ...],
     drain: bool,
     quiet: bool,
 ) -> None:
@@ -260,6 +269,9 @@ def run(
     path = resolve_scenario(scenario)
     sc = _load(path, settings, fidelity=fidelity, seed=seed, drain=drain)
     check_out_dir(out.absolute(), overwrite=overwrite)
+    from lgwan_sim.scenario._results import resolve_links
+
+    resolve_links(sc.topology, links)
     if sc.fidelity == "packet":
         from lgwan_sim._cli._common import warn_on_stderr
         from lgwan_sim.scenario._build import engine_inputs
@@ -269,7 +281,7 @@ def run(
         if slow is not None:
             warn_on_stderr(slow)
     with progress_for(sc.duration_s, sc.name, quiet=quiet) as progress:
-        outcome = run_scenario(sc, progress=progress)
+        outcome = run_scenario(sc, progress=progress, links=links)
     render = None
     if not no_plots:
         from lgwan_sim.report import write_run_report
@@ -284,6 +296,7 @@ def run(
         + [f"--set={item}" for item in settings]
         + ([f"--fidelity={fidelity}"] if fidelity else [])
         + ([f"--seed={seed}"] if seed is not None else [])
+        + [f"--link={link}" for link in links]
         + (["--drain"] if drain else []),
     )
     summary = outcome.tables.summary

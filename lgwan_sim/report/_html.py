@@ -1,297 +1,421 @@
-"""One self-contained ``report.html`` per run: tables from ``summary.json``, PNGs inlined.
+"""One self-contained ``report.html`` per run, from the Jinja2 templates in ``templates/``.
 
 Every number in the report is printed from the same summary dictionary that is written to
-``summary.json`` (with the same formatting as the CSV files), and each cell carries a
-``data-key`` naming its place in the summary, so the report can be checked against it.
+``summary.json``, formatted for reading (separators, units, percentages; see
+:mod:`lgwan_sim.report._format`), and each cell carries ``data-key`` (its place in the
+summary) and ``data-value`` (the value as the CSV files write it), so the report can be
+checked against the summary.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
-import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["render_run_html"]
+import numpy as np
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans JP", sans-serif;
-       margin: 2em auto; max-width: 1100px; color: #212529; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; font-size: 1.25em;
-     border-bottom: 1px solid #dee2e6; padding-bottom: 0.2em; }
-p.lead { color: #495057; margin-top: 0; }
-table { border-collapse: collapse; font-size: 0.86em; margin: 0.6em 0; }
-th, td { border: 1px solid #dee2e6; padding: 0.25em 0.55em; text-align: right; }
-th { background: #f1f3f5; } td.l, th.l { text-align: left; }
-tr.bad td { background: #fff5f5; }
-.cards { display: flex; flex-wrap: wrap; gap: 0.8em; }
-.card { border: 1px solid #dee2e6; border-radius: 6px; padding: 0.6em 0.9em; min-width: 10em; }
-.card .v { font-size: 1.5em; font-weight: 600; } .card .k { color: #868e96; font-size: 0.8em; }
-figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #e9ecef; }
-figcaption { color: #495057; font-size: 0.85em; }
-footer { margin-top: 3em; color: #868e96; font-size: 0.8em; }
-"""
+from lgwan_sim.report import _format
 
+if TYPE_CHECKING:
+    import jinja2
 
-def _e(value: object) -> str:
-    return html.escape(str(value))
+    from lgwan_sim.scenario._results import RunTables
 
+__all__ = ["REASON_WORDS", "drop_spells", "render_run_html"]
 
-def _cell(value: object, key: str | None = None, *, left: bool = False) -> str:
-    from lgwan_sim.scenario._results import fmt
+_TEMPLATES = Path(__file__).with_name("templates")
 
-    attrs = ' class="l"' if left else ""
-    if key is not None:
-        attrs += f' data-key="{_e(key)}"'
-    return f"<td{attrs}>{_e(fmt(value))}</td>"
-
-
-def _table(header: Sequence[str], rows: Iterable[str], *, left_cols: int = 1) -> str:
-    head = "".join(
-        f'<th class="l">{_e(h)}</th>' if i < left_cols else f"<th>{_e(h)}</th>"
-        for i, h in enumerate(header)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-
-
-def _card(label: str, value: object, key: str) -> str:
-    from lgwan_sim.scenario._results import fmt
-
-    return (
-        f'<div class="card"><div class="v" data-key="{_e(key)}">{_e(fmt(value))}</div>'
-        f'<div class="k">{_e(label)}</div></div>'
-    )
-
-
-def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (
-        f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
-    )
-
-
-_CAPTIONS = {
-    "link_utilisation.png": "Utilisation of the busiest links over time, as a fraction of "
-    "capacity (0–1).",
-    "service_latency.png": "Latency percentiles per service over time.",
-    "unreachable.png": "Local bodies unable to reach a service they use, over time.",
-    "map_worst_moment.png": "The network at the worst moment: link utilisation (fraction of "
-    "capacity, 0–1) and failed elements (red).",
+#: A drop reason in a table cell.
+REASON_WORDS = {
+    "site_down": "site down",
+    "no_route": "no route",
+    "link_failure": "failed link",
+    "buffer_overflow": "buffer full",
+    "overload": "overload",
+}
+#: Why the exchanges of a drop reason were lost, in a sentence.
+_REASON_WHY = {
+    "site_down": "the caller's or the host's site was down",
+    "no_route": "routing had no path left to the host",
+    "link_failure": "they were sent into a failed link before routing converged",
+    "buffer_overflow": "a packet found a port's buffer full",
+    "overload": "demand exceeded the capacity of a link on the way",
 }
 
 
-def render_run_html(
-    summary: Mapping[str, Any],
-    events: Sequence[Mapping[str, str]],
-    folder: Path,
-    plots: Sequence[str],
-    files: Sequence[str],
-) -> str:
-    """The report of one run as a self-contained HTML page (PNGs from ``folder`` inlined)."""
-    sc = summary["scenario"]
-    totals = summary["totals"]
-    unreach = summary["unreachable_local_bodies"]
-    worst = summary["worst_moment"]
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>lgwan-sim: {_e(sc['name'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{_e(sc['name'])}</h1>",
-        f'<p class="lead">{_e(sc["description"])}</p>',
-        _table(
-            ["start", "duration (s)", "fidelity", "seed", "topology", "sites", "links", "bin (s)"],
-            [
-                "<tr>"
-                + _cell(sc["start"], "scenario.start", left=True)
-                + _cell(sc["duration_s"], "scenario.duration_s")
-                + _cell(sc["fidelity"], "scenario.fidelity")
-                + _cell(sc["seed"], "scenario.seed")
-                + _cell(sc["topology"], "scenario.topology")
-                + _cell(sc["sites"], "scenario.sites")
-                + _cell(sc["links"], "scenario.links")
-                + _cell(sc["bin_s"], "scenario.bin_s")
-                + "</tr>"
-            ],
-        ),
-        "<h2>At a glance</h2>",
-        '<div class="cards">',
-        _card("exchanges offered", totals["offered"], "totals.offered"),
-        _card("delivered", totals["delivered"], "totals.delivered"),
-        _card("dropped", totals["dropped_total"], "totals.dropped_total"),
-        _card("latency objective breaches", totals["slo_breaches"], "totals.slo_breaches"),
-        _card("peak unreachable local bodies", unreach["peak"], "unreachable_local_bodies.peak"),
-        _card(
-            "peak link utilisation (0–1)",
-            summary["busiest_links"][0]["peak_utilisation"] if summary["busiest_links"] else 0,
-            "busiest_links.0.peak_utilisation",
-        ),
-        "</div>",
-        f'<p>Worst moment: <b data-key="worst_moment.at">{_e(worst["at"])}</b> '
-        f"({_e(worst['unreachable_local_bodies'])} local bodies unreachable, "
-        f"{_e(worst['failed_sites'])} sites and {_e(worst['failed_links'])} links down). "
-        f"Dropped by reason: "
-        + (
-            ", ".join(
-                f'{_e(r)} <span data-key="totals.dropped.{_e(r)}">{_e(n)}</span>'
-                for r, n in totals["dropped"].items()
-            )
-            or "none"
-        )
-        + ".</p>",
-    ]
-    if summary["engine"]["overloaded"]:
-        parts.append(
-            f"<p><b>The run stopped early on sustained overload</b> at "
-            f"{_e(summary['engine']['stopped_at_s'])} s: "
-            f"{_e(summary['engine']['overload_reason'])}</p>"
-        )
-    rows = []
-    for name, s in summary["services"].items():
-        k = f"services.{name}"
-        lat = s["latency_s"]
-        dropped = ", ".join(f"{r} {n}" for r, n in s["dropped"].items()) or "0"
-        bad = ' class="bad"' if s["dropped_total"] or s["slo_breaches"] else ""
-        rows.append(
-            f"<tr{bad}>"
-            + _cell(name, None, left=True)
-            + _cell(f"{s['primary']} / {s['secondary'] or '-'}", None, left=True)
-            + _cell(s["callers"], f"{k}.callers")
-            + _cell(s["offered"], f"{k}.offered")
-            + _cell(s["delivered"], f"{k}.delivered")
-            + _cell(s["dropped_total"], f"{k}.dropped_total")
-            + _cell(dropped, None, left=True)
-            + _cell(lat["p50"], f"{k}.latency_s.p50")
-            + _cell(lat["p95"], f"{k}.latency_s.p95")
-            + _cell(lat["p99"], f"{k}.latency_s.p99")
-            + _cell(s["slo_latency_s"], f"{k}.slo_latency_s")
-            + _cell(s["slo_breaches"], f"{k}.slo_breaches")
-            + "</tr>"
-        )
-    parts += [
-        "<h2>Services</h2>",
-        _table(
-            [
-                "service",
-                "host (primary / secondary)",
-                "callers",
-                "offered",
-                "delivered",
-                "dropped",
-                "dropped by reason",
-                "p50 (s)",
-                "p95 (s)",
-                "p99 (s)",
-                "objective (s)",
-                "breaches",
-            ],
-            rows,
-            left_cols=2,
-        ),
-    ]
-    parts += _outages(summary, folder)
-    parts.append("<h2>Plots</h2>")
-    for name in plots:
-        parts.append(_img(folder / name, _CAPTIONS.get(name, name)))
-    link_rows = [
-        "<tr>"
-        + _cell(link["link"], f"busiest_links.{i}.link", left=True)
-        + _cell(link["capacity_bps"], f"busiest_links.{i}.capacity_bps")
-        + _cell(link["peak_utilisation"], f"busiest_links.{i}.peak_utilisation")
-        + _cell(link["mean_utilisation"], f"busiest_links.{i}.mean_utilisation")
-        + _cell(link["peak_at"], f"busiest_links.{i}.peak_at", left=True)
-        + "</tr>"
-        for i, link in enumerate(summary["busiest_links"])
-    ]
-    parts += [
-        "<h2>Busiest links</h2>",
-        "<p>Each direction of a link separately: <code>a~b&gt;</code> runs from a to b.</p>",
-        _table(
-            [
-                "link",
-                "capacity (bit/s)",
-                "peak utilisation (0–1)",
-                "mean utilisation (0–1)",
-                "peak at",
-            ],
-            link_rows,
-        ),
-        "<h2>Events applied</h2>",
-    ]
-    event_rows = [
-        "<tr>"
-        + "".join(
-            _cell(e[c], None, left=c in ("time", "kind", "note", "links", "sites", "service"))
-            for c in ("time", "kind", "note", "links", "sites", "service", "messages_lost")
-        )
-        + "</tr>"
-        for e in events
-    ]
-    parts.append(
-        _table(
-            ["time", "kind", "note", "links", "sites", "service", "messages lost"],
-            event_rows,
-            left_cols=6,
-        )
-        if event_rows
-        else "<p>No events.</p>"
+def _read(name: str) -> str:
+    return (_TEMPLATES / name).read_text(encoding="utf-8")
+
+
+_CSS = _read("report.css")
+
+
+def _img(path: Path, caption: str) -> str:
+    """A PNG inlined as a figure (the sweep report builds its page from these)."""
+    import html
+
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
-    parts += [
-        "<h2>Files</h2>",
-        "<ul>" + "".join(f"<li><code>{_e(f)}</code></li>" for f in files) + "</ul>",
-        "<footer>Written by lgwan-sim from summary.json; the time and resources of the run "
-        "itself are in run.json. Traffic volumes are planning assumptions unless the service "
-        "catalogue cites a source.</footer>",
-        "</body></html>",
+
+
+def _raw(value: object) -> str:
+    from lgwan_sim.scenario._results import fmt
+
+    return fmt(value)
+
+
+_SHOW: dict[str, Callable[[Any], str]] = {
+    "count": _format.count,
+    "bitrate": _format.bitrate,
+    "percent": _format.percent,
+    "latency": _format.latency,
+    "duration": _format.duration,
+    "clock": _format.clock,
+    "clock_date": lambda v: _format.clock(v, with_date=True),
+}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["raw"] = _raw
+    env.filters["show"] = lambda value, kind: _SHOW[kind](value)
+    return env
+
+
+_CAPTIONS = {
+    "link_utilisation.png": "The busiest links (ranked by 95th percentile over the bins), as a "
+    "share of capacity; above 100 % (shaded) is offered load the link could not carry.",
+    "service_latency.png": "Latency percentiles per service over time.",
+    "service_traffic.png": "Exchanges delivered and dropped per service in each time bin.",
+    "unreachable.png": "Local bodies unable to reach a service they use, over time.",
+    "map_worst_moment.png": "The network at the worst moment: link utilisation (share of "
+    "capacity; purple where demand exceeded it), failed elements and the local bodies cut off "
+    "(red).",
+    "requested_links.png": "The links asked for with --link, each direction, over the run.",
+}
+
+
+def _words(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+_SMALL = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def _number_word(n: int) -> str:
+    return _SMALL[n] if n < len(_SMALL) else f"{n:,}"
+
+
+#: Most spells of drops told in words; the rest are summed in one line.
+_SPELLS_TOLD = 8
+
+
+def drop_spells(tables: RunTables) -> list[dict[str, Any]]:
+    """The spells of consecutive bins in which exchanges were lost, each told in words.
+
+    Each spell has ``from_s``, ``until_s``, ``dropped`` (summed over services and reasons,
+    from the per-bin drops that ``services.csv`` holds), ``by_service`` and ``by_reason``
+    (largest first), the events that fell in it and a ``sentence``.
+    """
+    n_bins = len(tables.times_s)
+    total = np.zeros(n_bins)
+    for reasons in tables.dropped.values():
+        for row in reasons.values():
+            total += row
+    lost = total > 1e-9
+    marks = [m for m in event_marks(tables)]
+    spells: list[dict[str, Any]] = []
+    b = 0
+    while b < n_bins:
+        if not lost[b]:
+            b += 1
+            continue
+        first = b
+        while b < n_bins and lost[b]:
+            b += 1
+        from_s = first * tables.bin_s
+        until_s = min(b * tables.bin_s, tables.duration_s or b * tables.bin_s)
+        by_service: dict[str, float] = {}
+        by_reason: dict[str, float] = {}
+        for name, reasons in tables.dropped.items():
+            for reason, row in reasons.items():
+                n = float(row[first:b].sum())
+                if n > 0:
+                    by_service[name] = by_service.get(name, 0.0) + n
+                    by_reason[reason] = by_reason.get(reason, 0.0) + n
+        dropped = sum(by_service.values())
+        if round(dropped) == 0:
+            continue
+        events = [m for m in marks if from_s - tables.bin_s <= m[1] < until_s]
+        spells.append(
+            {
+                "from_s": from_s,
+                "until_s": until_s,
+                "dropped": dropped,
+                "by_service": sorted(by_service.items(), key=lambda kv: (-kv[1], kv[0])),
+                "by_reason": sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0])),
+                "events": events,
+            }
+        )
+    for spell in spells:
+        spell["sentence"] = _sentence(tables, spell)
+    return spells
+
+
+def _sentence(tables: RunTables, spell: Mapping[str, Any]) -> str:
+    services = [name for name, _ in spell["by_service"]]
+    others = len(services) - 1
+    who = services[0] + (
+        f" and {_number_word(others)} other service{'s' if others > 1 else ''}" if others else ""
+    )
+    start = tables.time_of(spell["from_s"])
+    end = tables.time_of(spell["until_s"])
+    span = f"between {start:%H:%M} and {end:%H:%M}"
+    if start.date() != end.date():
+        span = f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}"
+    why = [f"{_format.count(n)} because {_REASON_WHY.get(r, r)}" for r, n in spell["by_reason"]]
+    text = (
+        f"{_format.count(spell['dropped'])} exchanges to {who} were lost {span}"
+        + (f": {why[0].split(' because ', 1)[1]}" if len(why) == 1 else f" ({'; '.join(why)})")
+        + "."
+    )
+    events = spell["events"]
+    if events:
+        told = [
+            f"#{number} {tables.time_of(at):%H:%M} {kind.replace('_', ' ')}"
+            + (f" ({note})" if note else "")
+            for number, at, kind, note in events
+        ]
+        text += f" Events then: {_words(told)}."
+    elif tables.summary["engine"]["overloaded"] or "overload" in dict(spell["by_reason"]):
+        text += " No event caused it: the traffic itself was more than the network carries."
+    return text
+
+
+def event_marks(tables: RunTables) -> list[tuple[int, float, str, str]]:
+    """The events the plots mark: (number in the event table, time in s, kind, note).
+
+    Routing convergences follow their failures a few seconds later and are not marked.
+    """
+    from lgwan_sim.report._plots import marked_events
+
+    return marked_events(tables)
+
+
+def _story(tables: RunTables) -> list[dict[str, Any]]:
+    """The spells of drops told in words (the largest few, in time order, and the rest in
+    one line); each with its window and count for the page's data attributes."""
+    spells = drop_spells(tables)
+    told = spells
+    if len(spells) > _SPELLS_TOLD:
+        biggest = sorted(spells, key=lambda s: -s["dropped"])[:_SPELLS_TOLD]
+        told = sorted(biggest, key=lambda s: s["from_s"])
+    lines = [
+        {
+            "sentence": s["sentence"],
+            "dropped": s["dropped"],
+            "from_s": s["from_s"],
+            "until_s": s["until_s"],
+        }
+        for s in told
     ]
-    return "\n".join(parts) + "\n"
+    rest = [s for s in spells if s not in told]
+    if rest:
+        lines.append(
+            {
+                "sentence": f"{_format.count(sum(s['dropped'] for s in rest))} more exchanges "
+                f"were lost in {len(rest):,} shorter spells (every bin's drops per service are "
+                "in services.csv).",
+                "dropped": sum(s["dropped"] for s in rest),
+                "from_s": None,
+                "until_s": None,
+            }
+        )
+    return lines
 
 
 #: Most local bodies named in one row of the outage table (all of them are in outages.csv).
 _NAMED_BODIES = 60
 
 
-def _outages(summary: Mapping[str, Any], folder: Path) -> list[str]:
+def _outages(summary: Mapping[str, Any], folder: Path) -> list[dict[str, Any]]:
     """The spells in which services had no serving host, naming the local bodies cut off."""
     spells = summary.get("service_outages") or []
-    if not spells:
-        return []
     names: dict[tuple[str, str], list[str]] = {}
     path = folder / "outages.csv"
-    if path.exists():
+    if spells and path.exists():
         with path.open(encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle):
                 key = (row["service"], row["from"])
                 names.setdefault(key, []).append(row["name"] or row["local_body"])
     rows = []
-    for i, o in enumerate(spells):
-        k = f"service_outages.{i}"
+    for o in spells:
         who = names.get((o["service"], o["from"]), [])
         shown = ", ".join(who[:_NAMED_BODIES])
         if len(who) > _NAMED_BODIES:
-            shown += f" and {len(who) - _NAMED_BODIES} more"
-        rows.append(
-            '<tr class="bad">'
-            + _cell(o["service"], f"{k}.service", left=True)
-            + _cell(o["host"], f"{k}.host", left=True)
-            + _cell(o["from"], f"{k}.from", left=True)
-            + _cell(o["until"] or "still out at the end", None, left=True)
-            + _cell(o["duration_s"], f"{k}.duration_s")
-            + _cell(o["local_bodies"], f"{k}.local_bodies")
-            + _cell(shown, None, left=True)
-            + "</tr>"
-        )
-    return [
-        "<h2>Services lost to a down host</h2>",
-        "<p>Each spell in which a service had no host serving it (its primary down before "
-        "failover, or without a standby); every local body calling it lost it for the "
-        "spell. One row per local body in <code>outages.csv</code>.</p>",
-        _table(
-            ["service", "host", "from", "until", "duration (s)", "local bodies", "who"],
-            rows,
-            left_cols=4,
-        ),
+            shown += f" and {len(who) - _NAMED_BODIES:,} more"
+        rows.append({**o, "who": shown})
+    return rows
+
+
+def _cards(tables: RunTables) -> list[dict[str, Any]]:
+    s = tables.summary
+    totals = s["totals"]
+    offered = totals["offered"]
+
+    def share(n: float) -> str:
+        return f"{_format.percent(n / offered)} of offered" if offered else ""
+
+    unreach = s["unreachable_local_bodies"]
+    cards: list[dict[str, Any]] = [
+        {
+            "key": "totals.offered",
+            "value": offered,
+            "f": "count",
+            "label": "exchanges offered",
+            "qualifier": f"by {len(s['services'])} services over "
+            f"{_format.duration(s['scenario']['duration_s'])}",
+        },
+        {
+            "key": "totals.delivered",
+            "value": totals["delivered"],
+            "f": "count",
+            "label": "delivered",
+            "qualifier": share(totals["delivered"]),
+        },
+        {
+            "key": "totals.dropped_total",
+            "value": totals["dropped_total"],
+            "f": "count",
+            "label": "dropped",
+            "qualifier": "lost for any reason" + (f", {share(totals['dropped_total'])}"),
+            "bad": totals["dropped_total"] > 0,
+        },
+        {
+            "key": "totals.in_flight",
+            "value": totals["in_flight"],
+            "f": "count",
+            "label": "in flight at the end",
+            "qualifier": "still under way when the run ended",
+        },
+        {
+            "key": "totals.slo_breaches",
+            "value": totals["slo_breaches"],
+            "f": "count",
+            "label": "late exchanges",
+            "qualifier": "delivered slower than their service's latency objective",
+            "bad": totals["slo_breaches"] > 0,
+        },
+        {
+            "key": "unreachable_local_bodies.peak",
+            "value": unreach["peak"],
+            "f": "count",
+            "label": "local bodies cut off at the peak",
+            "qualifier": (
+                "unreachable from at least one service they use, at "
+                + _format.clock(unreach["peak_at"])
+            )
+            if unreach["peak"]
+            else "every local body reached every service it uses, all run",
+            "bad": unreach["peak"] > 0,
+        },
     ]
+    busiest = s["busiest_links"]
+    if busiest:
+        top = busiest[0]
+        cards.append(
+            {
+                "key": "busiest_links.0.p95_utilisation",
+                "value": top["p95_utilisation"],
+                "f": "percent",
+                "label": "busiest link, sustained",
+                "qualifier": f"95th percentile over the bins, {top['link']}",
+            }
+        )
+    peak = s["peak_link"]
+    if peak:
+        cards.append(
+            {
+                "key": "peak_link.peak_utilisation",
+                "value": peak["peak_utilisation"],
+                "f": "percent",
+                "label": "peak link utilisation",
+                "qualifier": f"carried, of capacity: {peak['link']} at "
+                + _format.clock(peak["peak_at"]),
+            }
+        )
+        if peak["overloaded_bins"]:
+            cards.append(
+                {
+                    "key": "peak_link.peak_load",
+                    "value": peak["peak_load"],
+                    "f": "percent",
+                    "label": "peak offered load: overload",
+                    "qualifier": "demand sent to that link over its capacity; the excess "
+                    "was dropped",
+                    "bad": True,
+                }
+            )
+    return cards
+
+
+def render_run_html(
+    tables: RunTables, folder: Path, plots: Sequence[str], files: Sequence[str]
+) -> str:
+    """The report of one run as a self-contained HTML page (PNGs from ``folder`` inlined)."""
+    from lgwan_sim.scenario._results import ALL_LINKS_FILE
+
+    summary = tables.summary
+    numbers = iter(number for number, _, _, _ in event_marks(tables))
+    events = [
+        {**e, "number": None if e["kind"] == "converged" else next(numbers)} for e in tables.events
+    ]
+    busiest = summary["busiest_links"]
+    return (
+        _environment()
+        .get_template("run_report.html.j2")
+        .render(
+            css=_CSS,
+            sc=summary["scenario"],
+            totals=summary["totals"],
+            services=summary["services"],
+            worst=summary["worst_moment"],
+            engine=summary["engine"],
+            peak_link=summary["peak_link"],
+            busiest=busiest,
+            requested=summary["requested_links"],
+            overloaded_links=sum(1 for e in tables.link_table if e["overloaded_bins"]),
+            cards=_cards(tables),
+            story=_story(tables),
+            reason_words=REASON_WORDS,
+            outages=_outages(summary, folder),
+            plots=[
+                {
+                    "caption": _CAPTIONS.get(name, name),
+                    "data": base64.b64encode((folder / name).read_bytes()).decode("ascii"),
+                }
+                for name in plots
+            ],
+            events=events,
+            n_bins=len(tables.times_s),
+            all_links_file=ALL_LINKS_FILE,
+            files=files,
+        )
+    )

@@ -17,6 +17,7 @@ from lgwan_sim.network import LinkKind, SiteKind, Topology
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap, Normalize
 
 __all__ = [
     "has_outlines",
@@ -24,6 +25,8 @@ __all__ = [
     "outline_bounds",
     "plot_network_map",
     "prefecture_outlines",
+    "spread_co_located",
+    "utilisation_scale",
 ]
 
 # Drawing order and style per site kind: (z-order, marker, size, colour, label).
@@ -107,6 +110,84 @@ def map_extent(
     )
 
 
+#: Sites closer than this share of the map's span are drawn apart, on a small circle of
+#: this radius (as a share of the span) around their common place, so the links between
+#: them (an ASP beside its central site, a prefecture's node beside its government) show.
+_CO_LOCATED_SHARE = 0.004
+_SPREAD_SHARE = 0.012
+_SPREAD_SHARE_FEW = 0.03
+
+
+def spread_co_located(
+    positions: Mapping[str, tuple[float, float]], span: float, *, radius_share: float
+) -> dict[str, tuple[float, float]]:
+    """Positions with each group of co-located sites spread on a circle around its centre.
+
+    Sites are grouped when chained within ``_CO_LOCATED_SHARE * span`` of one another;
+    a group's sites go round a circle of ``radius_share * span`` in id order, the first
+    at twelve o'clock. Every other site keeps its place. Deterministic.
+    """
+    import math
+
+    near = _CO_LOCATED_SHARE * span
+    if near <= 0 or len(positions) < 2:
+        return dict(positions)
+    cells: dict[tuple[int, int], list[str]] = {}
+    for sid, (x, y) in positions.items():
+        cells.setdefault((math.floor(x / near), math.floor(y / near)), []).append(sid)
+    parent = {sid: sid for sid in positions}
+
+    def root(sid: str) -> str:
+        while parent[sid] != sid:
+            parent[sid] = parent[parent[sid]]
+            sid = parent[sid]
+        return sid
+
+    for (cx, cy), members in cells.items():
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                for other in cells.get((cx + dx, cy + dy), ()):
+                    ox, oy = positions[other]
+                    for sid in members:
+                        if sid < other:
+                            x, y = positions[sid]
+                            if abs(x - ox) <= near and abs(y - oy) <= near:
+                                ra, rb = root(sid), root(other)
+                                if ra != rb:
+                                    parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[str, list[str]] = {}
+    for sid in positions:
+        groups.setdefault(root(sid), []).append(sid)
+    out = dict(positions)
+    radius = radius_share * span
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort()
+        mx = sum(positions[m][0] for m in members) / len(members)
+        my = sum(positions[m][1] for m in members) / len(members)
+        for k, sid in enumerate(members):
+            angle = math.pi / 2 - 2 * math.pi * k / len(members)
+            # the map's aspect is 1.25 (latitude stretched), so the circle reads round
+            out[sid] = (mx + radius * math.cos(angle), my + radius * math.sin(angle) / 1.25)
+    return out
+
+
+def utilisation_scale() -> tuple[Colormap, Normalize]:
+    """The map's colours for utilisation: ``(cmap, norm)``.
+
+    A square-root scale from 0 to 100 % (a link at 1 % sits a tenth of the way up, so
+    ordinary loads are visible), blue through green and yellow to red, and one purple band
+    above 100 % for demand beyond capacity (overload, analytic fidelity).
+    """
+    from matplotlib.colors import LinearSegmentedColormap, PowerNorm
+
+    cmap = LinearSegmentedColormap.from_list(
+        "lgwan_load", ["#74c0fc", "#1c7ed6", "#12b886", "#fab005", "#f76707", "#e03131"]
+    ).with_extremes(over="#862e9c")
+    return cmap, PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
+
+
 def plot_network_map(
     topology: Topology,
     ax: Axes | None = None,
@@ -114,18 +195,26 @@ def plot_network_map(
     link_values: Mapping[str, float] | None = None,
     failed_links: Iterable[str] = (),
     failed_sites: Iterable[str] = (),
+    cut_off: Iterable[str] = (),
+    circles: Iterable[tuple[float, float, float]] = (),
     title: str | None = None,
     value_label: str = "utilisation",
 ) -> Axes:
     """Draw ``topology`` over the prefectures of Japan and return the axes.
 
-    ``link_values`` (keyed by link id, e.g. utilisation 0..1) colours the links; failed links
-    are drawn dashed red and failed sites as red crosses.
+    ``link_values`` (keyed by link id, utilisation as a fraction, above 1 for overload)
+    colours the links on :func:`utilisation_scale`. Failed links are drawn dashed red and
+    failed sites as red crosses, both above everything else; the local bodies in
+    ``cut_off`` are ringed in red; each ``(lat, lon, radius_km)`` of ``circles`` (a radius
+    outage) is drawn as its circle. Co-located sites are spread apart so their links show.
     """
+    import math
+
     import matplotlib
     import matplotlib.pyplot as plt
+    import numpy as np
     from matplotlib.collections import LineCollection
-    from matplotlib.colors import Normalize
+    from matplotlib.patches import Ellipse
 
     from lgwan_sim.report._fonts import use_japanese_font
 
@@ -138,45 +227,72 @@ def plot_network_map(
         ax.fill(xs, ys, facecolor="#f1f3f5", edgecolor="#adb5bd", linewidth=0.4, zorder=0)
     failed_l = set(failed_links)
     failed_s = set(failed_sites)
-    pos = {s.id: (s.lon, s.lat) for s in topology.sites.values()}
+    true_pos = {s.id: (s.lon, s.lat) for s in topology.sites.values()}
+    (x0, x1), (y0, y1) = map_extent(true_pos.values())
+    few = len(true_pos) <= _LABEL_AT_MOST
+    pos = spread_co_located(
+        true_pos,
+        max(x1 - x0, y1 - y0),
+        radius_share=_SPREAD_SHARE_FEW if few else _SPREAD_SHARE,
+    )
 
-    segments: list[tuple[tuple[float, float], tuple[float, float]]] = []
-    colours: list[object] = []
-    widths: list[float] = []
-    cmap = plt.get_cmap("turbo")
-    norm = Normalize(vmin=0.0, vmax=1.0)
-    dead: list[tuple[tuple[float, float], tuple[float, float]]] = []
-    for link in sorted(topology.links.values(), key=lambda lk: lk.id):
-        seg = (pos[link.a], pos[link.b])
-        if link.id in failed_l or link.a in failed_s or link.b in failed_s:
-            dead.append(seg)
-            continue
-        segments.append(seg)
-        if link_values is not None:
-            value = link_values.get(link.id, 0.0)
-            r, g, b, _ = cmap(norm(value))
-            # Thousands of idle access lines would bury the backbone: fade lines by load.
-            alpha = 1.0 if link.kind is LinkKind.BACKBONE else 0.15 + 0.85 * min(1.0, value)
-            colours.append((r, g, b, alpha))
-        else:
-            colours.append("#868e96" if link.kind is LinkKind.BACKBONE else "#ced4da")
-        widths.append(
-            {LinkKind.BACKBONE: 1.1, LinkKind.ACCESS: 0.35, LinkKind.BACKUP: 0.3}[link.kind]
+    for lat, lon, km in circles:
+        # degrees of latitude are ~111 km; of longitude 111 km * cos(latitude)
+        ax.add_patch(
+            Ellipse(
+                (lon, lat),
+                width=2 * km / (111.32 * math.cos(math.radians(lat))),
+                height=2 * km / 110.57,
+                facecolor="#ffc9c9",
+                edgecolor="#e03131",
+                linestyle="--",
+                linewidth=1.2,
+                alpha=0.45,
+                zorder=0.5,
+                label=f"radius outage ({km:g} km)",
+            )
         )
-    ax.add_collection(LineCollection(segments, colors=colours, linewidths=widths, zorder=1))
-    if dead:
-        ax.add_collection(
-            LineCollection(dead, colors="#e03131", linewidths=1.2, linestyles="--", zorder=2)
-        )
+
+    links = sorted(topology.links.values(), key=lambda lk: lk.id)
+    is_dead = [lk.id in failed_l or lk.a in failed_s or lk.b in failed_s for lk in links]
+    alive = [lk for lk, gone in zip(links, is_dead, strict=True) if not gone]
+    dead = [(pos[lk.a], pos[lk.b]) for lk, gone in zip(links, is_dead, strict=True) if gone]
+    segments = [(pos[lk.a], pos[lk.b]) for lk in alive]
+    backbone = np.array([lk.kind is LinkKind.BACKBONE for lk in alive], dtype=bool)
+    widths = np.array(
+        [
+            {LinkKind.BACKBONE: 1.1, LinkKind.ACCESS: 0.35, LinkKind.BACKUP: 0.3}[lk.kind]
+            for lk in alive
+        ]
+    )
+    cmap, norm = utilisation_scale()
+    over = False
+    if link_values is not None:
+        values = np.array([link_values.get(lk.id, 0.0) for lk in alive], dtype=float)
+        scaled = np.asarray(norm(values), dtype=np.float64)
+        colours = np.asarray(cmap(scaled))
+        # Thousands of idle access lines would bury the backbone: fade them by load, but
+        # never below a level where a normal load still shows.
+        colours[:, 3] = np.where(backbone, 1.0, 0.25 + 0.75 * np.minimum(1.0, scaled))
+        overloaded = values > 1.0
+        over = bool(overloaded.any())
+        widths = np.where(overloaded, np.maximum(widths, 1.8), widths)
+        # loaded links above idle ones, overloaded on top of all
+        order = np.lexsort((values, overloaded))
+        segments = [segments[i] for i in order]
+        colours, widths = colours[order], widths[order]
+        ax.add_collection(LineCollection(segments, colors=colours, linewidths=widths, zorder=1))
+    else:
+        plain = ["#868e96" if b else "#ced4da" for b in backbone]
+        ax.add_collection(LineCollection(segments, colors=plain, linewidths=widths, zorder=1))
     # A study network of a few sites gets readable markers and names; the national one keeps
     # small dots, or 1,741 municipalities would cover the map.
-    few = len(pos) <= _LABEL_AT_MOST
     for kind, (z, marker, size, colour, label) in _SITE_STYLE.items():
         sites = [s for s in topology.sites_of_kind(kind) if s.id not in failed_s]
         if sites:
             ax.scatter(
-                [s.lon for s in sites],
-                [s.lat for s in sites],
+                [pos[s.id][0] for s in sites],
+                [pos[s.id][1] for s in sites],
                 s=max(size, 40.0) if few else size,
                 marker=marker,
                 c=colour,
@@ -184,37 +300,69 @@ def plot_network_map(
                 zorder=z,
                 linewidths=0,
             )
+    cut = [pos[s] for s in sorted(set(cut_off)) if s in pos and s not in failed_s]
+    if cut:
+        ax.scatter(
+            [p[0] for p in cut],
+            [p[1] for p in cut],
+            s=110 if few else 22,
+            marker="o",
+            facecolors="none",
+            edgecolors="#e03131",
+            linewidths=1.6 if few else 0.9,
+            label=f"local body cut off ({len(cut)})",
+            zorder=8.5,
+        )
+    # Failures above everything, so a failed site is never hidden under its neighbours.
+    if dead:
+        ax.add_collection(
+            LineCollection(
+                dead,
+                colors="#e03131",
+                linewidths=1.6,
+                linestyles="--",
+                zorder=9,
+                label=f"failed link ({len(dead)})",
+            )
+        )
     down = [pos[s] for s in sorted(failed_s) if s in pos]
     if down:
         ax.scatter(
             [p[0] for p in down],
             [p[1] for p in down],
-            s=90 if few else 40,
-            marker="x",
+            s=110 if few else 70,
+            marker="X",
             c="#e03131",
-            linewidths=2.0 if few else 1.5,
+            edgecolors="white",
+            linewidths=0.8,
             label=f"failed site ({len(down)})",
-            zorder=8,
+            zorder=10,
         )
     if few:
-        placed: list[tuple[float, float]] = []
         for site in sorted(topology.sites.values(), key=lambda s: s.id):
-            # Sites a few km apart (an ASP beside its central site) stack their names.
-            near = sum(1 for x, y in placed if abs(x - site.lon) + abs(y - site.lat) < 0.3)
-            placed.append((site.lon, site.lat))
+            x, y = pos[site.id]
             ax.annotate(
                 site.name,
-                (site.lon, site.lat),
-                xytext=(8, 4 - 11 * near),
+                (x, y),
+                xytext=(8, 4),
                 textcoords="offset points",
                 fontsize=8,
                 color="#e03131" if site.id in failed_s else "#212529",
-                zorder=9,
+                zorder=11,
             )
     if link_values is not None:
+        from matplotlib.ticker import FixedLocator, PercentFormatter
+
         mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-        ax.figure.colorbar(mappable, ax=ax, shrink=0.5, label=value_label)
-    (x0, x1), (y0, y1) = map_extent(pos.values())
+        bar = ax.figure.colorbar(
+            mappable,
+            ax=ax,
+            shrink=0.5,
+            label=value_label + (" (purple: over capacity)" if over else ""),
+            extend="max" if over else "neither",
+        )
+        bar.ax.yaxis.set_major_locator(FixedLocator([0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0]))
+        bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_xlabel("longitude (°E)")

@@ -21,12 +21,6 @@ def write_run_report(
 ) -> list[str]:
     """Write the PNG plots and ``report.html`` into ``folder``; return their names."""
     plots = write_run_plots(topology, tables, folder)
-    page = render_run_html(
-        tables.summary,
-        tables.events,
-        folder,
-        plots,
-        [*data_files, *plots, "report.html", "run.json"],
-    )
+    page = render_run_html(tables, folder, plots, [*data_files, *plots, "report.html", "run.json"])
     (folder / "report.html").write_text(page, encoding="utf-8")
     return [*plots, "report.html"]

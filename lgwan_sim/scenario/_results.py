@@ -24,13 +24,24 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lgwan_sim.engine import EngineConfig, Outages, RunResult, TimelineEvent
+from lgwan_sim.engine import (
+    BinRecord,
+    EngineConfig,
+    EventKind,
+    Observer,
+    Outages,
+    RunResult,
+    TimelineEvent,
+)
+from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
 from lgwan_sim.scenario._outages import ServiceOutage, service_outages
 
 __all__ = [
+    "ALL_LINKS_FILE",
     "BUSIEST_LINKS",
+    "DropsPerBin",
     "RunTables",
     "fmt",
     "rounded",
@@ -41,7 +52,43 @@ __all__ = [
 
 #: How many directed links the summary, the CSV and the plot follow over time.
 BUSIEST_LINKS = 10
+#: Every directed link's series, one column each, gzipped (``links.csv``'s layout).
+ALL_LINKS_FILE = "links_all.csv.gz"
 _DIGITS = 6
+#: The percentile over a link's bins that ranks it: sustained load, not one spike.
+RANK_PERCENTILE = 95
+
+
+class DropsPerBin(Observer):
+    """Collects, as each bin closes, the exchanges each service lost in it, by reason.
+
+    The engine counts drops per bin (expected numbers at the analytic fidelity, whole
+    messages at the others) and hands them to its observer; a run's result keeps only the
+    totals, so the report's drops over time come from here.
+    """
+
+    def __init__(self) -> None:
+        self.by_bin: dict[int, dict[str, dict[str, float]]] = {}
+
+    def on_bin(self, record: BinRecord) -> None:
+        self.by_bin[record.index] = {
+            name: {r: float(n) for r, n in drops.items() if n}
+            for name, drops in record.dropped.items()
+        }
+
+    def series(
+        self, services: Sequence[str], n_bins: int
+    ) -> dict[str, dict[str, npt.NDArray[np.float64]]]:
+        """``{service: {reason: array[bin]}}`` (reasons with no drop left out)."""
+        out: dict[str, dict[str, npt.NDArray[np.float64]]] = {n: {} for n in services}
+        for b, per_service in self.by_bin.items():
+            if not 0 <= b < n_bins:
+                continue
+            for name, drops in per_service.items():
+                for reason, n in drops.items():
+                    row = out.setdefault(name, {}).setdefault(reason, np.zeros(n_bins))
+                    row[b] += n
+        return {n: dict(sorted(r.items())) for n, r in out.items()}
 
 
 def rounded(value: float | None) -> float | None:
@@ -79,8 +126,8 @@ class RunTables:
     times_s: npt.NDArray[np.float64]
     busiest: tuple[str, ...]
     busiest_utilisation: npt.NDArray[np.float64]
-    link_peaks: tuple[tuple[str, float, float, float, float], ...]
-    """Every directed link: (id, capacity_bps, peak, mean, peak time in s)."""
+    link_table: tuple[dict[str, Any], ...]
+    """Every directed link's figures (as in ``busiest_links`` of the summary), busiest first."""
     services: tuple[str, ...]
     offered: Mapping[str, npt.NDArray[np.int64]]
     delivered: Mapping[str, npt.NDArray[np.int64]]
@@ -97,6 +144,20 @@ class RunTables:
     """Spells of services without a serving host, with the local bodies that lost them."""
     topology: Topology | None = None
     duration_s: float = 0.0
+    dropped: Mapping[str, Mapping[str, npt.NDArray[np.float64]]] = field(default_factory=dict)
+    """``{service: {reason: array[bin]}}``: the exchanges lost in each bin, by reason."""
+    link_ids: tuple[str, ...] = ()
+    """Every directed link of the run, in the engine's order (the rows of ``utilisation``)."""
+    utilisation: npt.NDArray[np.float64] | None = None
+    """Every directed link's series ``[link, bin]``: carried (flow, packet) or offered
+    (analytic) bits over capacity, so above 1 only where the analytic demand overloads it."""
+    requested: tuple[str, ...] = ()
+    """Directed links whose day was asked for (``run --link``), in the order asked."""
+    cut_off: tuple[str, ...] = ()
+    """Local bodies that no serving host of a service they call could be reached from at
+    the end of the worst moment's bin (site down, or no path left in the topology)."""
+    circles: tuple[tuple[float, float, float], ...] = ()
+    """Radius outages in force at the end of the worst moment: (lat, lon, radius_km)."""
 
     def time_of(self, t_s: float) -> datetime:
         return self.start + timedelta(seconds=t_s)
@@ -170,6 +231,98 @@ def worst_moment(
     )
 
 
+def cut_off_local_bodies(
+    scenario: Scenario,
+    events: Sequence[TimelineEvent],
+    until_s: float,
+    failed_links: Iterable[str],
+    failed_sites: Iterable[str],
+) -> tuple[str, ...]:
+    """Local bodies that cannot reach the serving host of a service they call just before
+    ``until_s``: their own site or the host is down, or no path is left in the topology
+    without the failed links and sites (the hosts serving after the failovers and failbacks
+    applied by then)."""
+    topology = scenario.topology
+    host = {c.name: c.primary for c in scenario.services}
+    for ev in events:
+        if ev.at_s >= until_s:
+            break
+        if ev.service in host:
+            choice = next(c for c in scenario.services if c.name == ev.service)
+            if ev.kind is EventKind.FAILOVER and choice.secondary:
+                host[choice.name] = choice.secondary
+            elif ev.kind is EventKind.FAILBACK:
+                host[choice.name] = choice.primary
+    down_sites = set(failed_sites)
+    down_links = set(failed_links)
+    if not down_sites and not down_links:
+        return ()
+    neighbours: dict[str, list[str]] = {}
+    for link in topology.links.values():
+        if link.id in down_links or link.a in down_sites or link.b in down_sites:
+            continue
+        neighbours.setdefault(link.a, []).append(link.b)
+        neighbours.setdefault(link.b, []).append(link.a)
+    reached: dict[str, set[str]] = {}
+    cut: set[str] = set()
+    for choice in scenario.services:
+        start = host[choice.name]
+        if start not in reached:
+            seen = {start} if start not in down_sites else set()
+            frontier = list(seen)
+            while frontier:
+                site = frontier.pop()
+                for other in neighbours.get(site, ()):
+                    if other not in seen:
+                        seen.add(other)
+                        frontier.append(other)
+            reached[start] = seen
+        for caller in choice.callers:
+            if (
+                caller in topology
+                and topology.site(caller).kind.is_local_body
+                and caller not in reached[start]
+            ):
+                cut.add(caller)
+    return tuple(sorted(cut))
+
+
+def _cut_off_in_bin(
+    scenario: Scenario, events: Sequence[TimelineEvent], b: int, bin_s: float
+) -> tuple[str, ...]:
+    """The most local bodies cut off at any one time in bin ``b`` (the engine counts the
+    largest number during a bin): the state after each event in it, and at its start."""
+    start, end = b * bin_s, (b + 1) * bin_s
+    cuts = sorted({start, *(ev.at_s for ev in events if start <= ev.at_s < end)})
+    best: tuple[str, ...] = ()
+    for until in [*cuts[1:], end]:
+        links, sites = failed_at(scenario.topology, events, until)
+        bodies = cut_off_local_bodies(scenario, events, until, links, sites)
+        if len(bodies) > len(best):
+            best = bodies
+    return best
+
+
+def circles_down(
+    events: Sequence[TimelineEvent], until_s: float
+) -> tuple[tuple[float, float, float], ...]:
+    """The circles of radius outages (``region_down`` with a centre) in force just before
+    ``until_s``: (lat, lon, radius_km), each once."""
+    held: dict[str, list[tuple[float, float, float]]] = {}
+    for ev in events:
+        if ev.at_s >= until_s:
+            break
+        if ev.kind is EventKind.REGION_DOWN and ev.center_latlon and ev.radius_km:
+            lat, lon = ev.center_latlon
+            held.setdefault(ev.hold, []).append((lat, lon, ev.radius_km))
+        elif ev.kind is EventKind.REGION_UP and held.get(ev.hold):
+            held[ev.hold].pop()
+    out: list[tuple[float, float, float]] = []
+    for circles in held.values():
+        out += [c for c in circles if c not in out]
+    return tuple(out)
+
+
 def _settings(config: EngineConfig | None) -> dict[str, Any]:
     """Every engine setting of the run, JSON-safe (an unlimited value is ``null``)."""
     if config is None:
@@ -181,39 +334,146 @@ def _settings(config: EngineConfig | None) -> dict[str, Any]:
     return out
 
 
+def resolve_links(topology: Topology, asked: Sequence[str]) -> tuple[str, ...]:
+    """The directed link ids ``asked`` names: ``a~b`` is both directions, ``a~b>`` one.
+
+    ``b~a`` is accepted for ``a~b``. An id the topology lacks is a :class:`ScenarioError`
+    on ``--link``.
+    """
+    out: list[str] = []
+    for text in asked:
+        raw = text.strip()
+        direction = raw[-1] if raw.endswith((">", "<")) else ""
+        base = raw.rstrip("<>")
+        a, sep, b = base.partition("~")
+        link = None
+        if sep and a in topology and b in topology:
+            try:
+                link = topology.link_between(a, b)
+            except (KeyError, ValueError, LookupError):
+                link = None
+        if link is None:
+            raise ScenarioError(
+                "no such link in the topology (a link is a~b, a direction a~b> or a~b<)",
+                field="--link",
+                value=text,
+            )
+        flipped = link.a != a
+        if direction:
+            if flipped:
+                direction = "<" if direction == ">" else ">"
+            wanted = [f"{link.id}{direction}"]
+        else:
+            wanted = [f"{link.id}>", f"{link.id}<"]
+        out += [w for w in wanted if w not in out]
+    return tuple(out)
+
+
+def rank_links(
+    util: npt.NDArray[np.float64], link_ids: Sequence[str]
+) -> tuple[list[int], npt.NDArray[np.float64]]:
+    """Link indices busiest first, and each link's 95th percentile over the bins.
+
+    Ranked by sustained load, the 95th percentile over the bins (a town's access line that
+    spikes in one bin on a single transfer does not outrank a backbone loaded all day),
+    then by the peak, then by id.
+    """
+    n = len(link_ids)
+    if util.size == 0:
+        return sorted(range(n), key=lambda i: link_ids[i]), np.zeros(n)
+    p95 = np.percentile(util, RANK_PERCENTILE, axis=1, method="inverted_cdf")
+    peaks = util.max(axis=1)
+    order = sorted(range(n), key=lambda i: (-p95[i], -peaks[i], link_ids[i]))
+    return order, p95
+
+
+def _link_table(
+    link_ids: Sequence[str],
+    caps: Sequence[float],
+    util: npt.NDArray[np.float64],
+    p95: npt.NDArray[np.float64],
+    order: Sequence[int],
+    bin_s: float,
+    when: Any,
+) -> tuple[dict[str, Any], ...]:
+    """Every link's figures for the summary, in ``order``: load is the engine's series
+    (offered at the analytic fidelity), utilisation the share of capacity carried, at
+    most 1. Worked out for all links at once (the national network has 3,822)."""
+    n = len(link_ids)
+    if util.size:
+        peak = util.max(axis=1)
+        mean_carried = np.minimum(util, 1.0).mean(axis=1)
+        over = (util > 1.0).sum(axis=1)
+        peak_bin = util.argmax(axis=1)
+    else:
+        peak = mean_carried = np.zeros(n)
+        over = peak_bin = np.zeros(n, dtype=np.int64)
+    stamps: dict[int, str] = {}
+    out = []
+    for i in order:
+        b = int(peak_bin[i])
+        if b not in stamps:
+            stamps[b] = when(b * bin_s)
+        out.append(
+            {
+                "link": link_ids[i],
+                "capacity_bps": caps[i],
+                "p95_utilisation": rounded(min(float(p95[i]), 1.0)),
+                "peak_utilisation": rounded(min(float(peak[i]), 1.0)),
+                "mean_utilisation": rounded(float(mean_carried[i])),
+                "peak_load": rounded(float(peak[i])),
+                "overloaded_bins": int(over[i]),
+                "peak_at": stamps[b],
+            }
+        )
+    return tuple(out)
+
+
 def summarise(
     scenario: Scenario,
     result: RunResult,
     timeline: Sequence[TimelineEvent],
     config: EngineConfig | None = None,
+    *,
+    drops: DropsPerBin | None = None,
+    links: Sequence[str] = (),
 ) -> RunTables:
     """Condense a run into the summary and the series the files and plots show.
 
     ``config`` is the engine's settings, recorded in ``summary.json`` so that two runs'
-    settings can be told apart from their results.
+    settings can be told apart from their results. ``drops`` is the observer that saw the
+    run's bins (for the drops over time); ``links`` the links whose day was asked for.
     """
     n_bins = result.n_bins
     bin_s = result.bin_s
     times = np.arange(n_bins, dtype=float) * bin_s
     util = result.link_utilisation
     caps = result.link_capacity_bps
+    requested = resolve_links(scenario.topology, links)
     peaks = util.max(axis=1) if util.size else np.zeros(len(result.link_ids))
-    means = util.mean(axis=1) if util.size else np.zeros(len(result.link_ids))
-    peak_bins = util.argmax(axis=1) if util.size else np.zeros(len(result.link_ids), dtype=int)
-    order = sorted(range(len(result.link_ids)), key=lambda i: (-peaks[i], result.link_ids[i]))
+    order, p95 = rank_links(util, result.link_ids)
     busiest_idx = [i for i in order[:BUSIEST_LINKS] if peaks[i] > 0]
     busiest = tuple(result.link_ids[i] for i in busiest_idx)
-    link_peaks = tuple(
-        (
-            result.link_ids[i],
-            float(caps[i]) if caps.ndim == 1 else float(caps[i].max()),
-            float(peaks[i]),
-            float(means[i]),
-            float(peak_bins[i] * bin_s),
-        )
-        for i in order
-    )
 
+    def cap_of(i: int) -> float:
+        return float(caps[i]) if caps.ndim == 1 else float(caps[i].max())
+
+    def when(t_s: float) -> str:
+        return (scenario.start + timedelta(seconds=t_s)).isoformat()
+
+    link_table = _link_table(
+        result.link_ids,
+        [cap_of(i) for i in range(len(result.link_ids))],
+        util,
+        p95,
+        order,
+        bin_s,
+        when,
+    )
+    by_id = {e["link"]: e for e in link_table}
+    peak_i = (
+        min(range(len(order)), key=lambda i: (-peaks[i], result.link_ids[i])) if order else None
+    )
     unreachable = np.asarray(result.unreachable_local_bodies, dtype=np.int64)
     max_util = util.max(axis=0) if util.size else np.zeros(n_bins)
     failed_by_bin = _failed_by_bin(scenario.topology, timeline, n_bins, bin_s)
@@ -225,9 +485,6 @@ def summarise(
         undirected = directed.rstrip("<>")
         value = float(at_worst[i])
         map_values[undirected] = max(map_values.get(undirected, 0.0), value)
-
-    def when(t_s: float) -> str:
-        return (scenario.start + timedelta(seconds=t_s)).isoformat()
 
     services: dict[str, Any] = {}
     for choice in scenario.services:
@@ -304,16 +561,9 @@ def summarise(
             }
             for o in outages
         ],
-        "busiest_links": [
-            {
-                "link": lid,
-                "capacity_bps": cap,
-                "peak_utilisation": rounded(peak),
-                "mean_utilisation": rounded(mean),
-                "peak_at": when(at),
-            }
-            for lid, cap, peak, mean, at in link_peaks[:BUSIEST_LINKS]
-        ],
+        "busiest_links": [by_id[lid] for lid in busiest],
+        "peak_link": None if peak_i is None else by_id[result.link_ids[peak_i]],
+        "requested_links": [by_id[lid] for lid in requested],
         "worst_moment": {
             "bin": worst_bin,
             "at": when(worst_bin * bin_s),
@@ -354,7 +604,7 @@ def summarise(
         times_s=times,
         busiest=busiest,
         busiest_utilisation=util[busiest_idx] if busiest_idx else np.zeros((0, n_bins)),
-        link_peaks=link_peaks,
+        link_table=link_table,
         services=names,
         offered={n: result.offered_per_bin[n] for n in names},
         delivered={n: result.delivered_per_bin[n] for n in names},
@@ -370,6 +620,12 @@ def summarise(
         outages=outages,
         topology=scenario.topology,
         duration_s=scenario.duration_s,
+        dropped=(drops or DropsPerBin()).series(names, n_bins),
+        link_ids=tuple(result.link_ids),
+        utilisation=util,
+        requested=requested,
+        cut_off=_cut_off_in_bin(scenario, timeline, worst_bin, bin_s),
+        circles=circles_down(timeline, (worst_bin + 1) * bin_s),
     )
 
 
@@ -385,6 +641,52 @@ EVENT_COLUMNS = (
     "messages_lost",
     "messages_rerouted",
 )
+
+
+#: The columns of ``links_peak.csv``: every directed link, busiest (p95) first.
+LINK_COLUMNS = (
+    "link",
+    "capacity_bps",
+    "p95_utilisation",
+    "peak_utilisation",
+    "mean_utilisation",
+    "peak_load",
+    "overloaded_bins",
+    "peak_at",
+)
+
+
+def _write_all_links(
+    path: Path,
+    stamps: Sequence[str],
+    times_s: npt.NDArray[np.float64],
+    link_ids: Sequence[str],
+    util: npt.NDArray[np.float64],
+) -> None:
+    """Every directed link's series in the layout of ``links.csv``, gzipped.
+
+    Numbers are written as :func:`fmt` writes them (``%.6g`` gives the same text for a
+    utilisation, a float below a million), and the gzip header carries no name or time,
+    so the file is byte-identical from run to run.
+    """
+    import gzip
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(["time", "t_s", *link_ids])
+    # A day's series take few distinct values (the national analytic day: 3,534 of 1.1
+    # million), so each distinct value is formatted once.
+    values, inverse = np.unique(util.T, return_inverse=True)
+    texts = np.array([f"{v:.6g}" for v in values.tolist()], dtype=object)
+    cells = texts[inverse.reshape(util.T.shape)] if util.size else np.zeros((len(stamps), 0))
+    for b, stamp in enumerate(stamps):
+        row = ",".join([stamp, fmt(float(times_s[b])), *cells[b].tolist()])
+        buffer.write(row + "\n")
+    # level 1: a quarter of the time of level 6 for a file about 15 % larger
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=1) as gz,
+    ):
+        gz.write(buffer.getvalue().encode("utf-8"))
 
 
 def _csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -408,29 +710,29 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
     t = tables
     write_json(folder / "summary.json", t.summary)
     stamps = [t.time_of(float(s)).isoformat() for s in t.times_s]
+    followed = [*t.busiest, *(lid for lid in t.requested if lid not in t.busiest)]
+    index = {lid: i for i, lid in enumerate(t.link_ids)}
+    util = t.utilisation if t.utilisation is not None else np.zeros((0, len(stamps)))
     _csv(
         folder / "links.csv",
-        ["time", "t_s", *t.busiest],
+        ["time", "t_s", *followed],
         (
-            [
-                stamps[b],
-                t.times_s[b],
-                *(float(t.busiest_utilisation[k, b]) for k in range(len(t.busiest))),
-            ]
+            [stamps[b], t.times_s[b], *(float(util[index[lid], b]) for lid in followed)]
             for b in range(len(stamps))
         ),
     )
     _csv(
         folder / "links_peak.csv",
-        ["link", "capacity_bps", "peak_utilisation", "mean_utilisation", "peak_at"],
-        (
-            [lid, cap, peak, mean, t.time_of(at).isoformat()]
-            for lid, cap, peak, mean, at in t.link_peaks
-        ),
+        LINK_COLUMNS,
+        ([e[c] for c in LINK_COLUMNS] for e in t.link_table),
     )
+    _write_all_links(folder / ALL_LINKS_FILE, stamps, t.times_s, t.link_ids, util)
+    dropped = {
+        name: sum(t.dropped.get(name, {}).values(), np.zeros(len(stamps))) for name in t.services
+    }
     _csv(
         folder / "services.csv",
-        ["time", "t_s", "service", "offered", "delivered", "p50_s", "p95_s", "p99_s"],
+        ["time", "t_s", "service", "offered", "delivered", "dropped", "p50_s", "p95_s", "p99_s"],
         (
             [
                 stamps[b],
@@ -438,6 +740,7 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
                 name,
                 int(t.offered[name][b]),
                 int(t.delivered[name][b]),
+                float(dropped[name][b]),
                 float(t.p50[name][b]),
                 float(t.p95[name][b]),
                 float(t.p99[name][b]),
@@ -478,6 +781,7 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
         "summary.json",
         "links.csv",
         "links_peak.csv",
+        ALL_LINKS_FILE,
         "services.csv",
         "unreachable.csv",
         "events.csv",

@@ -22,7 +22,14 @@ from lgwan_sim.engine import RunResult, run
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.scenario._build import EngineInputs, engine_inputs
 from lgwan_sim.scenario._model import Scenario
-from lgwan_sim.scenario._results import RunTables, summarise, write_json, write_tables
+from lgwan_sim.scenario._results import (
+    DropsPerBin,
+    RunTables,
+    resolve_links,
+    summarise,
+    write_json,
+    write_tables,
+)
 
 __all__ = [
     "SWEEP_FILES",
@@ -56,10 +63,19 @@ def peak_rss_mib() -> float:
 
 
 def run_scenario(
-    scenario: Scenario, *, progress: Callable[[float], None] | None = None
+    scenario: Scenario,
+    *,
+    progress: Callable[[float], None] | None = None,
+    links: Sequence[str] = (),
 ) -> RunOutcome:
-    """Map the scenario to the engine, run it and condense the result."""
+    """Map the scenario to the engine, run it and condense the result.
+
+    ``links`` names links (``a~b``, or one direction ``a~b>``) whose day the results follow
+    besides the busiest ones; an unknown one is refused before the run starts.
+    """
+    resolve_links(scenario.topology, links)
     inputs = engine_inputs(scenario)
+    drops = DropsPerBin()
     began = time.perf_counter()
     result = run(
         inputs.topology,
@@ -70,9 +86,12 @@ def run_scenario(
         seed=inputs.seed,
         config=inputs.config,
         progress=progress,
+        observer=drops,
     )
     wall = time.perf_counter() - began
-    tables = summarise(scenario, result, inputs.timeline.events, inputs.config)
+    tables = summarise(
+        scenario, result, inputs.timeline.events, inputs.config, drops=drops, links=links
+    )
     log.info("scenario %s ran in %.2fs", scenario.name, wall)
     return RunOutcome(scenario=scenario, inputs=inputs, result=result, tables=tables, wall_s=wall)
 
