@@ -447,7 +447,8 @@ def summarise(
     n_bins = result.n_bins
     bin_s = result.bin_s
     times = np.arange(n_bins, dtype=float) * bin_s
-    util = result.link_utilisation
+    # the report ranks and tabulates every link over every bin: it needs the dense array
+    util: npt.NDArray[np.float64] = np.asarray(result.link_utilisation)
     caps = result.link_capacity_bps
     requested = resolve_links(scenario.topology, links)
     peaks = util.max(axis=1) if util.size else np.zeros(len(result.link_ids))
