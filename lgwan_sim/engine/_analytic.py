@@ -55,7 +55,13 @@ from lgwan_sim.engine._timeline import (
     check_advance,
     check_not_before,
 )
-from lgwan_sim.engine._types import EngineConfig, EngineInputs, Fidelity, TimelineEvent
+from lgwan_sim.engine._types import (
+    DropReason,
+    EngineConfig,
+    EngineInputs,
+    Fidelity,
+    TimelineEvent,
+)
 from lgwan_sim.errors import AccountingError, InputError
 from lgwan_sim.network import Topology
 from lgwan_sim.traffic import Demand, ServiceDemand
@@ -66,7 +72,7 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-REASONS = ("site_down", "no_route", "link_failure")
+REASONS = (DropReason.SITE_DOWN, DropReason.NO_ROUTE, DropReason.LINK_FAILURE)
 #: A link whose occupancy can add at most this fraction to the path's floor (its slowest
 #: capacity) is taken as idle in the bottleneck expectation; a numerical tolerance.
 _IDLE_TOL = 1e-4
@@ -79,7 +85,7 @@ class _ServiceSnapshot:
     """One service under one network state."""
 
     weight_bytes: FloatArray  # bytes per request per directed link, summed over callers
-    lost: dict[str, int]  # callers lost, by reason
+    lost: dict[DropReason, int]  # callers lost, by reason
     ok_callers: IntArray  # indices of callers whose both legs are routable
     base_s: FloatArray  # propagation delays + service time, per ok caller
     req_paths: IntArray  # ok callers x hops, padded with the dummy link
@@ -109,14 +115,14 @@ def _snapshot(state: NetState, svc: ServiceDemand, n_links: int) -> _ServiceSnap
     resp_count: dict[int, int] = {}
     for i, caller in enumerate(svc.callers):
         if caller in down or host in down:
-            lost["site_down"] += 1
+            lost[DropReason.SITE_DOWN] += 1
             continue
         fwd = state.route(caller, host)
         if fwd is None:
-            lost["no_route"] += 1
+            lost[DropReason.NO_ROUTE] += 1
             continue
         if state.blackholed(fwd):
-            lost["link_failure"] += 1
+            lost[DropReason.LINK_FAILURE] += 1
             continue
         for link in fwd.links:
             req_count[link] = req_count.get(link, 0) + 1
@@ -125,10 +131,10 @@ def _snapshot(state: NetState, svc: ServiceDemand, n_links: int) -> _ServiceSnap
         if not svc.one_way:
             back = state.route_back(host, caller)
             if back is None:
-                lost["no_route"] += 1
+                lost[DropReason.NO_ROUTE] += 1
                 continue
             if state.blackholed(back):
-                lost["link_failure"] += 1
+                lost[DropReason.LINK_FAILURE] += 1
                 continue
             back_delay, back_links = back.delay_s, back.links
             for link in back_links:
@@ -299,7 +305,7 @@ def _int_series(values: FloatArray, total: int) -> IntArray:
 def _check_expected_accounting(
     services: tuple[ServiceDemand, ...],
     offered: FloatArray,
-    lost: dict[str, FloatArray],
+    lost: dict[DropReason, FloatArray],
     delivered_w: FloatArray,
 ) -> None:
     """Expected offered = expected delivered + expected lost, per service, before rounding.
@@ -349,7 +355,7 @@ class AnalyticEngine:
         # bytes carried and capacity-seconds per directed link and bin, as their factors
         self.series = UtilisationSeries(n_links, n_bins)
         self.offered = np.zeros((n_svc, n_bins))
-        self.lost = {r: np.zeros((n_svc, n_bins)) for r in (*REASONS, "overload")}
+        self.lost = {r: np.zeros((n_svc, n_bins)) for r in (*REASONS, DropReason.OVERLOAD)}
         self.unreachable = np.zeros(n_bins, dtype=np.int64)
         self.segments: list[_Segment] = []
         # per (segment, bin): requests per caller for each service
@@ -476,9 +482,11 @@ class AnalyticEngine:
         dropped: dict[str, dict[str, float]] = {}
         for k, svc in enumerate(self.services):
             off = float(self.offered[k, b])
-            drops = {r: float(self.lost[r][k, b]) for r in REASONS if self.lost[r][k, b] > 0}
+            drops: dict[str, float] = {
+                r: float(self.lost[r][k, b]) for r in REASONS if self.lost[r][k, b] > 0
+            }
             if overload[k] > 0:
-                drops["overload"] = float(overload[k])
+                drops[DropReason.OVERLOAD] = float(overload[k])
             offered[svc.name] = off
             dropped[svc.name] = drops
             delivered[svc.name] = off - sum(drops.values())
@@ -669,7 +677,7 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
                     lat = snap.base_s[:, None] + t_req + t_resp
                 w = np.broadcast_to(keep * cc[:, k][None, :], lat.shape)  # delivered
                 w_bins = w.sum(axis=0)
-                lost["overload"][k, cb] += cc[:, k] * snap.ok_callers.size - w_bins
+                lost[DropReason.OVERLOAD][k, cb] += cc[:, k] * snap.ok_callers.size - w_bins
                 delivered_w[k, cb] += w_bins
                 if svc.slo_latency_s is not None:
                     slo[k] += float(w[lat > svc.slo_latency_s].sum())

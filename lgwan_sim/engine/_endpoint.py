@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lgwan_sim.engine._results import AppliedEvent
+from lgwan_sim.engine._types import DropReason
 
 __all__ = [
     "SIMULATE",
@@ -149,7 +150,7 @@ class DropRecord:
     service: str
     caller: str
     host: str
-    reason: str
+    reason: DropReason
     message_id: int | None = None
 
 

@@ -45,7 +45,7 @@ from lgwan_sim.engine._timeline import (
     check_advance,
     check_not_before,
 )
-from lgwan_sim.engine._types import EngineConfig, Fidelity, Timeline, TimelineEvent
+from lgwan_sim.engine._types import DropReason, EngineConfig, Fidelity, Timeline, TimelineEvent
 from lgwan_sim.errors import InputError
 from lgwan_sim.network import Topology
 from lgwan_sim.traffic import Demand
@@ -170,7 +170,7 @@ class EventEngine:
         self.offered[svc] += 1
         self.bin_offered[svc][self.cur_bin] += 1
 
-    def drop(self, msg: Msg, reason: str) -> None:
+    def drop(self, msg: Msg, reason: DropReason) -> None:
         if not msg.alive:
             return
         msg.alive = False
@@ -201,11 +201,11 @@ class EventEngine:
         state = self.state
         down = state.down_sites
         if down and (src in down or dst in down):
-            self.drop(msg, "site_down")
+            self.drop(msg, DropReason.SITE_DOWN)
             return None
         path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
         if path is None:
-            self.drop(msg, "no_route")
+            self.drop(msg, DropReason.NO_ROUTE)
         return path
 
     def deliver(self, msg: Msg, t: float) -> None:
@@ -768,10 +768,10 @@ class EventEngine:
     def abort_seam(self) -> None:
         """On overload: the seam's messages are lost as ``overload`` too."""
         for msg in self.waiting.values():
-            self.drop(msg, "overload")
+            self.drop(msg, DropReason.OVERLOAD)
         self.waiting.clear()
         for entry in self.heap:
             if entry[2] == HANDOVER:
-                self.drop(entry[3], "overload")
+                self.drop(entry[3], DropReason.OVERLOAD)
             elif entry[2] == REPLY:
-                self.drop(entry[3][0], "overload")
+                self.drop(entry[3][0], DropReason.OVERLOAD)

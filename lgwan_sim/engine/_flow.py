@@ -32,7 +32,7 @@ from lgwan_sim.engine._event_engine import (
 )
 from lgwan_sim.engine._solver import waterfill_numpy, waterfill_python
 from lgwan_sim.engine._state import Change
-from lgwan_sim.engine._types import Fidelity
+from lgwan_sim.engine._types import DropReason, Fidelity
 
 __all__ = ["FlowEngine"]
 
@@ -240,7 +240,7 @@ class FlowEngine(EventEngine):
             return
         state = self.state
         if state.dead and state.blackholed(path):
-            self.drop(msg, "link_failure")
+            self.drop(msg, DropReason.LINK_FAILURE)
             return
         if size <= 0.0 or not path.links:
             self._leg_done(msg, t + path.delay_s)
@@ -327,14 +327,14 @@ class FlowEngine(EventEngine):
     def _abort(self, t: float) -> None:
         for p in list(self.active):
             for _, _, msg in p.flows:
-                self.drop(msg, "overload")
+                self.drop(msg, DropReason.OVERLOAD)
             self._deactivate(p)
         for msg, _ in self.stalled:
-            self.drop(msg, "overload")
+            self.drop(msg, DropReason.OVERLOAD)
         self.stalled = []
         for entry in self.heap:
             if entry[2] in (RESPONSE, DONE):
-                self.drop(entry[3], "overload")
+                self.drop(entry[3], DropReason.OVERLOAD)
         self.abort_seam()
         self.heap.clear()
         self.n_flows = 0

@@ -33,7 +33,7 @@ from typing import Any
 from lgwan_sim.engine._event_engine import ACK, ARRIVAL, DONE, HOP, RESPONSE, EventEngine, Msg
 from lgwan_sim.engine._results import RunResult
 from lgwan_sim.engine._state import Change
-from lgwan_sim.engine._types import Fidelity
+from lgwan_sim.engine._types import DropReason, Fidelity
 
 __all__ = ["PacketEngine"]
 
@@ -78,7 +78,7 @@ class PacketEngine(EventEngine):
         self.tx: list[deque[tuple[float, float, float]]] = [deque() for _ in range(n)]
         self.sending: dict[int, None] = {}
         self.epoch = [0] * n
-        self.dead_reason = ["link_failure"] * n
+        self.dead_reason = [DropReason.LINK_FAILURE] * n
         self.buffer = self.config.buffer_bytes
         self.mss = self.config.mss_bytes
         self.header = self.config.header_bytes
@@ -179,7 +179,7 @@ class PacketEngine(EventEngine):
             if start > t:
                 if self.queued_bytes[link] + size > self.buffer:
                     self.counters["packets_dropped"] += 1
-                    self.drop(msg, "buffer_overflow")
+                    self.drop(msg, DropReason.BUFFER_OVERFLOW)
                     return
                 q.append((start, size))
                 self.queued_bytes[link] += size
@@ -294,9 +294,9 @@ class PacketEngine(EventEngine):
         self.account_until(t_stop)
         for entry in sorted(heap):
             if entry[2] in (HOP, ACK):
-                self.drop(entry[3][0].msg, "overload")
+                self.drop(entry[3][0].msg, DropReason.OVERLOAD)
             elif entry[2] in (RESPONSE, DONE):
-                self.drop(entry[3], "overload")
+                self.drop(entry[3], DropReason.OVERLOAD)
         self.abort_seam()
         heap.clear()
         if self.cur_bin < self.n_bins:

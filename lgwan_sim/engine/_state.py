@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lgwan_sim.engine._types import EngineConfig, EventKind, TimelineEvent
+from lgwan_sim.engine._types import DropReason, EngineConfig, EventKind, TimelineEvent
 from lgwan_sim.errors import InputError, NoRouteError
 from lgwan_sim.network import Router, Topology, great_circle_km
 from lgwan_sim.traffic import Demand
@@ -46,7 +46,7 @@ class Change:
     newly_dead: frozenset[int] = frozenset()
     capacity_changed: tuple[int, ...] = ()
     demand_changed: bool = False
-    reason: str = "link_failure"
+    reason: DropReason = DropReason.LINK_FAILURE
     routes_recomputed: int = 0
     links: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()
@@ -370,9 +370,9 @@ class NetState:
 
         return Change(
             newly_dead=frozenset(self.dead - before),
-            reason="link_failure"
+            reason=DropReason.LINK_FAILURE
             if event.kind in (EventKind.LINK_DOWN, EventKind.LINK_UP)
-            else "site_down",
+            else DropReason.SITE_DOWN,
             links=links,
             sites=sites,
             converge=converge if links or sites else None,
