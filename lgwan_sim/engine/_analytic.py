@@ -604,7 +604,7 @@ class AnalyticEngine:
             value="analytic",
         )
 
-    def discard(self, message: Message, reason: str) -> None:
+    def discard(self, message: Message, reason: DropReason | str) -> None:
         self.respond(message, 0.0, self.now_s)
 
     def finish(self) -> RunResult:

@@ -730,19 +730,23 @@ class EventEngine:
         """Take the endpoint away from ``site``: legs arriving there are simulated again."""
         self.endpoints.pop(site, None)
 
-    def discard(self, message: Message, reason: str) -> None:
+    def discard(self, message: Message, reason: DropReason | str) -> None:
         """Lose the exchange ``message`` that waits at an endpoint, for ``reason``.
 
         For a program that will not answer (it went away, it refused the request): the
         exchange is dropped with ``reason`` like any other loss, so it is accounted for.
         """
+        try:
+            why = DropReason(reason)
+        except ValueError:
+            raise InputError("not a drop reason", field="reason", value=reason) from None
         msg = self.waiting.pop(message.id, None)
         if msg is None:
             raise InputError(
                 "no request with this id is waiting for a response", field="id", value=message.id
             )
         self.now = self.clock_s  # the drop happens now, not at the last event processed
-        self.drop(msg, reason)
+        self.drop(msg, why)
         self.ids.pop(msg, None)
 
     def special(self, kind: int, obj: Any, t: float) -> None:

@@ -8,7 +8,14 @@ from typing import Protocol
 
 from lgwan_sim.engine._endpoint import Endpoint, Message, Observer, Observers, ProgressObserver
 from lgwan_sim.engine._results import RunResult
-from lgwan_sim.engine._types import EngineConfig, EngineInputs, Fidelity, Timeline, TimelineEvent
+from lgwan_sim.engine._types import (
+    DropReason,
+    EngineConfig,
+    EngineInputs,
+    Fidelity,
+    Timeline,
+    TimelineEvent,
+)
 from lgwan_sim.errors import InputError
 from lgwan_sim.network import Topology
 from lgwan_sim.traffic import Demand
@@ -54,7 +61,7 @@ class Engine(Protocol):
         """Take the endpoint away from ``site``: what arrives there is simulated again."""
         ...
 
-    def discard(self, message: Message, reason: str) -> None:
+    def discard(self, message: Message, reason: DropReason | str) -> None:
         """Lose ``message``, which waits at an endpoint, as a drop with ``reason``."""
         ...
 
