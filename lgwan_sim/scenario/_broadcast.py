@@ -19,13 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from lgwan_sim._yaml import LineDict
+from lgwan_sim.scenario._events import BROADCAST_SERVICE, CeptoarAlert, EventType, ScenarioEvent
 from lgwan_sim.scenario._fields import Fields
-from lgwan_sim.scenario._model import EventType, ScenarioEvent, ServiceChoice
+from lgwan_sim.scenario._model import ServiceChoice
 
-__all__ = ["BROADCAST_SERVICE", "broadcast_event", "broadcast_needed", "broadcast_trace"]
-
-BROADCAST_SERVICE = "ceptoar-alert"
-"""The catalogue service that carries every ``ceptoar_alert`` event's mails."""
+__all__ = ["BROADCAST_SERVICE", "broadcast_needed", "broadcast_trace", "check_broadcast_sizes"]
 
 
 def broadcast_needed(doc: LineDict) -> bool:
@@ -34,26 +32,6 @@ def broadcast_needed(doc: LineDict) -> bool:
     if not isinstance(events, list):
         return False
     return any(isinstance(e, dict) and e.get("kind") == EventType.CEPTOAR_ALERT for e in events)
-
-
-def broadcast_event(
-    f: Fields,
-    m: LineDict,
-    path: str,
-    services: Sequence[ServiceChoice],
-    common: dict[str, Any],
-) -> ScenarioEvent:
-    """``{at, kind: ceptoar_alert, size_bytes?, note?}`` as a validated event."""
-    if BROADCAST_SERVICE not in {s.name for s in services}:
-        raise f.error(
-            f"needs the {BROADCAST_SERVICE!r} service in the catalogue", m, "kind", path, m["kind"]
-        )
-    size = (
-        f.number(m, "size_bytes", f"{path}.size_bytes", minimum=1.0, maximum=1.0e9)
-        if "size_bytes" in m
-        else None
-    )
-    return ScenarioEvent(size_bytes=size, **common)
 
 
 def broadcast_trace(
@@ -65,7 +43,7 @@ def broadcast_trace(
     alert's block of ``len(callers)`` arrivals reaches every caller once. Every alert of a
     run has one size: the events' ``size_bytes`` (they must agree) or the catalogue's.
     """
-    alerts = [e for e in events if e.kind is EventType.CEPTOAR_ALERT]
+    alerts = [e for e in events if isinstance(e, CeptoarAlert)]
     n = len(choice.callers)
     trace = tuple(t for e in sorted(alerts, key=lambda e: e.at_s) for t in [e.at_s] * n)
     sizes = {e.size_bytes for e in alerts if e.size_bytes is not None}
@@ -77,7 +55,7 @@ def check_broadcast_sizes(f: Fields, items: Any, events: Sequence[ScenarioEvent]
     """Every ``ceptoar_alert`` of one scenario gives the same ``size_bytes`` (or none)."""
     first: float | None = None
     for i, ev in enumerate(events):
-        if ev.kind is not EventType.CEPTOAR_ALERT or ev.size_bytes is None:
+        if not isinstance(ev, CeptoarAlert) or ev.size_bytes is None:
             continue
         if first is None:
             first = ev.size_bytes

@@ -18,7 +18,8 @@ from lgwan_sim.engine import (
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._broadcast import BROADCAST_SERVICE, broadcast_trace
 from lgwan_sim.scenario._catalogue import SizeKind, SizeSpec
-from lgwan_sim.scenario._model import EventType, Scenario, ScenarioEvent, ServiceChoice
+from lgwan_sim.scenario._events import CeptoarAlert, HostOutage
+from lgwan_sim.scenario._model import Scenario, ScenarioEvent, ServiceChoice
 from lgwan_sim.traffic import Demand, Profile, ServiceDemand, SizeDist
 
 __all__ = ["EngineInputs", "engine_inputs"]
@@ -43,7 +44,7 @@ def demand_of(scenario: Scenario) -> Demand:
         broadcast: dict[str, Any] = {}
         response_size = _size(spec.response_size)
         if choice.name == BROADCAST_SERVICE and any(
-            e.kind is EventType.CEPTOAR_ALERT for e in scenario.events
+            isinstance(e, CeptoarAlert) for e in scenario.events
         ):
             trace, size = broadcast_trace(scenario.events, choice)
             broadcast = {"arrivals": "trace", "trace_s": trace}
@@ -80,7 +81,7 @@ def timeline_of(scenario: Scenario) -> Timeline:
     holds: dict[str, ScenarioEvent] = {}
     for i, event in enumerate(scenario.events):
         holds[f"events[{i}]"] = event
-        out.extend(_expand(scenario, event, hold=f"events[{i}]"))
+        out.extend(event.expand(scenario.topology, hold=f"events[{i}]"))
     out.extend(failovers(scenario, Timeline(events=tuple(out)), holds))
     return Timeline(events=tuple(out))
 
@@ -149,11 +150,11 @@ def failovers(
                 noticed = []
                 for at_s, hold in spell.holds:
                     ev = holds[hold]
-                    if not ev.failover:
+                    if not (isinstance(ev, HostOutage) and ev.failover):
                         continue
                     detection, switchover, back = _settings(scenario, choice, ev)
                     if at_s + detection < spell.up_s:
-                        noticed.append((at_s + detection, switchover, back, ev.note or ev.kind))
+                        noticed.append((at_s + detection, switchover, back, ev.label))
                 if not noticed:
                     continue
                 seen_s, switchover_s, failback, note = min(noticed, key=lambda n: n[0])
@@ -187,7 +188,7 @@ def failovers(
 
 
 def _settings(
-    scenario: Scenario, choice: ServiceChoice, ev: ScenarioEvent
+    scenario: Scenario, choice: ServiceChoice, ev: HostOutage
 ) -> tuple[float, float, bool]:
     """(detection_s, switchover_s, failback): the event's, the scenario's or the service's."""
     levels = (ev.failover_settings, scenario.failover)
@@ -201,118 +202,6 @@ def _settings(
     )
     failback = next((x.failback for x in levels if x.failback is not None), True)
     return detection, switchover, failback
-
-
-def _expand(scenario: Scenario, ev: ScenarioEvent, *, hold: str) -> list[TimelineEvent]:
-    """One scenario event as engine events; its outages all carry the hold ``hold``."""
-    note = ev.note or ev.kind.value
-    out: list[TimelineEvent] = []
-    if ev.kind is EventType.LINK_DOWN:
-        out.append(
-            TimelineEvent(
-                at_s=ev.at_s, kind=EventKind.LINK_DOWN, links=ev.links, note=note, hold=hold
-            )
-        )
-        out.extend(
-            TimelineEvent(
-                at_s=r.at_s,
-                kind=EventKind.LINK_UP,
-                links=r.links,
-                note=f"{note}: restored",
-                hold=hold,
-            )
-            for r in ev.restore
-        )
-    elif ev.kind in (EventType.SITE_DOWN, EventType.DC_LOSS):
-        out.append(
-            TimelineEvent(
-                at_s=ev.at_s, kind=EventKind.SITE_DOWN, sites=ev.sites, note=note, hold=hold
-            )
-        )
-        out.extend(
-            TimelineEvent(
-                at_s=r.at_s,
-                kind=EventKind.SITE_UP,
-                sites=r.sites,
-                note=f"{note}: restored",
-                hold=hold,
-            )
-            for r in ev.restore
-        )
-    elif ev.kind is EventType.REGION_DOWN:
-        out.append(
-            TimelineEvent(
-                at_s=ev.at_s,
-                kind=EventKind.REGION_DOWN,
-                prefectures=ev.prefectures,
-                center_latlon=ev.center_latlon,
-                radius_km=ev.radius_km,
-                note=note,
-                hold=hold,
-            )
-        )
-        for r in ev.restore:
-            out.append(
-                TimelineEvent(
-                    at_s=r.at_s,
-                    kind=EventKind.REGION_UP,
-                    prefectures=r.prefectures,
-                    center_latlon=None if r.prefectures else ev.center_latlon,
-                    radius_km=None if r.prefectures else ev.radius_km,
-                    note=f"{note}: restored " + (",".join(r.prefectures) or "all"),
-                    hold=hold,
-                )
-            )
-    elif ev.kind is EventType.CAPACITY:
-        for link_id in ev.links:
-            before = scenario.topology.link(link_id).capacity_bps
-            after = ev.capacity_bps if ev.capacity_bps is not None else before * (ev.scale or 1.0)
-            out.append(
-                TimelineEvent(
-                    at_s=ev.at_s,
-                    kind=EventKind.CAPACITY,
-                    links=(link_id,),
-                    capacity_bps=after,
-                    note=note,
-                    hold=hold,
-                )
-            )
-            out.extend(
-                TimelineEvent(
-                    at_s=r.at_s,
-                    kind=EventKind.CAPACITY,
-                    links=(link_id,),
-                    capacity_bps=None,
-                    note=f"{note}: restored",
-                    hold=hold,
-                )
-                for r in ev.restore
-            )
-    elif ev.kind is EventType.CEPTOAR_ALERT:
-        pass  # a broadcast is demand (a trace of the ceptoar-alert service), not a timeline event
-    else:  # demand surge
-        out.append(
-            TimelineEvent(
-                at_s=ev.at_s,
-                kind=EventKind.DEMAND,
-                service=ev.service,
-                multiplier=ev.multiplier,
-                note=note,
-                hold=hold,
-            )
-        )
-        out.extend(
-            TimelineEvent(
-                at_s=r.at_s,
-                kind=EventKind.DEMAND,
-                service=ev.service,
-                multiplier=1.0,
-                note=f"{note}: over",
-                hold=hold,
-            )
-            for r in ev.restore
-        )
-    return out
 
 
 def engine_inputs(scenario: Scenario) -> EngineInputs:

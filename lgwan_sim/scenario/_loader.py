@@ -34,11 +34,11 @@ from lgwan_sim.network import (
 from lgwan_sim.network._model import MAX_CAPACITY_BPS, MAX_METRIC
 from lgwan_sim.scenario._broadcast import (
     BROADCAST_SERVICE,
-    broadcast_event,
     broadcast_needed,
     check_broadcast_sizes,
 )
 from lgwan_sim.scenario._catalogue import Catalogue, load_catalogue
+from lgwan_sim.scenario._events import EVENT_KINDS, EventReader
 from lgwan_sim.scenario._fields import (
     MAX_GROWTH_PER_YEAR,
     MAX_MULTIPLIER,
@@ -51,7 +51,6 @@ from lgwan_sim.scenario._model import (
     EventType,
     FailoverSettings,
     Fidelity,
-    Restore,
     Scenario,
     ScenarioEvent,
     ServiceChoice,
@@ -316,7 +315,7 @@ class _Loader:
         self.check_volumes(doc, services, multiplier, growth_years)
         bin_s, convergence, engine_options = self.engine(doc, duration_s)
         failover = (
-            self._failover_settings(f.mapping(doc, "failover", "failover"), "failover")
+            self.failover_settings(f.mapping(doc, "failover", "failover"), "failover")
             if "failover" in doc
             else FailoverSettings()
         )
@@ -496,7 +495,7 @@ class _Loader:
                         f"{path}.link_kind",
                         lk.value,
                     )
-            capacity, scale = self._capacity_or_scale(m, path)
+            capacity, scale = self.capacity_or_scale(m, path)
             return Edit(kind=kind, links=links, capacity_bps=capacity, scale=scale, line=line)
         f.only(m, ("kind", "sites", "site_kinds", "capacity_bps", "to", "metric_penalty_s"), path)
         if ("sites" in m) == ("site_kinds" in m):
@@ -550,7 +549,7 @@ class _Loader:
             line=line,
         )
 
-    def _capacity_or_scale(self, m: LineDict, path: str) -> tuple[float | None, float | None]:
+    def capacity_or_scale(self, m: LineDict, path: str) -> tuple[float | None, float | None]:
         f = self.f
         if ("capacity_bps" in m) == ("scale" in m):
             raise f.error("needs exactly one of 'capacity_bps' or 'scale'", m, None, path, None)
@@ -919,25 +918,6 @@ class _Loader:
         return bin_s, convergence, options
 
     # -- events ---------------------------------------------------------------------------
-    _FAILOVER_KEYS = ("detection_s", "switchover_s", "failback")
-    _EVENT_KEYS: Mapping[EventType, tuple[str, ...]] = {
-        EventType.LINK_DOWN: ("links", "until"),
-        EventType.SITE_DOWN: ("sites", "campuses", "until", "failover", *_FAILOVER_KEYS),
-        EventType.REGION_DOWN: (
-            "prefectures",
-            "center",
-            "radius_km",
-            "until",
-            "restore",
-            "failover",
-            *_FAILOVER_KEYS,
-        ),
-        EventType.DC_LOSS: ("site", "detection_s", "switchover_s", "until", "failback"),
-        EventType.CAPACITY: ("links", "capacity_bps", "scale", "until"),
-        EventType.DEMAND_SURGE: ("service", "multiplier", "until"),
-        EventType.CEPTOAR_ALERT: ("size_bytes",),
-    }
-
     def time(
         self,
         m: LineDict,
@@ -972,252 +952,26 @@ class _Loader:
         start: datetime,
         duration_s: float,
     ) -> ScenarioEvent:
+        """``events[i]``: its kind's class (``EVENT_KINDS``) reads the rest of it."""
         f = self.f
         path = f"events[{i}]"
         m = f.mapping(items, i, path)
         f.require(m, "kind", path)
         kind = EventType(f.choice(m, "kind", f"{path}.kind", [k.value for k in EventType]))
-        f.only(m, ("kind", "at", "note", *self._EVENT_KEYS[kind]), path)
+        event_class = EVENT_KINDS[kind]
+        f.only(m, ("kind", "at", "note", *event_class.keys), path)
         f.require(m, "at", path)
         at = self.time(m, "at", f"{path}.at", start=start, duration_s=duration_s, after=-1.0)
         note = f.text(m, "note", f"{path}.note") if "note" in m else ""
-        until: tuple[Restore, ...] = ()
-        line = items.line_of(i)
-        common: dict[str, Any] = {"kind": kind, "at_s": at, "note": note, "line": line}
-        if kind is EventType.LINK_DOWN:
-            f.require(m, "links", path)
-            links = self.link_ids(m, "links", f"{path}.links", topology)
-            if "until" in m:
-                until = (self._until(m, path, start, duration_s, at, links=links),)
-            return ScenarioEvent(links=links, restore=until, **common)
-        if kind is EventType.SITE_DOWN:
-            sites: list[str] = []
-            if not ("sites" in m or "campuses" in m):
-                raise f.error("needs 'sites' or 'campuses'", m, None, path, None)
-            if "sites" in m:
-                sites.extend(self.site_ids(m, "sites", f"{path}.sites", topology))
-            if "campuses" in m:
-                campuses = f.text_list(m, "campuses", f"{path}.campuses")
-                known = sorted({s.campus for s in topology.sites.values() if s.campus})
-                for j, campus in enumerate(campuses):
-                    if campus not in known:
-                        raise f.error(
-                            f"unknown campus; this topology has {', '.join(known) or 'none'}",
-                            m["campuses"],
-                            j,
-                            f"{path}.campuses[{j}]",
-                            campus,
-                        )
-                    sites.extend(s.id for s in topology.sites.values() if s.campus == campus)
-            site_tuple = tuple(dict.fromkeys(sites))
-            if "until" in m:
-                until = (self._until(m, path, start, duration_s, at, sites=site_tuple),)
-            return ScenarioEvent(
-                sites=site_tuple, restore=until, **self._event_failover(m, path), **common
-            )
-        if kind is EventType.REGION_DOWN:
-            return self._region(m, path, topology, start, duration_s, at, common)
-        if kind is EventType.DC_LOSS:
-            f.require(m, "site", path)
-            site = self.site_id(m, "site", f"{path}.site", topology)
-            hosted = [s.name for s in services if s.primary == site]
-            if not hosted:
-                raise f.error(
-                    "no service in this scenario has this site as its primary host "
-                    "(use site_down for other sites)",
-                    m,
-                    "site",
-                    f"{path}.site",
-                    site,
-                )
-            if "until" in m:
-                until = (self._until(m, path, start, duration_s, at, sites=(site,)),)
-            return ScenarioEvent(
-                sites=(site,), restore=until, **self._event_failover(m, path), **common
-            )
-        if kind is EventType.CAPACITY:
-            f.require(m, "links", path)
-            links = self.link_ids(m, "links", f"{path}.links", topology)
-            capacity, scale = self._capacity_or_scale(m, path)
-            if "until" in m:
-                until = (self._until(m, path, start, duration_s, at, links=links),)
-            return ScenarioEvent(
-                links=links, capacity_bps=capacity, scale=scale, restore=until, **common
-            )
-        if kind is EventType.CEPTOAR_ALERT:
-            return broadcast_event(f, m, path, services, common)
-        # demand surge
-        f.require(m, "multiplier", path)
-        service = None
-        if "service" in m:
-            service = f.text(m, "service", f"{path}.service")
-            names = [s.name for s in services]
-            if service not in names:
-                raise f.error(
-                    f"not a service of this scenario; one of {', '.join(names)}",
-                    m,
-                    "service",
-                    f"{path}.service",
-                    service,
-                )
-        multiplier = f.number(
-            m, "multiplier", f"{path}.multiplier", minimum=0.0, maximum=MAX_MULTIPLIER
-        )
-        if "until" in m:
-            until = (self._until(m, path, start, duration_s, at),)
-        return ScenarioEvent(service=service, multiplier=multiplier, restore=until, **common)
-
-    def _until(
-        self,
-        m: LineDict,
-        path: str,
-        start: datetime,
-        duration_s: float,
-        at: float,
-        *,
-        links: tuple[str, ...] = (),
-        sites: tuple[str, ...] = (),
-        prefectures: tuple[str, ...] = (),
-    ) -> Restore:
-        until = self.time(m, "until", f"{path}.until", start=start, duration_s=duration_s, after=at)
-        return Restore(at_s=until, links=links, sites=sites, prefectures=prefectures)
-
-    def _region(
-        self,
-        m: LineDict,
-        path: str,
-        topology: Topology,
-        start: datetime,
-        duration_s: float,
-        at: float,
-        common: dict[str, Any],
-    ) -> ScenarioEvent:
-        f = self.f
-        by_list = "prefectures" in m
-        by_circle = "center" in m or "radius_km" in m
-        if by_list == by_circle:
-            raise f.error(
-                "needs either 'prefectures' or 'center' with 'radius_km'", m, None, path, None
-            )
-        prefectures: tuple[str, ...] = ()
-        center: tuple[float, float] | None = None
-        radius: float | None = None
-        if by_list:
-            prefectures = self.prefectures(m, "prefectures", f"{path}.prefectures")
-            present = {s.prefecture for s in topology.sites.values()}
-            for j, code in enumerate(prefectures):
-                if code not in present:
-                    raise f.error(
-                        "this topology has no site in this prefecture",
-                        m["prefectures"],
-                        j,
-                        f"{path}.prefectures[{j}]",
-                        code,
-                    )
-        else:
-            for key in ("center", "radius_km"):
-                f.require(m, key, path)
-            pair = f.seq(m, "center", f"{path}.center")
-            if len(pair) != 2:
-                raise f.error("must be [lat, lon]", m, "center", f"{path}.center", list(pair))
-            center = (
-                f.number(pair, 0, f"{path}.center[0]", minimum=-90.0, maximum=90.0),
-                f.number(pair, 1, f"{path}.center[1]", minimum=-180.0, maximum=180.0),
-            )
-            radius = f.number(
-                m,
-                "radius_km",
-                f"{path}.radius_km",
-                minimum=0.0,
-                exclusive_minimum=True,
-                maximum=3000.0,
-            )
-            inside = [
-                s
-                for s in topology.sites.values()
-                if great_circle_km(s.lat, s.lon, center[0], center[1]) <= radius
-            ]
-            if not inside:
-                raise f.error(
-                    "no site lies inside this circle", m, "radius_km", f"{path}.radius_km", radius
-                )
-        if "until" in m and "restore" in m:
-            raise f.error(
-                "give either 'until' or staged 'restore', not both",
-                m,
-                "restore",
-                f"{path}.restore",
-                None,
-            )
-        stages: list[Restore] = []
-        if "until" in m:
-            stages.append(self._until(m, path, start, duration_s, at, prefectures=prefectures))
-        if "restore" in m:
-            if not by_list:
-                raise f.error(
-                    "staged restoration works by prefecture; use 'until' with a circle",
-                    m,
-                    "restore",
-                    f"{path}.restore",
-                    None,
-                )
-            items = f.seq(m, "restore", f"{path}.restore")
-            if not items:
-                raise f.error("must not be empty", m, "restore", f"{path}.restore", [])
-            restored: set[str] = set()
-            previous = at
-            previous_what = "the event's start"
-            for j in range(len(items)):
-                sp = f"{path}.restore[{j}]"
-                sm = f.mapping(items, j, sp)
-                f.only(sm, ("at", "prefectures"), sp)
-                for key in ("at", "prefectures"):
-                    f.require(sm, key, sp)
-                when = self.time(
-                    sm,
-                    "at",
-                    f"{sp}.at",
-                    start=start,
-                    duration_s=duration_s,
-                    after=previous,
-                    after_what=previous_what,
-                )
-                codes = self.prefectures(sm, "prefectures", f"{sp}.prefectures")
-                for k, code in enumerate(codes):
-                    if code not in prefectures:
-                        raise f.error(
-                            "this prefecture is not part of the outage",
-                            sm["prefectures"],
-                            k,
-                            f"{sp}.prefectures[{k}]",
-                            code,
-                        )
-                    if code in restored:
-                        raise f.error(
-                            "this prefecture is already restored by an earlier stage",
-                            sm["prefectures"],
-                            k,
-                            f"{sp}.prefectures[{k}]",
-                            code,
-                        )
-                restored.update(codes)
-                previous = when
-                previous_what = f"the previous stage ({path}.restore[{j}].at: {sm['at']})"
-                stages.append(Restore(at_s=when, prefectures=codes))
-        return ScenarioEvent(
-            prefectures=prefectures,
-            center_latlon=center,
-            radius_km=radius,
-            restore=tuple(stages),
-            **self._event_failover(m, path),
-            **common,
-        )
+        common: dict[str, Any] = {"at_s": at, "note": note, "line": items.line_of(i)}
+        reader = EventReader(self, topology, services, start, duration_s)
+        return event_class.read(reader, m, path, common)
 
     # -- failover -------------------------------------------------------------------------
-    def _failover_settings(self, m: LineDict, path: str) -> FailoverSettings:
+    def failover_settings(self, m: LineDict, path: str) -> FailoverSettings:
         f = self.f
         if path == "failover":
-            f.only(m, self._FAILOVER_KEYS, path)
+            f.only(m, ("detection_s", "switchover_s", "failback"), path)
         values: dict[str, float | None] = {}
         for key in ("detection_s", "switchover_s"):
             values[key] = (
@@ -1231,32 +985,6 @@ class _Loader:
             switchover_s=values["switchover_s"],
             failback=failback,
         )
-
-    def _event_failover(self, m: LineDict, path: str) -> dict[str, Any]:
-        """An outage event's ``failover``, ``detection_s``, ``switchover_s``, ``failback``."""
-        f = self.f
-        enabled = f.boolean(m, "failover", f"{path}.failover") if "failover" in m else True
-        if not enabled:
-            for key in self._FAILOVER_KEYS:
-                if key in m:
-                    raise f.error(
-                        "has no effect with 'failover: false'", m, key, f"{path}.{key}", m[key]
-                    )
-        if "failback" in m and not ("until" in m or "restore" in m):
-            raise f.error(
-                "failback needs 'until' (when the site comes back)",
-                m,
-                "failback",
-                f"{path}.failback",
-                m["failback"],
-            )
-        settings = self._failover_settings(m, path)
-        return {
-            "failover": enabled,
-            "detection_s": settings.detection_s,
-            "switchover_s": settings.switchover_s,
-            "failback": settings.failback,
-        }
 
 
 #: How a link is written, told with an unknown link that has no close match.

@@ -11,6 +11,7 @@ from pathlib import Path
 from lgwan_sim.engine import Fidelity
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._catalogue import ServiceSpec
+from lgwan_sim.scenario._events import EventType, FailoverSettings, Restore, ScenarioEvent
 
 __all__ = [
     "Edit",
@@ -32,18 +33,6 @@ class EditKind(StrEnum):
     BACKUP_LINES = "backup_lines"
 
 
-class EventType(StrEnum):
-    """Timeline events a scenario file can name (``kind:`` of an entry in ``events``)."""
-
-    LINK_DOWN = "link_down"
-    SITE_DOWN = "site_down"
-    REGION_DOWN = "region_down"
-    DC_LOSS = "dc_loss"
-    CAPACITY = "capacity"
-    DEMAND_SURGE = "demand_surge"
-    CEPTOAR_ALERT = "ceptoar_alert"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Edit:
     kind: EditKind
@@ -57,66 +46,6 @@ class Edit:
     """Backup lines: the far end; ``None`` means each site's nearest central site."""
     metric_penalty_s: float = 1.0
     line: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Restore:
-    """One stage of a restoration: what comes back at ``at_s``."""
-
-    at_s: float
-    links: tuple[str, ...] = ()
-    sites: tuple[str, ...] = ()
-    prefectures: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FailoverSettings:
-    """How services move to their secondary host when an outage takes their primary down.
-
-    ``None`` leaves a setting to the next level: an event's settings override the
-    scenario's ``failover:``, which override each service's catalogue values.
-    """
-
-    detection_s: float | None = None
-    """From the host going down to the health checks noticing."""
-    switchover_s: float | None = None
-    """From noticing to serving from the secondary; also the time to fail back."""
-    failback: bool | None = None
-    """Move back to the primary host ``switchover_s`` after it returns (default yes)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScenarioEvent:
-    """One entry of the scenario's ``events`` list, validated; times in seconds from start."""
-
-    kind: EventType
-    at_s: float
-    links: tuple[str, ...] = ()
-    sites: tuple[str, ...] = ()
-    prefectures: tuple[str, ...] = ()
-    center_latlon: tuple[float, float] | None = None
-    radius_km: float | None = None
-    capacity_bps: float | None = None
-    scale: float | None = None
-    multiplier: float | None = None
-    service: str | None = None
-    failover: bool = True
-    """Whether taking a service's primary host down fails the service over (host events)."""
-    detection_s: float | None = None
-    switchover_s: float | None = None
-    failback: bool | None = None
-    """This event's failover settings; ``None``: the scenario's, else the service's."""
-    restore: tuple[Restore, ...] = ()
-    size_bytes: float | None = None
-    """A broadcast's mail size (``ceptoar_alert``); ``None``: the service's catalogue size."""
-    note: str = ""
-    line: int | None = None
-
-    @property
-    def failover_settings(self) -> FailoverSettings:
-        return FailoverSettings(
-            detection_s=self.detection_s, switchover_s=self.switchover_s, failback=self.failback
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,7 +88,7 @@ class Scenario:
     convergence_delay_s: float | None = None
     engine_options: Mapping[str, float | int | str | bool] = field(default_factory=dict)
     """The other settings of ``engine:`` (``EngineConfig`` fields), as given."""
-    failover: FailoverSettings = FailoverSettings()
+    failover: FailoverSettings = field(default_factory=FailoverSettings)
     """The scenario's ``failover:`` settings, for every service and host event."""
 
     @classmethod
