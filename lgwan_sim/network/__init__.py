@@ -1,5 +1,6 @@
 """The network model: sites, links, topologies, the national builder and routing."""
 
+from lgwan_sim.network._backup import backup_line, line_delay_s, nearest_central
 from lgwan_sim.network._export import (
     ExportFormat,
     export_topology,
@@ -42,13 +43,16 @@ __all__ = [
     "Site",
     "SiteKind",
     "Topology",
+    "backup_line",
     "build_national",
     "diameter",
     "export_topology",
     "great_circle_km",
+    "line_delay_s",
     "load_prefectures",
     "load_roster",
     "load_topology",
+    "nearest_central",
     "propagation_delay_s",
     "roster_gaps",
     "summary",

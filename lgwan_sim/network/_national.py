@@ -13,6 +13,7 @@ from typing import Any
 from lgwan_sim._resources import bundled_dir
 from lgwan_sim._yaml import LineDict, Reader, load_yaml
 from lgwan_sim.errors import TopologyError
+from lgwan_sim.network._backup import backup_line, nearest_central
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
 from lgwan_sim.network._model import (
     MAX_CAPACITY_BPS,
@@ -283,7 +284,6 @@ def build_national(
         cap_key: str,
         *,
         capacity: float | None = None,
-        metric_penalty_s: float = 0.0,
     ) -> None:
         cap = (
             capacity
@@ -299,7 +299,6 @@ def build_national(
                 kind=kind,
                 capacity_bps=cap,
                 delay_s=round(delay, 9),
-                metric=(delay + metric_penalty_s) if metric_penalty_s else None,
                 basis=f"links.{cap_key}",
             )
         )
@@ -413,11 +412,6 @@ def build_national(
     spacing = rd.amount(placement, "spacing_km", "placement.spacing_km", maximum=1000.0)
     max_radius = rd.amount(placement, "max_radius_km", "placement.max_radius_km", maximum=1000.0)
 
-    def nearest_central(site: Site) -> Site:
-        return min(
-            centrals, key=lambda c: (great_circle_km(site.lat, site.lon, c.lat, c.lon), c.id)
-        )
-
     local_bodies: list[Site] = []
     for pref in prefectures:
         pn = add_site(
@@ -511,7 +505,7 @@ def build_national(
             node_site(entry, i, SiteKind.DATA_CENTRE, "data_centres", pref=by_code[dc_pref])
         )
         add_link(dc.id, f"pn-{dc_pref}", LinkKind.ACCESS, "data_centre_bps")
-        add_link(dc.id, nearest_central(dc).id, LinkKind.BACKBONE, "data_centre_bps")
+        add_link(dc.id, nearest_central(dc, centrals).id, LinkKind.BACKBONE, "data_centre_bps")
 
     if use_backup:
         cap = rd.amount(
@@ -520,18 +514,20 @@ def build_national(
         penalty = rd.amount(
             backup, "metric_penalty_s", "links.backup.metric_penalty_s", maximum=MAX_METRIC
         )
-        for body in local_bodies:
-            add_link(
-                body.id,
-                nearest_central(body).id,
-                LinkKind.BACKUP,
-                "backup.capacity_bps",
-                capacity=cap,
+        links.extend(
+            backup_line(
+                body,
+                nearest_central(body, centrals),
+                capacity_bps=cap,
                 metric_penalty_s=penalty,
+                equipment_delay_s=equip,
+                basis="links.backup.capacity_bps",
             )
+            for body in local_bodies
+        )
 
     name = rd.text(doc, "name", "name")
-    return Topology.build(name, sites, links, source=str(spec_path))
+    return Topology.build(name, sites, links, source=str(spec_path), equipment_delay_s=equip)
 
 
 # -- explicit topology files (small studies) ----------------------------------------------

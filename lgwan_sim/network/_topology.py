@@ -29,10 +29,20 @@ class Topology:
     links: Mapping[str, Link]
     graph: nx.Graph = field(repr=False)
     source: str = ""
+    equipment_delay_s: float = 0.0
+    """The equipment delay the builder added to each line's propagation delay (the national
+    spec's ``links.equipment_delay_s``; 0 for a topology file, whose delays are as written).
+    A line added later (a backup line of a scenario edit) gets the same."""
 
     @classmethod
     def build(
-        cls, name: str, sites: Iterable[Site], links: Iterable[Link], *, source: str = ""
+        cls,
+        name: str,
+        sites: Iterable[Site],
+        links: Iterable[Link],
+        *,
+        source: str = "",
+        equipment_delay_s: float = 0.0,
     ) -> Topology:
         """Validate and assemble a topology. ``source`` (a file name) is used in errors."""
         site_map: dict[str, Site] = {}
@@ -71,6 +81,7 @@ class Topology:
             links=MappingProxyType(link_map),
             graph=graph,
             source=source,
+            equipment_delay_s=equipment_delay_s,
         )
 
     # -- look-ups -------------------------------------------------------------------------

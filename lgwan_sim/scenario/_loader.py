@@ -21,14 +21,13 @@ from lgwan_sim._yaml import LineDict, LineList, load_yaml
 from lgwan_sim.engine import EngineConfig
 from lgwan_sim.errors import LgwanSimError, ScenarioError, TopologyError
 from lgwan_sim.network import (
-    Link,
     LinkKind,
     SiteKind,
     Topology,
+    backup_line,
     build_national,
-    great_circle_km,
     load_topology,
-    propagation_delay_s,
+    nearest_central,
     topology_from_mapping,
 )
 from lgwan_sim.network._model import MAX_CAPACITY_BPS, MAX_METRIC
@@ -584,13 +583,11 @@ class _Loader:
             assert edit.capacity_bps is not None
             for site_id in edit.sites:
                 site = topology.site(site_id)
-                if edit.to is not None:
-                    far = topology.site(edit.to)
-                else:
-                    far = min(
-                        centrals,
-                        key=lambda c: (great_circle_km(site.lat, site.lon, c.lat, c.lon), c.id),
-                    )
+                far = (
+                    topology.site(edit.to)
+                    if edit.to is not None
+                    else nearest_central(site, centrals)
+                )
                 if far.id == site.id or topology.graph.has_edge(site.id, far.id):
                     raise self.f.error(
                         f"site already has a line to {far.id!r}",
@@ -599,20 +596,22 @@ class _Loader:
                         f"edits[{i}].sites",
                         site.id,
                     )
-                delay = propagation_delay_s(great_circle_km(site.lat, site.lon, far.lat, far.lon))
-                link = Link(
-                    a=site.id,
-                    b=far.id,
-                    kind=LinkKind.BACKUP,
+                link = backup_line(
+                    site,
+                    far,
                     capacity_bps=edit.capacity_bps,
-                    delay_s=delay,
-                    metric=delay + edit.metric_penalty_s,
+                    metric_penalty_s=edit.metric_penalty_s,
+                    equipment_delay_s=topology.equipment_delay_s,
                     basis="scenario edit: backup line",
                 )
                 links[link.id] = link
         try:
             return Topology.build(
-                topology.name, topology.sites.values(), links.values(), source=topology.source
+                topology.name,
+                topology.sites.values(),
+                links.values(),
+                source=topology.source,
+                equipment_delay_s=topology.equipment_delay_s,
             )
         except LgwanSimError as exc:
             raise self.f.error(str(exc), items, i, f"edits[{i}]", None) from None
