@@ -52,8 +52,10 @@ from lgwan_sim.engine._state import NetState
 from lgwan_sim.engine._timeline import (
     Convergence,
     TimelineCursor,
+    applied,
     check_advance,
     check_not_before,
+    converged,
 )
 from lgwan_sim.engine._types import (
     DropReason,
@@ -534,37 +536,15 @@ class AnalyticEngine:
         self.wall_s += time.perf_counter() - began
 
     def _step(self, at: float, item: TimelineEvent | Convergence) -> None:
-        state = self.state
         if isinstance(item, Convergence):
-            change, source = item.change, item.source
-            assert change.converge is not None
-            recomputed = change.converge()
-            applied = AppliedEvent(
-                at_s=at,
-                kind="converged",
-                note=f"routing after {source.kind} at {source.at_s:g}s",
-                links=change.links,
-                sites=change.sites,
-                routes_recomputed=recomputed,
-            )
+            entry = converged(at, item, item.run())
         else:
-            event = item
-            change = state.apply(event)
-            applied = AppliedEvent(
-                at_s=at,
-                kind=str(event.kind),
-                note=event.note,
-                links=change.links,
-                sites=change.sites,
-                service=event.service,
-            )
-            if change.converge is not None:
-                self.cursor.schedule(
-                    at + self.config.convergence_delay_s, Convergence(event, change)
-                )
-        self.applied.append(applied)
+            change = self.state.apply(item)
+            entry = applied(at, item, change)
+            self.cursor.converge_later(at, item, change, self.config.convergence_delay_s)
+        self.applied.append(entry)
         if self.observer is not None:
-            self.observer.on_event(applied)
+            self.observer.on_event(entry)
 
     def apply(self, event: TimelineEvent) -> None:
         """Apply ``event`` at its ``at_s`` (now or later), as the timeline would."""

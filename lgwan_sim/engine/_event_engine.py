@@ -42,8 +42,10 @@ from lgwan_sim.engine._streams import ArrivalStream
 from lgwan_sim.engine._timeline import (
     Convergence,
     TimelineCursor,
+    applied,
     check_advance,
     check_not_before,
+    converged,
 )
 from lgwan_sim.engine._types import DropReason, EngineConfig, Fidelity, Timeline, TimelineEvent
 from lgwan_sim.errors import InputError
@@ -311,10 +313,10 @@ class EventEngine:
         else:
             self._apply(item, at)
 
-    def _log(self, applied: AppliedEvent) -> None:
-        self.events.append(applied)
+    def _log(self, entry: AppliedEvent) -> None:
+        self.events.append(entry)
         if self.observer is not None:
-            self.observer.on_event(applied)
+            self.observer.on_event(entry)
 
     def _apply(self, event: TimelineEvent, t: float) -> None:
         self.before_event(t)
@@ -331,23 +333,11 @@ class EventEngine:
                 nxt = stream.next_after(t)
                 if nxt is not None:
                     self.push(nxt, ARRIVAL, stream, stream.gen)
-        self._log(
-            AppliedEvent(
-                at_s=t,
-                kind=str(event.kind),
-                note=event.note,
-                links=change.links,
-                sites=change.sites,
-                service=event.service,
-                messages_lost=lost,
-                messages_rerouted=rerouted,
-            )
-        )
+        self._log(applied(t, event, change, lost=lost, rerouted=rerouted))
         log.debug("t=%.3f applied %s", t, event.kind)
         self.cur_unreachable = self.state.unreachable_local_bodies()
         self._note_unreachable(t)
-        if change.converge is not None:
-            self.cursor.schedule(t + self.config.convergence_delay_s, Convergence(event, change))
+        self.cursor.converge_later(t, event, change, self.config.convergence_delay_s)
 
     def _note_unreachable(self, t: float) -> None:
         """Count the unreachable local bodies from ``t`` on in the bin that holds ``t``.
@@ -364,22 +354,9 @@ class EventEngine:
 
     def _converge(self, item: Convergence, t: float) -> None:
         self.before_event(t)
-        change, event = item.change, item.source
-        assert change.converge is not None
-        recomputed = change.converge()
+        recomputed = item.run()
         lost, rerouted = self.on_converged(t)
-        self._log(
-            AppliedEvent(
-                at_s=t,
-                kind="converged",
-                note=f"routing after {event.kind} at {event.at_s:g}s",
-                links=change.links,
-                sites=change.sites,
-                routes_recomputed=recomputed,
-                messages_lost=lost,
-                messages_rerouted=rerouted,
-            )
-        )
+        self._log(converged(t, item, recomputed, lost=lost, rerouted=rerouted))
         self.cur_unreachable = self.state.unreachable_local_bodies()
         self._note_unreachable(t)
 

@@ -15,11 +15,19 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lgwan_sim.engine._results import AppliedEvent
 from lgwan_sim.engine._state import Change
 from lgwan_sim.engine._types import TimelineEvent
 from lgwan_sim.errors import InputError
 
-__all__ = ["Convergence", "TimelineCursor", "check_advance", "check_not_before"]
+__all__ = [
+    "Convergence",
+    "TimelineCursor",
+    "applied",
+    "check_advance",
+    "check_not_before",
+    "converged",
+]
 
 
 def check_advance(now_s: float, t_s: float) -> None:
@@ -43,6 +51,47 @@ class Convergence:
     source: TimelineEvent
     change: Change
 
+    def run(self) -> int:
+        """Update routing now; returns the routing trees recomputed."""
+        assert self.change.converge is not None
+        return self.change.converge()
+
+
+def converged(
+    at_s: float, item: Convergence, recomputed: int, *, lost: int = 0, rerouted: int = 0
+) -> AppliedEvent:
+    """The log entry of ``item``'s convergence at ``at_s`` (``recomputed``: from ``run``).
+
+    ``lost``/``rerouted`` are the exchanges that the fidelity's reaction to the new routing
+    killed or moved (flow and packet fidelities).
+    """
+    return AppliedEvent(
+        at_s=at_s,
+        kind="converged",
+        note=f"routing after {item.source.kind} at {item.source.at_s:g}s",
+        links=item.change.links,
+        sites=item.change.sites,
+        routes_recomputed=recomputed,
+        messages_lost=lost,
+        messages_rerouted=rerouted,
+    )
+
+
+def applied(
+    at_s: float, event: TimelineEvent, change: Change, *, lost: int = 0, rerouted: int = 0
+) -> AppliedEvent:
+    """The log entry of ``event`` applied at ``at_s`` with the effect ``change``."""
+    return AppliedEvent(
+        at_s=at_s,
+        kind=str(event.kind),
+        note=event.note,
+        links=change.links,
+        sites=change.sites,
+        service=event.service,
+        messages_lost=lost,
+        messages_rerouted=rerouted,
+    )
+
 
 class TimelineCursor:
     """Timeline events and convergences due, earliest first (ties: first scheduled first)."""
@@ -65,6 +114,13 @@ class TimelineCursor:
         if at_s < self.end_s or isinstance(item, Convergence):
             heapq.heappush(self._heap, (at_s, self._seq, item))
             self._seq += 1
+
+    def converge_later(
+        self, at_s: float, event: TimelineEvent, change: Change, delay_s: float
+    ) -> None:
+        """Schedule routing's convergence ``delay_s`` after an event that changed it."""
+        if change.converge is not None:
+            self.schedule(at_s + delay_s, Convergence(event, change))
 
     def peek(self) -> float:
         """The time of the next item, ``math.inf`` when none is left."""
