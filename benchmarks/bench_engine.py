@@ -19,6 +19,8 @@ of the test suite.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -275,18 +277,26 @@ def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) ->
 
 
 # -- analytic ------------------------------------------------------------------------------
-def bench_analytic() -> None:
+def bench_analytic(bin_s: float) -> None:
     topo = build_national()
     demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
     t0 = time.perf_counter()
-    result = run(topo, demand, fidelity="analytic", duration_s=86400.0, seed=1)
+    c0 = time.process_time()
+    result = run(
+        topo, demand, fidelity="analytic", duration_s=86400.0, seed=1,
+        config=EngineConfig(bin_s=bin_s),
+    )  # fmt: skip
+    digest = result.digest()  # reads every value of the series once
     wall = time.perf_counter() - t0
     emit(
         "analytic",
         bins=result.n_bins,
+        links=len(result.link_ids),
         messages=result.offered,
         wall_s=round(wall, 3),
+        run_cpu_s=round(time.process_time() - c0, 3),
         peak_utilisation=result.top_links(1),
+        series_sha256=digest,
     )
 
 
@@ -294,13 +304,17 @@ def bench_n1() -> None:
     topo = build_national()
     demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     impacts = n1_sweep(topo, demand, duration_s=86400.0)
     wall = time.perf_counter() - t0
+    digest = hashlib.sha256(repr([dataclasses.astuple(i) for i in impacts]).encode())
     worst = max(impacts, key=lambda i: (i.lost_requests, i.peak_utilisation))
     emit(
         "n1",
         links_failed=len(impacts),
         wall_s=round(wall, 2),
+        sweep_cpu_s=round(time.process_time() - c0, 2),
+        impacts_sha256=digest.hexdigest(),
         worst={"link": worst.link, "lost_requests": round(worst.lost_requests)},
         max_peak_utilisation=round(max(i.peak_utilisation for i in impacts), 4),
     )
@@ -312,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "which", choices=["all", "tandem", "flow-day", "concurrent", "analytic", "n1"]
     )
     parser.add_argument("--duration-s", type=float, default=86400.0, help="flow-day length")
+    parser.add_argument("--bin-s", type=float, default=60.0, help="analytic: bin length")
     parser.add_argument("--flows", type=int, default=10_000)
     parser.add_argument("--sources", type=int, default=100)
     parser.add_argument(
@@ -340,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         models = [m for m in args.simgrid_models.split(",") if m and m != "none"]
         bench_concurrent(args.flows, args.sources, models)
     elif args.which == "analytic":
-        bench_analytic()
+        bench_analytic(args.bin_s)
     else:
         bench_n1()
     return 0
