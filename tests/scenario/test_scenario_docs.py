@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from lgwan_sim.scenario import load_scenario
-from lgwan_sim.scenario._loader import _ENGINE_KEYS, _TOP_KEYS, _Loader
+from lgwan_sim.scenario._events import EVENT_KINDS
+from lgwan_sim.scenario._loader import _ENGINE_KEYS, _TOP_KEYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
@@ -20,8 +21,8 @@ def _blocks() -> list[str]:
 def test_every_key_of_the_language_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     keys = set(_TOP_KEYS)
-    for allowed in _Loader._EVENT_KEYS.values():
-        keys.update(allowed)
+    for event_class in EVENT_KINDS.values():
+        keys.update(event_class.keys)
     keys.update({"capacity_bps", "scale", "link_kind", "site_kinds", "to", "metric_penalty_s"})
     keys.update({"multiplier", "growth_per_year", "requests_per_day", "primary", "secondary"})
     keys.update({"growth_years", "bin_s", "convergence_delay_s", "backup_lines", "inline"})

@@ -248,4 +248,4 @@ def test_the_saga_report_names_who_lost_their_core_systems(cli, write_scenario, 
     assert len(rows) == 52
     for row in rows:
         assert row["name"] in section
-    assert 'data-key="service_outages.0.duration_s">1200<' in section
+    assert 'data-key="service_outages.0.duration_s" data-value="1200">20 min<' in section
