@@ -635,16 +635,7 @@ class Emulator:
                 message.address,
             )
             return
-        if self.speed == math.inf:
-            self.stats.refused_virtual += 1
-            self._error(
-                conn.rid,
-                h.src,
-                h.id,
-                ErrorCode.OVERLOADED,
-                "the emulator runs in virtual time: no real programs",
-                message.address,
-            )
+        if self._refused_in_virtual_time(conn, message):
             return
         old = self.routes.get(key)
         if old is not None and old is not conn:
@@ -662,6 +653,22 @@ class Emulator:
         while queue:
             held, _ = queue.popleft()
             self._forward(conn, site, held)
+
+    def _refused_in_virtual_time(self, conn: _Conn, message: Message) -> bool:
+        """In virtual time no real program can keep pace: ERR 503 to any that tries."""
+        if self.speed != math.inf:
+            return False
+        self.stats.refused_virtual += 1
+        h = message.header
+        self._error(
+            conn.rid,
+            h.src,
+            h.id,
+            ErrorCode.OVERLOADED,
+            "the emulator runs in virtual time: no real programs",
+            message.address,
+        )
+        return True
 
     def _attach(self, site: str) -> None:
         if site not in self.attached:
@@ -691,16 +698,7 @@ class Emulator:
                 conn.rid, h.src, h.id, ErrorCode.NO_SERVICE, "no such service", message.address
             )
             return
-        if self.speed == math.inf:
-            self.stats.refused_virtual += 1
-            self._error(
-                conn.rid,
-                h.src,
-                h.id,
-                ErrorCode.OVERLOADED,
-                "the emulator runs in virtual time: no real programs",
-                message.address,
-            )
+        if self._refused_in_virtual_time(conn, message):
             return
         self.stats.requests_from_clients += 1
         self._attach(conn.identity)
