@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1172,6 +1172,3 @@ def service_hosts(inputs: EngineInputs) -> dict[str, set[str]]:
         if s.secondary is not None:
             sites.add(s.secondary)
     return out
-
-
-Clock = Callable[[], float]

@@ -22,6 +22,7 @@ unbound for ``duration_s`` and bound again: every connection drops and reconnect
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass, field
@@ -141,37 +142,21 @@ class Fault:
         }
 
     def restore(self, at_s: float) -> tuple[TimelineEvent, ...]:
-        """The events that undo a network fault at ``at_s``."""
-        out = []
-        for e in self.events:
-            if e.kind is EventKind.LINK_DOWN:
-                out.append(
-                    TimelineEvent(at_s=at_s, kind=EventKind.LINK_UP, links=e.links, hold=e.hold)
-                )
-            elif e.kind is EventKind.SITE_DOWN:
-                out.append(
-                    TimelineEvent(at_s=at_s, kind=EventKind.SITE_UP, sites=e.sites, hold=e.hold)
-                )
-            elif e.kind is EventKind.REGION_DOWN:
-                out.append(
-                    TimelineEvent(
-                        at_s=at_s,
-                        kind=EventKind.REGION_UP,
-                        prefectures=e.prefectures,
-                        hold=e.hold,
-                    )
-                )
-            elif e.kind is EventKind.FAILOVER:
-                out.append(
-                    TimelineEvent(
-                        at_s=at_s, kind=EventKind.FAILBACK, service=e.service, hold=e.hold
-                    )
-                )
-            elif e.kind is EventKind.CAPACITY:
-                out.append(
-                    TimelineEvent(at_s=at_s, kind=EventKind.CAPACITY, links=e.links, hold=e.hold)
-                )
-        return tuple(out)
+        """The events that undo a network fault at ``at_s`` (the same hold, the up kind;
+        a capacity change ends with no capacity)."""
+        return tuple(
+            dataclasses.replace(e, at_s=at_s, kind=_RESTORE[e.kind], capacity_bps=None)
+            for e in self.events
+        )
+
+
+_RESTORE = {
+    EventKind.LINK_DOWN: EventKind.LINK_UP,
+    EventKind.SITE_DOWN: EventKind.SITE_UP,
+    EventKind.REGION_DOWN: EventKind.REGION_UP,
+    EventKind.FAILOVER: EventKind.FAILBACK,
+    EventKind.CAPACITY: EventKind.CAPACITY,
+}
 
 
 def parse_fault(
@@ -207,31 +192,19 @@ def parse_fault(
     events: list[TimelineEvent] = []
     try:
         if kind == "link_down":
+            links = _names(name, spec, "links")
             events.append(
-                TimelineEvent(
-                    at_s=now_s,
-                    kind=EventKind.LINK_DOWN,
-                    links=_names(name, spec, "links"),
-                    hold=hold,
-                )
+                TimelineEvent(at_s=now_s, kind=EventKind.LINK_DOWN, links=links, hold=hold)
             )
         elif kind == "site_down":
+            sites = _names(name, spec, "sites")
             events.append(
-                TimelineEvent(
-                    at_s=now_s,
-                    kind=EventKind.SITE_DOWN,
-                    sites=_names(name, spec, "sites"),
-                    hold=hold,
-                )
+                TimelineEvent(at_s=now_s, kind=EventKind.SITE_DOWN, sites=sites, hold=hold)
             )
         elif kind == "region_down":
+            codes = _names(name, spec, "prefectures")
             events.append(
-                TimelineEvent(
-                    at_s=now_s,
-                    kind=EventKind.REGION_DOWN,
-                    prefectures=_names(name, spec, "prefectures"),
-                    hold=hold,
-                )
+                TimelineEvent(at_s=now_s, kind=EventKind.REGION_DOWN, prefectures=codes, hold=hold)
             )
         elif kind == "campus_down":
             campus = spec.get("campus")

@@ -238,3 +238,30 @@ def test_faults_applied_live_are_in_the_outputs(lgwan_emulator, tmp_path):
         > 0
     ), "the cut must have cost messages, as the same event in a scenario would"
     del events
+
+
+def test_each_network_fault_is_undone_by_its_restoration():
+    from lgwan_sim.backbone._faults import parse_fault
+
+    restored = {
+        kind: [(e.kind.value, e.capacity_bps, e.hold) for e in fault.restore(2.0)]
+        for kind, fault in (
+            (s["kind"], parse_fault("x", s, now_s=1.0, campuses={"east": ("core",)}))
+            for s in (
+                {"kind": "link_down", "links": ["m1~core"]},
+                {"kind": "site_down", "sites": ["dc-a"]},
+                {"kind": "region_down", "prefectures": ["03"]},
+                {"kind": "campus_down", "campus": "east"},
+                {"kind": "failover", "service": "directory"},
+                {"kind": "capacity", "links": ["m1~core"], "capacity_bps": 1e6},
+            )
+        )
+    }
+    assert restored == {
+        "link_down": [("link_up", None, "fault:x")],
+        "site_down": [("site_up", None, "fault:x")],
+        "region_down": [("region_up", None, "fault:x")],
+        "campus_down": [("site_up", None, "fault:x")],
+        "failover": [("failback", None, "fault:x")],
+        "capacity": [("capacity", None, "fault:x")],
+    }
