@@ -196,7 +196,7 @@ def emulate(
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-    tables = summarise(sc, result, inputs.timeline.events, inputs.config)
+    tables = summarise(sc, result, inputs.config, timeline=inputs.timeline.events)
     tables.summary["emulation"] = {
         "speed": "max" if factor == math.inf else factor,
         "ended_at_s": result.duration_s,

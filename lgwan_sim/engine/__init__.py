@@ -22,7 +22,7 @@ from lgwan_sim.engine._endpoint import (
 from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
 from lgwan_sim.engine._n1 import N1Case, N1Impact, N1Study, n1_cases
 from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Reservoir, Steppable
-from lgwan_sim.engine._results import AppliedEvent, RunResult
+from lgwan_sim.engine._results import AppliedEvent, DownElements, RunResult
 from lgwan_sim.engine._run import Engine, build, run
 from lgwan_sim.engine._solver import max_min_rates
 from lgwan_sim.engine._state import Outages
@@ -40,6 +40,7 @@ __all__ = [
     "SIMULATE",
     "AppliedEvent",
     "BinRecord",
+    "DownElements",
     "DropReason",
     "DropRecord",
     "Endpoint",

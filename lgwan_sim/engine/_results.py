@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,10 +12,10 @@ import numpy.typing as npt
 
 from lgwan_sim.engine._metrics import ServiceStats
 from lgwan_sim.engine._series import UtilisationSeries
-from lgwan_sim.engine._types import Fidelity
+from lgwan_sim.engine._types import EventKind, Fidelity
 from lgwan_sim.errors import AccountingError
 
-__all__ = ["AppliedEvent", "RunResult", "check_accounting"]
+__all__ = ["AppliedEvent", "DownElements", "RunResult", "check_accounting"]
 
 
 def check_accounting(fidelity: Fidelity, services: Mapping[str, ServiceStats]) -> None:
@@ -39,7 +39,10 @@ class AppliedEvent:
     """One entry of the applied-event log.
 
     ``kind`` is an :class:`~lgwan_sim.engine.EventKind` value, or ``"converged"`` when the
-    routing of an earlier failure or restoration took effect. ``routes_recomputed`` counts
+    routing of an earlier failure or restoration took effect. For a down event ``links``
+    and ``sites`` are what it took down (not what another hold already kept down), for an
+    up event what came back (not what another hold still keeps down), so the log alone
+    says what was down when (:class:`DownElements`). ``routes_recomputed`` counts
     the routing trees recomputed; ``messages_lost``/``messages_rerouted`` the exchanges in
     transfer that the event killed or moved (flow and packet fidelities).
     """
@@ -68,6 +71,40 @@ class AppliedEvent:
         out["messages_lost"] = self.messages_lost
         out["messages_rerouted"] = self.messages_rerouted
         return out
+
+
+class DownElements:
+    """The links and sites held down, followed through an applied-event log.
+
+    Each applied outage event adds what it took down or removes what came back; every other
+    entry (a convergence, a capacity or demand change, a failover) changes nothing here. So
+    after the events applied before ``t`` the sets are the engine's physical view at ``t``:
+    ``links`` the links held down by link events (the lines of a down site are not listed),
+    ``sites`` the sites held down.
+    """
+
+    __slots__ = ("links", "sites")
+
+    def __init__(self, events: Iterable[AppliedEvent] = ()) -> None:
+        self.links: set[str] = set()
+        self.sites: set[str] = set()
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: AppliedEvent) -> bool:
+        """Follow one entry of the log; True when it was an outage event."""
+        if event.kind not in _OUTAGE_KINDS:
+            return False
+        if EventKind(event.kind).takes_down:
+            self.links.update(event.links)
+            self.sites.update(event.sites)
+        else:
+            self.links.difference_update(event.links)
+            self.sites.difference_update(event.sites)
+        return True
+
+
+_OUTAGE_KINDS = frozenset(str(k) for k in EventKind if k.outage_of is not None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

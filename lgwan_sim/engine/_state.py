@@ -62,8 +62,9 @@ class Outages:
     counted, so two down events of the default hold ``""`` need two up events). Two
     overlapping outages of one element therefore end when the later of them ends, whatever
     their order or kinds; an up event for an element its hold does not keep down does
-    nothing. The engine's physical view and the scenario results replay the timeline
-    through this one class, so they agree on what was down when.
+    nothing. The engine's physical view and the scenario's failover planning replay the
+    timeline through this one class, so they agree on what was down when; a run's reports
+    read it back from the applied-event log (:class:`~lgwan_sim.engine.DownElements`).
     """
 
     def __init__(self, topology: Topology) -> None:
@@ -103,12 +104,12 @@ class Outages:
 
     def elements(self, event: TimelineEvent) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The links and the sites a down or up event names (canonical ids)."""
-        kind = event.kind
-        if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP):
+        of = event.kind.outage_of
+        if of == "links":
             return tuple(self.topology.link(x).id for x in event.links), ()
-        if kind in (EventKind.SITE_DOWN, EventKind.SITE_UP):
+        if of == "sites":
             return (), tuple(self.topology.site(x).id for x in event.sites)
-        if kind in (EventKind.REGION_DOWN, EventKind.REGION_UP):
+        if of == "region":
             return (), self.region_sites(event)
         return (), ()
 
@@ -119,7 +120,7 @@ class Outages:
         hold); an up event those that came back (not those another hold still keeps down).
         """
         links, sites = self.elements(event)
-        down = event.kind in (EventKind.LINK_DOWN, EventKind.SITE_DOWN, EventKind.REGION_DOWN)
+        down = event.kind.takes_down
         return (
             _hold(self._links, links, event.hold, down),
             _hold(self._sites, sites, event.hold, down),
@@ -286,62 +287,61 @@ class NetState:
     def apply(self, event: TimelineEvent) -> Change:
         """Apply an event to the physical view; routing changes come via ``converge``."""
         kind = event.kind
-        if kind in (
-            EventKind.LINK_DOWN,
-            EventKind.LINK_UP,
-            EventKind.SITE_DOWN,
-            EventKind.SITE_UP,
-            EventKind.REGION_DOWN,
-            EventKind.REGION_UP,
-        ):
+        if kind.outage_of is not None:
             return self._outage(event)
-        if kind is EventKind.CAPACITY:
-            changed: list[int] = []
-            ids = tuple(self.topology.link(x).id for x in event.links)
-            for link_id in ids:
-                i = self.link_pos[link_id]
-                held = self._capacity_holds.setdefault(i, {})
-                held.pop(event.hold, None)  # a hold set again becomes the latest
-                if event.capacity_bps is not None:
-                    held[event.hold] = float(event.capacity_bps)
-                # the latest change still in force, else the link's own capacity
-                cap = next(reversed(held.values())) if held else self.nominal_cap_bps[2 * i]
-                if not held:
-                    del self._capacity_holds[i]
-                for d in (2 * i, 2 * i + 1):
-                    self.cap_bps[d] = cap
-                    changed.append(d)
-            return Change(capacity_changed=tuple(changed), links=ids)
-        if kind is EventKind.DEMAND:
-            assert event.multiplier is not None
-            if event.service is not None:
-                self.demand.service(event.service)
-            factors = self._demand_holds.setdefault(event.service, {})
-            if event.multiplier == 1.0:
-                factors.pop(event.hold, None)
-            else:
-                factors[event.hold] = event.multiplier
-            product = math.prod(factors.values())  # in the order the holds began
-            if event.service is None:
-                self.global_multiplier = product
-            else:
-                self.service_multiplier[event.service] = product
-            return Change(demand_changed=True)
-        if kind in (EventKind.FAILOVER, EventKind.FAILBACK):
-            assert event.service is not None
-            svc = self.demand.service(event.service)
-            if kind is EventKind.FAILOVER:
-                if svc.secondary is None:
-                    raise InputError(
-                        "failover of a service without a secondary host",
-                        field="service",
-                        value=event.service,
-                    )
-                self.hosts[svc.name] = svc.secondary
-            else:
-                self.hosts[svc.name] = svc.primary
-            return Change()
-        raise InputError("unsupported event kind", field="kind", value=kind)  # pragma: no cover
+        return _APPLY[kind](self, event)
+
+    def _capacity(self, event: TimelineEvent) -> Change:
+        """Set (or end) ``event.hold``'s capacity of its links."""
+        changed: list[int] = []
+        ids = tuple(self.topology.link(x).id for x in event.links)
+        for link_id in ids:
+            i = self.link_pos[link_id]
+            held = self._capacity_holds.setdefault(i, {})
+            held.pop(event.hold, None)  # a hold set again becomes the latest
+            if event.capacity_bps is not None:
+                held[event.hold] = float(event.capacity_bps)
+            # the latest change still in force, else the link's own capacity
+            cap = next(reversed(held.values())) if held else self.nominal_cap_bps[2 * i]
+            if not held:
+                del self._capacity_holds[i]
+            for d in (2 * i, 2 * i + 1):
+                self.cap_bps[d] = cap
+                changed.append(d)
+        return Change(capacity_changed=tuple(changed), links=ids)
+
+    def _demand(self, event: TimelineEvent) -> Change:
+        """Set (or end, with 1) ``event.hold``'s multiplier of a service or of all demand."""
+        assert event.multiplier is not None
+        if event.service is not None:
+            self.demand.service(event.service)
+        factors = self._demand_holds.setdefault(event.service, {})
+        if event.multiplier == 1.0:
+            factors.pop(event.hold, None)
+        else:
+            factors[event.hold] = event.multiplier
+        product = math.prod(factors.values())  # in the order the holds began
+        if event.service is None:
+            self.global_multiplier = product
+        else:
+            self.service_multiplier[event.service] = product
+        return Change(demand_changed=True)
+
+    def _host(self, event: TimelineEvent) -> Change:
+        """Serve ``event.service`` from its secondary host (failover) or its primary."""
+        assert event.service is not None
+        svc = self.demand.service(event.service)
+        if event.kind is EventKind.FAILOVER:
+            if svc.secondary is None:
+                raise InputError(
+                    "failover of a service without a secondary host",
+                    field="service",
+                    value=event.service,
+                )
+            self.hosts[svc.name] = svc.secondary
+        else:
+            self.hosts[svc.name] = svc.primary
+        return Change()
 
     def _outage(self, event: TimelineEvent) -> Change:
         """A down or up event: only elements whose state changes reach the network.
@@ -354,7 +354,7 @@ class NetState:
         self.down_links = self.outages.down_links
         self.down_sites = self.outages.down_sites
         self._recompute_dead()
-        down = event.kind in (EventKind.LINK_DOWN, EventKind.SITE_DOWN, EventKind.REGION_DOWN)
+        down = event.kind.takes_down
         router = self.router
 
         def converge() -> int:
@@ -370,9 +370,7 @@ class NetState:
 
         return Change(
             newly_dead=frozenset(self.dead - before),
-            reason=DropReason.LINK_FAILURE
-            if event.kind in (EventKind.LINK_DOWN, EventKind.LINK_UP)
-            else DropReason.SITE_DOWN,
+            reason=event.kind.drop_reason,
             links=links,
             sites=sites,
             converge=converge if links or sites else None,
@@ -384,3 +382,12 @@ class NetState:
     def min_cap_bps(self, links: tuple[int, ...]) -> float:
         cap = self.cap_bps
         return min((cap[i] for i in links), default=math.inf)
+
+
+#: How :meth:`NetState.apply` applies each kind that is not an outage.
+_APPLY: dict[EventKind, Callable[[NetState, TimelineEvent], Change]] = {
+    EventKind.CAPACITY: NetState._capacity,
+    EventKind.DEMAND: NetState._demand,
+    EventKind.FAILOVER: NetState._host,
+    EventKind.FAILBACK: NetState._host,
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -58,7 +59,12 @@ class DropReason(StrEnum):
 
 
 class EventKind(StrEnum):
-    """What a :class:`TimelineEvent` does."""
+    """What a :class:`TimelineEvent` does.
+
+    The outage kinds come in down/up pairs over links, sites or a region
+    (:attr:`outage_of`); a down event puts its hold on what it names, an up event takes
+    it off (:attr:`takes_down`).
+    """
 
     LINK_DOWN = "link_down"
     LINK_UP = "link_up"
@@ -70,6 +76,32 @@ class EventKind(StrEnum):
     DEMAND = "demand"
     FAILOVER = "failover"
     FAILBACK = "failback"
+
+    @property
+    def outage_of(self) -> Literal["links", "sites", "region"] | None:
+        """What an outage kind takes down or brings back; ``None`` for the other kinds."""
+        return _OUTAGE_OF.get(self)
+
+    @property
+    def takes_down(self) -> bool:
+        """True for ``link_down``, ``site_down`` and ``region_down``."""
+        return self in _DOWN_KINDS
+
+    @property
+    def drop_reason(self) -> DropReason:
+        """Why a message an outage of this kind cuts is lost."""
+        return DropReason.LINK_FAILURE if self.outage_of == "links" else DropReason.SITE_DOWN
+
+
+_OUTAGE_OF: dict[EventKind, Literal["links", "sites", "region"]] = {
+    EventKind.LINK_DOWN: "links",
+    EventKind.LINK_UP: "links",
+    EventKind.SITE_DOWN: "sites",
+    EventKind.SITE_UP: "sites",
+    EventKind.REGION_DOWN: "region",
+    EventKind.REGION_UP: "region",
+}
+_DOWN_KINDS = frozenset({EventKind.LINK_DOWN, EventKind.SITE_DOWN, EventKind.REGION_DOWN})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,42 +148,64 @@ class TimelineEvent:
             raise InputError("unknown event kind", field=f"{where}.kind", value=self.kind)
         if not (math.isfinite(self.at_s) and self.at_s >= 0):
             raise InputError("at_s must be finite and >= 0", field=f"{where}.at_s", value=self.at_s)
-        kind = self.kind
-        if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP) and not self.links:
-            raise InputError(f"{kind} needs links", field=f"{where}.links")
-        if kind in (EventKind.SITE_DOWN, EventKind.SITE_UP) and not self.sites:
-            raise InputError(f"{kind} needs sites", field=f"{where}.sites")
-        if kind in (EventKind.REGION_DOWN, EventKind.REGION_UP):
-            circle = self.center_latlon is not None or self.radius_km is not None
-            if circle and (self.center_latlon is None or self.radius_km is None):
-                raise InputError(
-                    "a region circle needs both center_latlon and radius_km", field=f"{where}"
-                )
-            if self.radius_km is not None and not self.radius_km > 0:
-                raise InputError(
-                    "radius_km must be > 0", field=f"{where}.radius_km", value=self.radius_km
-                )
-            if not circle and not self.prefectures:
-                raise InputError(f"{kind} needs prefectures or a circle", field=f"{where}")
-        if kind is EventKind.CAPACITY:
-            if not self.links:
-                raise InputError("capacity needs links", field=f"{where}.links")
-            if self.capacity_bps is not None and not (
-                math.isfinite(self.capacity_bps) and self.capacity_bps > 0
-            ):
-                raise InputError(
-                    "capacity needs capacity_bps > 0 (or None to end its hold)",
-                    field=f"{where}.capacity_bps",
-                    value=self.capacity_bps,
-                )
-        if kind is EventKind.DEMAND and (
-            self.multiplier is None or not (math.isfinite(self.multiplier) and self.multiplier >= 0)
-        ):
-            raise InputError(
-                "demand needs multiplier >= 0", field=f"{where}.multiplier", value=self.multiplier
-            )
-        if kind in (EventKind.FAILOVER, EventKind.FAILBACK) and not self.service:
-            raise InputError(f"{kind} needs a service", field=f"{where}.service")
+        for check in _CHECKS[self.kind]:
+            check(self, where)
+
+
+def _needs_links(e: TimelineEvent, where: str) -> None:
+    if not e.links:
+        raise InputError(f"{e.kind} needs links", field=f"{where}.links")
+
+
+def _needs_sites(e: TimelineEvent, where: str) -> None:
+    if not e.sites:
+        raise InputError(f"{e.kind} needs sites", field=f"{where}.sites")
+
+
+def _needs_region(e: TimelineEvent, where: str) -> None:
+    circle = e.center_latlon is not None or e.radius_km is not None
+    if circle and (e.center_latlon is None or e.radius_km is None):
+        raise InputError("a region circle needs both center_latlon and radius_km", field=where)
+    if e.radius_km is not None and not e.radius_km > 0:
+        raise InputError("radius_km must be > 0", field=f"{where}.radius_km", value=e.radius_km)
+    if not circle and not e.prefectures:
+        raise InputError(f"{e.kind} needs prefectures or a circle", field=where)
+
+
+def _needs_capacity(e: TimelineEvent, where: str) -> None:
+    if e.capacity_bps is not None and not (math.isfinite(e.capacity_bps) and e.capacity_bps > 0):
+        raise InputError(
+            "capacity needs capacity_bps > 0 (or None to end its hold)",
+            field=f"{where}.capacity_bps",
+            value=e.capacity_bps,
+        )
+
+
+def _needs_multiplier(e: TimelineEvent, where: str) -> None:
+    if e.multiplier is None or not (math.isfinite(e.multiplier) and e.multiplier >= 0):
+        raise InputError(
+            "demand needs multiplier >= 0", field=f"{where}.multiplier", value=e.multiplier
+        )
+
+
+def _needs_service(e: TimelineEvent, where: str) -> None:
+    if not e.service:
+        raise InputError(f"{e.kind} needs a service", field=f"{where}.service")
+
+
+#: What each kind needs of a :class:`TimelineEvent`'s fields, checked in this order.
+_CHECKS: dict[EventKind, tuple[Callable[[TimelineEvent, str], None], ...]] = {
+    EventKind.LINK_DOWN: (_needs_links,),
+    EventKind.LINK_UP: (_needs_links,),
+    EventKind.SITE_DOWN: (_needs_sites,),
+    EventKind.SITE_UP: (_needs_sites,),
+    EventKind.REGION_DOWN: (_needs_region,),
+    EventKind.REGION_UP: (_needs_region,),
+    EventKind.CAPACITY: (_needs_links, _needs_capacity),
+    EventKind.DEMAND: (_needs_multiplier,),
+    EventKind.FAILOVER: (_needs_service,),
+    EventKind.FAILBACK: (_needs_service,),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

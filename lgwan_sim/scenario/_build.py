@@ -104,11 +104,11 @@ def _host_outages(
     spells: dict[str, list[_Outage]] = {h: [] for h in hosts}
     open_: dict[str, tuple[float, list[tuple[float, str]]]] = {}
     for ev in timeline.events:
-        if ev.kind not in _HOST_EVENTS:
+        if ev.kind.outage_of not in ("sites", "region"):
             continue
         _, named = outages.elements(ev)
         _, changed = outages.apply(ev)
-        if ev.kind in (EventKind.SITE_DOWN, EventKind.REGION_DOWN):
+        if ev.kind.takes_down:
             for host in hosts.intersection(named):
                 open_.setdefault(host, (ev.at_s, []))[1].append((ev.at_s, ev.hold))
         else:
@@ -118,9 +118,6 @@ def _host_outages(
     for host, (down_s, held) in open_.items():
         spells[host].append(_Outage(down_s, math.inf, tuple(held)))
     return spells
-
-
-_HOST_EVENTS = (EventKind.SITE_DOWN, EventKind.SITE_UP, EventKind.REGION_DOWN, EventKind.REGION_UP)
 
 
 def failovers(

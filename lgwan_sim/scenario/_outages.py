@@ -3,8 +3,8 @@
 A service is out while the site serving it is down: its primary until the service fails
 over, its secondary after (a secondary that is down serves nobody), the primary again after
 the failback. Every local body calling the service loses it for that spell. The spells come
-from replaying the timeline (outages, failovers and failbacks) exactly as the engine applies
-it, so they agree with the drops (``site_down``) and the unreachable counts of the run.
+from the run's applied-event log (outages, failovers and failbacks as the engine applied
+them), so they agree with the drops (``site_down``) and the unreachable counts of the run.
 """
 
 from __future__ import annotations
@@ -14,21 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
-from lgwan_sim.engine import EventKind, Outages, TimelineEvent
+from lgwan_sim.engine import AppliedEvent, DownElements, EventKind
 from lgwan_sim.network import SiteKind
 from lgwan_sim.scenario._model import Scenario
 
 __all__ = ["ServiceOutage", "service_outages"]
 
 _LOCAL_BODIES = (SiteKind.MUNICIPALITY, SiteKind.PREFECTURE)
-_OUTAGE_KINDS = (
-    EventKind.LINK_DOWN,
-    EventKind.LINK_UP,
-    EventKind.SITE_DOWN,
-    EventKind.SITE_UP,
-    EventKind.REGION_DOWN,
-    EventKind.REGION_UP,
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,9 +35,12 @@ class ServiceOutage:
     """The local bodies calling the service, in id order: each lost it for the spell."""
 
 
-def service_outages(scenario: Scenario, events: Sequence[TimelineEvent]) -> list[ServiceOutage]:
-    """Every spell in which a service of ``scenario`` had no serving host, by start and name."""
-    outages = Outages(scenario.topology)
+def service_outages(scenario: Scenario, events: Sequence[AppliedEvent]) -> list[ServiceOutage]:
+    """Every spell in which a service of ``scenario`` had no serving host, by start and name.
+
+    ``events`` is the run's applied-event log (``RunResult.events``), in time order.
+    """
+    down_now = DownElements()
     host = {c.name: c.primary for c in scenario.services}
     choices = {c.name: c for c in scenario.services}
     open_: dict[str, tuple[str, float]] = {}
@@ -66,15 +61,15 @@ def service_outages(scenario: Scenario, events: Sequence[TimelineEvent]) -> list
                 )
             )
 
-    for at_s, group in groupby(sorted(events, key=lambda e: e.at_s), key=lambda e: e.at_s):
+    for at_s, group in groupby(events, key=lambda e: e.at_s):
         for ev in group:
-            if ev.kind is EventKind.FAILOVER and ev.service in host:
+            if ev.kind == EventKind.FAILOVER and ev.service in host:
                 host[ev.service] = choices[ev.service].secondary or host[ev.service]
-            elif ev.kind is EventKind.FAILBACK and ev.service in host:
+            elif ev.kind == EventKind.FAILBACK and ev.service in host:
                 host[ev.service] = choices[ev.service].primary
-            elif ev.kind in _OUTAGE_KINDS:
-                outages.apply(ev)
-        down = outages.down_sites
+            else:
+                down_now.apply(ev)
+        down = down_now.sites
         for name in sorted(host):
             serving = host[name] not in down
             if name in open_ and (serving or open_[name][0] != host[name]):

@@ -25,11 +25,12 @@ import numpy as np
 import numpy.typing as npt
 
 from lgwan_sim.engine import (
+    AppliedEvent,
     BinRecord,
+    DownElements,
     EngineConfig,
     EventKind,
     Observer,
-    Outages,
     RunResult,
     TimelineEvent,
 )
@@ -171,28 +172,27 @@ def _file_digest(path: str) -> str:
 
 
 def failed_at(
-    topology: Topology, events: Iterable[TimelineEvent], until_s: float
+    topology: Topology, events: Iterable[AppliedEvent], until_s: float
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Links and sites down just before ``until_s``, replaying the timeline.
+    """Links and sites down just before ``until_s``, from the run's applied-event log.
 
-    The replay holds elements down exactly as the engine does (an element is down while any
-    event holds it down; a region event takes down every site in its prefectures or
-    circle); the links of a failed site count as failed too.
+    The log says what each outage event took down or brought back (an element is down while
+    any event holds it down; a region event takes down every site in its prefectures or
+    circle), so this is the engine's own view; the links of a failed site count as failed.
     """
-    outages = Outages(topology)
+    down = DownElements()
     for ev in events:
         if ev.at_s >= until_s:
             break
-        outages.apply(ev)
-    sites = outages.down_sites
-    by_site = {lk.id for s in sites for lk in topology.links_of_site(s)}
-    return tuple(sorted(outages.down_links | by_site)), tuple(sorted(sites))
+        down.apply(ev)
+    by_site = {lk.id for s in down.sites for lk in topology.links_of_site(s)}
+    return tuple(sorted(down.links | by_site)), tuple(sorted(down.sites))
 
 
 def _failed_by_bin(
-    topology: Topology, events: Sequence[TimelineEvent], n_bins: int, bin_s: float
+    topology: Topology, events: Sequence[AppliedEvent], n_bins: int, bin_s: float
 ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """:func:`failed_at` the end of every bin (replayed once per distinct event prefix)."""
+    """:func:`failed_at` the end of every bin (once per distinct prefix of the log)."""
     starts = [ev.at_s for ev in events]
     cache: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     out = []
@@ -233,7 +233,7 @@ def worst_moment(
 
 def cut_off_local_bodies(
     scenario: Scenario,
-    events: Sequence[TimelineEvent],
+    events: Sequence[AppliedEvent],
     until_s: float,
     failed_links: Iterable[str],
     failed_sites: Iterable[str],
@@ -249,9 +249,9 @@ def cut_off_local_bodies(
             break
         if ev.service in host:
             choice = next(c for c in scenario.services if c.name == ev.service)
-            if ev.kind is EventKind.FAILOVER and choice.secondary:
+            if ev.kind == EventKind.FAILOVER and choice.secondary:
                 host[choice.name] = choice.secondary
-            elif ev.kind is EventKind.FAILBACK:
+            elif ev.kind == EventKind.FAILBACK:
                 host[choice.name] = choice.primary
     down_sites = set(failed_sites)
     down_links = set(failed_links)
@@ -288,7 +288,7 @@ def cut_off_local_bodies(
 
 
 def _cut_off_in_bin(
-    scenario: Scenario, events: Sequence[TimelineEvent], b: int, bin_s: float
+    scenario: Scenario, events: Sequence[AppliedEvent], b: int, bin_s: float
 ) -> tuple[str, ...]:
     """The most local bodies cut off at any one time in bin ``b`` (the engine counts the
     largest number during a bin): the state after each event in it, and at its start."""
@@ -432,17 +432,20 @@ def _link_table(
 def summarise(
     scenario: Scenario,
     result: RunResult,
-    timeline: Sequence[TimelineEvent],
     config: EngineConfig | None = None,
     *,
     drops: DropsPerBin | None = None,
     links: Sequence[str] = (),
+    timeline: Sequence[TimelineEvent] = (),
 ) -> RunTables:
     """Condense a run into the summary and the series the files and plots show.
 
-    ``config`` is the engine's settings, recorded in ``summary.json`` so that two runs'
-    settings can be told apart from their results. ``drops`` is the observer that saw the
-    run's bins (for the drops over time); ``links`` the links whose day was asked for.
+    What was down when comes from the run's applied-event log (``result.events``), not from
+    the timeline. ``config`` is the engine's settings, recorded in ``summary.json`` so that
+    two runs' settings can be told apart from their results. ``drops`` is the observer that
+    saw the run's bins (for the drops over time); ``links`` the links whose day was asked for;
+    ``timeline`` the scheduled events, read only for the circles of radius outages the map
+    draws (the log names the sites a circle took down, not the circle).
     """
     n_bins = result.n_bins
     bin_s = result.bin_s
@@ -477,7 +480,7 @@ def summarise(
     )
     unreachable = np.asarray(result.unreachable_local_bodies, dtype=np.int64)
     max_util = util.max(axis=0) if util.size else np.zeros(n_bins)
-    failed_by_bin = _failed_by_bin(scenario.topology, timeline, n_bins, bin_s)
+    failed_by_bin = _failed_by_bin(scenario.topology, result.events, n_bins, bin_s)
     worst_bin = worst_moment(unreachable, max_util, [len(lk) + len(s) for lk, s in failed_by_bin])
     failed_links, failed_sites = failed_by_bin[worst_bin]
     map_values: dict[str, float] = {}
@@ -518,7 +521,7 @@ def summarise(
     for entry in services.values():
         for reason, n in entry["dropped"].items():
             dropped_total[reason] = dropped_total.get(reason, 0) + n
-    outages = tuple(service_outages(scenario, timeline))
+    outages = tuple(service_outages(scenario, result.events))
     peak_unreachable = int(unreachable.max(initial=0))
     peak_unreachable_bin = int(unreachable.argmax()) if unreachable.size else 0
     summary: dict[str, Any] = {
@@ -625,7 +628,7 @@ def summarise(
         link_ids=tuple(result.link_ids),
         utilisation=util,
         requested=requested,
-        cut_off=_cut_off_in_bin(scenario, timeline, worst_bin, bin_s),
+        cut_off=_cut_off_in_bin(scenario, result.events, worst_bin, bin_s),
         circles=circles_down(timeline, (worst_bin + 1) * bin_s),
     )
 

@@ -90,7 +90,7 @@ def run_scenario(
     )
     wall = time.perf_counter() - began
     tables = summarise(
-        scenario, result, inputs.timeline.events, inputs.config, drops=drops, links=links
+        scenario, result, inputs.config, drops=drops, links=links, timeline=inputs.timeline.events
     )
     log.info("scenario %s ran in %.2fs", scenario.name, wall)
     return RunOutcome(scenario=scenario, inputs=inputs, result=result, tables=tables, wall_s=wall)

@@ -57,12 +57,12 @@ def test_a_site_stays_down_while_a_shorter_region_outage_ends(
     unreachable = outcome.result.unreachable_local_bodies
     assert (unreachable[_bins(10.1, 14)] >= iwate_bodies).all()
     assert (unreachable[_bins(14 + 1 / 6, 24)] == 0).all()
-    timeline = outcome.inputs.timeline.events
+    applied = outcome.result.events
     # what the results say was down agrees with the engine
-    _, sites_13h = failed_at(national, timeline, 13 * HOUR)
+    _, sites_13h = failed_at(national, applied, 13 * HOUR)
     assert "pn-03" in sites_13h
     assert not set(sites_13h) - {"pn-03"}  # the other Iwate sites came back at +12 h
-    _, sites_15h = failed_at(national, timeline, 15 * HOUR)
+    _, sites_15h = failed_at(national, applied, 15 * HOUR)
     assert sites_15h == ()
     # events.csv names what each event changed: the region's return leaves pn-03 down
     by_kind = {(r["kind"], r["at_s"]): r for r in rows}
@@ -88,7 +88,7 @@ def test_two_cuts_of_one_line_end_with_the_last(write_scenario, tmp_path, nation
     unreachable = outcome.result.unreachable_local_bodies
     assert (unreachable[_bins(10.1, end_h)] == 1).all()
     assert (unreachable[_bins(end_h + 1 / 6, 24)] == 0).all()
-    links, _ = failed_at(national, outcome.inputs.timeline.events, (end_h - 0.5) * HOUR)
+    links, _ = failed_at(national, outcome.result.events, (end_h - 0.5) * HOUR)
     assert links == ("mun-03-001~pn-03",)
     ups = [r for r in rows if r["kind"] == "link_up"]
     assert [r["links"] for r in ups] == ["", "mun-03-001~pn-03"]

@@ -1,0 +1,41 @@
+"""The run's files say what the engine did: what was down comes from its applied-event log.
+
+An outage applied from outside (``Engine.apply``, as the control API will) is in no
+timeline, yet it is in the run's log; the summary's service outages, the worst moment's
+failed elements and ``failed_at`` must all see it.
+"""
+
+from __future__ import annotations
+
+from scenario_support import SMALL
+
+from lgwan_sim.engine import EventKind, TimelineEvent, build
+from lgwan_sim.scenario import engine_inputs, load_scenario
+from lgwan_sim.scenario._results import failed_at, summarise
+
+HALF_HOUR = 1800.0
+
+
+def test_an_outage_applied_from_outside_is_in_the_summary(write_scenario) -> None:
+    scenario = load_scenario(write_scenario(SMALL, "applied"))
+    inputs = engine_inputs(scenario)
+    engine = build(inputs)
+    engine.advance_to(HALF_HOUR)
+    # directory is served from dc-b; Osaka goes dark for ten minutes, announced by nobody
+    engine.apply(TimelineEvent(at_s=HALF_HOUR, kind=EventKind.SITE_DOWN, sites=("dc-b",)))
+    engine.apply(TimelineEvent(at_s=2400.0, kind=EventKind.SITE_UP, sites=("dc-b",)))
+    result = engine.finish()
+    assert not any(e.sites == ("dc-b",) for e in inputs.timeline.events)
+
+    tables = summarise(scenario, result, inputs.config)
+    spells = [
+        (o.service, o.host, o.from_s, o.until_s, o.local_bodies)
+        for o in tables.outages
+        if o.host == "dc-b"
+    ]
+    assert spells == [("directory", "dc-b", HALF_HOUR, 2400.0, ("m1", "m2"))]
+    assert failed_at(scenario.topology, result.events, 2000.0) == (
+        ("core~dc-b",),
+        ("dc-b",),
+    )
+    assert failed_at(scenario.topology, result.events, 2401.0) == ((), ())
