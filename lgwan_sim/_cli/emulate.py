@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import shutil
@@ -197,7 +198,7 @@ def emulate(
         for s, handler in old.items():
             signal.signal(s, handler)
     tables = summarise(sc, result, inputs.config, timeline=inputs.timeline.events)
-    tables.summary["emulation"] = {
+    emulation = {
         "speed": "max" if factor == math.inf else factor,
         "ended_at_s": result.duration_s,
         "wall_s": round(wall, 3),
@@ -213,6 +214,9 @@ def emulate(
         "replies_rejected_by_reason": dict(sorted(emu.e2e.rejected.items())),
         "faults": emu.fault_log,
     }
+    tables = dataclasses.replace(
+        tables, summary=dataclasses.replace(tables.summary, emulation=emulation)
+    )
     outcome = RunOutcome(scenario=sc, inputs=inputs, result=result, tables=tables, wall_s=wall)
     render = None
     if not no_plots:
@@ -232,13 +236,13 @@ def emulate(
     staging.rmdir()
     if trace:
         _write_trace(out / "trace.csv", emu.trace)
-    totals = tables.summary["totals"]
+    totals = tables.summary.totals
     st = emu.stats
     click.echo(
         f"{sc.name}: emulated {result.duration_s:.0f}s at "
-        f"{'max' if factor == math.inf else f'{factor:g}x'}: {totals['offered']} offered, "
-        f"{totals['delivered']} delivered, {totals['dropped_total']} dropped, "
-        f"{totals['in_flight']} in flight; {st.requests_to_services} requests to real services, "
+        f"{'max' if factor == math.inf else f'{factor:g}x'}: {totals.offered} offered, "
+        f"{totals.delivered} delivered, {totals.dropped_total} dropped, "
+        f"{totals.in_flight} in flight; {st.requests_to_services} requests to real services, "
         f"{st.requests_from_clients} from real clients; results in {out}"
     )
 

@@ -299,7 +299,7 @@ def run(
         + [f"--link={link}" for link in links]
         + (["--drain"] if drain else []),
     )
-    summary = outcome.tables.summary
+    summary = outcome.tables.summary.to_dict()
     totals = summary["totals"]
     if as_json:
         from lgwan_sim._cli._common import echo_json

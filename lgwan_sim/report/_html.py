@@ -204,7 +204,7 @@ def _sentence(tables: RunTables, spell: Mapping[str, Any]) -> str:
             for number, at, kind, note in events
         ]
         text += f" Events then: {_words(told)}."
-    elif tables.summary["engine"]["overloaded"] or "overload" in dict(spell["by_reason"]):
+    elif tables.summary.engine.overloaded or "overload" in dict(spell["by_reason"]):
         text += " No event caused it: the traffic itself was more than the network carries."
     return text
 
@@ -276,7 +276,7 @@ def _outages(summary: Mapping[str, Any], folder: Path) -> list[dict[str, Any]]:
 
 
 def _cards(tables: RunTables) -> list[dict[str, Any]]:
-    s = tables.summary
+    s = tables.summary.to_dict()
     totals = s["totals"]
     offered = totals["offered"]
 
@@ -382,7 +382,7 @@ def render_run_html(
     """The report of one run as a self-contained HTML page (PNGs from ``folder`` inlined)."""
     from lgwan_sim.scenario._results import ALL_LINKS_FILE
 
-    summary = tables.summary
+    summary = tables.summary.to_dict()
     numbers = iter(number for number, _, _, _ in event_marks(tables))
     events = [
         {**e, "number": None if e["kind"] == "converged" else next(numbers)} for e in tables.events

@@ -31,6 +31,7 @@ from lgwan_sim.scenario._model import (
 )
 from lgwan_sim.scenario._results import RunTables
 from lgwan_sim.scenario._runner import RunOutcome, run_scenario, write_run
+from lgwan_sim.scenario._summary import RunSummary
 from lgwan_sim.scenario._sweep import SweepResult, SweepRun, run_sweep, write_sweep
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "ProfileSpec",
     "Restore",
     "RunOutcome",
+    "RunSummary",
     "RunTables",
     "Scenario",
     "ScenarioEvent",

@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import hashlib
 import io
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,19 @@ from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
 from lgwan_sim.scenario._outages import ServiceOutage, service_outages
+from lgwan_sim.scenario._summary import (
+    EngineSummary,
+    LatencySummary,
+    LinkSummary,
+    OutageSummary,
+    RunSummary,
+    ScenarioSummary,
+    ServiceSummary,
+    Totals,
+    UnreachableSummary,
+    WorstMoment,
+    json_text,
+)
 
 __all__ = [
     "ALL_LINKS_FILE",
@@ -121,7 +133,8 @@ def fmt(value: object) -> str:
 class RunTables:
     """Everything the files and the report of one run are drawn from."""
 
-    summary: dict[str, Any]
+    summary: RunSummary
+    """The content of ``summary.json``, typed (``summary.to_json()`` is the file's text)."""
     start: datetime
     bin_s: float
     times_s: npt.NDArray[np.float64]
@@ -490,101 +503,101 @@ def summarise(
         value = float(at_worst[i])
         map_values[undirected] = max(map_values.get(undirected, 0.0), value)
 
-    services: dict[str, Any] = {}
+    services: dict[str, ServiceSummary] = {}
     for choice in scenario.services:
         stats = result.services[choice.name]
         hist = stats.latency
-        services[choice.name] = {
-            "title": choice.spec.title,
-            "primary": choice.primary,
-            "secondary": choice.secondary,
-            "callers": len(choice.callers),
-            "offered": stats.offered,
-            "delivered": stats.delivered,
-            "dropped": dict(sorted(stats.dropped.items())),
-            "dropped_total": stats.dropped_total,
-            "in_flight": stats.in_flight,
-            "delivered_ratio": rounded(stats.delivered / stats.offered) if stats.offered else None,
-            "latency_s": {
-                "mean": rounded(hist.mean),
-                "p50": rounded(hist.percentile(50)),
-                "p95": rounded(hist.percentile(95)),
-                "p99": rounded(hist.percentile(99)),
-            },
-            "slo_latency_s": choice.spec.slo_latency_s.value,
-            "slo_breaches": stats.slo_breaches,
-            "slo_breach_ratio": rounded(stats.slo_breaches / stats.delivered)
+        services[choice.name] = ServiceSummary(
+            title=choice.spec.title,
+            primary=choice.primary,
+            secondary=choice.secondary,
+            callers=len(choice.callers),
+            offered=stats.offered,
+            delivered=stats.delivered,
+            dropped=dict(sorted(stats.dropped.items())),
+            dropped_total=stats.dropped_total,
+            in_flight=stats.in_flight,
+            delivered_ratio=rounded(stats.delivered / stats.offered) if stats.offered else None,
+            latency_s=LatencySummary(
+                mean=rounded(hist.mean),
+                p50=rounded(hist.percentile(50)),
+                p95=rounded(hist.percentile(95)),
+                p99=rounded(hist.percentile(99)),
+            ),
+            slo_latency_s=choice.spec.slo_latency_s.value,
+            slo_breaches=stats.slo_breaches,
+            slo_breach_ratio=rounded(stats.slo_breaches / stats.delivered)
             if stats.delivered
             else None,
-        }
+        )
     dropped_total: dict[str, int] = {}
     for entry in services.values():
-        for reason, n in entry["dropped"].items():
+        for reason, n in entry.dropped.items():
             dropped_total[reason] = dropped_total.get(reason, 0) + n
     outages = tuple(service_outages(scenario, result.events))
     peak_unreachable = int(unreachable.max(initial=0))
     peak_unreachable_bin = int(unreachable.argmax()) if unreachable.size else 0
-    summary: dict[str, Any] = {
-        "scenario": {
-            "name": scenario.name,
-            "description": scenario.description,
-            "file": Path(scenario.file).name,
-            "file_sha256": _file_digest(scenario.file),
-            "topology": scenario.topology_ref,
-            "sites": len(scenario.topology.sites),
-            "links": len(scenario.topology.links),
-            "start": scenario.start.isoformat(),
-            "duration_s": scenario.duration_s,
-            "fidelity": scenario.fidelity.value,
-            "seed": scenario.seed,
-            "bin_s": bin_s,
-            "events": len(scenario.events),
-        },
-        "totals": {
-            "offered": sum(s["offered"] for s in services.values()),
-            "delivered": sum(s["delivered"] for s in services.values()),
-            "dropped": dict(sorted(dropped_total.items())),
-            "dropped_total": sum(dropped_total.values()),
-            "in_flight": sum(s["in_flight"] for s in services.values()),
-            "slo_breaches": sum(s["slo_breaches"] for s in services.values()),
-        },
-        "services": services,
-        "unreachable_local_bodies": {
-            "peak": peak_unreachable,
-            "peak_at": when(peak_unreachable_bin * bin_s),
-            "bins_with_any": int((unreachable > 0).sum()),
-        },
-        "service_outages": [
-            {
-                "service": o.service,
-                "host": o.host,
-                "from": when(o.from_s),
-                "until": when(o.until_s) if math.isfinite(o.until_s) else None,
-                "duration_s": min(o.until_s, scenario.duration_s) - o.from_s,
-                "local_bodies": len(o.local_bodies),
-            }
+    summary = RunSummary(
+        scenario=ScenarioSummary(
+            name=scenario.name,
+            description=scenario.description,
+            file=Path(scenario.file).name,
+            file_sha256=_file_digest(scenario.file),
+            topology=scenario.topology_ref,
+            sites=len(scenario.topology.sites),
+            links=len(scenario.topology.links),
+            start=scenario.start.isoformat(),
+            duration_s=scenario.duration_s,
+            fidelity=scenario.fidelity.value,
+            seed=scenario.seed,
+            bin_s=bin_s,
+            events=len(scenario.events),
+        ),
+        totals=Totals(
+            offered=sum(s.offered for s in services.values()),
+            delivered=sum(s.delivered for s in services.values()),
+            dropped=dict(sorted(dropped_total.items())),
+            dropped_total=sum(dropped_total.values()),
+            in_flight=sum(s.in_flight for s in services.values()),
+            slo_breaches=sum(s.slo_breaches for s in services.values()),
+        ),
+        services=services,
+        unreachable_local_bodies=UnreachableSummary(
+            peak=peak_unreachable,
+            peak_at=when(peak_unreachable_bin * bin_s),
+            bins_with_any=int((unreachable > 0).sum()),
+        ),
+        service_outages=tuple(
+            OutageSummary(
+                service=o.service,
+                host=o.host,
+                from_=when(o.from_s),
+                until=when(o.until_s) if math.isfinite(o.until_s) else None,
+                duration_s=min(o.until_s, scenario.duration_s) - o.from_s,
+                local_bodies=len(o.local_bodies),
+            )
             for o in outages
-        ],
-        "busiest_links": [by_id[lid] for lid in busiest],
-        "peak_link": None if peak_i is None else by_id[result.link_ids[peak_i]],
-        "requested_links": [by_id[lid] for lid in requested],
-        "worst_moment": {
-            "bin": worst_bin,
-            "at": when(worst_bin * bin_s),
-            "unreachable_local_bodies": int(unreachable[worst_bin]),
-            "max_link_utilisation": rounded(float(max_util[worst_bin])),
-            "failed_links": len(failed_links),
-            "failed_sites": len(failed_sites),
-        },
-        "engine": {
-            "overloaded": result.overloaded,
-            "overload_reason": result.overload_reason,
-            "stopped_at_s": result.stopped_at_s,
-            "series_sha256": result.digest(),
-            "settings": _settings(config),
-            "counters": dict(sorted(result.counters.items())),
-        },
-    }
+        ),
+        busiest_links=tuple(LinkSummary(**by_id[lid]) for lid in busiest),
+        peak_link=None if peak_i is None else LinkSummary(**by_id[result.link_ids[peak_i]]),
+        requested_links=tuple(LinkSummary(**by_id[lid]) for lid in requested),
+        worst_moment=WorstMoment(
+            bin=worst_bin,
+            at=when(worst_bin * bin_s),
+            unreachable_local_bodies=int(unreachable[worst_bin]),
+            max_link_utilisation=rounded(float(max_util[worst_bin])),
+            failed_links=len(failed_links),
+            failed_sites=len(failed_sites),
+        ),
+        engine=EngineSummary(
+            overloaded=result.overloaded,
+            overload_reason=result.overload_reason,
+            stopped_at_s=result.stopped_at_s,
+            series_sha256=result.digest(),
+            settings=_settings(config),
+            counters=dict(sorted(result.counters.items())),
+        ),
+    )
     events = tuple(
         {
             "at_s": fmt(e.at_s),
@@ -703,16 +716,13 @@ def _csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) ->
 
 
 def write_json(path: Path, doc: object) -> None:
-    path.write_text(
-        json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False) + "\n",
-        encoding="utf-8",
-    )
+    path.write_text(json_text(doc), encoding="utf-8")
 
 
 def write_tables(tables: RunTables, folder: Path) -> list[str]:
     """Write ``summary.json`` and the CSV files into ``folder``; return the file names."""
     t = tables
-    write_json(folder / "summary.json", t.summary)
+    (folder / "summary.json").write_text(t.summary.to_json(), encoding="utf-8")
     stamps = [t.time_of(float(s)).isoformat() for s in t.times_s]
     followed = [*t.busiest, *(lid for lid in t.requested if lid not in t.busiest)]
     index = {lid: i for i, lid in enumerate(t.link_ids)}

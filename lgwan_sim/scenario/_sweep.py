@@ -329,8 +329,8 @@ def run_point(
             ],
         )
     return {
-        "metrics": metrics_of(outcome.tables.summary),
-        "series_sha256": outcome.tables.summary["engine"]["series_sha256"],
+        "metrics": metrics_of(outcome.tables.summary.to_dict()),
+        "series_sha256": outcome.tables.summary.engine.series_sha256,
         "wall_s": time.perf_counter() - began,
     }
 

@@ -51,10 +51,10 @@ def test_the_estimate_matches_the_packets_and_hops_of_the_run(light: Path) -> No
     scenario = load_scenario(light)
     estimate = estimate_work(engine_inputs(scenario))
     outcome = run_scenario(scenario)
-    totals = outcome.tables.summary["totals"]
-    assert totals["dropped_total"] == 0  # nothing lost: the estimate is an exact expectation
+    totals = outcome.tables.summary.totals
+    assert totals.dropped_total == 0  # nothing lost: the estimate is an exact expectation
     counters = outcome.result.counters
-    assert estimate.exchanges == pytest.approx(totals["offered"], rel=0.05)
+    assert estimate.exchanges == pytest.approx(totals.offered, rel=0.05)
     assert estimate.packets == pytest.approx(counters["packets"], rel=0.05)
     assert estimate.packet_hops == pytest.approx(counters["packet_hops"], rel=0.05)
 

@@ -120,7 +120,7 @@ def test_the_colour_scale_shows_normal_loads_and_bands_overload() -> None:
 def test_the_worst_moment_rings_the_bodies_that_lost_a_service(small) -> None:
     # The small scenario's worst bin is the loss of dc-a at 10:00: both towns call its
     # mail relay, and it fails over only after detection and switchover.
-    assert small.tables.summary["worst_moment"]["at"].endswith("10:00:00+09:00")
+    assert small.tables.summary.worst_moment.at.endswith("10:00:00+09:00")
     assert small.tables.cut_off == ("m1", "m2")
 
 

@@ -39,3 +39,26 @@ def test_an_outage_applied_from_outside_is_in_the_summary(write_scenario) -> Non
         ("dc-b",),
     )
     assert failed_at(scenario.topology, result.events, 2401.0) == ((), ())
+    # the worst moment's cut-off local bodies (the map's marks) see it too
+    assert {"m1", "m2"} <= set(tables.cut_off)
+    assert tables.failed_sites == ("dc-b",)
+
+
+def test_the_typed_summary_is_the_file(write_scenario, tmp_path) -> None:
+    import dataclasses
+    import json
+
+    from lgwan_sim.scenario import run_scenario, write_run
+
+    outcome = run_scenario(load_scenario(write_scenario(SMALL, "typed")))
+    write_run(outcome, tmp_path / "out")
+    text = (tmp_path / "out" / "summary.json").read_text(encoding="utf-8")
+    summary = outcome.tables.summary
+    assert summary.to_json() == text
+    doc = json.loads(text)
+    assert "emulation" not in doc
+    assert doc["totals"]["offered"] == summary.totals.offered > 0
+    assert doc["peak_link"] == (summary.peak_link.to_dict() if summary.peak_link else None)
+    assert [e["link"] for e in doc["busiest_links"]] == [e.link for e in summary.busiest_links]
+    emulated = dataclasses.replace(summary, emulation={"speed": 1.0})
+    assert json.loads(emulated.to_json())["emulation"] == {"speed": 1.0}

@@ -72,7 +72,7 @@ def test_a_site_stays_down_while_a_shorter_region_outage_ends(
     assert by_kind[("site_up", str(int(14 * HOUR)))]["sites"] == "pn-03"
     # the Iwate traffic is lost for the whole four hours, not for two
     summary = outcome.tables.summary
-    assert summary["unreachable_local_bodies"]["bins_with_any"] >= 4 * HOUR / BIN_S
+    assert summary.unreachable_local_bodies.bins_with_any >= 4 * HOUR / BIN_S
 
 
 @pytest.mark.parametrize("inner", ["+12h", "+15h"])
@@ -94,7 +94,7 @@ def test_two_cuts_of_one_line_end_with_the_last(write_scenario, tmp_path, nation
     assert [r["links"] for r in ups] == ["", "mun-03-001~pn-03"]
     assert ups[1]["at_s"] == str(int(end_h * HOUR))
     # and the losses are those of one cut lasting from +10 h to the last restoration
-    drops = outcome.tables.summary["totals"]["dropped"]
+    drops = outcome.tables.summary.totals.dropped
     assert set(drops) <= {"link_failure", "no_route"}
     assert drops["no_route"] > 0
 
