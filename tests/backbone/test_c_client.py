@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
     load_der_public_key,
 )
-from wire_support import VECTORS_PATH, load_vectors
 
 from lgwan_sim.backbone import Command, Signer, decode, verify
+from tests.backbone.support import VECTORS_PATH, load_vectors
 
 pytestmark = pytest.mark.cclient
 

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from wire_support import load_vectors, private_key
 
 from lgwan_sim import backbone
+from tests.backbone.support import load_vectors, private_key
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
 VECTORS = load_vectors()

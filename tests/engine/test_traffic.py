@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from engine_support import MONDAY, demand, make_topology, one_way
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ import lgwan_sim.traffic
 from lgwan_sim.engine import LatencyHistogram, run
 from lgwan_sim.errors import InputError
 from lgwan_sim.traffic import JST, Profile, ServiceDemand, SizeDist, traffic_matrix
+from tests.engine.support import MONDAY, demand, make_topology, one_way
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from lgpki_support import SCRYPT_N
 
 from lgwan_sim.cli import main
 from lgwan_sim.lgpki import Pki, default_pki_dir
+from tests.lgpki.support import SCRYPT_N
 
 TOPOLOGY = """\
 name: tiny

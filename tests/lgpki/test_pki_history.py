@@ -15,10 +15,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from lgpki_support import CRL_AT, NOW, PASSPHRASE, World
 
 from lgwan_sim.cli import main
 from lgwan_sim.lgpki import Pki
+from tests.lgpki.support import CRL_AT, NOW, PASSPHRASE, World
 
 
 def _cli(pki: Pki, *args: str) -> int:

@@ -17,12 +17,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from lgpki_support import NOW, PASSPHRASE, World
-
 import lgwan_sim
 from lgwan_sim._files import TMP_PREFIX
 from lgwan_sim.cli import main
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo
+from tests.lgpki.support import NOW, PASSPHRASE, World
 
 CHUNK = 256
 SITES = 600
