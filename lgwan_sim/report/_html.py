@@ -40,7 +40,7 @@ def _e(value: object) -> str:
 
 
 def _cell(value: object, key: str | None = None, *, left: bool = False) -> str:
-    from lgwan_sim.scenario._results import fmt
+    from lgwan_sim.scenario import fmt
 
     attrs = ' class="l"' if left else ""
     if key is not None:
@@ -57,7 +57,7 @@ def _table(header: Sequence[str], rows: Iterable[str], *, left_cols: int = 1) ->
 
 
 def _card(label: str, value: object, key: str) -> str:
-    from lgwan_sim.scenario._results import fmt
+    from lgwan_sim.scenario import fmt
 
     return (
         f'<div class="card"><div class="v" data-key="{_e(key)}">{_e(fmt(value))}</div>'

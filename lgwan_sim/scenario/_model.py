@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lgwan_sim.engine import Fidelity
 from lgwan_sim.network import Topology
-from lgwan_sim.scenario._catalogue import ServiceSpec
+from lgwan_sim.traffic import ServiceSpec
 
 __all__ = [
     "Edit",

@@ -136,14 +136,12 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     ``lgwan-sim sweep`` (``sweep.json``) holding nothing else is replaced.
     """
     if out.exists() and not out.is_dir():
-        raise ScenarioError(
-            "the output path is a file, not a folder", field="--out", value=str(out)
-        )
+        raise ScenarioError("the output path is a file, not a folder", field="out", value=str(out))
     why = _protected(out)
     if why is not None:
         raise ScenarioError(
             f"refusing to write results into {why}; name a folder of its own",
-            field="--out",
+            field="out",
             value=str(out),
         )
     if not out.is_dir() or not any(out.iterdir()):
@@ -151,7 +149,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     if not overwrite:
         raise ScenarioError(
             "the output folder exists and is not empty (pass --overwrite to replace it)",
-            field="--out",
+            field="out",
             value=str(out),
         )
     foreign = _foreign_entries(out)
@@ -159,7 +157,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
         raise ScenarioError(
             "--overwrite replaces only an empty folder or an earlier lgwan-sim run or sweep "
             "(run.json or sweep.json), and this folder holds neither",
-            field="--out",
+            field="out",
             value=str(out),
         )
     if foreign:
@@ -168,7 +166,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
         )
         raise ScenarioError(
             f"--overwrite refused: besides an earlier lgwan-sim result this folder holds {shown}",
-            field="--out",
+            field="out",
             value=str(out),
         )
 

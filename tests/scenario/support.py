@@ -1,4 +1,4 @@
-"""Shared test data for the scenario tests (imported by name; tests/ has no packages)."""
+"""Shared test data for the scenario tests (``from tests.scenario.support import SMALL``)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lgwan_sim.scenario import load_scenario
-from lgwan_sim.scenario._catalogue import load_catalogue
+from lgwan_sim.traffic import load_catalogue
 from tests.scenario.support import SMALL
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
