@@ -101,9 +101,3 @@ def test_every_command_and_error_code_is_documented():
 def test_the_python_example_runs():
     code = _block_after("## 15. In Python")
     exec(compile(code, "docs/protocol.md", "exec"), {})
-
-
-def test_all_is_sorted_and_complete():
-    public = sorted(n for n in vars(backbone) if not n.startswith("_"))
-    assert sorted(backbone.__all__) == public
-    assert len(set(backbone.__all__)) == len(backbone.__all__)

@@ -117,8 +117,3 @@ def test_histogram_percentiles_are_within_one_percent(values, p):
     bulk = LatencyHistogram()
     bulk.add_many(np.asarray(values), np.ones(len(values)))
     assert bulk.percentile(p) == pytest.approx(hist.percentile(p))
-
-
-def test_traffic_all_is_complete():
-    names = sorted(n for n in vars(lgwan_sim.traffic) if not n.startswith("_"))
-    assert sorted(lgwan_sim.traffic.__all__) == names
