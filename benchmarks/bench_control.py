@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests" / "backbone"), str(HERE.parent)]
-
-from emulator_support import small_scenario  # noqa: E402
+sys.path.insert(0, str(HERE.parent))
 
 from lgwan_sim.backbone import Control  # noqa: E402
 from lgwan_sim.backbone.pytest_plugin import start_emulator  # noqa: E402
+from tests.backbone.support import small_scenario  # noqa: E402
 
 
 def rank(values: list[float], p: float) -> float:

@@ -25,13 +25,12 @@ from pathlib import Path
 import zmq
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "tests" / "backbone"), str(HERE.parent)]
-
-from emulator_support import small_scenario  # noqa: E402
-from test_wire_fuzz import _VALID, _mutate  # noqa: E402
+sys.path.insert(0, str(HERE.parent))
 
 from lgwan_sim.backbone import Client, Endpoints, Service, Testbed, decode  # noqa: E402
 from lgwan_sim.backbone.pytest_plugin import start_emulator  # noqa: E402
+from tests.backbone.support import small_scenario  # noqa: E402
+from tests.backbone.test_wire_fuzz import _VALID, _mutate  # noqa: E402
 
 
 def rss_kib(pid: int) -> int:

@@ -6,6 +6,7 @@
      ├── InputError (ValueError)          bad user input: a file, field and value
      │    ├── TopologyError               a topology or roster file is malformed
      │    └── ScenarioError               a scenario file is malformed
+     │         └── SettingError           a value set at a scenario path is refused
      ├── UnknownSiteError (KeyError)      a site id that the topology does not have
      ├── NoRouteError                     no path between two sites
      ├── EngineError                      the simulation cannot go on (e.g. sustained overload)
@@ -14,12 +15,17 @@
           └── VerificationError           a certificate, CRL or message did not verify
 
 The command line maps every ``LgwanSimError`` to one line on stderr and exit code 2.
+Errors name the library's own fields (``out``, ``services.eltax.multiplier``), never a
+command-line option; the command line puts its option in their place
+(:meth:`InputError.naming`) when the value came from one.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Self
 
 __all__ = [
     "AccountingError",
@@ -30,6 +36,7 @@ __all__ = [
     "NoRouteError",
     "PkiError",
     "ScenarioError",
+    "SettingError",
     "TopologyError",
     "UnknownSiteError",
     "VerificationError",
@@ -86,6 +93,14 @@ class InputError(LgwanSimError, ValueError):
         text = message if value is None else f"{message} (got {value!r})"
         super().__init__(f"{prefix}: {text}" if prefix else text)
 
+    def naming(self, field: str) -> Self:
+        """The same error with ``field`` in place of its own (e.g. an option for ``out``)."""
+        named = copy.copy(self)
+        InputError.__init__(
+            named, self.reason, file=self.file, line=self.line, field=field, value=self.value
+        )
+        return named
+
 
 class TopologyError(InputError):
     """A topology, roster or site/link definition is malformed."""
@@ -93,6 +108,27 @@ class TopologyError(InputError):
 
 class ScenarioError(InputError):
     """A scenario file is malformed or refers to something that does not exist."""
+
+
+class SettingError(ScenarioError):
+    """Values set at scenario paths (``services.eltax.multiplier=x``) that the scenario refuses.
+
+    ``field`` is the settings to blame as ``path=value`` (several: comma-separated), and
+    ``settings`` holds them as ``(path, value)`` pairs.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        settings: tuple[tuple[str, object], ...] = (),
+        file: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        value: object = None,
+    ) -> None:
+        super().__init__(message, file=file, line=line, field=field, value=value)
+        self.settings = settings
 
 
 class UnknownSiteError(LgwanSimError, KeyError):

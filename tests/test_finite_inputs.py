@@ -9,16 +9,17 @@ traceback, overflowed, or ran to the end with a meaningless figure.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from lgwan_sim._resources import bundled_dir
-from lgwan_sim.cli import main
 from lgwan_sim.errors import InputError, TopologyError
 from lgwan_sim.lgpki import default_pki_dir
 from lgwan_sim.network import build_national
 from lgwan_sim.network._national import national_spec_path
+from tests.support import CliResult
 
 PACKET_ZOOM = (bundled_dir("scenarios") / "packet-zoom.yaml").read_text(encoding="utf-8")
 ASP_LINE = '{a: core, b: dc-a, capacity_bps: 1.0e+9, basis: "assumption: 1 Gbit/s ASP line"}'
@@ -76,13 +77,10 @@ def _line_of(text: str, fragment: str) -> int:
     return text.count("\n", 0, end) + 1
 
 
-def _run_fails_cleanly(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
-) -> list[str]:
+def _run_fails_cleanly(tmp_path: Path, cli: Callable[..., CliResult], args: list[str]) -> list[str]:
     """Run the command; assert exit 2, nothing on stdout, nothing written; the stderr lines."""
     before = sorted(tmp_path.rglob("*"))
-    code = main(args)
-    out, err = capsys.readouterr()
+    code, out, err = cli(*args)
     assert code == 2, err
     assert out == ""
     assert sorted(tmp_path.rglob("*")) == before, "something was written"
@@ -95,7 +93,7 @@ def _run_fails_cleanly(
 @pytest.mark.parametrize("case", list(SCENARIO_CASES), ids=list(SCENARIO_CASES))
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_a_bad_number_in_a_scenario_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, command: str
+    tmp_path: Path, cli: Callable[..., CliResult], case: str, command: str
 ) -> None:
     old, new, field = SCENARIO_CASES[case]
     assert old in PACKET_ZOOM
@@ -105,7 +103,7 @@ def test_a_bad_number_in_a_scenario_is_one_line_and_exit_2(
     args = [command, str(path)]
     if command == "run":
         args += ["--out", str(tmp_path / "out"), "--fidelity", "analytic", "--no-plots"]
-    (line,) = _run_fails_cleanly(tmp_path, capsys, args)
+    (line,) = _run_fails_cleanly(tmp_path, cli, args)
     assert line.startswith(f"lgwan-sim: error: {path}:{_line_of(text, new)}: {field}: "), line
     assert "(got " in line
 
@@ -132,7 +130,7 @@ links:
 )
 @pytest.mark.parametrize("command", ["topology", "run"])
 def test_a_bad_number_in_a_topology_file_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], new: str, field: str, command: str
+    tmp_path: Path, cli: Callable[..., CliResult], new: str, field: str, command: str
 ) -> None:
     text = TOPOLOGY.replace("capacity_bps: 1.0e+8}", new)
     topo = tmp_path / "two.yaml"
@@ -148,7 +146,7 @@ def test_a_bad_number_in_a_topology_file_is_one_line_and_exit_2(
             encoding="utf-8",
         )
         args = ["run", str(scenario), "--out", str(tmp_path / "out"), "--no-plots"]
-    (line,) = _run_fails_cleanly(tmp_path, capsys, args)
+    (line,) = _run_fails_cleanly(tmp_path, cli, args)
     assert line.startswith(f"lgwan-sim: error: {topo}:6: {field}: "), line
     assert "(got " in line
 
@@ -163,7 +161,7 @@ def test_a_bad_number_in_a_topology_file_is_one_line_and_exit_2(
     ],
 )
 def test_a_bad_number_in_a_service_file_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, field: str
+    tmp_path: Path, cli: Callable[..., CliResult], old: str, new: str, field: str
 ) -> None:
     catalogue = tmp_path / "services"
     shutil.copytree(bundled_dir("services"), catalogue)
@@ -178,7 +176,7 @@ def test_a_bad_number_in_a_service_file_is_one_line_and_exit_2(
         "duration: 1h\nseed: 1\n",
         encoding="utf-8",
     )
-    (line,) = _run_fails_cleanly(tmp_path, capsys, ["validate", str(scenario)])
+    (line,) = _run_fails_cleanly(tmp_path, cli, ["validate", str(scenario)])
     assert line.startswith(f"lgwan-sim: error: {service}:{_line_of(text, new.strip())}: "), line
     assert f"{field}: " in line
     assert "(got " in line
@@ -195,7 +193,7 @@ def test_a_bad_number_in_a_service_file_is_one_line_and_exit_2(
 )
 def test_a_bad_number_in_a_pki_file_is_one_line_and_exit_2(
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Callable[..., CliResult],
     file: str,
     old: str,
     new: str,
@@ -216,7 +214,7 @@ def test_a_bad_number_in_a_pki_file_is_one_line_and_exit_2(
         args += ["migrate", "--plan", str(target)]
     else:
         args += ["init", "--pki-dir", str(folder)]
-    (line,) = _run_fails_cleanly(tmp_path, capsys, args)
+    (line,) = _run_fails_cleanly(tmp_path, cli, args)
     assert line.startswith(f"lgwan-sim: error: {target}:{_line_of(text, new)}: {field}: "), line
     assert "(got " in line
 
@@ -246,12 +244,10 @@ def test_a_bad_number_in_national_yaml_is_one_error_naming_its_line(
     assert "\n" not in str(info.value)
 
 
-def test_a_50000_deep_nesting_names_its_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_50000_deep_nesting_names_its_line(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("name: deep\n\nsites: " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
-    (line,) = _run_fails_cleanly(tmp_path, capsys, ["topology", "summary", "--topology", str(path)])
+    (line,) = _run_fails_cleanly(tmp_path, cli, ["topology", "summary", "--topology", str(path)])
     assert line.startswith(f"lgwan-sim: error: {path}:3: invalid YAML: nested more than "), line
 
 

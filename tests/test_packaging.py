@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import site
 import subprocess
@@ -14,23 +13,6 @@ import click
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.mark.parametrize(
-    "module", ["lgwan_sim.errors", "lgwan_sim.lgpki", "lgwan_sim.network", "lgwan_sim.report"]
-)
-def test_all_is_sorted_and_complete(module: str) -> None:
-    mod = importlib.import_module(module)
-    public = sorted(
-        n
-        for n, v in vars(mod).items()
-        if not n.startswith("_")
-        and getattr(v, "__module__", module).startswith("lgwan_sim")
-        and not isinstance(v, type(sys))
-    )
-    assert len(set(mod.__all__)) == len(mod.__all__)  # order is ruff's (RUF022)
-    assert set(public) <= set(mod.__all__)
-    assert [n for n in mod.__all__ if not hasattr(mod, n)] == []  # star-import would fail
 
 
 @pytest.mark.slow

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from lgwan_sim._fields import Fields
 from lgwan_sim._yaml import LineDict, Reader, load_yaml
 from lgwan_sim.errors import InputError, ScenarioError, TopologyError
-from lgwan_sim.scenario._fields import Fields
 
 DOC = """\
 name: demo

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
 
+from lgwan_sim.errors import InputError, SettingError
 from lgwan_sim.network import ROSTER_COLUMNS, Topology, build_national, load_topology
 
 __all__ = [
     "echo_json",
+    "options_named",
     "out_option",
     "plural",
     "topology_from_options",
@@ -99,6 +102,28 @@ def out_option(
         return cast(F, decorated)
 
     return decorate
+
+
+@contextlib.contextmanager
+def options_named(*, settings: str | None = None, **fields: str) -> Iterator[None]:
+    """Errors the library raises about a value an option gave name the option instead.
+
+    The library names its own fields: ``options_named(out="--out")`` turns its error about
+    ``out`` into one about ``--out``, and ``settings="--set"`` a
+    :class:`~lgwan_sim.errors.SettingError` about ``services.x.multiplier=2`` into one about
+    ``--set services.x.multiplier=2``. Other errors pass unchanged.
+    """
+    try:
+        yield
+    except SettingError as exc:
+        if settings is None:
+            raise
+        raise exc.naming(f"{settings} {exc.field}") from None
+    except InputError as exc:
+        option = fields.get(exc.field or "")
+        if option is None:
+            raise
+        raise exc.naming(option) from None
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

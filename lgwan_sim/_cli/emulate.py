@@ -108,12 +108,16 @@ def emulate(
     until SIGINT or SIGTERM; then writes the outputs of `run` into OUT, with what was in
     flight counted, and prints a one-line summary.
     """
-    from lgwan_sim.backbone._emulator import Emulator, service_hosts
-    from lgwan_sim.backbone._testbed import Testbed
+    from lgwan_sim.backbone import Emulator, Testbed, service_hosts
     from lgwan_sim.lgpki import SiteInfo
-    from lgwan_sim.scenario._build import engine_inputs
-    from lgwan_sim.scenario._results import summarise, write_json
-    from lgwan_sim.scenario._runner import RunOutcome, check_out_dir, write_run
+    from lgwan_sim.scenario import (
+        RunOutcome,
+        check_out_dir,
+        engine_inputs,
+        summarise,
+        write_json,
+        write_run,
+    )
 
     factor = _speed(speed)
     path = resolve_scenario(scenario)
@@ -159,7 +163,7 @@ def emulate(
     if not no_control:
         import secrets
 
-        from lgwan_sim.backbone._control import ControlServer
+        from lgwan_sim.backbone import ControlServer
 
         token = (
             None if control_host in ("127.0.0.1", "localhost", "::1") else secrets.token_urlsafe(24)
@@ -282,7 +286,7 @@ def _write_trace(path: Path, rows: list[dict[str, Any]]) -> None:
 @click.option("--site", help="Where to serve (default: the service's primary host).")
 def serve(service: str, endpoints_file: Path, site: str | None) -> None:
     """Run the reference implementation of SERVICE (directory, eltax) as a real program."""
-    from lgwan_sim.backbone._services import reference_service
+    from lgwan_sim.backbone import reference_service
 
     program = reference_service(service)
     data = (
@@ -311,7 +315,7 @@ def fault() -> None:
 
 
 def _control(endpoints_file: Path) -> Any:
-    from lgwan_sim.backbone._control import Control
+    from lgwan_sim.backbone import Control
 
     if not endpoints_file.is_file():
         raise InputError("no such file", field="--endpoints", value=str(endpoints_file))
@@ -337,7 +341,7 @@ def fault_add(name: str, spec: str, endpoints_file: Path) -> None:
         body = json.loads(spec)
     except ValueError as exc:
         raise InputError(f"not JSON ({exc})", field="SPEC", value=spec) from None
-    from lgwan_sim.backbone._control import ControlError
+    from lgwan_sim.backbone import ControlError
 
     try:
         made = _control(endpoints_file).put(name, **body) if isinstance(body, dict) else None
@@ -361,7 +365,7 @@ def fault_list(endpoints_file: Path) -> None:
 @_ENDPOINTS
 def fault_rm(name: str, endpoints_file: Path) -> None:
     """Remove fault NAME (a network fault's restoration is applied now)."""
-    from lgwan_sim.backbone._control import ControlError
+    from lgwan_sim.backbone import ControlError
 
     try:
         _control(endpoints_file).delete(name)

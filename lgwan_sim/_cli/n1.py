@@ -61,19 +61,18 @@ def n1(
     breach (n1_cases.csv, n1_worst_links.csv, n1_unreachable.csv, n1.json), plots and
     report.html to -o/--out.
     """
-    from lgwan_sim._cli._common import warn_on_stderr
+    from lgwan_sim._cli._common import options_named, warn_on_stderr
     from lgwan_sim._cli._progress import count_progress_for
-    from lgwan_sim._cli.scenario import resolve_scenario
-    from lgwan_sim.scenario._n1 import events_note, run_n1, write_n1
-    from lgwan_sim.scenario._runner import check_out_dir
-    from lgwan_sim.scenario._sweep import load_with_settings, parse_set
+    from lgwan_sim._cli.scenario import parse_set, resolve_scenario
+    from lgwan_sim.scenario import check_out_dir, events_note, load_with_settings, run_n1, write_n1
 
     if scheduler is not None and workers is not None:
         raise click.UsageError("--workers applies to the local cluster, not with --scheduler")
     path = resolve_scenario(scenario)
     params = tuple((p, values[0]) for p, values in parse_set(settings, single=True))
-    sc = load_with_settings(path, params)
-    check_out_dir(out.absolute(), overwrite=overwrite)
+    with options_named(out="--out", settings="--set"):
+        sc = load_with_settings(path, params)
+        check_out_dir(out.absolute(), overwrite=overwrite)
     note = events_note(sc)
     if note is not None:
         warn_on_stderr(note)
@@ -94,10 +93,11 @@ def n1(
         )
     render = None
     if not no_plots:
-        from lgwan_sim.report._n1 import write_n1_report
+        from lgwan_sim.report import write_n1_report
 
         render = write_n1_report
-    write_n1(result, out, render=render, overwrite=overwrite)
+    with options_named(out="--out"):
+        write_n1(result, out, render=render, overwrite=overwrite)
     cut = sum(1 for i in result.impacts if i.unreachable)
     breach = sum(1 for i in result.impacts if i.kind != "none" and i.breaches)
     over = sum(1 for i in result.impacts if i.peak_utilisation > 1.0)

@@ -35,6 +35,7 @@ from lgwan_sim._files import atomic_write
 from lgwan_sim._time import parse_moment
 from lgwan_sim.errors import InputError, PkiError, UnknownSiteError, VerificationError
 from lgwan_sim.lgpki import (
+    REVOCATION_REASONS,
     CertKind,
     IssuedCertificate,
     KeyType,
@@ -47,8 +48,6 @@ from lgwan_sim.lgpki import (
     run_migration,
     verifier_from_store,
 )
-from lgwan_sim.lgpki._ca import REVOCATION_REASONS
-from lgwan_sim.lgpki._message import _MAGIC as MESSAGE_MAGIC
 
 __all__ = ["commands", "pki"]
 
@@ -555,7 +554,7 @@ def verify_cmd(
             f" ({plural(path.length, 'certificate')})"
         )
         return
-    if not data.startswith(MESSAGE_MAGIC):
+    if not SignedMessage.recognise(data):
         raise InputError("neither a PEM certificate nor an lgwan-sim signed message", file=file)
     try:
         message = SignedMessage.from_bytes(data)

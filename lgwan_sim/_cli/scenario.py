@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from lgwan_sim._cli._common import out_option, plural
+from lgwan_sim._cli._common import options_named, out_option, plural
 from lgwan_sim._cli._progress import progress_for
 from lgwan_sim.errors import ScenarioError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from lgwan_sim.scenario import Scenario
 
 __all__ = ["commands"]
@@ -61,7 +63,7 @@ def validate(scenario: str, settings: tuple[str, ...], as_json: bool) -> None:
     (file:line, field, value) and exits 2.
     """
     from lgwan_sim._cli._common import echo_json
-    from lgwan_sim.scenario._fields import format_duration
+    from lgwan_sim._fields import format_duration
 
     sc = _load(resolve_scenario(scenario), settings)
     rows: list[dict[str, Any]] = [
@@ -121,14 +123,55 @@ def _load(
 
     ``--drain`` is the change ``engine.drain=true``.
     """
-    from lgwan_sim.scenario._sweep import load_with_settings, parse_set
+    from lgwan_sim.scenario import load_with_settings
 
     params: list[tuple[str, object]] = [
         (p, values[0]) for p, values in parse_set(settings, single=True)
     ]
     if drain:
         params.append(("engine.drain", True))
-    return load_with_settings(path, params, **options)
+    with options_named(settings="--set"):
+        return load_with_settings(path, params, **options)
+
+
+def parse_set(
+    items: Sequence[str], *, single: bool = False
+) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    """``--set`` items: ``["a.b=1,2", "c=x"]`` -> ``(("a.b", (1, 2)), ("c", ("x",)))``, typed.
+
+    With ``single`` (``run --set``) each item holds one value, taken whole: a YAML list or
+    mapping such as ``only_services=[eltax, konbini]`` is one value, ``a=1,2`` an error.
+    """
+    from lgwan_sim.scenario import parse_override_value
+
+    grid: list[tuple[str, tuple[object, ...]]] = []
+    seen: set[str] = set()
+    for item in items:
+        path, sep, values = item.partition("=")
+        path = path.strip()
+        if not sep or not path or not values.strip():
+            example = "=2" if single else "=1,2,4"
+            raise ScenarioError(
+                f"--set needs PATH={'VALUE' if single else 'V1,V2,...'} "
+                f"(e.g. services.eltax.multiplier{example})",
+                field="--set",
+                value=item,
+            )
+        if path in seen:
+            raise ScenarioError("the same PATH is given twice", field="--set", value=path)
+        seen.add(path)
+        text = values.strip()
+        if single:
+            if "," in text and not text.startswith(("[", "{")):
+                raise ScenarioError(
+                    "--set takes one value in run (lgwan-sim sweep tries several)",
+                    field="--set",
+                    value=item,
+                )
+            grid.append((path, (parse_override_value(text),)))
+            continue
+        grid.append((path, tuple(parse_override_value(v.strip()) for v in values.split(","))))
+    return tuple(grid)
 
 
 @click.group("scenarios")
@@ -264,18 +307,18 @@ def run(
     quiet: bool,
 ) -> None:
     """Run a scenario and write summary.json, CSV series, plots and report.html to -o/--out."""
-    from lgwan_sim.scenario._runner import check_out_dir, run_scenario, write_run
+    from lgwan_sim.scenario import check_out_dir, run_scenario, write_run
 
     path = resolve_scenario(scenario)
     sc = _load(path, settings, fidelity=fidelity, seed=seed, drain=drain)
-    check_out_dir(out.absolute(), overwrite=overwrite)
-    from lgwan_sim.scenario._results import resolve_links
+    with options_named(out="--out", links="--link"):
+        check_out_dir(out.absolute(), overwrite=overwrite)
+        from lgwan_sim.scenario import resolve_links
 
-    resolve_links(sc.topology, links)
+        resolve_links(sc.topology, links)
     if sc.fidelity == "packet":
         from lgwan_sim._cli._common import warn_on_stderr
-        from lgwan_sim.scenario._build import engine_inputs
-        from lgwan_sim.scenario._estimate import long_run_warning
+        from lgwan_sim.scenario import engine_inputs, long_run_warning
 
         slow = long_run_warning(engine_inputs(sc))
         if slow is not None:
@@ -287,18 +330,19 @@ def run(
         from lgwan_sim.report import write_run_report
 
         render = write_run_report
-    write_run(
-        outcome,
-        out,
-        render=render,
-        overwrite=overwrite,
-        command=["lgwan-sim", "run", scenario, "--out", str(out)]
-        + [f"--set={item}" for item in settings]
-        + ([f"--fidelity={fidelity}"] if fidelity else [])
-        + ([f"--seed={seed}"] if seed is not None else [])
-        + [f"--link={link}" for link in links]
-        + (["--drain"] if drain else []),
-    )
+    with options_named(out="--out"):
+        write_run(
+            outcome,
+            out,
+            render=render,
+            overwrite=overwrite,
+            command=["lgwan-sim", "run", scenario, "--out", str(out)]
+            + [f"--set={item}" for item in settings]
+            + ([f"--fidelity={fidelity}"] if fidelity else [])
+            + ([f"--seed={seed}"] if seed is not None else [])
+            + [f"--link={link}" for link in links]
+            + (["--drain"] if drain else []),
+        )
     summary = outcome.tables.summary.to_dict()
     totals = summary["totals"]
     if as_json:
@@ -332,13 +376,12 @@ def compare(run_a: Path, run_b: Path, as_json: bool, show_all: bool) -> None:
     """Compare two run folders side by side: totals, services, reachability, busiest links."""
     import json
 
-    from lgwan_sim.scenario._compare import compare_notes, compare_runs
-    from lgwan_sim.scenario._results import fmt
+    from lgwan_sim.scenario import compare_notes, compare_runs, fmt
 
     rows = compare_runs(run_a, run_b)
     notes = compare_notes(rows)
     from lgwan_sim._cli._common import warn_on_stderr
-    from lgwan_sim.scenario._compare import fidelity_warning
+    from lgwan_sim.scenario import fidelity_warning
 
     warning = fidelity_warning(rows)
     if warning is not None:
@@ -418,18 +461,26 @@ def sweep(
     and the report; the other runs are kept).
     """
     from lgwan_sim.report import write_sweep_report
-    from lgwan_sim.scenario import _sweep, load_scenario
-    from lgwan_sim.scenario._runner import check_out_dir
-    from lgwan_sim.scenario._sweep import parse_set, run_sweep, sweep_points, write_sweep
+    from lgwan_sim.scenario import (
+        check_grid,
+        check_out_dir,
+        identical_replications,
+        load_scenario,
+        run_sweep,
+        show_params,
+        sweep_points,
+        write_sweep,
+    )
 
     if scheduler is not None and workers is not None:
         raise click.UsageError("--workers applies to the local cluster, not with --scheduler")
     path = resolve_scenario(scenario)
     base = load_scenario(path, fidelity=fidelity, seed=seed)
     grid = parse_set(settings)
-    check_out_dir(out.absolute(), overwrite=overwrite)
-    _sweep.check_grid(path, grid, base_seed=base.seed, fidelity=fidelity)
-    total = len(sweep_points(grid, replications=replications, base_seed=base.seed))
+    with options_named(out="--out", settings="--set", replications="--replications"):
+        check_out_dir(out.absolute(), overwrite=overwrite)
+        check_grid(path, grid, base_seed=base.seed, fidelity=fidelity)
+        total = len(sweep_points(grid, replications=replications, base_seed=base.seed))
 
     import shutil
     import tempfile
@@ -460,11 +511,12 @@ def sweep(
                 on_done=lambda _run: bar.advance(task),
                 keep_runs_in=kept,
             )
-        write_sweep(result, out, render=write_sweep_report, overwrite=overwrite, kept_runs=kept)
+        with options_named(out="--out"):
+            write_sweep(result, out, render=write_sweep_report, overwrite=overwrite, kept_runs=kept)
     finally:
         if kept is not None and kept.exists():
             shutil.rmtree(kept, ignore_errors=True)
-    if replications > 1 and _sweep.identical_replications(result):
+    if replications > 1 and identical_replications(result):
         from lgwan_sim._cli._common import warn_on_stderr
 
         which = fidelity or base.fidelity.value
@@ -479,7 +531,7 @@ def sweep(
     for failed in result.failed:
         click.echo(
             f"lgwan-sim: run {failed.point.index} failed "
-            f"({_sweep.show_params(failed.point.params)}, seed {failed.point.seed}): "
+            f"({show_params(failed.point.params)}, seed {failed.point.seed}): "
             f"{failed.error}",
             err=True,
         )

@@ -17,6 +17,7 @@
 from lgwan_sim.backbone._control import Control, ControlError, ControlServer, EventStream
 from lgwan_sim.backbone._emulator import Emulator, EmulatorStats, service_hosts
 from lgwan_sim.backbone._sdk import Client, EmulatorError, Endpoints, Reply, Request, Service
+from lgwan_sim.backbone._services import reference_service
 from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Identity, KeyRegistry, Testbed
 from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import (
@@ -90,6 +91,7 @@ __all__ = [
     "encode_delivery",
     "encode_header",
     "peek_src",
+    "reference_service",
     "seal",
     "service_hosts",
     "signed_bytes",

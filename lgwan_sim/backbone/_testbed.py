@@ -36,13 +36,13 @@ from lgwan_sim.lgpki import (
     KeyType,
     MessageVerifier,
     Pki,
+    PrivateKey,
     SiteInfo,
     generate_key,
     load_migration_plan,
     spki_sha256,
     verifier_from_repository,
 )
-from lgwan_sim.lgpki._crypto import PrivateKey
 
 __all__ = ["EMULATOR", "Credentials", "Identity", "KeyRegistry", "Testbed"]
 

@@ -35,8 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from lgwan_sim.errors import LgwanSimError, PkiError, VerificationError
-from lgwan_sim.lgpki import spki_sha256
-from lgwan_sim.lgpki._crypto import PrivateKey, PublicKey
+from lgwan_sim.lgpki import PrivateKey, PublicKey, spki_sha256
 
 __all__ = [
     "DELIMITER",

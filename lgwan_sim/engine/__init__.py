@@ -20,7 +20,7 @@ from lgwan_sim.engine._endpoint import (
     Reply,
 )
 from lgwan_sim.engine._metrics import LatencyHistogram, ServiceStats
-from lgwan_sim.engine._n1 import N1Case, N1Impact, N1Study, n1_cases
+from lgwan_sim.engine._n1 import N1Case, N1Impact, N1Study, case_of, n1_cases
 from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Reservoir, Steppable
 from lgwan_sim.engine._results import AppliedEvent, DownElements, RunResult
 from lgwan_sim.engine._run import Engine, build, run
@@ -70,6 +70,7 @@ __all__ = [
     "Timeline",
     "TimelineEvent",
     "build",
+    "case_of",
     "max_min_rates",
     "n1_cases",
     "n1_sweep",

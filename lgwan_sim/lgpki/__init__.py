@@ -11,9 +11,9 @@
 All times are timezone-aware UTC ``datetime`` values passed in by the caller.
 """
 
-from lgwan_sim.lgpki._ca import CaStatus, CrlInfo, IntegrityReport, Pki
+from lgwan_sim.lgpki._ca import REVOCATION_REASONS, CaStatus, CrlInfo, IntegrityReport, Pki
 from lgwan_sim.lgpki._config import default_pki_dir, load_hierarchy, load_migration_plan
-from lgwan_sim.lgpki._crypto import generate_key, spki_sha256
+from lgwan_sim.lgpki._crypto import PrivateKey, PublicKey, generate_key, spki_sha256
 from lgwan_sim.lgpki._message import (
     MessageSigner,
     MessageVerifier,
@@ -41,6 +41,7 @@ from lgwan_sim.lgpki._relying import (
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, VerifiedPath, Verifier
 
 __all__ = [
+    "REVOCATION_REASONS",
     "AlgorithmPolicy",
     "CaRole",
     "CaStatus",
@@ -56,7 +57,9 @@ __all__ = [
     "MigrationReport",
     "MigrationStep",
     "Pki",
+    "PrivateKey",
     "Profile",
+    "PublicKey",
     "RevocationStore",
     "SignedMessage",
     "SiteInfo",

@@ -116,6 +116,11 @@ class SignedMessage:
         """Wire format: canonical bytes, then the length-prefixed signature."""
         return self.canonical_bytes() + _frame(self.signature)
 
+    @staticmethod
+    def recognise(data: bytes) -> bool:
+        """Whether ``data`` begins as a signed message does (its magic); nothing is verified."""
+        return data.startswith(_MAGIC)
+
     @classmethod
     def from_bytes(cls, data: bytes, *, max_bytes: int = 1 << 20) -> SignedMessage:
         """Parse the wire format defensively; raise ``VerificationError('malformed')``."""

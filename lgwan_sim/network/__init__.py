@@ -9,7 +9,16 @@ from lgwan_sim.network._export import (
 )
 from lgwan_sim.network._geo import great_circle_km, propagation_delay_s
 from lgwan_sim.network._metrics import Diameter, diameter, summary
-from lgwan_sim.network._model import REGIONS, Link, LinkKind, Site, SiteKind
+from lgwan_sim.network._model import (
+    MAX_CAPACITY_BPS,
+    MAX_DELAY_S,
+    MAX_METRIC,
+    REGIONS,
+    Link,
+    LinkKind,
+    Site,
+    SiteKind,
+)
 from lgwan_sim.network._national import (
     Prefecture,
     build_national,
@@ -28,6 +37,9 @@ from lgwan_sim.network._routing import Route, Router, RoutingChange
 from lgwan_sim.network._topology import Topology
 
 __all__ = [
+    "MAX_CAPACITY_BPS",
+    "MAX_DELAY_S",
+    "MAX_METRIC",
     "REGIONS",
     "ROSTER_COLUMNS",
     "Diameter",

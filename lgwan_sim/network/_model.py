@@ -8,7 +8,16 @@ from enum import StrEnum
 
 from lgwan_sim.errors import TopologyError
 
-__all__ = ["REGIONS", "Link", "LinkKind", "Site", "SiteKind"]
+__all__ = [
+    "MAX_CAPACITY_BPS",
+    "MAX_DELAY_S",
+    "MAX_METRIC",
+    "REGIONS",
+    "Link",
+    "LinkKind",
+    "Site",
+    "SiteKind",
+]
 
 SiteId = str
 

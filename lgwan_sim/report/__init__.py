@@ -2,6 +2,7 @@
 
 from lgwan_sim.report._html import render_run_html
 from lgwan_sim.report._map import has_outlines, plot_network_map, prefecture_outlines
+from lgwan_sim.report._n1 import write_n1_report
 from lgwan_sim.report._plots import (
     plot_latency_percentiles,
     plot_link_utilisation,
@@ -21,6 +22,7 @@ __all__ = [
     "plot_worst_moment_map",
     "prefecture_outlines",
     "render_run_html",
+    "write_n1_report",
     "write_run_report",
     "write_sweep_report",
 ]

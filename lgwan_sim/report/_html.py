@@ -23,7 +23,7 @@ from lgwan_sim.report import _format
 if TYPE_CHECKING:
     import jinja2
 
-    from lgwan_sim.scenario._results import RunTables
+    from lgwan_sim.scenario import RunTables
 
 __all__ = ["REASON_WORDS", "drop_spells", "render_run_html"]
 
@@ -66,7 +66,7 @@ def _img(path: Path, caption: str) -> str:
 
 
 def _raw(value: object) -> str:
-    from lgwan_sim.scenario._results import fmt
+    from lgwan_sim.scenario import fmt
 
     return fmt(value)
 
@@ -380,7 +380,7 @@ def render_run_html(
     tables: RunTables, folder: Path, plots: Sequence[str], files: Sequence[str]
 ) -> str:
     """The report of one run as a self-contained HTML page (PNGs from ``folder`` inlined)."""
-    from lgwan_sim.scenario._results import ALL_LINKS_FILE
+    from lgwan_sim.scenario import ALL_LINKS_FILE
 
     summary = tables.summary.to_dict()
     numbers = iter(number for number, _, _, _ in event_marks(tables))

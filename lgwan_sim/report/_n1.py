@@ -11,7 +11,7 @@ from lgwan_sim.report._plots import new_figure, save_png
 
 if TYPE_CHECKING:
     from lgwan_sim.engine import N1Impact
-    from lgwan_sim.scenario._n1 import N1Result
+    from lgwan_sim.scenario import N1Result
 
 __all__ = ["write_n1_report"]
 
@@ -60,7 +60,7 @@ def _breaches(impact: N1Impact) -> str:
 
 
 def _ranked(result: N1Result) -> list[N1Impact]:
-    from lgwan_sim.scenario._n1 import severity
+    from lgwan_sim.scenario import severity
 
     return sorted((i for i in result.impacts if i.kind != "none"), key=severity)
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from lgwan_sim.scenario._results import RunTables
+    from lgwan_sim.scenario import RunTables
 
 __all__ = [
     "PLOT_FILES",

@@ -11,7 +11,7 @@ from lgwan_sim.report._html import render_run_html
 from lgwan_sim.report._plots import write_run_plots
 
 if TYPE_CHECKING:
-    from lgwan_sim.scenario._results import RunTables
+    from lgwan_sim.scenario import RunTables
 
 __all__ = ["write_run_report"]
 

@@ -14,7 +14,7 @@ from lgwan_sim.report._plots import new_figure, save_png
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from lgwan_sim.scenario._sweep import SweepResult
+    from lgwan_sim.scenario import SweepResult
 
 __all__ = ["plot_sweep_metric", "write_sweep_report"]
 
@@ -69,8 +69,7 @@ def plot_sweep_metric(
 
 def write_sweep_report(result: SweepResult, table: list[dict[str, Any]], folder: Path) -> list[str]:
     """Write ``sweep_metrics.png``, ``sweep_latency.png`` and ``report.html`` into ``folder``."""
-    from lgwan_sim.scenario._results import fmt
-    from lgwan_sim.scenario._sweep import show_params
+    from lgwan_sim.scenario import fmt, show_params
 
     paths = [p for p, _ in result.grid]
     fig = new_figure(11.0, 7.0)

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from lgwan_sim._fields import Fields
 from lgwan_sim._yaml import LineDict
 from lgwan_sim.scenario._events import BROADCAST_SERVICE, CeptoarAlert, EventType, ScenarioEvent
-from lgwan_sim.scenario._fields import Fields
 from lgwan_sim.scenario._model import ServiceChoice
 
 __all__ = ["BROADCAST_SERVICE", "broadcast_needed", "broadcast_trace", "check_broadcast_sizes"]
@@ -47,7 +47,7 @@ def broadcast_trace(
     n = len(choice.callers)
     trace = tuple(t for e in sorted(alerts, key=lambda e: e.at_s) for t in [e.at_s] * n)
     sizes = {e.size_bytes for e in alerts if e.size_bytes is not None}
-    size = sizes.pop() if sizes else choice.spec.response_size.mean_bytes
+    size = sizes.pop() if sizes else choice.spec.response_size.dist.mean_bytes
     return trace, size
 
 

@@ -17,23 +17,11 @@ from lgwan_sim.engine import (
 )
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._broadcast import BROADCAST_SERVICE, broadcast_trace
-from lgwan_sim.scenario._catalogue import SizeKind, SizeSpec
 from lgwan_sim.scenario._events import CeptoarAlert, HostOutage
 from lgwan_sim.scenario._model import Scenario, ScenarioEvent, ServiceChoice
 from lgwan_sim.traffic import Demand, Profile, ServiceDemand, SizeDist
 
 __all__ = ["EngineInputs", "engine_inputs"]
-
-
-def _size(spec: SizeSpec) -> SizeDist:
-    if spec.kind is SizeKind.FIXED:
-        return SizeDist.fixed(spec.mean_bytes)
-    if spec.kind is SizeKind.EXPONENTIAL:
-        return SizeDist.exponential(spec.mean_bytes)
-    if spec.kind is SizeKind.LOGNORMAL:
-        assert spec.sigma is not None
-        return SizeDist.lognormal(spec.mean_bytes, spec.sigma)
-    return SizeDist.empirical(spec.values_bytes)
 
 
 def demand_of(scenario: Scenario) -> Demand:
@@ -42,7 +30,7 @@ def demand_of(scenario: Scenario) -> Demand:
     for choice in scenario.services:
         spec = choice.spec
         broadcast: dict[str, Any] = {}
-        response_size = _size(spec.response_size)
+        response_size = spec.response_size.dist
         if choice.name == BROADCAST_SERVICE and any(
             isinstance(e, CeptoarAlert) for e in scenario.events
         ):
@@ -56,7 +44,7 @@ def demand_of(scenario: Scenario) -> Demand:
                 secondary=choice.secondary,
                 callers=choice.callers,
                 requests_per_day=choice.requests_per_day,
-                request_size=_size(spec.request_size),
+                request_size=spec.request_size.dist,
                 response_size=response_size,
                 service_time_s=spec.service_time_s.value,
                 profile=Profile(

@@ -157,7 +157,7 @@ def _peak(run: _Run, link: str) -> float | None:
 def compare_notes(rows: list[CompareRow]) -> list[str]:
     """One line when the runs' durations or time bins differ, so the figures are not like
     for like (totals of a one-day run against a four-day run, peaks over different bins)."""
-    from lgwan_sim.scenario._fields import format_duration
+    from lgwan_sim._fields import format_duration
 
     facts = {r.item: r for r in rows if r.section == "scenario"}
     parts = []

@@ -17,10 +17,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from lgwan_sim._fields import MAX_MULTIPLIER, Fields
 from lgwan_sim._yaml import LineDict
 from lgwan_sim.engine import EventKind, TimelineEvent
 from lgwan_sim.network import Topology, great_circle_km
-from lgwan_sim.scenario._fields import MAX_MULTIPLIER, Fields
 
 if TYPE_CHECKING:
     from lgwan_sim.scenario._model import ServiceChoice

@@ -17,10 +17,18 @@ from typing import Any
 
 import yaml
 
+from lgwan_sim._fields import (
+    MAX_GROWTH_PER_YEAR,
+    MAX_MULTIPLIER,
+    MAX_REQUESTS_PER_DAY,
+    Fields,
+)
 from lgwan_sim._yaml import LineDict, LineList, load_yaml
 from lgwan_sim.engine import EngineConfig
 from lgwan_sim.errors import LgwanSimError, ScenarioError, TopologyError
 from lgwan_sim.network import (
+    MAX_CAPACITY_BPS,
+    MAX_METRIC,
     LinkKind,
     SiteKind,
     Topology,
@@ -30,20 +38,12 @@ from lgwan_sim.network import (
     nearest_central,
     topology_from_mapping,
 )
-from lgwan_sim.network._model import MAX_CAPACITY_BPS, MAX_METRIC
 from lgwan_sim.scenario._broadcast import (
     BROADCAST_SERVICE,
     broadcast_needed,
     check_broadcast_sizes,
 )
-from lgwan_sim.scenario._catalogue import Catalogue, load_catalogue
 from lgwan_sim.scenario._events import EVENT_KINDS, EventReader
-from lgwan_sim.scenario._fields import (
-    MAX_GROWTH_PER_YEAR,
-    MAX_MULTIPLIER,
-    MAX_REQUESTS_PER_DAY,
-    Fields,
-)
 from lgwan_sim.scenario._model import (
     Edit,
     EditKind,
@@ -54,6 +54,7 @@ from lgwan_sim.scenario._model import (
     ScenarioEvent,
     ServiceChoice,
 )
+from lgwan_sim.traffic import Catalogue, load_catalogue
 
 __all__ = ["apply_overrides", "load_scenario", "parse_override_value"]
 
@@ -186,12 +187,15 @@ def _as_loaded(value: object, line: int) -> object:
 
 
 def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Path) -> None:
-    """Set each dotted ``path`` (``a.b[2].c``) in ``doc``; intermediate keys must exist."""
-    for dotted, value in overrides.items():
-        value = _as_loaded(value, 0)
+    """Set each dotted ``path`` (``a.b[2].c``) in ``doc``; intermediate keys must exist.
+
+    A path that does not exist is an error of that path (its field), like a bad value there.
+    """
+    for dotted, given in overrides.items():
+        value = _as_loaded(given, 0)
         parts = _split_path(dotted)
         if not parts:
-            raise ScenarioError("empty override path", file=file, field="--set", value=dotted)
+            raise ScenarioError("empty override path", file=file, field="overrides", value=dotted)
         node: Any = doc
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
@@ -207,8 +211,8 @@ def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Pat
                             else f" ({where} is not a list)"
                         ),
                         file=file,
-                        field="--set",
-                        value=dotted,
+                        field=dotted,
+                        value=given,
                     )
                 if last:
                     node[part] = value
@@ -219,8 +223,8 @@ def apply_overrides(doc: LineDict, overrides: Mapping[str, object], *, file: Pat
                 raise ScenarioError(
                     "override path does not exist in the scenario",
                     file=file,
-                    field="--set",
-                    value=dotted,
+                    field=dotted,
+                    value=given,
                 )
             if last:
                 node[part] = value

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from lgwan_sim.engine import Fidelity
 from lgwan_sim.network import Topology
-from lgwan_sim.scenario._catalogue import ServiceSpec
 from lgwan_sim.scenario._events import EventType, FailoverSettings, Restore, ScenarioEvent
+from lgwan_sim.traffic import ServiceSpec
 
 __all__ = [
     "Edit",

@@ -104,7 +104,7 @@ def run_case(
 ) -> tuple[N1Impact, float, int, float]:
     """One case in this process (what a worker executes): the impact, its wall time, and
     the process id and peak resident memory (MiB) of the process that ran it."""
-    from lgwan_sim.engine._n1 import case_of
+    from lgwan_sim.engine import case_of
     from lgwan_sim.scenario._runner import peak_rss_mib
 
     study = _study(path, params)

@@ -351,7 +351,7 @@ def resolve_links(topology: Topology, asked: Sequence[str]) -> tuple[str, ...]:
     """The directed link ids ``asked`` names: ``a~b`` is both directions, ``a~b>`` one.
 
     ``b~a`` is accepted for ``a~b``. An id the topology lacks is a :class:`ScenarioError`
-    on ``--link``.
+    on ``links``.
     """
     out: list[str] = []
     for text in asked:
@@ -368,7 +368,7 @@ def resolve_links(topology: Topology, asked: Sequence[str]) -> tuple[str, ...]:
         if link is None:
             raise ScenarioError(
                 "no such link in the topology (a link is a~b, a direction a~b> or a~b<)",
-                field="--link",
+                field="links",
                 value=text,
             )
         flipped = link.a != a

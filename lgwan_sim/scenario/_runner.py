@@ -162,14 +162,12 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     else is replaced.
     """
     if out.exists() and not out.is_dir():
-        raise ScenarioError(
-            "the output path is a file, not a folder", field="--out", value=str(out)
-        )
+        raise ScenarioError("the output path is a file, not a folder", field="out", value=str(out))
     why = _protected(out)
     if why is not None:
         raise ScenarioError(
             f"refusing to write results into {why}; name a folder of its own",
-            field="--out",
+            field="out",
             value=str(out),
         )
     if not out.is_dir() or not any(out.iterdir()):
@@ -177,7 +175,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
     if not overwrite:
         raise ScenarioError(
             "the output folder exists and is not empty (pass --overwrite to replace it)",
-            field="--out",
+            field="out",
             value=str(out),
         )
     foreign = _foreign_entries(out)
@@ -185,7 +183,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
         raise ScenarioError(
             "--overwrite replaces only an empty folder or an earlier lgwan-sim run or sweep "
             "(run.json, sweep.json or n1.json), and this folder holds none of them",
-            field="--out",
+            field="out",
             value=str(out),
         )
     if foreign:
@@ -194,7 +192,7 @@ def check_out_dir(out: Path, *, overwrite: bool) -> None:
         )
         raise ScenarioError(
             f"--overwrite refused: besides an earlier lgwan-sim result this folder holds {shown}",
-            field="--out",
+            field="out",
             value=str(out),
         )
 

@@ -1,6 +1,7 @@
 """Parameter sweeps over a scenario, one run per process, on Dask distributed.
 
-A sweep is the Cartesian product of ``--set PATH=V1,V2,...`` values, each run
+A sweep is the Cartesian product of a grid of values for scenario paths (the command
+line's ``--set PATH=V1,V2,...``), each run
 ``replications`` times with seeds ``seed, seed+1, ...`` (the same seeds for every parameter
 combination: common random numbers make the comparisons sharper). :func:`check_grid` loads
 every combination in this process first, so an invalid value is one error before any worker
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lgwan_sim.errors import LgwanSimError, ScenarioError
+from lgwan_sim.errors import LgwanSimError, ScenarioError, SettingError
 from lgwan_sim.scenario._model import Scenario
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "load_with_settings",
     "local_cluster",
     "metrics_of",
-    "parse_set",
     "run_point",
     "run_sweep",
     "show_params",
@@ -117,52 +117,12 @@ class SweepResult:
         return tuple(r for r in self.runs if not r.ok)
 
 
-def parse_set(
-    items: Sequence[str], *, single: bool = False
-) -> tuple[tuple[str, tuple[object, ...]], ...]:
-    """``["a.b=1,2", "c=x"]`` -> ``(("a.b", (1, 2)), ("c", ("x",)))`` with typed values.
-
-    With ``single`` (``run --set``) each item holds one value, taken whole: a YAML list or
-    mapping such as ``only_services=[eltax, konbini]`` is one value, ``a=1,2`` an error.
-    """
-    from lgwan_sim.scenario._loader import parse_override_value
-
-    grid: list[tuple[str, tuple[object, ...]]] = []
-    seen: set[str] = set()
-    for item in items:
-        path, sep, values = item.partition("=")
-        path = path.strip()
-        if not sep or not path or not values.strip():
-            example = "=2" if single else "=1,2,4"
-            raise ScenarioError(
-                f"--set needs PATH={'VALUE' if single else 'V1,V2,...'} "
-                f"(e.g. services.eltax.multiplier{example})",
-                field="--set",
-                value=item,
-            )
-        if path in seen:
-            raise ScenarioError("the same PATH is given twice", field="--set", value=path)
-        seen.add(path)
-        text = values.strip()
-        if single:
-            if "," in text and not text.startswith(("[", "{")):
-                raise ScenarioError(
-                    "--set takes one value in run (lgwan-sim sweep tries several)",
-                    field="--set",
-                    value=item,
-                )
-            grid.append((path, (parse_override_value(text),)))
-            continue
-        grid.append((path, tuple(parse_override_value(v.strip()) for v in values.split(","))))
-    return tuple(grid)
-
-
 def sweep_points(
     grid: Sequence[tuple[str, Sequence[object]]], *, replications: int, base_seed: int
 ) -> list[SweepPoint]:
     """Every combination of the grid's values times ``replications``, in a fixed order."""
     if replications < 1:
-        raise ScenarioError("must be >= 1", field="--replications", value=replications)
+        raise ScenarioError("must be >= 1", field="replications", value=replications)
     paths = [p for p, _ in grid]
     points: list[SweepPoint] = []
     combos = itertools.product(*(values for _, values in grid)) if grid else [()]
@@ -180,7 +140,7 @@ def sweep_points(
 
 
 def show_value(value: object) -> str:
-    """A ``--set`` value as the user would write it (``true``, ``null``, ``1.5``, ``x``)."""
+    """A setting's value as the user would write it (``true``, ``null``, ``1.5``, ``x``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -194,7 +154,7 @@ def show_params(params: Sequence[tuple[str, object]]) -> str:
 
 
 def _culprit(field: str | None, params: Sequence[tuple[str, object]]) -> tuple[str, object] | None:
-    """The ``--set`` item an error's field path points at (itself, inside it or above it)."""
+    """The setting an error's field path points at (itself, inside it or above it)."""
     if field is None:
         return None
     best: tuple[str, object] | None = None
@@ -219,10 +179,8 @@ def check_grid(
     """Load the scenario with every combination of the grid's values, in this process.
 
     Loading is cheap next to a run, so a value or path that no run could accept is found
-    before any worker starts. The first failure raises one :class:`ScenarioError` naming
-    ``--set``, the path and the value (``--set services.eltax.multiplier=x: must be a
-    number``); a failure that no single ``--set`` item explains names the whole combination
-    and the scenario's own message.
+    before any worker starts. The first failure raises the
+    :class:`~lgwan_sim.errors.SettingError` of :func:`load_with_settings`.
     """
     if not grid:
         return
@@ -243,10 +201,11 @@ def load_with_settings(
     seed: int | None = None,
     fidelity: str | None = None,
 ) -> Scenario:
-    """Load the scenario with ``--set`` values; an error they cause names the ``--set`` item.
+    """Load the scenario with ``params`` set; an error they cause names the setting to blame.
 
-    ``--set services.eltax.multiplier=x: must be a number``; a failure that no single item
-    explains names them all and the scenario's own message.
+    Raises :class:`~lgwan_sim.errors.SettingError` whose field is the setting
+    (``services.eltax.multiplier=x: must be a number``), or, for a failure that no single
+    setting explains, all of them with the scenario's own message.
     """
     from lgwan_sim.scenario._loader import load_scenario
 
@@ -255,14 +214,12 @@ def load_with_settings(
     except ScenarioError as exc:
         if not params:
             raise
-        if exc.field == "--set":
-            # the path itself does not exist: the loader's value is the dotted path
-            hit = next(((p, v) for p, v in params if p == exc.value), None)
-        else:
-            hit = _culprit(exc.field, params)
+        hit = _culprit(exc.field, params)
         if hit is not None:
-            raise ScenarioError(exc.reason, field=f"--set {hit[0]}={show_value(hit[1])}") from None
-        raise ScenarioError(f"{exc}", field=f"--set {show_params(params)}") from None
+            raise SettingError(
+                exc.reason, field=f"{hit[0]}={show_value(hit[1])}", settings=(hit,)
+            ) from None
+        raise SettingError(f"{exc}", field=show_params(params), settings=tuple(params)) from None
 
 
 def _peak_load(summary: Mapping[str, Any]) -> float:

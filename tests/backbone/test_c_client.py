@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
     load_der_public_key,
 )
-from wire_support import VECTORS_PATH, load_vectors
 
 from lgwan_sim.backbone import Command, Signer, decode, verify
+from tests.backbone.support import VECTORS_PATH, load_vectors
 
 pytestmark = pytest.mark.cclient
 
@@ -266,9 +266,9 @@ def test_c_client_and_a_python_service_exchange_signed_messages_through_the_emul
 
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
-    from emulator_support import small_scenario
 
     from lgwan_sim.backbone import Endpoints, Service, Testbed
+    from tests.backbone.support import small_scenario
 
     emu = lgwan_emulator(small_scenario(tmp_path, rate=1, duration="600s"), speed=1)
     served: list[tuple[str, bytes]] = []

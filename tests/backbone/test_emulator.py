@@ -12,7 +12,6 @@ import time
 import msgpack
 import pytest
 import zmq
-from emulator_support import small_scenario
 
 from lgwan_sim.backbone import (
     Client,
@@ -23,6 +22,7 @@ from lgwan_sim.backbone import (
     Testbed,
     decode,
 )
+from tests.backbone.support import small_scenario
 
 pytestmark = pytest.mark.emulator
 

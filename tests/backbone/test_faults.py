@@ -9,10 +9,10 @@ import threading
 import time
 
 import pytest
-from emulator_support import small_scenario
 
 from lgwan_sim.backbone import Client, Control, ControlError, EmulatorError, EventStream, Service
 from lgwan_sim.backbone.pytest_plugin import start_emulator
+from tests.backbone.support import small_scenario
 
 pytestmark = pytest.mark.emulator
 

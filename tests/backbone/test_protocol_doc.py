@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import types
 from pathlib import Path
 
 import pytest
-from wire_support import load_vectors, private_key
 
 from lgwan_sim import backbone
+from tests.backbone.support import load_vectors, private_key
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
 VECTORS = load_vectors()
@@ -102,13 +101,3 @@ def test_every_command_and_error_code_is_documented():
 def test_the_python_example_runs():
     code = _block_after("## 15. In Python")
     exec(compile(code, "docs/protocol.md", "exec"), {})
-
-
-def test_all_is_sorted_and_complete():
-    public = sorted(
-        n
-        for n, v in vars(backbone).items()
-        if not n.startswith("_") and not isinstance(v, types.ModuleType)  # submodules aside
-    )
-    assert sorted(backbone.__all__) == public
-    assert len(set(backbone.__all__)) == len(backbone.__all__)

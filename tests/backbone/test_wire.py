@@ -9,7 +9,6 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from wire_support import load_vectors, private_key, rebuild
 
 from lgwan_sim import backbone
 from lgwan_sim.backbone import (
@@ -24,6 +23,7 @@ from lgwan_sim.backbone import (
     verify,
 )
 from lgwan_sim.errors import PkiError, VerificationError
+from tests.backbone.support import load_vectors, private_key, rebuild
 
 TS = 1_767_225_600_000_000_000
 VECTORS = load_vectors()

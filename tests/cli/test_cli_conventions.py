@@ -104,8 +104,8 @@ def test_singulars(tmp_path: Path, capsys) -> None:
 
 
 def test_pki_and_scenarios_read_times_by_one_rule() -> None:
+    from lgwan_sim import _fields
     from lgwan_sim._cli import pki as pki_cli
-    from lgwan_sim.scenario import _fields
 
     assert pki_cli.parse_moment is _fields.parse_moment
     # without an offset: Japan Standard Time, in both

@@ -9,18 +9,11 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from lgwan_sim.cli import main
 from lgwan_sim.network import load_topology
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_summary_json(capsys) -> None:
-    code, out, err = run(capsys, "topology", "summary", "--json")
+def test_summary_json(cli) -> None:
+    code, out, err = cli("topology", "summary", "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["sites_by_kind"]["municipality"] == 1741
@@ -34,7 +27,7 @@ def test_summary_json(capsys) -> None:
     assert set(doc["sites_by_region"]) >= {"Hokkaido", "Kyushu-Okinawa"}
 
 
-def test_summary_of_a_two_site_topology(tmp_path: Path, capsys) -> None:
+def test_summary_of_a_two_site_topology(tmp_path: Path, cli) -> None:
     pair = tmp_path / "pair.yaml"
     pair.write_text(
         "name: pair\n"
@@ -42,14 +35,14 @@ def test_summary_of_a_two_site_topology(tmp_path: Path, capsys) -> None:
         "links: [{a: a, b: b, capacity_bps: 1000000, delay_s: 0.002}]\n",
         encoding="utf-8",
     )
-    code, out, err = run(capsys, "topology", "summary", "--topology", str(pair), "--json")
+    code, out, err = cli("topology", "summary", "--topology", str(pair), "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert (doc["diameter_hops"], sorted(doc["diameter_hops_between"])) == (1, ["a", "b"])
     assert doc["diameter_ms"] == 2.0
 
 
-def test_a_key_may_override_one_merged_from_an_anchor(tmp_path: Path, capsys) -> None:
+def test_a_key_may_override_one_merged_from_an_anchor(tmp_path: Path, cli) -> None:
     topo = tmp_path / "merge.yaml"
     topo.write_text(
         "name: merge\n"
@@ -59,46 +52,45 @@ def test_a_key_may_override_one_merged_from_an_anchor(tmp_path: Path, capsys) ->
         "  - {<<: *line, b: c, capacity_bps: 1.0e+8}\n",
         encoding="utf-8",
     )
-    code, out, err = run(capsys, "topology", "route", "a", "c", "--topology", str(topo), "--json")
+    code, out, err = cli("topology", "route", "a", "c", "--topology", str(topo), "--json")
     assert code == 0, err
     assert json.loads(out)["links"] == ["a~c"]
     assert json.loads(out)["bottleneck_bps"] == 1e8
 
 
-def test_summary_of_a_disconnected_topology_is_strict_json(tmp_path: Path, capsys) -> None:
+def test_summary_of_a_disconnected_topology_is_strict_json(tmp_path: Path, cli) -> None:
     sites = "sites: [{id: a, kind: central}, {id: b, kind: central}, {id: c, kind: central}]\n"
     apart = tmp_path / "apart.yaml"
     apart.write_text(
         f"name: apart\n{sites}links: [{{a: a, b: b, capacity_bps: 1000000}}]\n", encoding="utf-8"
     )
-    code, out, err = run(capsys, "topology", "summary", "--topology", str(apart), "--json")
+    code, out, err = cli("topology", "summary", "--topology", str(apart), "--json")
     assert code == 0, err
     doc = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
     assert doc["connected"] is False
     assert doc["diameter_hops"] is None
     # a zero-hop route has no bottleneck
-    code, out, err = run(capsys, "topology", "route", "a", "a", "--topology", str(apart), "--json")
+    code, out, err = cli("topology", "route", "a", "a", "--topology", str(apart), "--json")
     assert code == 0, err
     doc = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
     assert (doc["hops"], doc["bottleneck_bps"]) == (0, None)
 
 
-def test_summary_tables(capsys) -> None:
-    code, out, _ = run(capsys, "topology", "summary")
+def test_summary_tables(cli) -> None:
+    code, out, _ = cli("topology", "summary")
     assert code == 0
     assert "municipality" in out
     assert "diameter: 5 hops" in out
 
 
-def test_route_with_and_without_failure(capsys) -> None:
-    code, out, _ = run(capsys, "topology", "route", "mun-03-005", "asp-eltax-east", "--json")
+def test_route_with_and_without_failure(cli) -> None:
+    code, out, _ = cli("topology", "route", "mun-03-005", "asp-eltax-east", "--json")
     assert code == 0
     doc = json.loads(out)
     assert doc["path"][:3] == ["mun-03-005", "pn-03", "central-east"]
     assert doc["hops"] == 5
     assert doc["bottleneck_bps"] == 1e8
-    code, out, _ = run(
-        capsys,
+    code, out, _ = cli(
         "topology",
         "route",
         "mun-03-005",
@@ -112,19 +104,19 @@ def test_route_with_and_without_failure(capsys) -> None:
     assert rerouted["delay_ms"] > doc["delay_ms"]
 
 
-def test_failure_reports_cut_off_local_bodies(capsys) -> None:
-    code, out, _ = run(capsys, "topology", "failure", "pn-03", "--json")
+def test_failure_reports_cut_off_local_bodies(cli) -> None:
+    code, out, _ = cli("topology", "failure", "pn-03", "--json")
     assert code == 0
     doc = json.loads(out)
     assert len(doc["local_bodies_cut_off"]) == 34
     assert all(b.startswith(("mun-03-", "pref-03")) for b in doc["local_bodies_cut_off"])
-    code, out, _ = run(capsys, "topology", "failure", "pn-03", "--backup-lines", "--json")
+    code, out, _ = cli("topology", "failure", "pn-03", "--backup-lines", "--json")
     assert json.loads(out)["local_bodies_cut_off"] == []
 
 
-def test_graphml_export_reloads_with_the_same_graph(tmp_path: Path, capsys, national) -> None:
+def test_graphml_export_reloads_with_the_same_graph(tmp_path: Path, cli, national) -> None:
     target = tmp_path / "national.graphml"
-    code, _, err = run(capsys, "topology", "export", "--format", "graphml", "-o", str(target))
+    code, _, err = cli("topology", "export", "--format", "graphml", "-o", str(target))
     assert code == 0, err
     graph = nx.read_graphml(target)
     assert set(graph.nodes) == set(national.sites)
@@ -147,9 +139,9 @@ def test_graphml_export_reloads_with_the_same_graph(tmp_path: Path, capsys, nati
         assert data["id"] == link.id
 
 
-def test_geojson_export_is_a_valid_feature_collection(tmp_path: Path, capsys, national) -> None:
+def test_geojson_export_is_a_valid_feature_collection(tmp_path: Path, cli, national) -> None:
     target = tmp_path / "national.geojson"
-    assert run(capsys, "topology", "export", "--format", "geojson", "-o", str(target))[0] == 0
+    assert cli("topology", "export", "--format", "geojson", "-o", str(target))[0] == 0
     doc = json.loads(target.read_text(encoding="utf-8"))
     assert doc["type"] == "FeatureCollection"
     kinds = {"Point": 0, "LineString": 0}
@@ -167,9 +159,9 @@ def test_geojson_export_is_a_valid_feature_collection(tmp_path: Path, capsys, na
     assert kinds == {"Point": len(national.sites), "LineString": len(national.links)}
 
 
-def test_json_export_is_a_topology_file(tmp_path: Path, capsys, national) -> None:
+def test_json_export_is_a_topology_file(tmp_path: Path, cli, national) -> None:
     target = tmp_path / "national.json"
-    assert run(capsys, "topology", "export", "--format", "json", "-o", str(target))[0] == 0
+    assert cli("topology", "export", "--format", "json", "-o", str(target))[0] == 0
     again = load_topology(target)
     assert dict(again.sites) == dict(national.sites)
     assert {lk.id: lk for lk in again.links.values()} == {
@@ -177,9 +169,9 @@ def test_json_export_is_a_topology_file(tmp_path: Path, capsys, national) -> Non
     }
 
 
-def test_map_png(tmp_path: Path, capsys) -> None:
+def test_map_png(tmp_path: Path, cli) -> None:
     target = tmp_path / "map.png"
-    code, _, err = run(capsys, "topology", "map", "-o", str(target), "--fail", "pn-04")
+    code, _, err = cli("topology", "map", "-o", str(target), "--fail", "pn-04")
     assert code == 0, err
     data = target.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -189,9 +181,8 @@ def test_map_png(tmp_path: Path, capsys) -> None:
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
 
 
-def test_roster_option_names_real_municipalities(capsys, roster_path) -> None:
-    code, out, err = run(
-        capsys,
+def test_roster_option_names_real_municipalities(cli, roster_path) -> None:
+    code, out, err = cli(
         "topology",
         "route",
         "mun-011002",

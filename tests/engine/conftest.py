@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from engine_support import make_topology
 
 from lgwan_sim.network import Topology
+from tests.engine.support import make_topology
 
 
 @pytest.fixture

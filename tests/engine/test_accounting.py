@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, _analytic, run
 from lgwan_sim.engine._event_engine import EventEngine
 from lgwan_sim.errors import AccountingError
 from lgwan_sim.traffic import ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 FIDELITIES = ("analytic", "flow", "packet")
 

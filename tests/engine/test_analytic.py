@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import EngineConfig, n1_sweep, run
 from lgwan_sim.traffic import Profile, ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 
 def test_single_link_load_and_ps_delay(single_link):

@@ -7,8 +7,6 @@ import time
 
 import numpy as np
 import pytest
-from engine_support import demand, make_topology, one_way
-from exact_support import demand_of, traced
 
 from lgwan_sim.engine import (
     EngineConfig,
@@ -23,6 +21,7 @@ from lgwan_sim.engine import (
 )
 from lgwan_sim.network import Link, LinkKind, Site, SiteKind, Topology
 from lgwan_sim.traffic import ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology, one_way, traced
 
 
 def test_the_n1_sweep_covers_one_day_unless_told_otherwise():
@@ -39,7 +38,7 @@ def test_the_wall_time_reported_is_the_time_the_run_took(fidelity):
     topo = make_topology([("a", "b", 8e6, 0.001)])
     svc = traced("s", ("a",), "b", [1.0, 2.0], request_bytes=1000)
     began = time.perf_counter()
-    result = run(topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1)
+    result = run(topo, demand(svc), fidelity=fidelity, duration_s=10.0, seed=1)
     took = time.perf_counter() - began
     assert 0.0 < result.wall_s <= took
 

@@ -22,10 +22,10 @@ import math
 
 import numpy as np
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import run
 from lgwan_sim.traffic import SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 CAP_BPS = 8e6
 MEAN_BYTES = 10_000.0  # 10 ms at 8 Mb/s

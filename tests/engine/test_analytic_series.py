@@ -8,7 +8,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import (
     EngineConfig,
@@ -24,6 +23,7 @@ from lgwan_sim.engine import (
 )
 from lgwan_sim.engine._series import UtilisationSeries
 from lgwan_sim.traffic import ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 #: Cut at 33.3 s (mid-bin, so a bin is split between segments), mended at 71.9 s.
 TIMELINE = Timeline(

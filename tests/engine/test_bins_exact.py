@@ -8,11 +8,10 @@ import math
 
 import numpy as np
 import pytest
-from engine_support import make_topology
-from exact_support import bucket_middle, demand_of, traced
 
 from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, run
 from lgwan_sim.network import SiteKind
+from tests.engine.support import bucket_middle, demand, make_topology, traced
 
 EVENT_FIDELITIES = ["flow", "packet"]
 
@@ -36,7 +35,7 @@ def test_per_bin_percentiles_take_the_nearest_rank_bucket(fidelity):
     times = [0.1, 0.2, 0.3, 0.4, 10.1, 10.2, 10.3]
     svc = traced("s", tuple(DELAYS), "h", times, request_bytes=1000)
     result = run(
-        star(), demand_of(svc), fidelity=fidelity, duration_s=30.0, seed=1,
+        star(), demand(svc), fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     lat = {c: one_way_latency(fidelity, c, 1000) for c in DELAYS}
@@ -73,7 +72,7 @@ def test_an_arrival_and_a_delivery_on_a_bin_boundary_belong_to_the_next_bin(fide
     topo = make_topology([("a", "b", 8192.0, 0.5)])
     svc = traced("s", ("a",), "b", [10.0, 18.5], request_bytes=1024)
     result = run(
-        topo, demand_of(svc), fidelity=fidelity, duration_s=30.0, seed=1,
+        topo, demand(svc), fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0, header_bytes=0.0),
     )  # fmt: skip
     assert result.offered_per_bin["s"].tolist() == [0, 2, 0]
@@ -92,7 +91,7 @@ def test_an_event_on_a_bin_boundary_counts_from_the_bin_it_opens(fidelity):
     svc = traced("s", ("x", "y"), "h", [1.0, 2.0], request_bytes=1000)
     down = Timeline(events=(TimelineEvent(at_s=10.0, kind=EventKind.SITE_DOWN, sites=("x",)),))
     result = run(
-        topo, demand_of(svc), down, fidelity=fidelity, duration_s=30.0, seed=1,
+        topo, demand(svc), down, fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     assert result.unreachable_local_bodies.tolist() == [0, 1, 1]
@@ -112,7 +111,7 @@ def test_a_capacity_change_on_a_bin_boundary_weighs_only_the_bin_it_opens(fideli
         )
     )
     result = run(
-        topo, demand_of(svc), cut, fidelity=fidelity, duration_s=20.0, seed=1,
+        topo, demand(svc), cut, fidelity=fidelity, duration_s=20.0, seed=1,
         config=EngineConfig(bin_s=10.0, header_bytes=0.0),
     )  # fmt: skip
     util = result.utilisation_of("a~b>")
@@ -129,7 +128,7 @@ def test_a_capacity_change_inside_a_bin_is_weighted_by_time(fidelity):
         events=(TimelineEvent(at_s=4.0, kind=EventKind.CAPACITY, links=("a~b",), capacity_bps=2e6),)
     )
     result = run(
-        topo, demand_of(svc), cut, fidelity=fidelity, duration_s=10.0, seed=1,
+        topo, demand(svc), cut, fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0, header_bytes=0.0),
     )  # fmt: skip
     assert result.utilisation_of("a~b>")[0] == pytest.approx(10 * 8000 / (8e6 * 4 + 2e6 * 6))
@@ -146,7 +145,7 @@ def test_the_last_partial_bin_of_an_overloaded_packet_run_is_closed_at_the_stop(
     config = EngineConfig(
         bin_s=1.0, max_queued_packets=100, overload_sustain_s=0.899, buffer_bytes=math.inf
     )
-    result = run(topo, demand_of(svc), fidelity="packet", duration_s=5.0, seed=1, config=config)
+    result = run(topo, demand(svc), fidelity="packet", duration_s=5.0, seed=1, config=config)
     assert result.overloaded
     assert "max_queued_packets=100" in (result.overload_reason or "")
     assert result.stopped_at_s == times[549]
@@ -190,7 +189,7 @@ def test_a_restoration_on_a_bin_boundary_counts_only_while_unreachable(
         )
     )
     result = run(
-        topo, demand_of(svc), events, fidelity=fidelity, duration_s=30.0, seed=1,
+        topo, demand(svc), events, fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0, convergence_delay_s=delay_s),
     )  # fmt: skip
     assert result.unreachable_local_bodies.tolist() == expected

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from engine_support import demand, make_topology, one_way
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +23,7 @@ from lgwan_sim.engine import (
 )
 from lgwan_sim.network import SiteKind
 from lgwan_sim.traffic import SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 TOPOLOGY = make_topology(
     [("a1", "p1", 1e8, 0.001), ("a2", "p1", 1e8, 0.001), ("p1", "h", 1e9, 0.001)],

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent, run
 from lgwan_sim.network import SiteKind
 from lgwan_sim.traffic import SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 FIDELITIES = [f.value for f in Fidelity]
 CONVERGENCE_S = 2.0

@@ -5,8 +5,6 @@ instant when the run drains."""
 from __future__ import annotations
 
 import pytest
-from engine_support import make_topology
-from exact_support import bucket_middle, demand_of, traced
 
 from lgwan_sim.engine import (
     EngineConfig,
@@ -22,6 +20,7 @@ from lgwan_sim.engine import (
     run,
 )
 from lgwan_sim.network import SiteKind
+from tests.engine.support import bucket_middle, demand, make_topology, traced
 
 FIDELITIES = ["analytic", "flow", "packet"]
 
@@ -34,7 +33,7 @@ def test_a_caller_cut_off_from_the_start_is_unreachable_in_every_bin(fidelity):
     )
     svc = traced("s", ("x", "z"), "h", [1.0, 2.0, 11.0, 12.0], request_bytes=1000)
     result = run(
-        topo, demand_of(svc), fidelity=fidelity, duration_s=30.0, seed=1,
+        topo, demand(svc), fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     assert result.unreachable_local_bodies.tolist() == [1, 1, 1]
@@ -54,7 +53,7 @@ def test_a_drained_run_applies_a_convergence_due_on_its_last_instant(fidelity):
     svc = traced("s", ("x", "y"), "h", [1.0, 2.0], request_bytes=1000)
     down = Timeline(events=(TimelineEvent(at_s=27.0, kind=EventKind.SITE_DOWN, sites=("x",)),))
     result = run(
-        topo, demand_of(svc), down, fidelity=fidelity, duration_s=30.0, seed=1,
+        topo, demand(svc), down, fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0, convergence_delay_s=3.0, drain=True),
     )  # fmt: skip
     assert [(e.at_s, e.kind) for e in result.events] == [(27.0, "site_down"), (30.0, "converged")]
@@ -77,7 +76,7 @@ def test_an_event_of_the_timeline_comes_before_a_convergence_due_at_the_same_ins
         )
     )
     result = run(
-        topo, demand_of(svc), events, fidelity=fidelity, duration_s=20.0, seed=1,
+        topo, demand(svc), events, fidelity=fidelity, duration_s=20.0, seed=1,
         config=EngineConfig(bin_s=10.0, convergence_delay_s=3.0),
     )  # fmt: skip
     assert [(e.at_s, e.kind, e.note) for e in result.events] == [
@@ -98,7 +97,7 @@ def test_a_drained_run_never_applies_a_timeline_event_due_at_the_end(fidelity):
     svc = traced("s", ("a",), "b", [29.999], request_bytes=10_000)
     cut = Timeline(events=(TimelineEvent(at_s=30.0, kind=EventKind.LINK_DOWN, links=("a~b",)),))
     result = run(
-        topo, demand_of(svc), cut, fidelity=fidelity, duration_s=30.0, seed=1,
+        topo, demand(svc), cut, fidelity=fidelity, duration_s=30.0, seed=1,
         config=EngineConfig(bin_s=10.0, drain=True),
     )  # fmt: skip
     assert result.events == ()
@@ -114,7 +113,7 @@ def test_an_endpoint_that_replies_without_a_delay_answers_at_once(fidelity):
     service = FakeEndpoint(lambda message, at_s: Reply(size_bytes=1000.0))
     bins, ends = Bins(), []
     inputs = EngineInputs(
-        topology=topo, demand=demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        topology=topo, demand=demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=5.0),
     )  # fmt: skip
     result = build(inputs, endpoints={"b": service}, observer=Observers(bins)).finish()
@@ -126,7 +125,7 @@ def test_an_endpoint_that_replies_without_a_delay_answers_at_once(fidelity):
         leg[fidelity](460) + leg[fidelity](1000), rel=1e-9
     )
     assert [b.end_s for b in bins.seen] == [5.0, 10.0]
-    run(topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+    run(topo, demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=5.0), progress=ends.append, observer=bins)  # fmt: skip
     assert ends == [5.0, 10.0]
     assert [b.end_s for b in bins.seen] == [5.0, 10.0, 5.0, 10.0]
@@ -148,7 +147,7 @@ def test_a_bin_percentile_counts_every_message_of_a_bucket_once(fidelity):
     topo = make_topology([(c, "h", 8e8, d) for c, d in delays.items()], kinds={"h": SiteKind.ASP})
     svc = traced("s", tuple(delays), "h", [0.1, 0.2, 0.3, 0.4], request_bytes=1000)
     result = run(
-        topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        topo, demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     wire = (1000 + (40 if fidelity == "packet" else 0)) * 8 / 8e8
@@ -170,7 +169,7 @@ def test_requests_injected_one_after_the_other_have_ids_of_their_own(fidelity):
     client = FakeEndpoint(lambda m, t: None)
     service = FakeEndpoint(lambda m, t: Reply(size_bytes=500.0, after_s=0.001))
     inputs = EngineInputs(
-        topology=topo, demand=demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1
+        topology=topo, demand=demand(svc), fidelity=fidelity, duration_s=10.0, seed=1
     )
     engine = build(inputs, endpoints={"a": client, "b": service})
     first = engine.inject("rr", "a", 1000.0, 1.0)

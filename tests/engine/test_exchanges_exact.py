@@ -8,10 +8,9 @@ propagation delays; the event log and the drop reasons follow from the same arit
 from __future__ import annotations
 
 import pytest
-from engine_support import make_topology
-from exact_support import bucket_middle, demand_of, traced
 
 from lgwan_sim.engine import AppliedEvent, EngineConfig, EventKind, Timeline, TimelineEvent, run
+from tests.engine.support import bucket_middle, demand, make_topology, traced
 
 #: a - b - c, 8 Mb/s (1 us per byte), 5 ms then 3 ms of propagation.
 LINE = [("a", "b", 8e6, 0.005), ("b", "c", 8e6, 0.003)]
@@ -25,7 +24,7 @@ def test_every_request_response_exchange_is_delivered_on_an_idle_network():
         service_time_s=0.002, slo_s=0.02,
     )  # fmt: skip
     result = run(
-        make_topology(LINE), demand_of(svc), fidelity="packet", duration_s=10.0, seed=1,
+        make_topology(LINE), demand(svc), fidelity="packet", duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     stats = result.services["rr"]
@@ -51,7 +50,7 @@ def test_a_flow_exchange_takes_the_bottleneck_rate_and_the_delays_both_ways():
         service_time_s=0.002,
     )  # fmt: skip
     result = run(
-        make_topology(LINE), demand_of(svc), fidelity="flow", duration_s=10.0, seed=1,
+        make_topology(LINE), demand(svc), fidelity="flow", duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     stats = result.services["rr"]
@@ -72,7 +71,7 @@ def test_a_packet_failure_loses_what_is_on_the_failed_link_and_black_holes_the_r
     topo = make_topology([("a", "b", 8e8, 0.1), ("b", "c", 8e8, 0.001)])
     svc = traced("s", ("a",), "c", [0.949, 1.0, 1.02, 1.04], request_bytes=460)
     cut = Timeline(events=(TimelineEvent(at_s=1.05, kind=EventKind.LINK_DOWN, links=("b~c",)),))
-    result = run(topo, demand_of(svc), cut, fidelity="packet", duration_s=10.0, seed=1)
+    result = run(topo, demand(svc), cut, fidelity="packet", duration_s=10.0, seed=1)
     stats = result.services["s"]
     assert (stats.offered, stats.delivered, stats.in_flight) == (4, 0, 0)
     assert dict(stats.dropped) == {"link_failure": 4}
@@ -91,7 +90,7 @@ def test_a_packet_failure_counts_each_message_on_the_link_once():
     topo = make_topology([("a", "b", 8e8, 0.1), ("b", "c", 8e8, 0.001)])
     svc = traced("s", ("a",), "c", [1.0, 1.02, 1.04, 1.06], request_bytes=460)
     cut = Timeline(events=(TimelineEvent(at_s=1.05, kind=EventKind.LINK_DOWN, links=("a~b",)),))
-    result = run(topo, demand_of(svc), cut, fidelity="packet", duration_s=3.0, seed=1)
+    result = run(topo, demand(svc), cut, fidelity="packet", duration_s=3.0, seed=1)
     stats = result.services["s"]
     assert dict(stats.dropped) == {"link_failure": 4}
     assert [(e.kind, e.messages_lost) for e in result.events] == [("link_down", 3)]
@@ -102,7 +101,7 @@ def test_a_multi_packet_message_on_a_failed_link_is_lost_once():
     topo = make_topology([("a", "b", 8e8, 0.1), ("b", "c", 8e8, 0.001)])
     svc = traced("s", ("a",), "c", [1.0], request_bytes=4000)
     cut = Timeline(events=(TimelineEvent(at_s=1.05, kind=EventKind.LINK_DOWN, links=("a~b",)),))
-    result = run(topo, demand_of(svc), cut, fidelity="packet", duration_s=3.0, seed=1)
+    result = run(topo, demand(svc), cut, fidelity="packet", duration_s=3.0, seed=1)
     assert result.counters["packets"] == 3
     assert dict(result.services["s"].dropped) == {"link_failure": 1}
     assert [(e.kind, e.messages_lost) for e in result.events] == [("link_down", 1)]
@@ -117,9 +116,7 @@ def test_a_host_that_fails_while_serving_loses_the_response_as_site_down():
         service_time_s=0.05,
     )  # fmt: skip
     down = Timeline(events=(TimelineEvent(at_s=1.03, kind=EventKind.SITE_DOWN, sites=("c",)),))
-    result = run(
-        make_topology(LINE), demand_of(svc), down, fidelity="packet", duration_s=5.0, seed=1
-    )
+    result = run(make_topology(LINE), demand(svc), down, fidelity="packet", duration_s=5.0, seed=1)
     stats = result.services["rr"]
     assert (stats.offered, stats.delivered, stats.in_flight) == (2, 0, 0)
     assert dict(stats.dropped) == {"site_down": 2}

@@ -7,11 +7,10 @@ A fluid flow crosses its whole path at once: a leg of ``size`` bytes at ``rate``
 from __future__ import annotations
 
 import pytest
-from engine_support import MONDAY, make_topology
-from exact_support import demand_of, traced
 
 from lgwan_sim.engine import AppliedEvent, EngineConfig, EventKind, Timeline, TimelineEvent, run
 from lgwan_sim.traffic import Demand
+from tests.engine.support import MONDAY, demand, make_topology, traced
 
 
 def test_two_equal_flows_that_start_together_share_the_line_and_end_together():
@@ -46,7 +45,7 @@ def test_a_line_made_faster_carries_the_next_message_faster(fidelity):
         )
     )
     result = run(
-        topo, demand_of(svc), faster, fidelity=fidelity, duration_s=10.0, seed=1,
+        topo, demand(svc), faster, fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0, header_bytes=0.0),
     )  # fmt: skip
     stats = result.services["s"]
@@ -67,7 +66,7 @@ def test_a_flow_held_on_a_failed_link_resumes_on_the_new_route_with_what_it_had_
     svc = traced("s", ("a",), "c", [1.0], request_bytes=125_000)
     cut = Timeline(events=(TimelineEvent(at_s=1.004, kind=EventKind.LINK_DOWN, links=("b~c",)),))
     config = EngineConfig(bin_s=10.0, failed_flows="reroute", convergence_delay_s=1.0)
-    result = run(topo, demand_of(svc), cut, fidelity="flow", duration_s=10.0, seed=1, config=config)
+    result = run(topo, demand(svc), cut, fidelity="flow", duration_s=10.0, seed=1, config=config)
     stats = result.services["s"]
     assert (stats.offered, stats.delivered, stats.dropped) == (1, 1, {})
     assert stats.latency.mean == pytest.approx(1.020, rel=1e-9)

@@ -7,11 +7,10 @@ import math
 from dataclasses import replace
 
 import pytest
-from engine_support import make_topology
-from exact_support import demand_of, traced
 
 from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent, run
 from lgwan_sim.errors import InputError
+from tests.engine.support import demand, make_topology, traced
 
 
 def refused(call, field, value=None):
@@ -146,7 +145,7 @@ def test_a_timeline_is_sorted_by_time_keeping_the_order_of_simultaneous_events()
 
 
 TOPO = make_topology([("a", "b", 1e8, 0.001)])
-DEMAND = demand_of(traced("s", ("a",), "b", [0.5], request_bytes=100))
+DEMAND = demand(traced("s", ("a",), "b", [0.5], request_bytes=100))
 
 
 @pytest.mark.parametrize("fidelity", ["quantum", "", "Flow"])

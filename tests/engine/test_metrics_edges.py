@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from exact_support import bucket_middle
 
 from lgwan_sim.engine import LatencyHistogram, ServiceStats
 from lgwan_sim.engine._metrics import bucket_of, bucket_value
+from tests.engine.support import bucket_middle
 
 MS = 0.001
 

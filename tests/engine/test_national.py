@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_support import national_demand
 
 from lgwan_sim.engine import EngineConfig, run
+from tests.engine.support import national_demand
 
 DURATION_S = 1200.0
 MEAN_BYTES = 50_000.0

@@ -12,11 +12,11 @@ import itertools
 
 import numpy as np
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent, run
 from lgwan_sim.network import SiteKind
 from lgwan_sim.traffic import SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 FIDELITIES = [f.value for f in Fidelity]
 BIN_S = 10.0
@@ -25,7 +25,7 @@ CONVERGENCE_S = 2.0
 
 @pytest.fixture(scope="module")
 def town():
-    # a1 at lon 135.00, the others 0.01 degree (0.9 km) and more apart (engine_support)
+    # a1 at lon 135.00, the others 0.01 degree (0.9 km) and more apart (tests.engine.support)
     return make_topology(
         [
             ("a1", "p1", 1e8, 0.001),

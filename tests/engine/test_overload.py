@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_support import demand, one_way
 
 from lgwan_sim.engine import EngineConfig, run
 from lgwan_sim.traffic import SizeDist
+from tests.engine.support import demand, one_way
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_support import make_topology
-from exact_support import demand_of, traced
 
 from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, run
+from tests.engine.support import demand, make_topology, traced
 
 LINE = [("a", "b", 8e6, 0.001)]
 
@@ -26,7 +25,7 @@ def test_the_buffer_holds_what_waits_and_frees_as_the_port_sends():
     second = [2.0, 2.0001, 2.0002]
     svc = traced("s", ("a",), "b", first + second, request_bytes=960)
     result = run(
-        make_topology(LINE), demand_of(svc), fidelity="packet", duration_s=5.0, seed=1,
+        make_topology(LINE), demand(svc), fidelity="packet", duration_s=5.0, seed=1,
         config=EngineConfig(bin_s=5.0, buffer_bytes=2500.0),
     )  # fmt: skip
     stats = result.services["s"]
@@ -46,7 +45,7 @@ def test_a_packet_larger_than_the_buffer_is_sent_when_the_port_is_idle():
     # would have to wait: dropped.
     svc = traced("s", ("a",), "b", [1.0, 1.0002, 1.5], request_bytes=960)
     result = run(
-        make_topology(LINE), demand_of(svc), fidelity="packet", duration_s=5.0, seed=1,
+        make_topology(LINE), demand(svc), fidelity="packet", duration_s=5.0, seed=1,
         config=EngineConfig(buffer_bytes=500.0),
     )  # fmt: skip
     stats = result.services["s"]
@@ -66,7 +65,7 @@ def test_a_failure_elsewhere_changes_nothing_for_a_windowed_transfer(buffer_byte
 
     def once(timeline):
         return run(
-            topo, demand_of(svc), timeline, fidelity="packet", duration_s=5.0, seed=1,
+            topo, demand(svc), timeline, fidelity="packet", duration_s=5.0, seed=1,
             config=config,
         )  # fmt: skip
 
@@ -95,7 +94,7 @@ def test_an_overload_stop_loses_the_exchanges_waiting_at_their_host():
         "rr", ("a",), "b", times, request_bytes=960, response_bytes=960, service_time_s=5.0
     )
     config = EngineConfig(bin_s=1.0, max_queued_packets=10, overload_sustain_s=0.019)
-    result = run(topo, demand_of(svc), fidelity="packet", duration_s=10.0, seed=1, config=config)
+    result = run(topo, demand(svc), fidelity="packet", duration_s=10.0, seed=1, config=config)
     assert result.overloaded
     assert result.stopped_at_s == times[19]
     stats = result.services["rr"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_support import demand, make_topology
 
 from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, run
 from lgwan_sim.traffic import ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology
 
 
 def _transfer(

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_support import demand, make_topology, one_way
 
 from lgwan_sim.engine import EngineConfig, run
 from lgwan_sim.traffic import SizeDist
+from tests.engine.support import demand, make_topology, one_way
 
 MEAN_BYTES = 1000.0  # 1 ms of transmission at 8 Mb/s
 SERVICE_S = MEAN_BYTES * 8 / 8e6

@@ -179,8 +179,6 @@ def test_on_the_wall_clock_steps_are_on_time():
 
 @pytest.mark.slow
 def test_the_driver_paces_the_packet_engine_and_a_cut_drops_in_transfer():
-    from engine_support import demand, make_topology
-
     from lgwan_sim.engine import (
         EngineInputs,
         EventKind,
@@ -190,6 +188,7 @@ def test_the_driver_paces_the_packet_engine_and_a_cut_drops_in_transfer():
         build,
     )
     from lgwan_sim.traffic import ServiceDemand, SizeDist
+    from tests.engine.support import demand, make_topology
 
     # a-b-c and a slower a-d-c; requests from a and b to c, 200 a second for 2 s
     topo = make_topology(

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import numpy as np
 import pytest
-from engine_support import MONDAY
 
 from lgwan_sim.engine import AppliedEvent, Fidelity, LatencyHistogram, RunResult, ServiceStats
+from tests.engine.support import MONDAY
 
 
 def hist(*values):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from engine_support import national_demand
 
-import lgwan_sim.engine
 from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent, run
 from lgwan_sim.errors import InputError
+from tests.engine.support import national_demand
 
 FIDELITIES = [f.value for f in Fidelity]
 
@@ -136,22 +135,10 @@ def test_bad_inputs_are_refused(national, workload):
         TimelineEvent(at_s=1.0, kind=EventKind.LINK_DOWN)
 
 
-def test_all_is_complete():
-    import types
-
-    names = sorted(
-        n
-        for n, v in vars(lgwan_sim.engine).items()
-        if not n.startswith("_") and not isinstance(v, types.ModuleType)
-    )
-    assert sorted(lgwan_sim.engine.__all__) == names
-
-
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 def test_progress_is_reported_in_simulated_time(diamond, fidelity):
-    from engine_support import demand, one_way
-
     from lgwan_sim.traffic import SizeDist
+    from tests.engine.support import demand, one_way
 
     seen: list[float] = []
     d = demand(one_way("s", ("a",), "c", rate_per_s=50.0, size=SizeDist.fixed(1000.0)))
@@ -175,9 +162,9 @@ def test_same_seed_same_bytes_across_processes(tmp_path, fidelity):
     script = tmp_path / "once.py"
     script.write_text(
         "import json, sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from engine_support import national_demand\n"
-        "from test_run import CONFIG, all_kinds_timeline\n"
+        f"sys.path.insert(0, {str(Path(__file__).parents[2])!r})\n"
+        "from tests.engine.support import national_demand\n"
+        "from tests.engine.test_run import CONFIG, all_kinds_timeline\n"
         "from lgwan_sim.engine import run\n"
         "from lgwan_sim.network import build_national\n"
         "topo = build_national()\n"
@@ -208,9 +195,8 @@ def test_same_seed_same_bytes_across_processes(tmp_path, fidelity):
 
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 def test_capacity_change_takes_effect(single_link, fidelity):
-    from engine_support import demand, one_way
-
     from lgwan_sim.traffic import SizeDist
+    from tests.engine.support import demand, one_way
 
     # 300 messages/s of 1000 B on 1 MB/s: rho 0.3, then 0.6 once the link is halved at 50 s.
     d = demand(one_way("s", ("a",), "b", rate_per_s=300.0, size=SizeDist.fixed(1000.0)))

@@ -7,7 +7,6 @@ import json
 import random
 
 import pytest
-from engine_support import demand, make_topology
 
 from lgwan_sim.engine import (
     SIMULATE,
@@ -24,6 +23,7 @@ from lgwan_sim.engine import (
 from lgwan_sim.errors import InputError
 from lgwan_sim.scenario import bundled_scenarios, engine_inputs, load_scenario
 from lgwan_sim.traffic import ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology
 
 FIDELITIES = ("analytic", "flow", "packet")
 

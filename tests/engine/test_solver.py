@@ -105,10 +105,9 @@ def test_solvers_agree_and_allocation_is_max_min(problem):
 
 def test_flow_engine_gives_the_same_answer_with_either_solver():
     # 20 hosts on 100 Mb/s lines share a 300 Mb/s bottleneck: components of up to 20 classes.
-    from engine_support import demand, make_topology, one_way
-
     from lgwan_sim.engine import EngineConfig, run
     from lgwan_sim.traffic import SizeDist
+    from tests.engine.support import demand, make_topology, one_way
 
     hosts = tuple(f"h{i:02d}" for i in range(20))
     topo = make_topology([(h, "hub", 1e8, 0.001) for h in hosts] + [("hub", "dc", 3e8, 0.002)])

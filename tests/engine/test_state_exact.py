@@ -7,10 +7,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from engine_support import make_topology
-from exact_support import demand_of, traced
 
 from lgwan_sim.engine import AppliedEvent, EngineConfig, EventKind, Timeline, TimelineEvent, run
+from tests.engine.support import demand, make_topology, traced
 
 EVENT_FIDELITIES = ["flow", "packet"]
 
@@ -32,7 +31,7 @@ def test_a_failure_loses_a_response_on_the_reverse_direction(fidelity, sent_back
     svc = traced("rr", ("a",), "b", [1.0], request_bytes=460, response_bytes=960)
     cut = Timeline(events=(TimelineEvent(at_s=1.006, kind=EventKind.LINK_DOWN, links=("a~b",)),))
     result = run(
-        topo, demand_of(svc), cut, fidelity=fidelity, duration_s=10.0, seed=1,
+        topo, demand(svc), cut, fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0),
     )  # fmt: skip
     stats = result.services["rr"]
@@ -58,7 +57,7 @@ def test_a_capacity_change_on_a_later_link_sets_both_of_its_directions(fidelity)
         events=(TimelineEvent(at_s=5.0, kind=EventKind.CAPACITY, links=("b~c",), capacity_bps=4e6),)
     )
     result = run(
-        topo, demand_of(svc), slower, fidelity=fidelity, duration_s=10.0, seed=1,
+        topo, demand(svc), slower, fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0, header_bytes=0.0),
     )  # fmt: skip
     assert result.services["rr"].delivered == 10
@@ -83,7 +82,7 @@ def test_a_response_takes_the_request_path_back_where_two_paths_tie(fidelity):
     if fidelity == "analytic":
         svc = dataclasses.replace(svc, arrivals="poisson", trace_s=(), requests_per_day=86400.0)
     result = run(
-        topo, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        topo, demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=10.0, header_bytes=0.0),
     )  # fmt: skip
     assert result.services["rr"].delivered == 10

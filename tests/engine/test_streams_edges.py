@@ -8,11 +8,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from engine_support import make_topology
-from exact_support import demand_of, traced
 
 from lgwan_sim.engine import EngineConfig, EventKind, Timeline, TimelineEvent, run
 from lgwan_sim.traffic import JST, Demand, Profile, ServiceDemand, SizeDist
+from tests.engine.support import demand, make_topology, traced
 
 TOPO = make_topology([("a", "h", 1e9, 0.0), ("b", "h", 1e9, 0.0)])
 FIDELITIES = ["flow", "packet"]
@@ -26,7 +25,7 @@ def demand_at(multiplier: float, service: str | None = None) -> TimelineEvent:
 def test_a_trace_is_replayed_from_time_zero_up_to_but_not_including_the_end(fidelity):
     svc = traced("s", ("a", "b"), "h", [0.0, 0.0, 3.0, 9.999, 10.0, 11.0], request_bytes=100)
     result = run(
-        TOPO, demand_of(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        TOPO, demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
         config=EngineConfig(bin_s=1.0),
     )  # fmt: skip
     offered = result.offered_per_bin["s"].tolist()
@@ -42,7 +41,7 @@ def test_a_trace_is_replayed_from_time_zero_up_to_but_not_including_the_end(fide
 def test_a_trace_is_replayed_round_robin_from_the_first_caller(fidelity):
     svc = traced("s", ("a", "b"), "h", [1.0, 2.0, 3.0], request_bytes=100)
     result = run(
-        TOPO, demand_of(svc), fidelity=fidelity, duration_s=4.0, seed=1,
+        TOPO, demand(svc), fidelity=fidelity, duration_s=4.0, seed=1,
         config=EngineConfig(bin_s=1.0, header_bytes=0.0),
     )  # fmt: skip
     # a sends at 1.0 and 3.0, b at 2.0: 100 B each over a 1 s bin at 1 Gb/s
@@ -57,7 +56,7 @@ def test_a_demand_change_neither_drops_nor_repeats_a_trace_arrival(fidelity, at_
     svc = traced("s", ("a",), "h", [1.0, 2.0, 3.0, 4.0], request_bytes=100)
     timeline = Timeline(events=(replace(demand_at(2.0), at_s=at_s),))
     result = run(
-        TOPO, demand_of(svc), timeline, fidelity=fidelity, duration_s=5.0, seed=1,
+        TOPO, demand(svc), timeline, fidelity=fidelity, duration_s=5.0, seed=1,
         config=EngineConfig(bin_s=1.0),
     )  # fmt: skip
     assert result.offered_per_bin["s"].tolist() == [0, 1, 1, 1, 1]
@@ -67,7 +66,7 @@ def test_a_demand_change_neither_drops_nor_repeats_a_trace_arrival(fidelity, at_
 def test_a_trace_entirely_after_the_end_offers_nothing_even_across_a_demand_change(fidelity):
     svc = traced("s", ("a",), "h", [20.0], request_bytes=100)
     timeline = Timeline(events=(replace(demand_at(3.0), at_s=1.0),))
-    result = run(TOPO, demand_of(svc), timeline, fidelity=fidelity, duration_s=5.0, seed=1)
+    result = run(TOPO, demand(svc), timeline, fidelity=fidelity, duration_s=5.0, seed=1)
     assert result.services["s"].offered == 0
 
 
@@ -136,7 +135,7 @@ def test_poisson_arrivals_follow_multiplier_changes(fidelity):
 def test_an_empty_trace_offers_nothing_across_a_demand_change(fidelity):
     svc = traced("s", ("a",), "h", [], request_bytes=100)
     timeline = Timeline(events=(replace(demand_at(2.0), at_s=1.0),))
-    result = run(TOPO, demand_of(svc), timeline, fidelity=fidelity, duration_s=3.0, seed=1)
+    result = run(TOPO, demand(svc), timeline, fidelity=fidelity, duration_s=3.0, seed=1)
     assert result.services["s"].offered == 0
     assert [e.kind for e in result.events] == ["demand"]
 

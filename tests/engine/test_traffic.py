@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from engine_support import MONDAY, demand, make_topology, one_way
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ import lgwan_sim.traffic
 from lgwan_sim.engine import LatencyHistogram, run
 from lgwan_sim.errors import InputError
 from lgwan_sim.traffic import JST, Profile, ServiceDemand, SizeDist, traffic_matrix
+from tests.engine.support import MONDAY, demand, make_topology, one_way
 
 
 @pytest.mark.parametrize(
@@ -117,8 +117,3 @@ def test_histogram_percentiles_are_within_one_percent(values, p):
     bulk = LatencyHistogram()
     bulk.add_many(np.asarray(values), np.ones(len(values)))
     assert bulk.percentile(p) == pytest.approx(hist.percentile(p))
-
-
-def test_traffic_all_is_complete():
-    names = sorted(n for n in vars(lgwan_sim.traffic) if not n.startswith("_"))
-    assert sorted(lgwan_sim.traffic.__all__) == names

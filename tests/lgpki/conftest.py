@@ -11,9 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from lgpki_support import CRL_AT, G1_START, G2_START, ISSUED, PASSPHRASE, SCRYPT_N, SITES, World
 
 from lgwan_sim.lgpki import KeyType, Pki
+from tests.lgpki.support import (
+    CRL_AT,
+    G1_START,
+    G2_START,
+    ISSUED,
+    PASSPHRASE,
+    SCRYPT_N,
+    SITES,
+    World,
+)
 
 
 @pytest.fixture(scope="session")

@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import pytest
 from cryptography import x509
-from lgpki_support import CRL_AT, NOW, World
 
 from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki import CertKind, Pki, SiteInfo, verifier_from_pki
 from lgwan_sim.lgpki._build import POLICY_MAPPINGS_OID
+from tests.lgpki.support import CRL_AT, NOW, World
 
 
 def _cross(pki: Pki, issuer: str, subject_name: str) -> x509.Certificate:

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import NameOID
-from lgpki_support import G2_START, ISSUED, NOW, PASSPHRASE, SITES, World
 
 from lgwan_sim.errors import PkiError
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo, spki_sha256
+from tests.lgpki.support import G2_START, ISSUED, NOW, PASSPHRASE, SITES, World
 
 
 def test_hierarchy_has_anchors_cross_and_link_certificates(shared_pki):

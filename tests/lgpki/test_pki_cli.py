@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from lgpki_support import SCRYPT_N
 
 from lgwan_sim.cli import main
 from lgwan_sim.lgpki import Pki, default_pki_dir
+from tests.lgpki.support import SCRYPT_N
+from tests.support import CliResult
 
 TOPOLOGY = """\
 name: tiny
@@ -56,8 +58,8 @@ def _dt(text: str):
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _run(home: Path, *args: str) -> int:
-    return main(["pki", "--home", str(home), "--passphrase-file", str(home.parent / "pass"), *args])
+def _run(cli: Callable[..., CliResult], home: Path, *args: str) -> CliResult:
+    return cli("pki", "--home", home, "--passphrase-file", home.parent / "pass", *args)
 
 
 def test_init_creates_a_home_with_a_passphrase_file(tmp_path, capsys):
@@ -95,92 +97,94 @@ def test_init_with_a_broken_pki_dir_writes_nothing(tmp_path, capsys):
     assert not home.exists()
 
 
-def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, capsys):
+def test_issue_revoke_crl_verify_status_audit(cli_home, tmp_path, cli):
     home, topo = cli_home
     at = ["--at", "2020-05-01T00:00Z"]
-    assert _run(home, "issue", "--all", "--topology", str(topo), "--key-type", "p256", *at) == 0
-    assert "issued 4 certificates (4 G2)" in capsys.readouterr().out
+    result = _run(cli, home, "issue", "--all", "--topology", str(topo), "--key-type", "p256", *at)
+    assert result.code == 0
+    assert "issued 4 certificates (4 G2)" in result.out
     out = tmp_path / "out"
-    assert (
-        _run(
-            home,
-            "issue",
-            "--site",
-            "asp-one",
-            "--profile",
-            "server",
-            "--topology",
-            str(topo),
-            "--out",
-            str(out),
-            *at,
-        )
-        == 0
+    result = _run(
+        cli,
+        home,
+        "issue",
+        "--site",
+        "asp-one",
+        "--profile",
+        "server",
+        "--topology",
+        str(topo),
+        "--out",
+        str(out),
+        *at,
     )
+    assert result.code == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "asp-one-server-G2.crt",
         "asp-one-server-G2.key",
     ]
-    assert _run(home, "crl", "--at", "2020-05-01T01:00Z") == 0
-    capsys.readouterr()
-    assert (
-        _run(home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00Z") == 0
+    result = _run(cli, home, "crl", "--at", "2020-05-01T01:00Z")
+    assert result.code == 0
+    result = _run(
+        cli, home, "verify", str(out / "asp-one-server-G2.crt"), "--at", "2020-05-01T02:00Z"
     )
-    assert capsys.readouterr().out.startswith("OK: CN=asp-one.lg.jp")
+    assert result.code == 0
+    assert result.out.startswith("OK: CN=asp-one.lg.jp")
 
     payload = tmp_path / "payload.txt"
     payload.write_text("hello")
     msg = tmp_path / "msg.bin"
-    assert (
-        _run(
-            home,
-            "sign",
-            "--site",
-            "pref-01",
-            "--topic",
-            "notice",
-            "--payload",
-            str(payload),
-            "--out",
-            str(msg),
-            "--at",
-            "2020-05-01T02:00Z",
-        )
-        == 0
+    result = _run(
+        cli,
+        home,
+        "sign",
+        "--site",
+        "pref-01",
+        "--topic",
+        "notice",
+        "--payload",
+        str(payload),
+        "--out",
+        str(msg),
+        "--at",
+        "2020-05-01T02:00Z",
     )
-    assert _run(home, "verify", str(msg), "--role", "head", "--at", "2020-05-01T02:01Z") == 0
-    assert "OK: message from pref-01" in capsys.readouterr().out
+    assert result.code == 0
+    result = _run(cli, home, "verify", str(msg), "--role", "head", "--at", "2020-05-01T02:01Z")
+    assert result.code == 0
+    assert "OK: message from pref-01" in result.out
 
-    assert (
-        _run(
-            home,
-            "revoke",
-            "--holder",
-            "pref-01",
-            "--reason",
-            "key_compromise",
-            "--at",
-            "2020-05-01T03:00Z",
-        )
-        == 0
+    result = _run(
+        cli,
+        home,
+        "revoke",
+        "--holder",
+        "pref-01",
+        "--reason",
+        "key_compromise",
+        "--at",
+        "2020-05-01T03:00Z",
     )
-    capsys.readouterr()
-    assert _run(home, "verify", str(msg), "--at", "2020-05-01T03:01Z") == 1  # rejected
-    assert capsys.readouterr().err.startswith("REJECTED: revoked: ")
+    assert result.code == 0
+    result = _run(cli, home, "verify", str(msg), "--at", "2020-05-01T03:01Z")
+    assert result.code == 1  # rejected
+    assert result.err.startswith("REJECTED: revoked: ")
 
-    assert _run(home, "status", "--at", "2020-05-01T04:00Z") == 0
-    status = capsys.readouterr().out
+    result = _run(cli, home, "status", "--at", "2020-05-01T04:00Z")
+    assert result.code == 0
+    status = result.out
     assert "org_g2" in status
     assert "holders of valid G2 certificates: 3" in status
 
     log = tmp_path / "audit.jsonl"
-    assert _run(home, "audit", "--export", str(log)) == 0
-    assert "integrity OK" in capsys.readouterr().out
+    result = _run(cli, home, "audit", "--export", str(log))
+    assert result.code == 0
+    assert "integrity OK" in result.out
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records[-1]["action"] == "publish-arl"
 
 
-def test_issue_from_csr(cli_home, tmp_path, capsys):
+def test_issue_from_csr(cli_home, tmp_path, cli):
     home, topo = cli_home
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
@@ -201,8 +205,9 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         "--topology",
         str(topo),
     ]
-    assert _run(home, *args, "--at", "2020-05-02T00:00Z") == 0
-    assert "asp-one message app_sub_g2" in capsys.readouterr().out
+    result = _run(cli, home, *args, "--at", "2020-05-02T00:00Z")
+    assert result.code == 0
+    assert "asp-one message app_sub_g2" in result.out
 
 
 @pytest.mark.parametrize(
@@ -236,7 +241,7 @@ def test_issue_from_csr(cli_home, tmp_path, capsys):
         ),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(cli_home, tmp_path, capsys, args, needle):
+def test_bad_input_is_one_line_and_exit_2(cli_home, tmp_path, cli, args, needle):
     home, topo = cli_home
     payload = tmp_path / "p.pem"
     payload.write_text("junk")
@@ -244,43 +249,44 @@ def test_bad_input_is_one_line_and_exit_2(cli_home, tmp_path, capsys, args, need
     if args[0] == "issue":
         args += ["--topology", str(topo), "--at", "2020-05-03T00:00Z"]
     before = sorted(p.relative_to(home) for p in home.rglob("*") if "sqlite3" not in p.name)
-    assert _run(home, *args) == 2
-    err = capsys.readouterr().err.strip()
+    result = _run(cli, home, *args)
+    assert result.code == 2
+    err = result.err.strip()
     assert len(err.splitlines()) == 1, err
     assert needle in err
     after = sorted(p.relative_to(home) for p in home.rglob("*") if "sqlite3" not in p.name)
     assert after == before
 
 
-def test_bad_csr_names_the_file(cli_home, tmp_path, capsys):
+def test_bad_csr_names_the_file(cli_home, tmp_path, cli):
     home, topo = cli_home
     bad = tmp_path / "bad.pem"
     bad.write_text("not a csr")
-    assert (
-        _run(
-            home,
-            "issue",
-            "--site",
-            "asp-one",
-            "--profile",
-            "message",
-            "--csr",
-            str(bad),
-            "--topology",
-            str(topo),
-        )
-        == 2
+    result = _run(
+        cli,
+        home,
+        "issue",
+        "--site",
+        "asp-one",
+        "--profile",
+        "message",
+        "--csr",
+        str(bad),
+        "--topology",
+        str(topo),
     )
-    err = capsys.readouterr().err
+    assert result.code == 2
+    err = result.err
     assert f"{bad}: --csr: not a PEM certificate signing request" in err
 
 
-def test_verify_of_a_broken_certificate_names_the_file(cli_home, tmp_path, capsys):
+def test_verify_of_a_broken_certificate_names_the_file(cli_home, tmp_path, cli):
     home, _ = cli_home
     bad = tmp_path / "bad.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    assert _run(home, "verify", "--at", "2020-05-03T00:00Z", str(bad)) == 2
-    err = capsys.readouterr().err.strip()
+    result = _run(cli, home, "verify", "--at", "2020-05-03T00:00Z", str(bad))
+    assert result.code == 2
+    err = result.err.strip()
     assert err == f"lgwan-sim: error: {bad}: not a readable PEM certificate"
 
 
@@ -338,26 +344,25 @@ def test_migrate_follows_the_dates_of_its_plan(cli_home, tmp_path, capsys):
     assert (home / "config" / "migration.yaml").read_bytes() == plan.read_bytes()
 
 
-def test_renew_moves_a_holder_to_new_keys(cli_home, capsys):
+def test_renew_moves_a_holder_to_new_keys(cli_home, cli):
     home, topo = cli_home
-    assert (
-        _run(
-            home,
-            "issue",
-            "--site",
-            "asp-one",
-            "--profile",
-            "message",
-            "--topology",
-            str(topo),
-            "--at",
-            "2020-06-01T00:00Z",
-        )
-        == 0
+    result = _run(
+        cli,
+        home,
+        "issue",
+        "--site",
+        "asp-one",
+        "--profile",
+        "message",
+        "--topology",
+        str(topo),
+        "--at",
+        "2020-06-01T00:00Z",
     )
-    capsys.readouterr()
-    assert _run(home, "renew", "--holder", "asp-one", "--at", "2020-06-02T00:00Z") == 0
-    lines = capsys.readouterr().out.splitlines()
+    assert result.code == 0
+    result = _run(cli, home, "renew", "--holder", "asp-one", "--at", "2020-06-02T00:00Z")
+    assert result.code == 0
+    lines = result.out.splitlines()
     assert lines
     assert all(line.startswith("renewed asp-one ") for line in lines)
     with Pki.open(home, passphrase=b"cli-test-passphrase") as pki:

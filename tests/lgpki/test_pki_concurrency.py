@@ -6,9 +6,8 @@ import itertools
 import threading
 from datetime import timedelta
 
-from lgpki_support import NOW, PASSPHRASE
-
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo
+from tests.lgpki.support import NOW, PASSPHRASE
 
 
 def test_two_writers_on_one_home_keep_the_store_consistent(pki: Pki):

@@ -7,15 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import lgwan_sim.lgpki
 from lgwan_sim.errors import InputError
 from lgwan_sim.lgpki import CaRole, KeyType, default_pki_dir, load_hierarchy, load_migration_plan
-
-
-def test_public_names_are_sorted_and_complete():
-    public = sorted(n for n in vars(lgwan_sim.lgpki) if not n.startswith("_"))
-    assert lgwan_sim.lgpki.__all__ == sorted(lgwan_sim.lgpki.__all__)
-    assert set(lgwan_sim.lgpki.__all__) == set(public)
 
 
 def test_bundled_hierarchy():

@@ -11,10 +11,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from lgpki_support import NOW, PASSPHRASE, World
-
 import lgwan_sim
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo
+from tests.lgpki.support import NOW, PASSPHRASE, World
 
 CHUNK = 20
 SITES = 2_000

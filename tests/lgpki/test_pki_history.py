@@ -7,6 +7,7 @@ audit``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,16 +16,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
-from lgpki_support import CRL_AT, NOW, PASSPHRASE, World
 
-from lgwan_sim.cli import main
 from lgwan_sim.lgpki import Pki
+from tests.lgpki.support import CRL_AT, NOW, PASSPHRASE, World
+from tests.support import CliResult
 
 
-def _cli(pki: Pki, *args: str) -> int:
+def _cli(cli: Callable[..., CliResult], pki: Pki, *args: str) -> CliResult:
     passphrase = pki.home.parent / "passphrase"
     passphrase.write_bytes(PASSPHRASE + b"\n")
-    return main(["pki", "--home", str(pki.home), "--passphrase-file", str(passphrase), *args])
+    return cli("pki", "--home", pki.home, "--passphrase-file", passphrase, *args)
 
 
 def _at(moment) -> str:
@@ -41,7 +42,7 @@ def _number(crl: x509.CertificateRevocationList) -> int:
     return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
 
 
-def test_an_old_genuine_crl_copied_back_is_refused(pki: Pki, world: World, tmp_path, capsys):
+def test_an_old_genuine_crl_copied_back_is_refused(pki: Pki, world: World, tmp_path, cli):
     """Rollback: the CRL from before a revocation, still inside its validity window, is put
     back into ``repo/crl/``; the store knows the newer number, so verify rejects the revoked
     certificate and audit names the rolled-back file."""
@@ -55,15 +56,16 @@ def test_an_old_genuine_crl_copied_back_is_refused(pki: Pki, world: World, tmp_p
     stale = _number(x509.load_pem_x509_crl(old))
     assert stale < newer
     cert = _pem_file(tmp_path, leaf.certificate, "leaf.pem")
-    capsys.readouterr()
 
-    assert _cli(pki, "verify", cert, "--at", _at(NOW + timedelta(minutes=30))) == 1
-    err = capsys.readouterr().err
+    result = _cli(cli, pki, "verify", cert, "--at", _at(NOW + timedelta(minutes=30)))
+    assert result.code == 1
+    err = result.err
     assert "REJECTED: revoked:" in err
     assert f"repo/crl/org_g2.crl: refused: CRL #{stale} of org_g2 is rolled back" in err
 
-    assert _cli(pki, "audit") == 1
-    out = capsys.readouterr()
+    result = _cli(cli, pki, "audit")
+    assert result.code == 1
+    out = result
     assert "integrity OK" not in out.out
     assert f"repo/crl/org_g2.crl: refused: CRL #{stale} of org_g2 is rolled back" in out.err
     assert f"the store issued #{newer}" in out.err
@@ -85,50 +87,48 @@ def _forged_like(genuine: x509.CertificateRevocationList) -> x509.CertificateRev
     return builder.sign(key, hashes.SHA256())
 
 
-def test_a_forged_crl_does_not_stop_verification(pki: Pki, world: World, tmp_path, capsys):
+def test_a_forged_crl_does_not_stop_verification(pki: Pki, world: World, tmp_path, cli):
     """One forged list in ``repo/crl/`` is refused by name; every verification goes on with
     the valid lists (exit 0 or 1, never 2), and audit reports the forgery."""
     target = pki.repo / "crl" / "app_sub_g2.crl"
     genuine = x509.load_pem_x509_crl(target.read_bytes())
     target.write_bytes(_forged_like(genuine).public_bytes(Encoding.PEM))
     at = _at(NOW)
-    capsys.readouterr()
 
     org_leaf = _pem_file(tmp_path, world.g2["pref-13"].certificate, "org.pem")
-    assert _cli(pki, "verify", org_leaf, "--at", at) == 0
-    err = capsys.readouterr().err
+    result = _cli(cli, pki, "verify", org_leaf, "--at", at)
+    assert result.code == 0
+    err = result.err
     assert "repo/crl/app_sub_g2.crl: refused: its signature is not app_sub_g2's" in err
 
     # a leaf of the CA whose list was forged: still judged, by the list the CA issued
     app_leaf = _pem_file(tmp_path, world.g2["asp-jlis-east"].certificate, "app.pem")
-    assert _cli(pki, "verify", app_leaf, "--at", at) == 0
+    result = _cli(cli, pki, "verify", app_leaf, "--at", at)
+    assert result.code == 0
     leaf = world.g2["asp-jlis-east"]
     pki.revoke(leaf.issuer_ca, leaf.serial, reason="superseded", now=NOW)
     pki.publish_crls(now=NOW, ca_ids=["app_sub_g2"])
     target.write_bytes(_forged_like(genuine).public_bytes(Encoding.PEM))
-    capsys.readouterr()
-    assert _cli(pki, "verify", app_leaf, "--at", _at(NOW + timedelta(minutes=1))) == 1
-    assert "REJECTED: revoked:" in capsys.readouterr().err
+    result = _cli(cli, pki, "verify", app_leaf, "--at", _at(NOW + timedelta(minutes=1)))
+    assert result.code == 1
+    assert "REJECTED: revoked:" in result.err
 
-    assert _cli(pki, "audit") == 1
-    assert "repo/crl/app_sub_g2.crl: refused: its signature is not app_sub_g2's" in (
-        capsys.readouterr().err
-    )
+    result = _cli(cli, pki, "audit")
+    assert result.code == 1
+    assert "repo/crl/app_sub_g2.crl: refused: its signature is not app_sub_g2's" in (result.err)
 
 
 def test_an_unreadable_crl_is_refused_and_verification_goes_on(
-    pki: Pki, world: World, tmp_path, capsys
+    pki: Pki, world: World, tmp_path, cli
 ):
     (pki.repo / "crl" / "app_sub_g2.crl").write_text("junk")
     leaf = _pem_file(tmp_path, world.g2["pref-13"].certificate, "org.pem")
-    capsys.readouterr()
-    assert _cli(pki, "verify", leaf, "--at", _at(NOW)) == 0
-    assert "repo/crl/app_sub_g2.crl: refused: not a PEM CRL" in capsys.readouterr().err
+    result = _cli(cli, pki, "verify", leaf, "--at", _at(NOW))
+    assert result.code == 0
+    assert "repo/crl/app_sub_g2.crl: refused: not a PEM CRL" in result.err
 
 
-def test_verify_at_a_past_moment_uses_the_lists_current_then(
-    pki: Pki, world: World, tmp_path, capsys
-):
+def test_verify_at_a_past_moment_uses_the_lists_current_then(pki: Pki, world: World, tmp_path, cli):
     """``--at T`` takes, per CA, the newest list issued at or before T: a list issued after
     T is not yet valid at T, never "stale"."""
     leaf = world.g2["pref-13"]
@@ -136,17 +136,19 @@ def test_verify_at_a_past_moment_uses_the_lists_current_then(
     pki.revoke(leaf.issuer_ca, leaf.serial, reason="key_compromise", now=later)
     pki.publish_crls(now=later)
     cert = _pem_file(tmp_path, leaf.certificate, "leaf.pem")
-    capsys.readouterr()
     # before the revocation: the lists of CRL_AT were current and say good
-    assert _cli(pki, "verify", cert, "--at", _at(NOW)) == 0
-    assert capsys.readouterr().out.startswith("OK:")
+    result = _cli(cli, pki, "verify", cert, "--at", _at(NOW))
+    assert result.code == 0
+    assert result.out.startswith("OK:")
     # after it: the newer lists say revoked
-    assert _cli(pki, "verify", cert, "--at", _at(later + timedelta(minutes=5))) == 1
-    assert "REJECTED: revoked:" in capsys.readouterr().err
+    result = _cli(cli, pki, "verify", cert, "--at", _at(later + timedelta(minutes=5)))
+    assert result.code == 1
+    assert "REJECTED: revoked:" in result.err
     # just before CRL_AT the list current then is the set-up's (#1), which had run out:
     # stale is said of that list, never of one issued after T
-    assert _cli(pki, "verify", cert, "--at", _at(CRL_AT - timedelta(minutes=5))) == 1
-    err = capsys.readouterr().err
+    result = _cli(cli, pki, "verify", cert, "--at", _at(CRL_AT - timedelta(minutes=5)))
+    assert result.code == 1
+    err = result.err
     assert "REJECTED: crl-stale: CRL #1 of LGPKI Organisation CA G2 is valid 2014-04-01" in err
 
 

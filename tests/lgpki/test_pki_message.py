@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lgpki_support import NOW, World
 
 from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import (
@@ -21,6 +20,7 @@ from lgwan_sim.lgpki import (
     sign_message,
     verifier_from_pki,
 )
+from tests.lgpki.support import NOW, World
 
 
 def _verifier(pki: Pki, anchor: str = "bridge_g2") -> MessageVerifier:

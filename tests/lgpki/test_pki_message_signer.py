@@ -14,15 +14,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from lgpki_support import ISSUED, NOW, World
-from test_pki_message import _bad_certificate, _site, _verifier
-from test_pki_verify import _ca_cert, _crl
 
 from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import CertKind, MessageVerifier, Pki, sign_message
 from lgwan_sim.lgpki._build import SITE_URI_PREFIX
 from lgwan_sim.lgpki._crypto import spki_sha256
 from lgwan_sim.lgpki._verify import AlgorithmPolicy, RevocationStore, Verifier
+from tests.lgpki.support import ISSUED, NOW, World
+from tests.lgpki.test_pki_message import _bad_certificate, _site, _verifier
+from tests.lgpki.test_pki_verify import _ca_cert, _crl
 
 NOW_US = int(NOW.timestamp()) * 1_000_000  # NOW is a whole second
 WINDOW_US = 5 * 60 * 1_000_000  # the replay window of _verifier()

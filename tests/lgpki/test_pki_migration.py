@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from lgpki_support import PASSPHRASE, SCRYPT_N
 
 from lgwan_sim.errors import PkiError
 from lgwan_sim.lgpki import (
@@ -18,6 +17,7 @@ from lgwan_sim.lgpki import (
     load_migration_plan,
     run_migration,
 )
+from tests.lgpki.support import PASSPHRASE, SCRYPT_N
 
 SITES = [SiteInfo(id=f"mun-{i:03d}", kind="municipality", name=f"Town {i}") for i in range(12)] + [
     SiteInfo(id="asp-a", kind="asp", name="ASP A"),

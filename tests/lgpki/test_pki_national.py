@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from lgpki_support import PASSPHRASE, SCRYPT_N
 
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, verifier_from_pki
 from lgwan_sim.network import SiteKind
+from tests.lgpki.support import PASSPHRASE, SCRYPT_N
 
 START = datetime(2020, 4, 1, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from lgpki_support import NOW, World
 
 from lgwan_sim.lgpki import IssuedCertificate, Pki
+from tests.lgpki.support import NOW, World
 
 pytestmark = [
     pytest.mark.openssl,

@@ -17,12 +17,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from lgpki_support import NOW, PASSPHRASE, World
-
 import lgwan_sim
 from lgwan_sim._files import TMP_PREFIX
-from lgwan_sim.cli import main
 from lgwan_sim.lgpki import CertKind, KeyType, Pki, SiteInfo
+from tests.lgpki.support import NOW, PASSPHRASE, World
 
 CHUNK = 256
 SITES = 600
@@ -93,7 +91,7 @@ def _valid_g2_roles(pki: Pki) -> dict[str, int]:
     return counts
 
 
-def test_opening_finishes_a_publication_cut_by_sigkill(world: World, tmp_path: Path, capsys):
+def test_opening_finishes_a_publication_cut_by_sigkill(world: World, tmp_path: Path, cli):
     home = tmp_path / "home"
     shutil.copytree(world.home, home, ignore=shutil.ignore_patterns("lock"))
     _kill_between_commit_and_publication(home)
@@ -104,8 +102,8 @@ def test_opening_finishes_a_publication_cut_by_sigkill(world: World, tmp_path: P
     passphrase.write_bytes(PASSPHRASE + b"\n")
 
     # the first command to open the store finishes the publication, then does its work
-    assert main(["pki", "--home", str(home), "--passphrase-file", str(passphrase), "audit"]) == 0
-    out = capsys.readouterr()
+    out = cli("pki", "--home", home, "--passphrase-file", passphrase, "audit")
+    assert out.code == 0
     recovery = [line for line in out.err.splitlines() if "recovered" in line]
     assert len(recovery) == 1, out.err
     assert "republished 256 certificates" in recovery[0]
@@ -146,24 +144,22 @@ def test_a_live_writers_files_are_left_alone(pki: Pki):
 
 
 def test_audit_fails_on_unpublished_certificates_and_republish_repairs(
-    pki: Pki, world: World, tmp_path: Path, capsys
+    pki: Pki, world: World, tmp_path: Path, cli
 ):
     """Committed certificates missing from the repository are a problem (exit 1), not a
     count printed beside "integrity OK"; ``pki republish`` writes them again."""
     passphrase = tmp_path / "passphrase"
     passphrase.write_bytes(PASSPHRASE + b"\n")
-
-    def cli(*args: str) -> int:
-        return main(["pki", "--home", str(pki.home), "--passphrase-file", str(passphrase), *args])
+    home = ("pki", "--home", pki.home, "--passphrase-file", passphrase)
 
     batch = pki.published_path(world.g2["pref-13"])
     members = batch.read_bytes().count(b"-----BEGIN CERTIFICATE")
     batch.unlink()
-    capsys.readouterr()
-    assert cli("audit") == 1
-    out = capsys.readouterr()
+    out = cli(*home, "audit")
+    assert out.code == 1
     assert "integrity OK" not in out.out
     assert f"PROBLEM: {members} committed certificates are not published" in out.err
-    assert cli("republish") == 0
-    assert cli("audit") == 0
-    assert "0 unpublished" in capsys.readouterr().out
+    assert cli(*home, "republish").code == 0
+    again = cli(*home, "audit")
+    assert again.code == 0
+    assert "0 unpublished" in again.out

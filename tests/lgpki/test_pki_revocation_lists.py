@@ -10,13 +10,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID
-from lgpki_support import ISSUED, NOW
-from test_pki_revocation_scope import _KEYS, _idp, _leaf, _name, _root, _usage, _verdict
 
 from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki import AlgorithmPolicy, RevocationStore
 from lgwan_sim.lgpki._revocation import _quick_entries
 from lgwan_sim.lgpki._verify import issuer_key
+from tests.lgpki.support import ISSUED, NOW
+from tests.lgpki.test_pki_revocation_scope import _KEYS, _idp, _leaf, _name, _root, _usage, _verdict
 
 POLICY = AlgorithmPolicy(legacy_until=None)
 KC = x509.ReasonFlags.key_compromise

@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lgpki_support import ISSUED, NOW
 
 from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki import AlgorithmPolicy, RevocationStore, Verifier
+from tests.lgpki.support import ISSUED, NOW
 
 CRL_URL = "http://repo.example.invalid/crl/root.crl"
 _KEYS = {name: ec.generate_private_key(ec.SECP256R1()) for name in ("root", "leaf", "other")}

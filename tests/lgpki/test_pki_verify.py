@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lgpki_support import CRL_AT, ISSUED, NOW, PASSPHRASE, World
 
 from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import (
@@ -25,6 +24,7 @@ from lgwan_sim.lgpki import (
     verifier_from_pki,
     verifier_from_repository,
 )
+from tests.lgpki.support import CRL_AT, ISSUED, NOW, PASSPHRASE, World
 
 
 def _policy_oid(pki: Pki, domain: str) -> str:

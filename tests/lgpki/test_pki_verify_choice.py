@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from lgpki_support import ISSUED, NOW
 
 from lgwan_sim.errors import VerificationError
 from lgwan_sim.lgpki import AlgorithmPolicy, RevocationStore, Verifier
+from tests.lgpki.support import ISSUED, NOW
 
 _KEYS = {n: ec.generate_private_key(ec.SECP256R1()) for n in ("root", "mid", "other", "leaf")}
 _UNKNOWN = x509.ObjectIdentifier("1.3.6.1.4.1.99999.7")

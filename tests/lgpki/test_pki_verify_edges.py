@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from lgpki_support import ISSUED, NOW
 
 from lgwan_sim.errors import PkiError, VerificationError
 from lgwan_sim.lgpki import (
@@ -32,6 +31,7 @@ from lgwan_sim.lgpki import (
 )
 from lgwan_sim.lgpki._build import SITE_URI_PREFIX
 from lgwan_sim.lgpki._crypto import resign_sha1
+from tests.lgpki.support import ISSUED, NOW
 
 #: RSA, so that lists can be re-signed with SHA-1 as G1 lists are
 _ROOT_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

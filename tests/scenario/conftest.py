@@ -1,19 +1,14 @@
-"""Fixtures for the scenario tests: a small inline scenario and an in-process CLI runner."""
+"""Fixtures for the scenario tests: a small inline scenario and a scenario writer."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from scenario_support import SMALL
 
-from lgwan_sim.cli import main
-
-os.environ.setdefault("MPLBACKEND", "Agg")
+from tests.scenario.support import SMALL
 
 
 @pytest.fixture
@@ -33,22 +28,3 @@ def write_scenario(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """Run ``lgwan-sim`` in-process and capture its exit code, stdout and stderr."""
-
-    def run(*args: str | Path) -> CliResult:
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
-
-    return run

@@ -12,9 +12,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from scenario_support import SMALL
-
     from lgwan_sim.cli import main
+    from tests.scenario.support import SMALL
 
     root = tmp_path_factory.mktemp("fidelity")
     path = root / "small.yaml"

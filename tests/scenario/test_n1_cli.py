@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from n1_support import TINY
+
+from tests.scenario.support import TINY
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from n1_support import TINY
 
 from lgwan_sim.engine import EventKind, N1Study, Timeline, TimelineEvent, n1_cases, run
 from lgwan_sim.scenario import load_scenario
 from lgwan_sim.scenario._build import engine_inputs
+from tests.scenario.support import TINY
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scenario_support import SMALL
 
 from lgwan_sim.engine import EventKind, TimelineEvent
 from lgwan_sim.report._map import plot_network_map, spread_co_located, utilisation_scale
@@ -24,6 +23,7 @@ from lgwan_sim.report._plots import (
 )
 from lgwan_sim.scenario import load_scenario, run_scenario
 from lgwan_sim.scenario._results import circles_down
+from tests.scenario.support import SMALL
 
 
 @pytest.fixture(scope="module")

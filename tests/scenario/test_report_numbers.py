@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scenario_support import SMALL
 
 from lgwan_sim.report._format import bitrate, count, duration, latency, parse_number, percent
 from lgwan_sim.scenario._results import fmt, rank_links
+from tests.scenario.support import SMALL
 
 #: The small study network at the flow fidelity: whole messages, so every count is exact.
 SMALL_FLOW = SMALL.replace("fidelity: analytic", "fidelity: flow", 1)

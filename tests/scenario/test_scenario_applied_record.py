@@ -7,11 +7,10 @@ failed elements and ``failed_at`` must all see it.
 
 from __future__ import annotations
 
-from scenario_support import SMALL
-
 from lgwan_sim.engine import EventKind, TimelineEvent, build
 from lgwan_sim.scenario import engine_inputs, load_scenario
 from lgwan_sim.scenario._results import failed_at, summarise
+from tests.scenario.support import SMALL
 
 HALF_HOUR = 1800.0
 

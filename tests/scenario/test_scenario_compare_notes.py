@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from scenario_support import SMALL
+
+from tests.scenario.support import SMALL
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenario_support import SMALL
-
 from lgwan_sim.scenario import load_scenario
-from lgwan_sim.scenario._catalogue import load_catalogue
+from lgwan_sim.traffic import load_catalogue
+from tests.scenario.support import SMALL
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 NATIONAL = 'topology: national\nstart: "2026-06-10T00:00"\nduration: 1h\nseed: 1\n'

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from scenario_support import SMALL
 
 from lgwan_sim.engine import EngineConfig
 from lgwan_sim.scenario import engine_inputs, load_scenario
+from tests.scenario.support import SMALL
 
 ENGINE_LINE = "engine: {bin_s: 300}"
 

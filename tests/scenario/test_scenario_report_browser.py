@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scenario_support import SMALL
+
+from tests.scenario.support import SMALL
 
 CHROMIUM = next(
     (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scenario_support import SMALL
+from tests.scenario.support import SMALL
 
 
 def _region(restore: str) -> str:

@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from scenario_support import BROKEN, SMALL
 
 from lgwan_sim.scenario import load_scenario
 from lgwan_sim.scenario._results import fmt
 from lgwan_sim.scenario._runner import run_scenario, write_run
+from tests.scenario.support import BROKEN, SMALL
 
 RUN_FILES = {
     "summary.json",

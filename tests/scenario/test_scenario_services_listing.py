@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 import pytest
-from scenario_support import SMALL
 
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.scenario import load_catalogue, load_scenario
+from tests.scenario.support import SMALL
 
 NATIONAL = 'topology: national\nstart: "2026-01-30T09:00"\nduration: 1h\nseed: 1\n'
 _ALL = load_catalogue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from scenario_support import SMALL
+from tests.scenario.support import SMALL
 
 
 def test_engine_settings_and_counters_are_in_the_summary(write_scenario, cli, tmp_path):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lgwan_sim._cli.scenario import parse_set
 from lgwan_sim.errors import LgwanSimError
-from lgwan_sim.scenario._sweep import aggregate, parse_set, run_point, run_sweep, sweep_points
+from lgwan_sim.scenario._sweep import aggregate, run_point, run_sweep, sweep_points
 
 
 def test_parse_set_types_values_and_rejects_bad_items() -> None:
@@ -57,9 +58,9 @@ def test_a_failed_run_is_reported_and_the_others_kept(
     # The command checks every value before it starts a worker (an invalid value is exit 2,
     # see test_scenario_sweep_checks.py); with that check off, the invalid value fails in its
     # worker as a run-time failure would: it is reported, the other runs are kept, exit 1.
-    from lgwan_sim.scenario import _sweep
+    import lgwan_sim.scenario
 
-    monkeypatch.setattr(_sweep, "check_grid", lambda *args, **kwargs: None)
+    monkeypatch.setattr(lgwan_sim.scenario, "check_grid", lambda *args, **kwargs: None)
     out = tmp_path / "sweep"
     result = cli(
         "sweep",

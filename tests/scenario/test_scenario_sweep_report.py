@@ -39,9 +39,9 @@ def test_the_sweep_command_output_and_report_are_readable(
     cli, small_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a run that fails in its worker: skip the up-front check so the bad value reaches one
-    from lgwan_sim.scenario import _sweep
+    import lgwan_sim.scenario
 
-    monkeypatch.setattr(_sweep, "check_grid", lambda *args, **kwargs: None)
+    monkeypatch.setattr(lgwan_sim.scenario, "check_grid", lambda *args, **kwargs: None)
     out = tmp_path / "sweep"
     result = cli(
         "sweep", small_path, "--set", "services.directory.multiplier=1.5,x",

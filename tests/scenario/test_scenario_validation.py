@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from scenario_support import BROKEN, SMALL
 
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.scenario import EventType, load_scenario
+from tests.scenario.support import BROKEN, SMALL
 
 BROKEN_FILES = sorted(BROKEN.glob("*.yaml"))
 

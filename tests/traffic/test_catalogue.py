@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,14 @@ from lgwan_sim._resources import bundled_dir
 from lgwan_sim._yaml import LineDict, load_yaml
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import build_national
-from lgwan_sim.scenario import BasisKind, ServiceCategory, load_catalogue, load_service
+from lgwan_sim.traffic import (
+    BasisKind,
+    ServiceCategory,
+    SizeDist,
+    SizeKind,
+    load_catalogue,
+    load_service,
+)
 
 BASIC = {
     "mail-relay",
@@ -128,3 +137,50 @@ def test_a_profile_needs_twenty_four_hourly_weights(tmp_path: Path) -> None:
         ScenarioError, match=r"profile\.hourly\.value: must have 24 weights \(got '23 weights'\)"
     ):
         load_service(folder / "service.yaml")
+
+
+def test_the_catalogue_loads_without_the_scenario_package() -> None:
+    # An emulated municipality reads the catalogue; it must not pull in scenario/.
+    script = (
+        "import sys\n"
+        "from lgwan_sim.traffic import load_catalogue\n"
+        "assert len(load_catalogue().names()) == 16\n"
+        "print(sorted(m for m in sys.modules if m.startswith('lgwan_sim.scenario')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("text", "dist"),
+    [
+        ("{dist: fixed, bytes: 2000", SizeDist.fixed(2000.0)),
+        ("{dist: exponential, mean_bytes: 2000", SizeDist.exponential(2000.0)),
+        ("{dist: lognormal, mean_bytes: 2000, sigma: 1.5", SizeDist.lognormal(2000.0, 1.5)),
+        ("{dist: empirical, values_bytes: [1000, 2000, 6000]", SizeDist.empirical([1e3, 2e3, 6e3])),
+    ],
+)
+def test_a_size_in_a_service_file_is_the_distribution_the_engine_samples(
+    tmp_path: Path, text: str, dist: SizeDist
+) -> None:
+    folder = tmp_path / "eltax"
+    folder.mkdir()
+    original = (bundled_dir("services") / "eltax" / "service.yaml").read_text(encoding="utf-8")
+    old = "response_size:\n  dist: fixed\n  bytes: 2000\n  assumption: acceptance receipt\n"
+    assert old in original
+    new = f'response_size: {text}, assumption: "a receipt"}}\n'
+    (folder / "service.yaml").write_text(original.replace(old, new), encoding="utf-8")
+    size = load_service(folder / "service.yaml").response_size
+    assert size.dist == dist
+    assert size.dist.kind is dist.kind
+    assert size.basis.text == "a receipt"
+
+
+def test_there_is_one_size_kind() -> None:
+    import lgwan_sim.scenario
+
+    assert lgwan_sim.scenario.SizeKind is SizeKind
+    assert {k.value for k in SizeKind} == {"fixed", "exponential", "lognormal", "empirical"}
+    assert load_catalogue()["eltax"].request_size.dist.kind is SizeKind.LOGNORMAL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lgwan_sim.network import Topology
-from lgwan_sim.scenario import load_catalogue
+from lgwan_sim.traffic import load_catalogue
 
 
 def test_konbini_has_exactly_the_sourced_402_municipalities(national: Topology) -> None:

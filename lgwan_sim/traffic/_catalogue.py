@@ -2,7 +2,11 @@
 
 Every number in a service file is a mapping with ``value`` and exactly one of ``source``
 (where the figure comes from) or ``assumption`` (why this guess), so a planner can always
-tell a sourced figure from a planning assumption. The loader enforces it.
+tell a sourced figure from a planning assumption. The loader enforces it. A message size
+becomes the :class:`~lgwan_sim.traffic.SizeDist` the engine samples.
+
+The catalogue lives with the traffic it describes, so anything that makes traffic (a
+scenario, an emulated municipality) reads it without importing ``scenario/``.
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
 
-from lgwan_sim._resources import bundled_dir
-from lgwan_sim._yaml import LineDict, load_yaml
-from lgwan_sim.errors import ScenarioError
-from lgwan_sim.network import SiteKind, Topology
-from lgwan_sim.scenario._fields import (
+from lgwan_sim._fields import (
     MAX_GROWTH_PER_YEAR,
     MAX_MESSAGE_BYTES,
     MAX_REQUESTS_PER_DAY,
     MAX_SERVICE_S,
     Fields,
 )
+from lgwan_sim._resources import bundled_dir
+from lgwan_sim._yaml import LineDict, load_yaml
+from lgwan_sim.errors import ScenarioError
+from lgwan_sim.network import SiteKind, Topology
+from lgwan_sim.traffic._sizes import SizeDist, SizeKind
 
 __all__ = [
     "Basis",
@@ -36,7 +41,6 @@ __all__ = [
     "ProfileSpec",
     "ServiceCategory",
     "ServiceSpec",
-    "SizeKind",
     "SizeSpec",
     "load_catalogue",
     "load_service",
@@ -55,13 +59,6 @@ class ServiceCategory(StrEnum):
     """LGWAN basic services (基本サービス): mail, document exchange, directory, bulletin boards."""
     ASP = "asp"
     """LGWAN-ASP services run by J-LIS, 地方税共同機構 and others."""
-
-
-class SizeKind(StrEnum):
-    FIXED = "fixed"
-    EXPONENTIAL = "exponential"
-    LOGNORMAL = "lognormal"
-    EMPIRICAL = "empirical"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,13 +80,10 @@ class Figure:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SizeSpec:
-    """A message-size distribution in bytes."""
+    """A message-size distribution in bytes (the one the engine samples) with its basis."""
 
-    kind: SizeKind
-    mean_bytes: float
+    dist: SizeDist
     basis: Basis
-    sigma: float | None = None
-    values_bytes: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,11 +352,8 @@ def _size(f: Fields, parent: LineDict, key: str) -> SizeSpec:
     basis = _basis(f, m, key)
     if kind is SizeKind.FIXED:
         f.require(m, "bytes", key)
-        return SizeSpec(
-            kind=kind,
-            mean_bytes=f.number(m, "bytes", f"{key}.bytes", minimum=1.0, maximum=MAX_MESSAGE_BYTES),
-            basis=basis,
-        )
+        size = f.number(m, "bytes", f"{key}.bytes", minimum=1.0, maximum=MAX_MESSAGE_BYTES)
+        return SizeSpec(dist=SizeDist.fixed(size), basis=basis)
     if kind is SizeKind.EMPIRICAL:
         f.require(m, "values_bytes", key)
         values = f.seq(m, "values_bytes", f"{key}.values_bytes")
@@ -372,16 +363,16 @@ def _size(f: Fields, parent: LineDict, key: str) -> SizeSpec:
             f.number(values, i, f"{key}.values_bytes[{i}]", minimum=1.0, maximum=MAX_MESSAGE_BYTES)
             for i in range(len(values))
         )
-        return SizeSpec(kind=kind, mean_bytes=sum(nums) / len(nums), values_bytes=nums, basis=basis)
+        return SizeSpec(dist=SizeDist.empirical(nums), basis=basis)
     f.require(m, "mean_bytes", key)
     mean = f.number(m, "mean_bytes", f"{key}.mean_bytes", minimum=1.0, maximum=MAX_MESSAGE_BYTES)
-    sigma = None
     if kind is SizeKind.LOGNORMAL:
         f.require(m, "sigma", key)
         sigma = f.number(
             m, "sigma", f"{key}.sigma", minimum=0.0, exclusive_minimum=True, maximum=5.0
         )
-    return SizeSpec(kind=kind, mean_bytes=mean, sigma=sigma, basis=basis)
+        return SizeSpec(dist=SizeDist.lognormal(mean, sigma), basis=basis)
+    return SizeSpec(dist=SizeDist.exponential(mean), basis=basis)
 
 
 def _host(f: Fields, doc: LineDict) -> HostSpec:

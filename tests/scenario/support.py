@@ -1,13 +1,31 @@
-"""A seven-site network for the N-1 tests (imported by name; tests/ has no packages).
-
-Iwate's prefecture node is dual-homed to the two central sites, 2 Mbit/s to the East and
-1 Mbit/s to the West, so losing the East line (or anything that sends Iwate's mail the
-West way) overloads the West line; the prefectural office and two municipalities hang off
-the node; one ASP site hosts mail on both central sites.
-"""
+"""Shared test data for the scenario tests (``from tests.scenario.support import SMALL``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from lgwan_sim._resources import bundled_dir
+
+HERE = Path(__file__).resolve().parent
+BROKEN = HERE / "broken"
+
+#: The bundled ``packet-zoom`` study network (five sites, four links, two services on two
+#: ASP sites, a cable cut, a data-centre loss and a surge), renamed and set to the analytic
+#: fidelity: fast everywhere, and the tests edit its text line by line.
+PACKET_ZOOM = (bundled_dir("scenarios") / "packet-zoom.yaml").read_text(encoding="utf-8")
+SMALL = PACKET_ZOOM.replace("name: packet-zoom", "name: small", 1).replace(
+    "fidelity: packet", "fidelity: analytic", 1
+)
+assert SMALL.count("name: small") == 1
+assert "fidelity: analytic" in SMALL
+
+
+# A seven-site network for the N-1 tests.
+#
+# Iwate's prefecture node is dual-homed to the two central sites, 2 Mbit/s to the East and
+# 1 Mbit/s to the West, so losing the East line (or anything that sends Iwate's mail the
+# West way) overloads the West line; the prefectural office and two municipalities hang off
+# the node; one ASP site hosts mail on both central sites.
 TINY = """\
 name: tiny-n1
 topology:

@@ -1,0 +1,1 @@
+"""Tests of lgwan_sim, one package per package of the library."""

@@ -1,0 +1,1 @@
+"""Tests of lgwan_sim.backbone: the wire protocol, its vectors and the C client."""

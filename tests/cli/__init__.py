@@ -1,0 +1,1 @@
+"""Tests of the command line (lgwan_sim.cli and lgwan_sim._cli)."""

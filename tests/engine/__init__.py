@@ -1,0 +1,1 @@
+"""Tests of lgwan_sim.engine (and the traffic it runs)."""

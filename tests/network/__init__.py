@@ -1,0 +1,1 @@
+"""Tests of lgwan_sim.network."""
