@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Protocol, overload
 
 from lgwan_sim.engine._endpoint import Endpoint, Message, Observer, Observers, ProgressObserver
 from lgwan_sim.engine._results import RunResult
@@ -125,8 +125,18 @@ def build(
     )
 
 
+@overload
 def run(
-    topology: Topology,
+    inputs: EngineInputs,
+    *,
+    progress: Callable[[float], None] | None = None,
+    observer: Observer | None = None,
+) -> RunResult: ...
+
+
+@overload
+def run(
+    inputs: Topology,
     demand: Demand,
     timeline: Timeline | None = None,
     *,
@@ -136,24 +146,61 @@ def run(
     config: EngineConfig | None = None,
     progress: Callable[[float], None] | None = None,
     observer: Observer | None = None,
-) -> RunResult:
-    """Simulate ``demand`` on ``topology`` for ``duration_s`` seconds with the ``timeline``.
+) -> RunResult: ...
 
-    ``fidelity`` is ``"analytic"``, ``"flow"`` or ``"packet"``. ``seed`` derives every random
-    stream, so the same inputs and seed give the same result. ``progress(sim_now_s)`` is
-    called as each time bin closes. Raises :class:`InputError` for bad inputs (unknown
-    sites, links or services, a failover without a secondary, bad parameters). A run that
-    stops on sustained overload returns normally with ``overloaded`` set.
+
+def run(
+    inputs: EngineInputs | Topology,
+    demand: Demand | None = None,
+    timeline: Timeline | None = None,
+    *,
+    fidelity: Fidelity | str = Fidelity.ANALYTIC,
+    duration_s: float | None = None,
+    seed: int | None = None,
+    config: EngineConfig | None = None,
+    progress: Callable[[float], None] | None = None,
+    observer: Observer | None = None,
+) -> RunResult:
+    """Run ``inputs`` to the end: ``build(inputs)``, advanced to ``duration_s``, finished.
+
+    ``run(topology, demand, timeline, fidelity=..., duration_s=..., seed=..., config=...)``
+    is the same with the record's fields given one by one. ``fidelity`` is ``"analytic"``,
+    ``"flow"`` or ``"packet"``; ``seed`` derives every random stream, so the same inputs
+    give the same result. ``progress(sim_now_s)`` is called as each time bin closes and
+    ``observer`` sees applied events, closed bins and drops. Raises :class:`InputError`
+    for bad inputs (unknown sites, links or services, a failover without a secondary, bad
+    parameters). A run that stops on sustained overload returns normally with
+    ``overloaded`` set.
     """
-    inputs = EngineInputs(
-        topology=topology,
-        demand=demand,
-        timeline=timeline or Timeline(),
-        fidelity=fidelity,  # type: ignore[arg-type]  # EngineInputs takes the name too
-        duration_s=duration_s,
-        seed=seed,
-        config=config or EngineConfig(),
-    )
+    if isinstance(inputs, EngineInputs):
+        given = [
+            name
+            for name, value in (
+                ("demand", demand),
+                ("timeline", timeline),
+                ("duration_s", duration_s),
+                ("seed", seed),
+                ("config", config),
+            )
+            if value is not None
+        ]
+        if given or fidelity != Fidelity.ANALYTIC:
+            raise InputError(
+                "run(inputs) takes its settings from the inputs record",
+                field=(given or ["fidelity"])[0],
+            )
+    else:
+        if demand is None:
+            raise InputError("a run needs a demand", field="demand")
+        inputs = EngineInputs(
+            topology=inputs,
+            demand=demand,  # type: ignore[arg-type]  # EngineInputs checks what it is given
+            timeline=timeline or Timeline(),
+            fidelity=fidelity,  # type: ignore[arg-type]  # EngineInputs takes the name too
+            duration_s=duration_s,  # type: ignore[arg-type]
+            seed=seed,  # type: ignore[arg-type]
+            config=config or EngineConfig(),
+        )
     watchers = [o for o in (observer, progress and ProgressObserver(progress)) if o]
     watch = watchers[0] if len(watchers) == 1 else Observers(*watchers) if watchers else None
     return build(inputs, observer=watch).finish()

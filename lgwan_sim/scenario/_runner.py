@@ -77,17 +77,7 @@ def run_scenario(
     inputs = engine_inputs(scenario)
     drops = DropsPerBin()
     began = time.perf_counter()
-    result = run(
-        inputs.topology,
-        inputs.demand,
-        inputs.timeline,
-        fidelity=inputs.fidelity,
-        duration_s=inputs.duration_s,
-        seed=inputs.seed,
-        config=inputs.config,
-        progress=progress,
-        observer=drops,
-    )
+    result = run(inputs, progress=progress, observer=drops)
     wall = time.perf_counter() - began
     tables = summarise(
         scenario, result, inputs.config, drops=drops, links=links, timeline=inputs.timeline.events

@@ -19,6 +19,7 @@ from lgwan_sim.engine import (
     Timeline,
     TimelineEvent,
     build,
+    run,
 )
 from lgwan_sim.errors import InputError
 from lgwan_sim.scenario import bundled_scenarios, engine_inputs, load_scenario
@@ -52,6 +53,36 @@ def test_a_thousand_uneven_steps_give_the_same_result_as_one_run(fidelity):
     stepped = engine.finish()
     assert dump(stepped) == dump(whole)
     assert stepped.events, "the steps must cross the scenario's events"
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_run_of_the_record_is_build_then_finish_and_the_fields_form_is_the_same(fidelity):
+    inputs = zoom_inputs(fidelity, 1.0)
+    seen: list[float] = []
+    whole = dump(run(inputs, progress=seen.append))
+    assert whole == dump(build(inputs).finish())
+    assert seen
+    assert seen[-1] == inputs.duration_s
+    by_fields = run(
+        inputs.topology,
+        inputs.demand,
+        inputs.timeline,
+        fidelity=fidelity,
+        duration_s=inputs.duration_s,
+        seed=inputs.seed,
+        config=inputs.config,
+    )
+    assert dump(by_fields) == whole
+
+
+def test_run_refuses_a_record_and_fields_together():
+    inputs = zoom_inputs("analytic", 1.0)
+    with pytest.raises(InputError) as err:
+        run(inputs, seed=3)  # type: ignore[call-overload]
+    assert err.value.field == "seed"
+    with pytest.raises(InputError) as err:
+        run(inputs.topology, None, duration_s=60.0, seed=1)  # type: ignore[call-overload]
+    assert err.value.field == "demand"
 
 
 @pytest.mark.parametrize("fidelity", FIDELITIES)
