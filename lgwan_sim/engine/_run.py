@@ -194,7 +194,7 @@ def run(
             raise InputError("a run needs a demand", field="demand")
         inputs = EngineInputs(
             topology=inputs,
-            demand=demand,  # type: ignore[arg-type]  # EngineInputs checks what it is given
+            demand=demand,
             timeline=timeline or Timeline(),
             fidelity=fidelity,  # type: ignore[arg-type]  # EngineInputs takes the name too
             duration_s=duration_s,  # type: ignore[arg-type]
