@@ -267,7 +267,20 @@ def _error_ms(reservoir: Any) -> dict[str, Any]:
 
 
 def _write_trace(path: Path, rows: list[dict[str, Any]]) -> None:
-    fields = ["sim_s", "exchange", "id", "service", "caller", "host", "leg", "sent_at_s", "what"]
+    fields = [
+        "sim_s",
+        "exchange",
+        "id",
+        "service",
+        "caller",
+        "host",
+        "leg",
+        "sent_at_s",
+        "modelled_s",
+        "path",
+        "what",
+        "reason",
+    ]
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
         w.writeheader()

@@ -43,6 +43,7 @@ from lgwan_sim.backbone._faults import Fault, parse_fault
 from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Testbed
 from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import (
+    MAX_DELIVERY_PATH,
     Command,
     Delivery,
     ErrorCode,
@@ -280,6 +281,7 @@ class Emulator:
         self.delivery_info = delivery_info
         self.tracing = trace
         self.trace: list[dict[str, Any]] = []
+        self._traced: set[int] = set()  # exchanges with a row, whose drop gets one too
         self.delivery_late = Reservoir()
         self.callers_served: set[str] = set()  # sites whose requests reached a real program
         self.stats = EmulatorStats()
@@ -801,7 +803,9 @@ class Emulator:
             self.duplicates.discard(message.id)
             self._send(injected.rid, frames)
         if self.tracing:
-            self._trace(message, "answered", injected.request.header.id)
+            self._trace(
+                message, "answered", injected.request.header.id, modelled_s=at_s - message.sent_at_s
+            )
         return None
 
     def _forward(
@@ -858,9 +862,13 @@ class Emulator:
                 ct="application/msgpack",
             )
             frames = req.frames()
+        # the model's delay to the service: when the engine delivered the leg (the wall
+        # clock may be a little later), or now for a request released from a hold
+        delay = (due_s if due_s is not None else self.sim_now()) - message.sent_at_s
         if self.delivery_info:
-            delay = self.sim_now() - message.sent_at_s
-            frames = [*frames[:7], encode_delivery(Delivery(delay_ns=max(0, int(delay * 1e9))))]
+            path = self.engine.path(message.caller, message.host) or ()
+            info = Delivery(delay_ns=max(0, int(delay * 1e9)), path=path[:MAX_DELIVERY_PATH])
+            frames = [*frames[:7], encode_delivery(info)]
         if fault is not None and fault.kind == "corrupt":
             frames = _corrupted(frames)
         if not self._send(conn.rid, frames):
@@ -879,7 +887,7 @@ class Emulator:
             message=message, conn=conn, injected=injected, sent_ns=time.time_ns()
         )
         if self.tracing:
-            self._trace(message, "at_service", wid)
+            self._trace(message, "at_service", wid, modelled_s=delay)
 
     def _hold(self, message: EngineMessage) -> None:
         key = (message.host, message.service)
@@ -888,6 +896,8 @@ class Emulator:
             self._forward(conn, message.host, message)
             return
         self.held.setdefault(key, deque()).append((message, self.sim_now() + self.hold_s))
+        if self.tracing:
+            self._trace(message, "held", None, modelled_s=self.sim_now() - message.sent_at_s)
 
     def _give_up(self, message: EngineMessage) -> None:
         self.engine.discard(message, DropReason.NO_SERVICE)
@@ -897,6 +907,24 @@ class Emulator:
         assert mid is not None
         injected = self.injected.pop(mid, None)
         self.replies.pop(mid, None)
+        if self.tracing and mid in self._traced:
+            self._traced.discard(mid)
+            self.trace.append(
+                {
+                    "sim_s": round(self.sim_now(), 6),
+                    "exchange": mid,
+                    "id": injected.request.header.id.hex() if injected is not None else "",
+                    "service": record.service,
+                    "caller": record.caller,
+                    "host": record.host,
+                    "leg": "",
+                    "sent_at_s": "",
+                    "modelled_s": "",
+                    "path": "",
+                    "what": "dropped",
+                    "reason": str(record.reason),
+                }
+            )
         if injected is None:
             return
         err = _ERR_OF_DROP.get(record.reason)
@@ -1132,10 +1160,18 @@ class Emulator:
             lines.append(f'lgwan_emulator_fault_hits_total{{fault="{fault.name}"}} {fault.hits}')
         return "\n".join(lines) + "\n"
 
-    def _trace(self, message: EngineMessage, what: str, wid: bytes | None) -> None:
+    def _trace(
+        self, message: EngineMessage, what: str, wid: bytes | None, *, modelled_s: float = 0.0
+    ) -> None:
+        now = self.sim_now()
+        self._traced.add(message.id)
+        if message.leg == "request":
+            path = self.engine.path(message.caller, message.host)
+        else:
+            path = self.engine.path(message.host, message.caller)
         self.trace.append(
             {
-                "sim_s": round(self.sim_now(), 6),
+                "sim_s": round(now, 6),
                 "exchange": message.id,
                 "id": wid.hex() if wid else "",
                 "service": message.service,
@@ -1143,7 +1179,11 @@ class Emulator:
                 "host": message.host,
                 "leg": message.leg,
                 "sent_at_s": round(message.sent_at_s, 6),
+                # the model's time from the exchange entering the network to this step
+                "modelled_s": round(modelled_s, 9),
+                "path": " ".join(path or ()),
                 "what": what,
+                "reason": "",
             }
         )
 

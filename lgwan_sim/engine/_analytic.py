@@ -546,6 +546,10 @@ class AnalyticEngine:
         if self.observer is not None:
             self.observer.on_event(entry)
 
+    def path(self, src: str, dst: str) -> tuple[str, ...] | None:
+        """The sites routing sends ``src``'s traffic to ``dst`` through now."""
+        return self.state.path_sites(src, dst)
+
     def apply(self, event: TimelineEvent) -> None:
         """Apply ``event`` at its ``at_s`` (now or later), as the timeline would."""
         check_not_before(self.clock_s, event.at_s, "at_s")

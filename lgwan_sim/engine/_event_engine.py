@@ -583,6 +583,10 @@ class EventEngine:
     def _not_before_now(self, at_s: float, field: str) -> None:
         check_not_before(self.clock_s, at_s, field)
 
+    def path(self, src: str, dst: str) -> tuple[str, ...] | None:
+        """The sites routing sends ``src``'s traffic to ``dst`` through now."""
+        return self.state.path_sites(src, dst)
+
     def apply(self, event: TimelineEvent) -> None:
         """Apply ``event`` at its ``at_s`` (now or later) through the timeline's own path.
 

@@ -69,6 +69,11 @@ class Engine(Protocol):
         """Make the current time the run's end (flow and packet): nothing new is offered."""
         ...
 
+    def path(self, src: str, dst: str) -> tuple[str, ...] | None:
+        """The sites routing sends ``src``'s traffic to ``dst`` through now (``None``: no
+        route). It is routing's view: before a failure has converged it is the old path."""
+        ...
+
     def finish(self) -> RunResult:
         """Advance to the end and return the result."""
         ...

@@ -214,6 +214,13 @@ class NetState:
         by_src[src] = path
         return path
 
+    def path_sites(self, src: str, dst: str) -> tuple[str, ...] | None:
+        """The sites of the routing view's path from ``src`` to ``dst`` (``None``: none)."""
+        for site in (src, dst):
+            self.topology.site(site)  # an unknown id is an UnknownSiteError naming it
+        path = self.route(src, dst)
+        return None if path is None else path.sites
+
     def route_back(self, src: str, dst: str) -> Path | None:
         """The path from a host ``src`` back to ``dst``: the reverse of ``dst``'s route to it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -261,7 +262,9 @@ def test_fuzzed_frames_leave_the_broker_running(serving):
 def test_a_restarted_service_takes_over_and_a_lost_one_is_accounted(lgwan_emulator, tmp_path):
     # 200,000 look-ups a day: about 2.3 a simulated second; at 10x, 23 a wall second
     emu = lgwan_emulator(
-        small_scenario(tmp_path, rate=200_000, duration="600s"), speed=10, extra=("--hold", "20")
+        small_scenario(tmp_path, rate=200_000, duration="600s"),
+        speed=10,
+        extra=("--hold", "20", "--trace"),
     )
     first = Service(emu.endpoints, "dc-b", {"directory": directory})
     thread = threading.Thread(target=first.serve, daemon=True)
@@ -290,6 +293,14 @@ def test_a_restarted_service_takes_over_and_a_lost_one_is_accounted(lgwan_emulat
     assert summary["services"]["directory"]["dropped"] == {"no_service": messages["held_expired"]}
     totals = summary["totals"]
     assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+    # the trace follows each held request to its fate
+    with (emu.out / "trace.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    dropped = [r for r in rows if r["what"] == "dropped"]
+    assert len(dropped) == messages["held_expired"]
+    assert {r["reason"] for r in dropped} == {"no_service"}
+    held = {r["exchange"] for r in rows if r["what"] == "held"}
+    assert {r["exchange"] for r in dropped} <= held
 
 
 def test_sigterm_ends_the_run_and_writes_what_was_in_flight(lgwan_emulator, tmp_path):
@@ -326,3 +337,56 @@ def test_the_national_network_emulated_in_virtual_time_is_the_run(tmp_path):
     assert a == b
     registry = json.loads((tmp_path / "emu" / "testbed" / "registry.json").read_text())
     assert len(registry["identities"]) == 1802  # 1,788 local bodies, DCs, ASP, central, emulator
+
+
+def test_frame_seven_and_the_trace_say_the_modelled_path_and_delay(lgwan_emulator, tmp_path):
+    emu = lgwan_emulator(
+        small_scenario(tmp_path, rate=20_000, duration="120s"),
+        speed=1,
+        extra=("--trace", "--delivery-info"),
+    )
+    seen: list[tuple[str, bytes, object]] = []
+
+    def record(request):
+        seen.append((request.src, request.header.id, request.message.delivery))
+        return b"ok"
+
+    service = Service(emu.endpoints, "dc-b", {"directory": record})
+    thread = threading.Thread(target=service.serve, daemon=True)
+    thread.start()
+    assert service.ready.wait(30), "the service did not register"
+    client = Client(emu.endpoints, "m1", timeout_s=5)
+    try:
+        reply = client.request("dc-b/directory", b"")
+    finally:
+        client.close()
+    summary = emu.stop()
+    service.stop()
+    thread.join(10)
+    service.close()
+    assert reply.body == b"ok"
+    assert summary["emulation"]["messages"]["replies_to_clients"] == 1
+    mine = [d for src, _, d in seen if src == "m1"]
+    assert mine, "the client's request reached the service"
+    for src, _, delivery in seen:
+        # the star: every town reaches Osaka through the East central site
+        assert delivery.path == (src, "core", "dc-b")
+        assert delivery.delay_ns > 0
+    with (emu.out / "trace.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    at_service = {r["id"]: r for r in rows if r["what"] == "at_service"}
+    for _, wid, delivery in seen:
+        row = at_service.get(wid.hex())
+        if row is None:  # a simulated body's request carries its own id, not the trace's
+            continue
+        assert row["path"] == " ".join(delivery.path)
+        assert abs(float(row["modelled_s"]) - delivery.delay_ns / 1e9) < 1e-8
+    exchange = next(r["exchange"] for r in rows if r["what"] == "injected")
+    steps = {r["what"]: r for r in rows if r["exchange"] == exchange}
+    assert set(steps) == {"injected", "at_service", "answered"}
+    assert steps["injected"]["path"] == "m1 core dc-b"
+    assert float(steps["injected"]["modelled_s"]) == 0.0
+    assert steps["answered"]["leg"] == "response"
+    assert steps["answered"]["path"] == "dc-b core m1"
+    # the answer's modelled time is the whole round trip: more than the way there
+    assert float(steps["answered"]["modelled_s"]) > float(steps["at_service"]["modelled_s"]) > 0

@@ -10,6 +10,7 @@ import pytest
 
 from lgwan_sim.engine import (
     SIMULATE,
+    EngineConfig,
     EngineInputs,
     EventKind,
     FakeEndpoint,
@@ -83,6 +84,29 @@ def test_run_refuses_a_record_and_fields_together():
     with pytest.raises(InputError) as err:
         run(inputs.topology, None, duration_s=60.0, seed=1)  # type: ignore[call-overload]
     assert err.value.field == "demand"
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_path_is_routings_view_and_follows_a_failure_once_it_converges(fidelity):
+    from lgwan_sim.errors import UnknownSiteError
+
+    # packet-zoom: a star through core; its first event (Morioka's line) comes at +1 h
+    engine = build(zoom_inputs(fidelity, 2.0))
+    assert engine.path("m1", "dc-b") == ("m1", "core", "dc-b")
+    assert engine.path("dc-b", "m2") == ("dc-b", "core", "m2")
+    engine.advance_to(60.0)
+    engine.apply(TimelineEvent(at_s=60.0, kind=EventKind.LINK_DOWN, links=("core~dc-b",)))
+    engine.advance_to(61.0)
+    # routing's view until it converges (the black hole before convergence)
+    assert engine.path("m1", "dc-b") == ("m1", "core", "dc-b")
+    engine.advance_to(60.0 + EngineConfig().convergence_delay_s + 1.0)
+    assert engine.path("m1", "dc-b") is None  # converged: no way to Osaka is left
+    assert engine.path("m1", "dc-a") == ("m1", "core", "dc-a")
+    engine.apply(TimelineEvent(at_s=120.0, kind=EventKind.LINK_UP, links=("core~dc-b",)))
+    engine.advance_to(1800.0)
+    assert engine.path("m1", "dc-b") == ("m1", "core", "dc-b")
+    with pytest.raises(UnknownSiteError):
+        engine.path("m1", "nowhere")
 
 
 @pytest.mark.parametrize("fidelity", FIDELITIES)
