@@ -395,3 +395,30 @@ def test_frame_seven_and_the_trace_say_the_modelled_path_and_delay(lgwan_emulato
     assert steps["answered"]["path"] == "dc-b core m1"
     # the answer's modelled time is the whole round trip: more than the way there
     assert float(steps["answered"]["modelled_s"]) > float(steps["at_service"]["modelled_s"]) > 0
+
+
+def test_in_virtual_time_real_programs_are_refused_with_503(lgwan_emulator, tmp_path):
+    # a long run at a low rate: the broker is still up when the programs come
+    emu = lgwan_emulator(small_scenario(tmp_path, rate=200_000, duration="11d"), speed="max")
+    client = Client(emu.endpoints, "m1", timeout_s=5)
+    try:
+        with pytest.raises(EmulatorError) as refused:
+            client.request("dc-b/directory", b"")
+    finally:
+        client.close()
+    assert refused.value.code == 503
+    assert "virtual time" in str(refused.value)
+    service = Service(emu.endpoints, "dc-b", {"directory": directory})
+    try:
+        with pytest.raises(EmulatorError) as not_ready:
+            service.register()
+    finally:
+        service.close()
+    assert not_ready.value.code == 503
+    summary = emu.stop()
+    messages = summary["emulation"]["messages"]
+    assert messages["refused_virtual"] == 2
+    assert messages["requests_from_clients"] == 0
+    assert messages["ready"] == 0
+    totals = summary["totals"]
+    assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
