@@ -24,12 +24,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from lgwan_sim.errors import InputError
+
+if TYPE_CHECKING:
+    from lgwan_sim.network import Topology
 
 __all__ = ["RecordedEvent", "Recording", "Spell"]
 
@@ -39,6 +42,7 @@ SERVICES = "services.csv"
 UNREACHABLE = "unreachable.csv"
 EVENTS = "events.csv"
 CHANGES = "changes.csv"
+RUN = "run.json"
 
 _DOWN = frozenset({"link_down", "site_down", "region_down"})
 _UP = frozenset({"link_up", "site_up", "region_up"})
@@ -352,6 +356,65 @@ class Recording:
             )
             order += 1
         return tuple(s for _, _, s in sorted(out, key=lambda x: (x[0], x[2].element, x[2].id)))
+
+    def down_during(self, t0_s: float, t1_s: float) -> tuple[frozenset[str], frozenset[str]]:
+        """``(links, sites)`` down at any moment of ``[t0_s, t1_s)`` (as :meth:`down_at`)."""
+        links, sites = self.down_at(t0_s)
+        times, states = self._states["physical"]
+        first = bisect.bisect_right(times, t0_s)
+        last = bisect.bisect_left(times, t1_s)
+        for held_links, held_sites in states[first:last]:
+            links |= held_links
+            sites |= held_sites
+        return links, sites
+
+    def failed_links(self, links: frozenset[str], sites: frozenset[str]) -> frozenset[str]:
+        """``links`` with every link (``a~b``) at one of ``sites``: the links that carry
+        nothing when these are down."""
+        if not sites:
+            return links
+        at_site = {lid for lid in self.undirected_ids if not sites.isdisjoint(lid.split("~", 1))}
+        return links | frozenset(at_site)
+
+    def topology(self) -> Topology:
+        """The run's network, from the scenario file that ``run.json`` names.
+
+        Without that file (moved, or an older run folder), the national network when the run
+        was on it. Refused unless the network has exactly the run's links.
+        """
+        from lgwan_sim.network import build_national
+        from lgwan_sim.scenario import load_scenario
+
+        run_path = self.folder / RUN
+        scenario_file: str | None = None
+        if run_path.is_file():
+            try:
+                scenario_file = json.loads(_read_text(run_path)).get("scenario_file")
+            except (json.JSONDecodeError, AttributeError):
+                raise _error(run_path, "not a JSON object", field="scenario_file") from None
+        ref = str(self.summary.get("scenario", {}).get("topology", ""))
+        if scenario_file and Path(scenario_file).is_file():
+            topology = load_scenario(scenario_file).topology
+            source: Path = run_path
+            what = f"the scenario file {scenario_file}"
+        elif ref == "national":
+            topology = build_national()
+            source, what = self.folder / SUMMARY, "the national network"
+        else:
+            raise _error(
+                run_path,
+                "the run's scenario file is gone, and its network is not the national one",
+                field="scenario_file",
+                value=scenario_file,
+            )
+        if set(topology.links) != set(self.undirected_ids):
+            raise _error(
+                source,
+                f"{what} no longer has the run's links",
+                field="scenario_file" if source == run_path else "scenario.topology",
+                value=len(topology.links),
+            )
+        return topology
 
     def failed_over_at(self, t_s: float) -> frozenset[str]:
         """Services on their secondary host at ``t_s`` (failed over, not yet back)."""
