@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import math
 import re
 import shutil
@@ -307,3 +308,64 @@ def test_a_truncated_gzip_is_named(small, tmp_path) -> None:
     path.write_bytes(path.read_bytes()[:-30])
     with pytest.raises(InputError, match=r"links_all\.csv\.gz: cannot be read"):
         Recording.load(copy)
+
+
+# -- the run's network ---------------------------------------------------------------------
+def _point_run_json_at(folder: Path, scenario_file: str) -> None:
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    run["scenario_file"] = scenario_file
+    (folder / "run.json").write_text(json.dumps(run), encoding="utf-8")
+
+
+def test_the_network_comes_from_the_scenario_file(small) -> None:
+    outcome, out = small
+    topology = Recording.load(out).topology()
+    assert set(topology.links) == set(outcome.scenario.topology.links)
+    assert topology.site("m1").lat == outcome.scenario.topology.site("m1").lat
+
+
+def test_a_changed_scenario_file_is_refused(small, tmp_path) -> None:
+    _, out = small
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(
+        SMALL.replace("      - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}\n", "")
+    )
+    _point_run_json_at(copy, str(changed))
+    with pytest.raises(
+        InputError,
+        match=r"run\.json: scenario_file: the scenario file .* no longer has the run's links \(got 3\)",
+    ):
+        Recording.load(copy).topology()
+
+
+def test_a_gone_scenario_file_is_refused_unless_the_network_is_national(
+    small, national_run, tmp_path
+) -> None:
+    _, out = small
+    copy = tmp_path / "small"
+    shutil.copytree(out, copy)
+    _point_run_json_at(copy, str(tmp_path / "gone.yaml"))
+    with pytest.raises(
+        InputError, match=r"run\.json: scenario_file: the run's scenario file is gone"
+    ):
+        Recording.load(copy).topology()
+    outcome, national_out = national_run
+    copy = tmp_path / "national"
+    shutil.copytree(national_out, copy)
+    _point_run_json_at(copy, str(tmp_path / "gone.yaml"))
+    rebuilt = Recording.load(copy).topology()
+    assert set(rebuilt.links) == set(outcome.scenario.topology.links)
+
+
+def test_the_python_example_of_docs_animate_runs(small, tmp_path, monkeypatch, capsys) -> None:
+    _, out = small
+    doc = Path(__file__).resolve().parents[2] / "docs" / "animate.md"
+    (block,) = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    shutil.copytree(out, tmp_path / "runs" / "tohoku")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, str(doc), "exec"), {})
+    said = capsys.readouterr().out
+    assert "sites down;" in said
+    assert "busiest line:" in said
