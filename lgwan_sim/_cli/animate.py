@@ -51,7 +51,9 @@ def _size(n: int) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The video: FILE.mp4 (H.264), FILE.webm (VP9) or FILE.gif.",
 )
-@click.option("--fps", default="15", show_default=True, help="Frames per second of the video.")
+@click.option(
+    "--fps", default="15", metavar="N", show_default=True, help="Frames per second of the video."
+)
 @click.option("--from", "from_", metavar="T", help='First moment shown: "+6h" or a date-time.')
 @click.option("--to", metavar="T", help="End of what is shown (default: the end of the run).")
 @click.option(

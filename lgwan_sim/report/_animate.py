@@ -64,6 +64,8 @@ WIDTH_PX, HEIGHT_PX = 800, 900
 _DPI = 100
 FAILED = "#e03131"
 _WEEKDAYS_JA = "月火水木金土日"
+_WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: The most frames one export makes (an hour of video at 15 fps would be 54,000).
 MAX_FRAMES = 20_000
 
@@ -130,7 +132,9 @@ def _clock(moment: datetime) -> str:
     """``2011年3月11日(金) 14:46 JST  Fri 11 Mar 2011 14:46``."""
     d = moment.astimezone(JST)
     ja = f"{d.year}年{d.month}月{d.day}日({_WEEKDAYS_JA[d.weekday()]}) {d:%H:%M}"
-    return f"{ja} JST   {d:%a %d %b %Y %H:%M}"
+    # English names written out, not the locale's (%a, %b): the same file on every machine
+    en = f"{_WEEKDAYS_EN[d.weekday()]} {d.day:02d} {_MONTHS_EN[d.month - 1]} {d.year} {d:%H:%M}"
+    return f"{ja} JST   {en}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,3 +345,15 @@ def test_the_national_map_of_a_region_outage(capsys, tmp_path) -> None:
         assert len(st.failed_sites) > 20
     finally:
         anim.close()
+
+
+def test_the_title_gives_the_simulated_time_in_japanese_and_english(recording) -> None:
+    anim = MapAnimation(recording, recording.topology(), times_s=[3600.0, 4500.0])
+    try:
+        anim.render(0)
+        assert anim.clock.get_text() == "2026年2月16日(月) 09:00 JST   Mon 16 Feb 2026 09:00"
+        anim.render(1)
+        assert anim.clock.get_text().endswith("Mon 16 Feb 2026 09:15")
+        assert "failed links: 1" in anim.status.get_text()
+    finally:
+        anim.close()
