@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING
 from lgwan_sim.network import LinkKind, SiteKind, Topology
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from matplotlib.axes import Axes
     from matplotlib.colors import Colormap, Normalize
 
 __all__ = [
     "has_outlines",
+    "link_style",
+    "link_widths",
     "map_extent",
+    "map_positions",
     "outline_bounds",
     "plot_network_map",
     "prefecture_outlines",
@@ -188,6 +193,52 @@ def utilisation_scale() -> tuple[Colormap, Normalize]:
     return cmap, PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
 
 
+def map_positions(
+    topology: Topology,
+) -> tuple[dict[str, tuple[float, float]], tuple[tuple[float, float], tuple[float, float]]]:
+    """Where the map draws each site (lon, lat; co-located sites spread apart) and its
+    ``(xlim, ylim)``."""
+    true_pos = {s.id: (s.lon, s.lat) for s in topology.sites.values()}
+    (x0, x1), (y0, y1) = map_extent(true_pos.values())
+    few = len(true_pos) <= _LABEL_AT_MOST
+    pos = spread_co_located(
+        true_pos,
+        max(x1 - x0, y1 - y0),
+        radius_share=_SPREAD_SHARE_FEW if few else _SPREAD_SHARE,
+    )
+    return pos, ((x0, x1), (y0, y1))
+
+
+def link_widths(kinds: Iterable[LinkKind]) -> npt.NDArray[np.float64]:
+    """The line width of each link kind on the map: backbones thickest."""
+    import numpy as np
+
+    width = {LinkKind.BACKBONE: 1.1, LinkKind.ACCESS: 0.35, LinkKind.BACKUP: 0.3}
+    return np.array([width[k] for k in kinds], dtype=float)
+
+
+def link_style(
+    values: npt.NDArray[np.float64],
+    backbone: npt.NDArray[np.bool_],
+    widths: npt.NDArray[np.float64],
+    *,
+    scale: tuple[Colormap, Normalize] | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """RGBA colours and widths of links with utilisation ``values`` on ``scale`` (the map's,
+    :func:`utilisation_scale`, by default).
+
+    Thousands of idle access lines would bury the backbone: the others fade by load, but
+    never below a level where a normal load still shows; an overloaded link is drawn wider.
+    """
+    import numpy as np
+
+    cmap, norm = scale or utilisation_scale()
+    scaled = np.ma.filled(np.ma.asarray(norm(values), dtype=np.float64), 0.0)
+    colours = np.asarray(cmap(scaled), dtype=np.float64)
+    colours[:, 3] = np.where(backbone, 1.0, 0.25 + 0.75 * np.clip(scaled, 0.0, 1.0))
+    return colours, np.where(values > 1.0, np.maximum(widths, 1.8), widths)
+
+
 def plot_network_map(
     topology: Topology,
     ax: Axes | None = None,
@@ -227,14 +278,8 @@ def plot_network_map(
         ax.fill(xs, ys, facecolor="#f1f3f5", edgecolor="#adb5bd", linewidth=0.4, zorder=0)
     failed_l = set(failed_links)
     failed_s = set(failed_sites)
-    true_pos = {s.id: (s.lon, s.lat) for s in topology.sites.values()}
-    (x0, x1), (y0, y1) = map_extent(true_pos.values())
-    few = len(true_pos) <= _LABEL_AT_MOST
-    pos = spread_co_located(
-        true_pos,
-        max(x1 - x0, y1 - y0),
-        radius_share=_SPREAD_SHARE_FEW if few else _SPREAD_SHARE,
-    )
+    pos, ((x0, x1), (y0, y1)) = map_positions(topology)
+    few = len(pos) <= _LABEL_AT_MOST
 
     for lat, lon, km in circles:
         # degrees of latitude are ~111 km; of longitude 111 km * cos(latitude)
@@ -259,24 +304,14 @@ def plot_network_map(
     dead = [(pos[lk.a], pos[lk.b]) for lk, gone in zip(links, is_dead, strict=True) if gone]
     segments = [(pos[lk.a], pos[lk.b]) for lk in alive]
     backbone = np.array([lk.kind is LinkKind.BACKBONE for lk in alive], dtype=bool)
-    widths = np.array(
-        [
-            {LinkKind.BACKBONE: 1.1, LinkKind.ACCESS: 0.35, LinkKind.BACKUP: 0.3}[lk.kind]
-            for lk in alive
-        ]
-    )
+    widths = link_widths([lk.kind for lk in alive])
     cmap, norm = utilisation_scale()
     over = False
     if link_values is not None:
         values = np.array([link_values.get(lk.id, 0.0) for lk in alive], dtype=float)
-        scaled = np.asarray(norm(values), dtype=np.float64)
-        colours = np.asarray(cmap(scaled))
-        # Thousands of idle access lines would bury the backbone: fade them by load, but
-        # never below a level where a normal load still shows.
-        colours[:, 3] = np.where(backbone, 1.0, 0.25 + 0.75 * np.minimum(1.0, scaled))
+        colours, widths = link_style(values, backbone, widths)
         overloaded = values > 1.0
         over = bool(overloaded.any())
-        widths = np.where(overloaded, np.maximum(widths, 1.8), widths)
         # loaded links above idle ones, overloaded on top of all
         order = np.lexsort((values, overloaded))
         segments = [segments[i] for i in order]

@@ -54,6 +54,7 @@ from lgwan_sim.scenario._summary import (
 __all__ = [
     "ALL_LINKS_FILE",
     "BUSIEST_LINKS",
+    "CHANGES_FILE",
     "DropsPerBin",
     "RunTables",
     "fmt",
@@ -67,6 +68,9 @@ __all__ = [
 BUSIEST_LINKS = 10
 #: Every directed link's series, one column each, gzipped (``links.csv``'s layout).
 ALL_LINKS_FILE = "links_all.csv.gz"
+#: Every link and site that went down or came back, one row each (``events.csv`` abridges
+#: a region's sites to a count).
+CHANGES_FILE = "changes.csv"
 _DIGITS = 6
 #: The percentile over a link's bins that ranks it: sustained load, not one spike.
 RANK_PERCENTILE = 95
@@ -172,6 +176,9 @@ class RunTables:
     the end of the worst moment's bin (site down, or no path left in the topology)."""
     circles: tuple[tuple[float, float, float], ...] = ()
     """Radius outages in force at the end of the worst moment: (lat, lon, radius_km)."""
+    changes: tuple[tuple[int, float, str, str, str, str], ...] = ()
+    """Every element's change of state: (row of ``events``, at_s, view, state, element, id);
+    see :func:`state_changes`."""
 
     def time_of(self, t_s: float) -> datetime:
         return self.start + timedelta(seconds=t_s)
@@ -333,6 +340,42 @@ def circles_down(
     out: list[tuple[float, float, float]] = []
     for circles in held.values():
         out += [c for c in circles if c not in out]
+    return tuple(out)
+
+
+_DOWN_KINDS = frozenset({"link_down", "site_down", "region_down"})
+_UP_KINDS = frozenset({"link_up", "site_up", "region_up"})
+
+
+def state_changes(
+    events: Sequence[AppliedEvent],
+) -> tuple[tuple[int, float, str, str, str, str], ...]:
+    """Each link and site whose state an applied event changed, one entry per element.
+
+    ``(event, at_s, view, state, element, id)``: ``event`` is the entry's index in the
+    applied-event log (the row of ``events.csv``), ``view`` is ``physical`` (down or up
+    from that moment: a down or up event) or ``routing`` (routing has converged on it: a
+    ``converged`` entry), ``state`` is ``down`` or ``up``, ``element`` is ``link`` or
+    ``site``. The log names only the elements whose state changed (not those another hold
+    already kept down), so each entry of a view flips its elements and a converged entry
+    flips the routing view of the elements its failure or restoration changed.
+    """
+    out: list[tuple[int, float, str, str, str, str]] = []
+    routing_down: set[tuple[str, str]] = set()
+    for i, ev in enumerate(events):
+        named = [("link", x) for x in ev.links] + [("site", x) for x in ev.sites]
+        if ev.kind in _DOWN_KINDS or ev.kind in _UP_KINDS:
+            state = "down" if ev.kind in _DOWN_KINDS else "up"
+            out += [(i, ev.at_s, "physical", state, el, x) for el, x in named]
+        elif ev.kind == "converged":
+            for el, x in named:
+                key = (el, x)
+                if key in routing_down:
+                    routing_down.discard(key)
+                    out.append((i, ev.at_s, "routing", "up", el, x))
+                else:
+                    routing_down.add(key)
+                    out.append((i, ev.at_s, "routing", "down", el, x))
     return tuple(out)
 
 
@@ -643,6 +686,7 @@ def summarise(
         requested=requested,
         cut_off=_cut_off_in_bin(scenario, result.events, worst_bin, bin_s),
         circles=circles_down(timeline, (worst_bin + 1) * bin_s),
+        changes=state_changes(result.events),
     )
 
 
@@ -659,6 +703,8 @@ EVENT_COLUMNS = (
     "messages_rerouted",
 )
 
+#: The columns of ``changes.csv`` (see :func:`state_changes`).
+CHANGE_COLUMNS = ("event", "at_s", "view", "state", "element", "id")
 
 #: The columns of ``links_peak.csv``: every directed link, busiest (p95) first.
 LINK_COLUMNS = (
@@ -769,6 +815,7 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
         ([stamps[b], t.times_s[b], int(t.unreachable[b])] for b in range(len(stamps))),
     )
     _csv(folder / "events.csv", EVENT_COLUMNS, ([e[c] for c in EVENT_COLUMNS] for e in t.events))
+    _csv(folder / CHANGES_FILE, CHANGE_COLUMNS, t.changes)
 
     def name(site_id: str) -> str:
         site = t.topology.site(site_id) if t.topology and site_id in t.topology else None
@@ -799,5 +846,6 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
         "services.csv",
         "unreachable.csv",
         "events.csv",
+        CHANGES_FILE,
         "outages.csv",
     ]

@@ -38,6 +38,7 @@ WRITERS = [
     "run",
     "sweep",
     "n1",
+    "animate",
     "topology export",
     "topology map",
     "pki issue",

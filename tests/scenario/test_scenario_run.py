@@ -24,6 +24,7 @@ RUN_FILES = {
     "services.csv",
     "unreachable.csv",
     "events.csv",
+    "changes.csv",
     "outages.csv",
     "link_utilisation.png",
     "service_traffic.png",
