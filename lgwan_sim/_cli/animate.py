@@ -27,7 +27,7 @@ def parse_run_time(text: str, *, option: str, start_iso: str) -> float:
     date-time (JST without an offset); seconds after the start."""
     from datetime import datetime
 
-    from lgwan_sim.scenario._fields import parse_duration_s
+    from lgwan_sim._fields import parse_duration_s
 
     value = text.strip()
     if value.startswith("+"):
@@ -71,18 +71,19 @@ def animate(
     of failed links, failed sites and local bodies cut off. The same folder and options give
     the same file.
     """
+    from lgwan_sim._cli._common import options_named
     from lgwan_sim.errors import LgwanSimError
-    from lgwan_sim.report._animate import (
-        FORMATS,
-        MAX_FRAMES,
+    from lgwan_sim.report import (
+        ANIMATION_FORMATS,
+        MAX_ANIMATION_FRAMES,
+        Recording,
         ffmpeg_path,
         frame_times,
         write_animation,
     )
-    from lgwan_sim.report._recording import Recording
 
     suffix = out.suffix.lower()
-    if suffix not in FORMATS:
+    if suffix not in ANIMATION_FORMATS:
         raise InputError("must end in .mp4, .webm or .gif", field="--out", value=str(out))
     folder = out.parent
     if not folder.is_dir():
@@ -93,7 +94,7 @@ def animate(
             "(pip install 'lgwan-sim[animate]'), or write a .gif"
         )
     fps_n = _whole(fps, "--fps", 1, MAX_FPS)
-    n_frames = None if frames is None else _whole(frames, "--frames", 1, MAX_FRAMES)
+    n_frames = None if frames is None else _whole(frames, "--frames", 1, MAX_ANIMATION_FRAMES)
     recording = Recording.load(run_dir)
     start = recording.start.isoformat()
     end_s = recording.duration_s
@@ -108,19 +109,22 @@ def animate(
             )
     if not t1 > t0:
         raise InputError("must be after --from", field="--to", value=to)
-    times = frame_times(recording, from_s=t0, to_s=t1, frames=n_frames)
+    with options_named(from_s="--from"):
+        times = frame_times(recording, from_s=t0, to_s=t1, frames=n_frames)
     if len(times) == 0:
         raise InputError(
             f"no bin starts in this span (bins are {recording.bin_s:g} s): give --frames",
             field="--from",
             value=from_,
         )
-    if len(times) > MAX_FRAMES:
+    if len(times) > MAX_ANIMATION_FRAMES:
         raise InputError(
-            f"{len(times)} frames, more than {MAX_FRAMES}: give --frames", field="--frames"
+            f"{len(times)} frames, more than {MAX_ANIMATION_FRAMES}: give --frames",
+            field="--frames",
         )
     topology = recording.topology()
-    written = write_animation(recording, topology, out, times_s=times, fps=fps_n)
+    with options_named(out="--out", from_s="--from"):
+        written = write_animation(recording, topology, out, times_s=times, fps=fps_n)
     first = recording.time_of(float(times[0])).isoformat()
     click.echo(
         f"{out}: {written.frames} frames, {written.width_px}x{written.height_px} px, "

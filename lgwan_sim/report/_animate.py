@@ -171,7 +171,7 @@ class MapAnimation:
         self.recording = recording
         self.times_s = np.asarray(times_s, dtype=float)
         if len(self.times_s) == 0:
-            raise InputError("no frame to draw: the span holds no bin", field="--from")
+            raise InputError("no frame to draw: the span holds no bin", field="from_s")
         rec = recording
         self.fig: Figure = plt.figure(figsize=(WIDTH_PX / _DPI, HEIGHT_PX / _DPI), dpi=_DPI)
         self.fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9)
@@ -561,7 +561,7 @@ def write_animation(
     """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise InputError("must end in .mp4, .webm or .gif", field="--out", value=str(out))
+        raise InputError("must end in .mp4, .webm or .gif", field="out", value=str(out))
     ffmpeg = None
     if suffix != ".gif":
         ffmpeg = ffmpeg_path()
@@ -572,7 +572,7 @@ def write_animation(
             )
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
-        raise InputError("no such folder", field="--out", value=str(folder))
+        raise InputError("no such folder", field="out", value=str(folder))
     anim = MapAnimation(recording, topology, times_s=times_s)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=suffix, dir=folder)
     os.close(fd)
