@@ -214,7 +214,7 @@
     es.onmessage = (ev) => {
       const t0 = performance.now();
       const f = JSON.parse(ev.data);
-      if (f.snapshot) live.snapshots++;
+      if (f.snapshot) { live.snapshots++; live.firstSeq = f.seq; live.frames = 0; }
       else if (live.seq && f.seq !== live.seq + 1) { es.close(); connect(); return; } // a gap: resync
       apply(f);
       live.seq = f.seq;
