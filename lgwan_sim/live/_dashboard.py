@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import math
 import os
@@ -86,6 +87,7 @@ class Dashboard:
         self._sub: Any = None
         self._ctx: Any = None
         self.last_seq = 0
+        self._state_seq = 0  # the emulator's event count at the newest /state shown
         self._wake = asyncio.Event()
         if info is not None:
             sc = _scenario_of(info)
@@ -224,10 +226,14 @@ class Dashboard:
             return
         try:
             state = await asyncio.to_thread(control.state)
-        except (LgwanSimError, OSError):
+        except (LgwanSimError, OSError, ValueError, http.client.HTTPException):
             if self.state.control.get("attached"):
                 self.state.update(control={"attached": False})
             return
+        # two reads may come back out of order (a poll and a click): keep the newer one
+        if control is not self.control or int(state.get("seq", 0)) < self._state_seq:
+            return
+        self._state_seq = int(state.get("seq", 0))
         speed = state.get("speed", self.state.control.get("speed"))
         self.state.update(
             sim_s=max(float(state["sim_s"]), self.state.sim_s),
@@ -244,7 +250,10 @@ class Dashboard:
 
     async def _poll_loop(self) -> None:
         while True:
-            await self._refresh()
+            try:
+                await self._refresh()
+            except Exception as exc:  # never let one bad answer stop the polling
+                print(f"lgwan-sim: dashboard: {exc!r}", file=sys.stderr)
             if self.drill is not None and self.drill.poll() is not None:
                 self.state.update(control={"ended": True, "attached": False})
                 self.drill = None
@@ -383,6 +392,7 @@ class Dashboard:
         else:  # another network: every page reloads
             self.state = new
             old._send({"reload": True})
+        self._state_seq = 0
         self._open_stream()
         self._wake.set()
 

@@ -69,14 +69,17 @@ def test_the_clock_advances(browser: Any, dash: Any, control: Any):
 def test_a_click_fails_a_link_and_a_second_restores_it(browser: Any, dash: Any, control: Any):
     context, page, _ = offline_page(browser, dash.url)
     page.select_option("#target", "link")
-    link = "pn-13~central-east"
+    topo = dash.server.source.state.topology
+    link = topo.links_of_site("mun-04-001")[0].id  # a municipality's access line
     page.dispatch_event(f'[data-link="{link}"]', "click")
-    wait_until(lambda: link in control.state()["links_down"])
+    wait_until(lambda: link in control.state()["links_down"], timeout=30)
+    assert control.state()["faults"] == [f"map-link-{sorted(topo.links).index(link)}"]
     page.wait_for_function(
         f"document.querySelector('[data-link=\"{link}\"]').parentNode.id === 'failed'"
     )
     page.dispatch_event(f'[data-link="{link}"]', "click")
     wait_until(lambda: link not in control.state()["links_down"], timeout=30)
+    assert control.state()["faults"] == []
     page.wait_for_function("window.live.failedLinks.size === 0")
     close_page(context, page)
 
@@ -88,8 +91,11 @@ def test_pause_and_step_reach_the_emulator(browser: Any, dash: Any, control: Any
     held = control.state()["sim_s"]
     page.wait_for_timeout(700)
     assert control.state()["sim_s"] == held  # paused: the simulated clock stands
-    page.click("#step")  # one bin (10 minutes) on, then paused again
-    wait_until(lambda: control.state()["sim_s"] >= held + 600, timeout=60)
+    bin_s = dash.server.source.state.bin_s
+    page.click("#step")  # one bin on, then paused again
+    wait_until(lambda: control.state()["sim_s"] >= held + bin_s, timeout=60)
+    page.wait_for_timeout(700)
+    assert control.state()["sim_s"] < held + bin_s + 1  # and no further
     assert control.clock()["paused"]
     page.click("#play")
     wait_until(lambda: not control.clock()["paused"])
