@@ -272,7 +272,8 @@ class Replay:
 
     def control(self, action: str, value: Any = None) -> dict[str, Any]:
         """``pause``, ``play``, ``step`` (to the next bin's end), ``speed`` (``value``),
-        ``restart``. Returns the control state."""
+        ``restart``, ``seek`` (to simulated second ``value``, paused). Returns the control
+        state."""
         st = self.state
         if action == "pause":
             st.update(control={"paused": True})
@@ -289,6 +290,17 @@ class Replay:
             st.update(control={"speed": speed})
         elif action == "restart":
             self.restart()
+        elif action == "seek":  # to simulated second ``value``, paused
+            try:
+                t = float(value)
+            except (TypeError, ValueError):
+                raise InputError("simulated seconds", field="value", value=value) from None
+            if not math.isfinite(t):
+                raise InputError("simulated seconds", field="value", value=value)
+            st.update(control={"paused": True})
+            if t < self.t:
+                self.restart()
+            self.show(t)
         else:
             raise InputError("unknown action", field="action", value=action)
         return dict(st.control)

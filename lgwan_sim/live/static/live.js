@@ -33,13 +33,16 @@
     return el.dataset.base || (el.dataset.base = el.getAttribute("class").replace(/ u\d+$/, ""));
   };
 
+  const buckets = new Int8Array(linkEls.length); // each link's colour class now (u0 at load)
   function recolour(util) {
     const t0 = performance.now();
     live.util = util;
     for (let i = 0; i < util.length; i++) {
+      const b = bucketOf(util[i]);
+      if (b === buckets[i]) continue; // only the links whose colour changes are touched
+      buckets[i] = b;
       const el = linkEls[i];
-      const cls = linkClass(i) + " u" + bucketOf(util[i]) + (live.failedLinks.has(i) ? " down" : "");
-      if (el.getAttribute("class") !== cls) el.setAttribute("class", cls);
+      el.setAttribute("class", linkClass(i) + " u" + b + (live.failedLinks.has(i) ? " down" : ""));
     }
     live.recolour.push(performance.now() - t0);
     if (live.recolour.length > 1000) live.recolour.shift();
@@ -54,6 +57,7 @@
       linkHome.appendChild(el);
     }
     for (const i of next) {
+      if (live.failedLinks.has(i)) continue;
       const el = linkEls[i];
       el.classList.add("down");
       failedG.insertBefore(el, failedG.firstChild); // links below failed sites, above all else
@@ -68,17 +72,24 @@
       siteHome.appendChild(el);
     }
     for (const i of next) {
+      if (live.failedSites.has(i)) continue;
       const el = siteEls[i];
       el.classList.add("down");
       failedG.appendChild(el);
     }
     live.failedSites = next;
   }
+  const rings = new Map(); // site index -> its ring in #cut
   function setCut(list) {
-    cutG.textContent = "";
-    live.cut = new Set(list);
-    for (const el of siteEls) el.classList.remove("cut");
+    const next = new Set(list);
+    for (const [i, ring] of rings) if (!next.has(i)) {
+      ring.remove();
+      rings.delete(i);
+      siteEls[i].classList.remove("cut");
+    }
+    live.cut = next;
     for (const i of list) {
+      if (rings.has(i)) continue;
       const el = siteEls[i];
       el.classList.add("cut");
       const ring = document.createElementNS(SVGNS, "circle");
@@ -88,11 +99,13 @@
       ring.setAttribute("class", "cutring");
       ring.dataset.cut = meta.sites[i][0];
       cutG.appendChild(ring);
+      rings.set(i, ring);
     }
     document.getElementById("cut-count").textContent = String(list.length);
   }
   function setPath(p) {
     live.path = p;
+    if (p) document.getElementById("path-service").value = p.service;
     routeG.textContent = "";
     const text = document.getElementById("path-text");
     if (!p) { text.textContent = "–"; return; }
@@ -167,7 +180,6 @@
     if (f.failed_links) setFailedLinks(f.failed_links);
     if (f.failed_sites) setFailedSites(f.failed_sites);
     if (f.util) recolour(f.util);
-    else if (f.failed_links) recolour(live.util);
     if (f.cut_off) setCut(f.cut_off);
     if ("path" in f) setPath(f.path);
     if (f.clock) {
