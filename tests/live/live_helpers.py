@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import time
 import urllib.request
@@ -18,8 +19,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAVE_BROWSER = Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None
 LAUNCH_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
 
+#: CI sets this: there a missing browser is a failure, never a skip.
+REQUIRED = bool(os.environ.get("LGWAN_SIM_BROWSER_REQUIRED"))
 needs_browser = pytest.mark.skipif(
-    not HAVE_BROWSER, reason="needs Debian's chromium and the playwright package"
+    not HAVE_BROWSER and not REQUIRED, reason="needs Debian's chromium and the playwright package"
 )
 
 
