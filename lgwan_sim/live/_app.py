@@ -110,7 +110,6 @@ def make_app(source: Source) -> Any:
     )
     from starlette.routing import Route
 
-    state = source.state
     cache: dict[str, str] = {}
 
     def page_text() -> str:
@@ -160,6 +159,7 @@ def make_app(source: Source) -> Any:
                         return
             finally:
                 st.unsubscribe(queue)
+                source.state.unsubscribe(queue)  # a drill's new state took the old queues
 
         return StreamingResponse(
             frames(),
@@ -192,7 +192,6 @@ def make_app(source: Source) -> Any:
                 await task
             await source.close()
 
-    del state
     return Starlette(
         routes=[
             Route("/", page),

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import math
 import os
 import subprocess
 import sys
@@ -107,17 +106,14 @@ class Dashboard:
             end_s=sc.duration_s,
             bin_s=sc.bin_s,
         )
+        speed = (self.info or {}).get("speed") or 1.0
         st.control = {
             "paused": False,
-            "speed": float((self.info or {}).get("speed") or 1.0)
-            if (self.info or {}).get("speed") != "max"
-            else math.inf,
+            "speed": 0.0 if speed == "max" else float(speed),  # 0: virtual time
             "end_s": sc.duration_s,
             "attached": attached,
             "scenario": sc.name if attached else None,
         }
-        if not math.isfinite(st.control["speed"]):
-            st.control["speed"] = 0.0
         self.scenario = sc
         return st
 

@@ -94,3 +94,27 @@ def test_frames_are_numbered_and_a_late_page_gets_the_history(state: LiveState):
     assert snap["seq"] == 3
     assert snap["history"]["eltax"] == [[300.0, 10, 9, 1]]
     assert snap["timeline"][0]["text"] == "link_down: a cable cut"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "speed", "message"),
+    [
+        (
+            "national-weekday",
+            60,
+            "scenario: one of tohoku-2011, east-central-loss, dc-loss-failover",
+        ),
+        ("tohoku-2011", 7200, "speed: a drill runs at 1x to 3600x (got 7200.0)"),
+        ("tohoku-2011", "0.5", "speed: a drill runs at 1x to 3600x (got 0.5)"),
+        ("tohoku-2011", "fast", "speed: a factor such as 1, 60 or 600x (got 'fast')"),
+    ],
+)
+def test_a_drill_refuses_other_scenarios_and_speeds(scenario: str, speed: Any, message: str):
+    from lgwan_sim.errors import InputError
+    from lgwan_sim.live._dashboard import Dashboard
+
+    dash = Dashboard(None)
+    with pytest.raises(InputError) as got:
+        asyncio.run(dash.start_drill(scenario, speed))
+    assert str(got.value).startswith(message)
+    assert dash.drill is None  # nothing was started
