@@ -288,7 +288,14 @@ class Dashboard:
             elif action == "speed":
                 from lgwan_sim.live._replay import parse_speed
 
-                changes = {"speed": parse_speed(body.get("value"))}
+                speed = parse_speed(body.get("value"))
+                if not MIN_SPEED <= speed <= MAX_SPEED:
+                    raise InputError(
+                        f"the emulator runs at {MIN_SPEED:g}x to {MAX_SPEED:g}x",
+                        field="speed",
+                        value=speed,
+                    )
+                changes = {"speed": speed}
             else:
                 raise InputError("unknown action", field="action", value=action)
             clock = await asyncio.to_thread(lambda: control.clock(**changes))
