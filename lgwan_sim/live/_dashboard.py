@@ -269,7 +269,9 @@ class Dashboard:
             raise LgwanSimError("no emulator: start a drill first")
         if verb == "fault":
             name, spec = self.fault_of(str(body.get("target", "")), str(body.get("id", "")))
-            if name in self.state.faults:
+            # the emulator's own list decides, not the last state shown (a poll may lag)
+            in_force = {f["name"] for f in await asyncio.to_thread(control.faults)}
+            if name in in_force:
                 await asyncio.to_thread(control.delete, name)
                 done = "restored"
             else:
