@@ -220,8 +220,12 @@ class Dashboard:
         control = self.control
         if control is None:
             return
+        from lgwan_sim.backbone._control import ControlError
+
         try:
             state = await asyncio.to_thread(control.state)
+        except ControlError:  # the emulator is there but busy (503): try again next poll
+            return
         except (LgwanSimError, OSError, ValueError, http.client.HTTPException):
             if self.state.control.get("attached"):
                 self.state.update(control={"attached": False})
