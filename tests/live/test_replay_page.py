@@ -43,9 +43,12 @@ def test_replay_at_600x_shows_the_outage_and_reaches_the_end(browser: Any, mini_
     from lgwan_sim.live import Replay, read_run
 
     rec = read_run(mini_run)
-    served = Served(Replay(rec, speed=600))
+    replay = Replay(rec, speed=600)
+    replay.control("pause")  # played from the page once it is loaded, so it misses nothing
+    served = Served(replay)
     try:
         context, page, tried = offline_page(browser, served.url)
+        page.click("#play")
         # 14:46 to 15:10 JST: Iwate, Miyagi and Fukushima down, their sites red above all
         page.wait_for_function("window.live.failedSites.size > 0", timeout=20_000)
         down = page.eval_on_selector_all(
