@@ -22,7 +22,15 @@ from lgwan_sim.errors import LgwanSimError, LgwanSimWarning
 __all__ = ["cli", "main"]
 
 #: Modules under ``lgwan_sim._cli`` whose ``commands`` join the root group.
-_COMMAND_MODULES: tuple[str, ...] = ("topology", "pki", "scenario", "n1", "emulate", "animate")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "topology",
+    "pki",
+    "scenario",
+    "n1",
+    "emulate",
+    "animate",
+    "live",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

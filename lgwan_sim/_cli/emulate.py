@@ -181,6 +181,10 @@ def emulate(
         "keys": str(out / "testbed" / "keys.json"),
         "pki_repository": str(testbed.repository),
         "scenario": sc.name,
+        # how to load the same scenario again (the live dashboard draws its network)
+        "scenario_file": str(path.absolute()),
+        "settings": list(settings + extra),
+        "seed": seed,
         "speed": "max" if factor == math.inf else factor,
         "hosts": {s.name: s.primary for s in inputs.demand.services},
     }

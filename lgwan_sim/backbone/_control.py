@@ -5,7 +5,8 @@ ROUTER that the loop polls with its broker socket, so every change is made in th
 own thread, between two steps of the engine. Routes (``docs/faults.md``):
 
 ``GET /faults``, ``GET|PUT|DELETE /faults/{name}``, ``POST /reset``, ``GET /state``,
-``GET /events?since=SEQ``, ``GET /metrics`` (Prometheus text).
+``GET /events?since=SEQ``, ``GET /metrics`` (Prometheus text), ``GET|POST /clock``
+(pause, resume, step, speed).
 
 On loopback no token is needed; bound elsewhere, every request carries
 ``Authorization: Bearer TOKEN`` (the token is in ``endpoints.json``).
@@ -124,6 +125,20 @@ class ControlServer:
                 return JSONResponse({"error": "since is a sequence number"}, status_code=400)
             return answer(self._call("events", {"since": since}))
 
+        async def clock(request: Request) -> Response:
+            denied = guard(request)
+            if denied:
+                return denied
+            if request.method == "GET":
+                return answer(self._call("clock"))
+            try:
+                changes = json.loads(await request.body() or b"{}")
+            except ValueError as exc:
+                return JSONResponse({"error": f"the body is not JSON: {exc}"}, status_code=400)
+            if not isinstance(changes, dict):
+                return JSONResponse({"error": "the body is a JSON object"}, status_code=400)
+            return answer(self._call("clock", changes))
+
         async def metrics(request: Request) -> Response:
             denied = guard(request)
             if denied:
@@ -139,6 +154,7 @@ class ControlServer:
                 Route("/state", state, methods=["GET"]),
                 Route("/events", events, methods=["GET"]),
                 Route("/metrics", metrics, methods=["GET"]),
+                Route("/clock", clock, methods=["GET", "POST"]),
             ]
         )
 
@@ -245,6 +261,14 @@ class Control:
 
     def metrics(self) -> str:
         result: str = self._request("GET", "/metrics")
+        return result
+
+    def clock(self, **changes: Any) -> dict[str, Any]:
+        """The emulator's clock; ``paused=True|False``, ``step_s=S`` or ``speed=X`` change it."""
+        if changes:
+            result: dict[str, Any] = self._request("POST", "/clock", changes)["clock"]
+        else:
+            result = self._request("GET", "/clock")["clock"]
         return result
 
     @contextlib.contextmanager

@@ -209,6 +209,16 @@ class _DropWatch(Observer):
         for by_reason in record.dropped.values():
             for reason, n in by_reason.items():
                 dropped[reason] = dropped.get(reason, 0) + int(n)
+        # every directed link's utilisation in the run's link order (``a~b>`` then ``a~b<``,
+        # links in id order), rounded, and each service's offered, delivered and dropped
+        services = {
+            name: [
+                int(record.offered.get(name, 0)),
+                int(record.delivered.get(name, 0)),
+                int(sum(record.dropped.get(name, {}).values())),
+            ]
+            for name in sorted({*record.offered, *record.delivered, *record.dropped})
+        }
         self.emulator.publish(
             "bin",
             index=record.index,
@@ -217,6 +227,8 @@ class _DropWatch(Observer):
             delivered=int(sum(record.delivered.values())),
             dropped=dropped,
             unreachable=record.unreachable,
+            utilisation=[round(float(u), 5) for u in record.utilisation],
+            services=services,
         )
 
 
@@ -328,6 +340,8 @@ class Emulator:
         self.events_address = ""
         self.control: zmq.Socket[Any] | None = None
         self.control_address = ""
+        self.paused = False  # the clock (POST /clock): held, or stepping to ``step_to``
+        self.step_to: float | None = None
         self.campuses: dict[str, tuple[str, ...]] = {}
         for site in inputs.topology.sites.values():
             if site.campus:
@@ -407,7 +421,9 @@ class Emulator:
     # -- the loop --------------------------------------------------------------------------
     def sim_now(self) -> float:
         d = self.driver
-        return d.sim_now() if d is not None else self.engine.now_s
+        if d is None:
+            return self.engine.now_s
+        return d.now_s if self.paused and self.step_to is None else d.sim_now()
 
     def run(self, until_s: float | None = None) -> Lateness:
         """Serve until simulated time ``until_s`` (the run's end) or :meth:`stop`."""
@@ -418,16 +434,31 @@ class Emulator:
             return self._run_virtual(end)
         driver = self.driver = RealtimeDriver(_Pace(self), speed=self.speed, wait=self._wait)
         stop = self._stop
-        while not stop.is_set() and driver.step(end):
+        while not stop.is_set():
+            if self.paused and self.step_to is None:  # paused: answer, but do not advance
+                self._wait(0.1)
+                self._housekeeping()
+                continue
+            target = end if self.step_to is None else min(end, self.step_to)
+            more = driver.step(target)
             self._drain()
             self._housekeeping()
+            if not more:
+                if target >= end:
+                    break
+                self.step_to = None  # the step is done: paused again
         return driver.lateness()
 
     def _run_virtual(self, end: float) -> Lateness:
         chunk = max(self.inputs.config.bin_s, 1.0)
         t = self.engine.now_s
         while t < end and not self._stop.is_set():
-            t = min(end, t + chunk)
+            if self.paused and self.step_to is None:
+                self._wait(0.1)
+                continue
+            t = min(end, t + chunk, math.inf if self.step_to is None else self.step_to)
+            if self.step_to is not None and t >= self.step_to:
+                self.step_to = None
             self._run_timers(t)
             self.engine.advance_to(t)
             self._drain()
@@ -1001,7 +1032,51 @@ class Emulator:
             }
         if op == "metrics":
             return {"status": 200, "text": self.metrics()}
+        if op == "clock":
+            return self._clock(args, now)
         return {"status": 404, "error": f"unknown control operation {op!r}"}
+
+    def _clock(self, args: dict[str, Any], now: float) -> dict[str, Any]:
+        """Pause, resume, step (``step_s`` simulated seconds, then paused) or change speed."""
+        changes = {k: args[k] for k in ("paused", "step_s", "speed") if k in args}
+        for key, value in changes.items():
+            if key == "paused" and not isinstance(value, bool):
+                return {"status": 400, "error": f"paused is true or false (got {value!r})"}
+            if key != "paused" and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                return {"status": 400, "error": f"{key} must be a number > 0 (got {value!r})"}
+        if "speed" in changes and self.speed == math.inf:
+            return {"status": 409, "error": "a run in virtual time has no speed to change"}
+        d = self.driver
+        if "speed" in changes:
+            self.speed = float(changes["speed"])
+            if d is not None:
+                d.speed = self.speed
+                d.sync()
+        if "paused" in changes:
+            resumed = self.paused and not changes["paused"]
+            self.paused = bool(changes["paused"])
+            self.step_to = None
+            if resumed and d is not None:
+                d.sync()
+        if "step_s" in changes:
+            if d is not None and self.paused:
+                d.sync()
+            self.paused = True
+            self.step_to = now + float(changes["step_s"])
+        clock = {
+            "paused": self.paused,
+            "speed": "max" if self.speed == math.inf else self.speed,
+            "step_to": self.step_to,
+            "sim_s": round(self.sim_now(), 6),
+        }
+        if changes:
+            self.publish("clock", **{k: v for k, v in clock.items() if k != "sim_s"})
+        return {"status": 200, "clock": clock}
 
     def _check_fault(self, fault: Fault) -> None:
         """Refuse a fault naming what the run does not have, before anything is applied."""
@@ -1141,6 +1216,8 @@ class Emulator:
             "hosts": dict(sorted(getattr(st, "hosts", {}).items())),
             "programs": sorted(f"{site}/{svc}" for site, svc in self.routes),
             "faults": sorted(self.faults),
+            "paused": self.paused,
+            "speed": "max" if self.speed == math.inf else self.speed,
             "seq": self.event_seq,
         }
 

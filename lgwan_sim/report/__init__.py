@@ -4,7 +4,12 @@ from lgwan_sim.report._animate import FORMATS as ANIMATION_FORMATS
 from lgwan_sim.report._animate import MAX_FRAMES as MAX_ANIMATION_FRAMES
 from lgwan_sim.report._animate import ffmpeg_path, frame_times, write_animation
 from lgwan_sim.report._html import render_run_html
-from lgwan_sim.report._map import has_outlines, plot_network_map, prefecture_outlines
+from lgwan_sim.report._map import (
+    has_outlines,
+    map_positions,
+    plot_network_map,
+    prefecture_outlines,
+)
 from lgwan_sim.report._n1 import write_n1_report
 from lgwan_sim.report._plots import (
     plot_latency_percentiles,
@@ -23,6 +28,7 @@ __all__ = [
     "ffmpeg_path",
     "frame_times",
     "has_outlines",
+    "map_positions",
     "plot_latency_percentiles",
     "plot_link_utilisation",
     "plot_network_map",

@@ -1,0 +1,328 @@
+"""A finished run played back: its files read once, then a clock that walks its bins.
+
+The run directory gives every link's utilisation per bin (``links_all.csv.gz``), each
+service's offered, delivered and dropped per bin (``services.csv``) and the timeline's lines
+(``events.csv``). Which links and sites were down when, and where each service was hosted,
+come from replaying the run's scenario timeline (the file named in ``run.json``, with the
+``--set`` and ``--seed`` of its command) through the engine's own outage bookkeeping, as
+the run report does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import gzip
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lgwan_sim.engine import EventKind, Outages
+from lgwan_sim.errors import InputError
+from lgwan_sim.live._state import UNITS, LiveState, ServiceInfo
+from lgwan_sim.scenario import Scenario
+
+__all__ = ["Recording", "Replay", "read_run"]
+
+_NEEDED = ("summary.json", "links_all.csv.gz", "services.csv", "events.csv")
+
+
+@dataclass(slots=True)
+class Change:
+    """The network from ``at_s`` on: what is down, where each service is hosted."""
+
+    at_s: float
+    down_links: frozenset[str]
+    down_sites: frozenset[str]
+    hosts: dict[str, str]
+
+
+@dataclass(slots=True)
+class Recording:
+    """A run as the replay needs it."""
+
+    scenario: Scenario
+    bin_s: float
+    end_s: float
+    times_s: npt.NDArray[np.float64]
+    util: npt.NDArray[np.int32]  # [bin, link] in 1/UNITS, the larger direction
+    services: dict[str, npt.NDArray[np.float64]]  # [bin, (offered, delivered, dropped)]
+    events: list[tuple[float, str]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+
+def _bad(path: Path, message: str, value: object) -> InputError:
+    return InputError(message, field="RUN_DIR", value=value, file=str(path))
+
+
+def _scenario_of(folder: Path, summary: dict[str, Any]) -> Scenario:
+    from lgwan_sim._cli.scenario import _load, resolve_scenario
+
+    meta = summary.get("scenario", {})
+    run_info: dict[str, Any] = {}
+    if (folder / "run.json").is_file():
+        run_info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    command = [str(x) for x in run_info.get("command", [])]
+    settings = tuple(command[i + 1] for i, x in enumerate(command[:-1]) if x == "--set")
+    seed = next((int(command[i + 1]) for i, x in enumerate(command[:-1]) if x == "--seed"), None)
+    candidates = [Path(run_info["scenario_file"])] if run_info.get("scenario_file") else []
+    if meta.get("name"):
+        with contextlib.suppress(InputError):
+            candidates.append(resolve_scenario(str(meta["name"])))
+    want = meta.get("file_sha256")
+    for path in candidates:
+        if path.is_file() and (
+            want is None or hashlib.sha256(path.read_bytes()).hexdigest() == want
+        ):
+            return _load(path, settings, seed=seed)
+    raise _bad(
+        folder / "run.json",
+        "the run's scenario file is gone or has changed since the run",
+        str(candidates[0]) if candidates else meta.get("name"),
+    )
+
+
+def read_run(folder: Path) -> Recording:
+    """Read a run directory written by ``lgwan-sim run`` (or ``emulate``)."""
+    from lgwan_sim.scenario import engine_inputs
+
+    if not folder.is_dir():
+        raise _bad(folder, "no such run directory", str(folder))
+    for name in _NEEDED:
+        if not (folder / name).is_file():
+            raise _bad(folder / name, "not a run directory: this file is missing", name)
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    sc = _scenario_of(folder, summary)
+    topo = sc.topology
+    link_ids = sorted(topo.links)
+    column = {x: i for i, x in enumerate(link_ids)}
+    with gzip.open(folder / "links_all.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        rows = csv.reader(f)
+        header = next(rows)
+        cols = [column.get(h[:-1]) if h[-1:] in "<>" else None for h in header[2:]]
+        if any(c is None for c in cols):
+            raise _bad(folder / "links_all.csv.gz", "a column names no link of the run", header)
+        times: list[float] = []
+        per_mille: list[npt.NDArray[np.int32]] = []
+        index = np.array(cols, dtype=np.int64)
+        for row in rows:
+            times.append(float(row[1]))
+            values = np.array(row[2:], dtype=np.float64)
+            folded = np.zeros(len(link_ids), dtype=np.float64)
+            np.maximum.at(folded, index, values)
+            per_mille.append(np.rint(folded * UNITS).astype(np.int32))
+    times_s = np.array(times, dtype=np.float64)
+    util = np.array(per_mille, dtype=np.int32).reshape(len(times), len(link_ids))
+    bin_s = float(summary["scenario"]["bin_s"])
+    end_s = float(summary["scenario"]["duration_s"])
+    slot = {t: i for i, t in enumerate(times)}
+    services: dict[str, npt.NDArray[np.float64]] = {}
+    with (folder / "services.csv").open(encoding="utf-8", newline="") as f:
+        for rec in csv.DictReader(f):
+            arr = services.setdefault(rec["service"], np.zeros((len(times), 3)))
+            i = slot.get(float(rec["t_s"]))
+            if i is not None:
+                arr[i] = (float(rec["offered"]), float(rec["delivered"]), float(rec["dropped"]))
+    events: list[tuple[float, str]] = []
+    with (folder / "events.csv").open(encoding="utf-8", newline="") as f:
+        for rec in csv.DictReader(f):
+            what = " ".join(
+                x for x in (rec["note"], rec["service"], rec["links"], rec["sites"]) if x
+            )
+            events.append((float(rec["at_s"]), f"{rec['kind']}: {what}" if what else rec["kind"]))
+    out = Recording(
+        scenario=sc,
+        bin_s=bin_s,
+        end_s=end_s,
+        times_s=times_s,
+        util=util,
+        services=services,
+        events=events,
+    )
+    # the network over time, by the engine's own outage bookkeeping
+    timeline = engine_inputs(sc).timeline.events
+    outages = Outages(topo)
+    hosts = {c.name: c.primary for c in sc.services}
+    choice = {c.name: c for c in sc.services}
+    out.changes.append(Change(0.0, frozenset(), frozenset(), dict(hosts)))
+    for ev in timeline:
+        outages.apply(ev)
+        if ev.service in choice:
+            svc = choice[ev.service]
+            if ev.kind is EventKind.FAILOVER and svc.secondary:
+                hosts[svc.name] = svc.secondary
+            elif ev.kind is EventKind.FAILBACK:
+                hosts[svc.name] = svc.primary
+        step = Change(ev.at_s, outages.down_links, outages.down_sites, dict(hosts))
+        if out.changes[-1].at_s == ev.at_s:
+            out.changes[-1] = step
+        else:
+            out.changes.append(step)
+    return out
+
+
+def services_of(sc: Scenario) -> list[ServiceInfo]:
+    return [
+        ServiceInfo(
+            name=c.name,
+            title=f"{c.spec.title_ja} {c.spec.title}".strip(),
+            primary=c.primary,
+            secondary=c.secondary,
+            callers=tuple(c.callers),
+        )
+        for c in sc.services
+    ]
+
+
+class Replay:
+    """Plays a :class:`Recording` into a :class:`LiveState` at ``speed`` (sim s per wall s)."""
+
+    #: Wall seconds between two frames while playing.
+    TICK_S = 0.1
+
+    def __init__(self, recording: Recording, *, speed: float = 60.0) -> None:
+        rec = self.recording = recording
+        sc = rec.scenario
+        self.state = LiveState(
+            sc.topology,
+            services_of(sc),
+            mode="replay",
+            title=sc.name,
+            start=sc.start,
+            end_s=rec.end_s,
+            bin_s=rec.bin_s,
+        )
+        self.t = 0.0
+        self._bin = -1
+        self._closed = 0  # bins whose counts were sent
+        self._event = 0  # timeline lines sent
+        self._change = -1
+        self.state.control = {"paused": False, "speed": speed, "end_s": rec.end_s, "ended": False}
+        self.show(0.0)
+
+    @property
+    def speed(self) -> float:
+        return float(self.state.control["speed"])
+
+    def show(self, t: float) -> None:
+        """Bring the state to simulated time ``t`` (only forward, or from 0 after restart)."""
+        rec = self.recording
+        t = min(max(t, 0.0), rec.end_s)
+        self.t = t
+        n = len(rec.times_s)
+        while self._closed < n and rec.times_s[self._closed] + rec.bin_s <= t + 1e-9:
+            i = self._closed
+            self._closed += 1
+            self.state.update(
+                bin_counts=(
+                    float(rec.times_s[i] + rec.bin_s),
+                    {k: [round(float(x), 3) for x in v[i]] for k, v in rec.services.items()},
+                )
+            )
+        b = min(int(t // rec.bin_s), n - 1) if n else -1
+        util = None
+        if b != self._bin and b >= 0:
+            self._bin = b
+            util = rec.util[b].tolist()
+        change = self._change
+        while change + 1 < len(rec.changes) and rec.changes[change + 1].at_s <= t:
+            change += 1
+        down = hosts = None
+        if change != self._change:
+            self._change = change
+            c = rec.changes[change]
+            down, hosts = (c.down_links, c.down_sites), c.hosts
+        lines = []
+        while self._event < len(rec.events) and rec.events[self._event][0] <= t:
+            lines.append(rec.events[self._event])
+            self._event += 1
+        ended = t >= rec.end_s
+        self.state.update(
+            sim_s=t,
+            util=util,
+            down=down,
+            hosts=hosts,
+            events=lines,
+            control={"ended": ended, **({"paused": True} if ended else {})},
+        )
+
+    def restart(self) -> None:
+        self._bin, self._closed, self._event, self._change = -1, 0, 0, -1
+        self.state.rewind()
+        self.show(0.0)
+
+    async def command(self, verb: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The page's controls: ``clock`` (``action``, ``value``) and ``path``."""
+        if verb == "clock":
+            return self.control(str(body.get("action", "")), body.get("value"))
+        if verb == "path":
+            self.state.choose(body.get("site") or None, body.get("service") or None)
+            return {"path": self.state.path}
+        raise InputError("unknown verb", field="verb", value=verb)
+
+    async def close(self) -> None:
+        return None
+
+    def control(self, action: str, value: Any = None) -> dict[str, Any]:
+        """``pause``, ``play``, ``step`` (to the next bin's end), ``speed`` (``value``),
+        ``restart``, ``seek`` (to simulated second ``value``, paused). Returns the control
+        state."""
+        st = self.state
+        if action == "pause":
+            st.update(control={"paused": True})
+        elif action == "play":
+            if self.t >= self.recording.end_s:
+                self.restart()
+            st.update(control={"paused": False})
+        elif action == "step":
+            st.update(control={"paused": True})
+            bin_s = self.recording.bin_s
+            self.show((math.floor(self.t / bin_s + 1e-9) + 1) * bin_s)
+        elif action == "speed":
+            speed = parse_speed(value)
+            st.update(control={"speed": speed})
+        elif action == "restart":
+            self.restart()
+        elif action == "seek":  # to simulated second ``value``, paused
+            try:
+                t = float(value)
+            except (TypeError, ValueError):
+                raise InputError("simulated seconds", field="value", value=value) from None
+            if not math.isfinite(t):
+                raise InputError("simulated seconds", field="value", value=value)
+            st.update(control={"paused": True})
+            if t < self.t:
+                self.restart()
+            self.show(t)
+        else:
+            raise InputError("unknown action", field="action", value=action)
+        return dict(st.control)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.TICK_S)
+            now = loop.time()
+            if not self.state.control["paused"] and self.t < self.recording.end_s:
+                self.show(self.t + (now - last) * self.speed)
+            last = now
+
+
+def parse_speed(value: object, field_name: str = "speed") -> float:
+    """A speed factor: a positive number, optionally written ``60x``."""
+    text = str(value).strip().lower().rstrip("x×")
+    try:
+        speed = float(text)
+    except ValueError:
+        raise InputError("a factor such as 1, 60 or 600x", field=field_name, value=value) from None
+    if not (math.isfinite(speed) and speed > 0):
+        raise InputError("must be a finite factor > 0", field=field_name, value=value)
+    return speed

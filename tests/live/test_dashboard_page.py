@@ -1,0 +1,104 @@
+"""The dashboard in real Chromium beside a real emulator: faults in red, the clock, clicks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lgwan_sim.backbone import Control
+from tests.live.support import Served, close_page, needs_browser, offline_page, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.emulator, needs_browser]
+
+
+@pytest.fixture(scope="module")
+def dash(emulator: Any) -> Any:
+    from lgwan_sim.live._dashboard import Dashboard, read_endpoints
+
+    served = Served(Dashboard(read_endpoints(emulator.endpoints)))
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def control(emulator: Any) -> Any:
+    c = Control(emulator.endpoints)
+    c.reset()
+    yield c
+    c.reset()
+
+
+def test_a_fault_on_the_control_api_turns_its_elements_red_within_1_s(
+    browser: Any, dash: Any, control: Any
+):
+    context, page, tried = offline_page(browser, dash.url)
+    seq = page.evaluate("window.live.seq")
+    control.put("quake", kind="site_down", sites=["pn-04"])
+    page.wait_for_function(
+        "document.querySelector('[data-site=\"pn-04\"]').classList.contains('down')",
+        timeout=1000,
+    )
+    assert page.evaluate("window.live.seq") > seq
+    topo = dash.server.source.state.topology
+    lines = sorted(lk.id for lk in topo.links_of_site("pn-04"))
+    red = page.eval_on_selector_all("#failed [data-link]", "els => els.map(e => e.dataset.link)")
+    assert sorted(red) == lines
+    assert page.eval_on_selector_all("#failed [data-site]", "e => e.map(x => x.dataset.site)") == [
+        "pn-04"
+    ]
+    # Miyagi's local bodies hang off its prefecture node: all of them are cut off
+    miyagi = {s.id for s in topo.sites.values() if s.prefecture == "04" and s.kind.is_local_body}
+    cut = set(page.eval_on_selector_all("#cut [data-cut]", "e => e.map(x => x.dataset.cut)"))
+    assert miyagi <= cut
+    control.delete("quake")
+    page.wait_for_function("window.live.failedSites.size === 0", timeout=1000)
+    assert page.eval_on_selector_all("#failed *", "els => els.length") == 0
+    assert tried == []
+    close_page(context, page)
+
+
+def test_the_clock_advances(browser: Any, dash: Any, control: Any):
+    context, page, _ = offline_page(browser, dash.url)
+    t0 = page.evaluate("window.live.sim_s")
+    page.wait_for_function(f"window.live.sim_s > {t0} + 10", timeout=10_000)
+    assert page.text_content("#clock").startswith("2026-06-10 ")
+    close_page(context, page)
+
+
+def test_a_click_fails_a_link_and_a_second_restores_it(browser: Any, dash: Any, control: Any):
+    context, page, _ = offline_page(browser, dash.url)
+    page.select_option("#target", "link")
+    topo = dash.server.source.state.topology
+    link = topo.links_of_site("mun-04-001")[0].id  # a municipality's access line
+    page.dispatch_event(f'[data-link="{link}"]', "click")
+    wait_until(lambda: link in control.state()["links_down"], timeout=60)
+    assert control.state()["faults"] == [f"map-link-{sorted(topo.links).index(link)}"]
+    # generous: on a loaded machine the emulator's loop answers /state late
+    page.wait_for_function(
+        f"document.querySelector('[data-link=\"{link}\"]').parentNode.id === 'failed'",
+        timeout=60_000,
+    )
+    page.dispatch_event(f'[data-link="{link}"]', "click")
+    wait_until(lambda: link not in control.state()["links_down"], timeout=60)
+    assert control.state()["faults"] == []
+    page.wait_for_function("window.live.failedLinks.size === 0", timeout=60_000)
+    close_page(context, page)
+
+
+def test_pause_and_step_reach_the_emulator(browser: Any, dash: Any, control: Any):
+    context, page, _ = offline_page(browser, dash.url)
+    page.click("#play")
+    wait_until(lambda: control.clock()["paused"])
+    held = control.state()["sim_s"]
+    page.wait_for_timeout(700)
+    assert control.state()["sim_s"] == held  # paused: the simulated clock stands
+    bin_s = dash.server.source.state.bin_s
+    page.click("#step")  # one bin on, then paused again
+    wait_until(lambda: control.state()["sim_s"] >= held + bin_s, timeout=60)
+    page.wait_for_timeout(700)
+    assert control.state()["sim_s"] < held + bin_s + 1  # and no further
+    assert control.clock()["paused"]
+    page.click("#play")
+    wait_until(lambda: not control.clock()["paused"])
+    close_page(context, page)
