@@ -71,7 +71,7 @@ INJECT = 8  # a real client's request enters at its site: obj is (id, svc, calle
 class Msg:
     """One exchange in progress: a request and (unless one-way) its response."""
 
-    __slots__ = ("alive", "caller", "host", "leg", "svc", "t0")
+    __slots__ = ("alive", "caller", "extra", "host", "leg", "svc", "t0")
 
     def __init__(self, svc: int, caller: str, host: str, t0: float) -> None:
         self.svc = svc
@@ -80,6 +80,7 @@ class Msg:
         self.t0 = t0
         self.leg = 0
         self.alive = True
+        self.extra = 0.0  # flow: the added link latency of the leg under way
 
 
 class EventEngine:
@@ -107,7 +108,7 @@ class EventEngine:
         self.config = config
         self.endpoints: dict[str, Endpoint] = dict(endpoints or {})
         self.observer = observer
-        self.state = NetState(topology, demand, config)
+        self.state = NetState(topology, demand, config, seed=seed)
         self.bin_s = config.bin_s
         self.n_bins = max(1, math.ceil(duration_s / self.bin_s - 1e-9))
         services = demand.services
@@ -338,6 +339,7 @@ class EventEngine:
         self.cur_unreachable = self.state.unreachable_local_bodies()
         self._note_unreachable(t)
         self.cursor.converge_later(t, event, change, self.config.convergence_delay_s)
+        self.cursor.follow(change)
 
     def _note_unreachable(self, t: float) -> None:
         """Count the unreachable local bodies from ``t`` on in the bin that holds ``t``.
