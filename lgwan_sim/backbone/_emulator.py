@@ -895,6 +895,14 @@ class Emulator:
     def _dropped(self, record: DropRecord) -> None:
         mid = record.message_id
         assert mid is not None
+        self.publish(
+            "drop",
+            reason=str(record.reason),
+            service=record.service,
+            caller=record.caller,
+            host=record.host,
+            exchange=mid,
+        )
         injected = self.injected.pop(mid, None)
         self.replies.pop(mid, None)
         if injected is None:
