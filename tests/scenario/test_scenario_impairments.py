@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
+import pytest
 from scenario_support import SMALL
 
 from lgwan_sim.engine import EventKind, LossModel
+from lgwan_sim.errors import ScenarioError
 from lgwan_sim.scenario import load_scenario
 
 EVENTS = """\
@@ -73,3 +76,17 @@ def test_a_run_with_impairments_is_the_same_byte_for_byte_and_flaps_are_events(
     assert len(flaps) >= 4
     assert all(r["links"] == "core~dc-b" for r in flaps)
     assert {r["kind"] for r in flaps} == {"link_down", "link_up"}
+
+
+def test_the_docs_example_of_loss_and_latency_loads_on_the_national_topology(
+    write_scenario,
+) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    (block,) = [b for b in blocks if b.startswith("fidelity: packet\nevents:")]
+    head = 'topology: national\nstart: "2011-03-11T00:00"\nduration: 4d\nseed: 1\n'
+    scenario = load_scenario(write_scenario(head + block))
+    assert [e.kind.value for e in scenario.events] == ["link_loss", "link_loss", "link_latency"]
+    analytic = write_scenario(head + block.replace("fidelity: packet", "fidelity: analytic"))
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.kind: the analytic fidelity"):
+        load_scenario(analytic)
