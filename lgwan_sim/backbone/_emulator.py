@@ -895,6 +895,10 @@ class Emulator:
     def _dropped(self, record: DropRecord) -> None:
         mid = record.message_id
         assert mid is not None
+        injected = self.injected.pop(mid, None)
+        self.replies.pop(mid, None)
+        if injected is None:
+            return
         self.publish(
             "drop",
             reason=str(record.reason),
@@ -903,10 +907,6 @@ class Emulator:
             host=record.host,
             exchange=mid,
         )
-        injected = self.injected.pop(mid, None)
-        self.replies.pop(mid, None)
-        if injected is None:
-            return
         err = _ERR_OF_DROP.get(record.reason)
         if err is not None:
             code, reason = err
