@@ -193,6 +193,8 @@ class EventEngine:
                     message_id=self.ids.get(msg) if self.ids else None,
                 )
             )
+        if self.ids:
+            self.ids.pop(msg, None)  # the exchange is over: the seam forgets its id
 
     def leg_path(self, msg: Msg, src: str, dst: str) -> Path | None:
         """The path of a message's next leg, or None once it is dropped for having none.
@@ -215,6 +217,8 @@ class EventEngine:
         if not msg.alive:
             return
         msg.alive = False
+        if self.ids:
+            self.ids.pop(msg, None)  # the exchange is over: the seam forgets its id
         i = msg.svc
         self.delivered[i] += 1
         latency = t - msg.t0
