@@ -42,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from lgwan_sim.backbone import Control, Service  # noqa: E402
+from lgwan_sim.backbone import Control, ControlError, Service  # noqa: E402
 from lgwan_sim.backbone.pytest_plugin import start_emulator  # noqa: E402
 from lgwan_sim.engine import DropReason  # noqa: E402
 
@@ -117,7 +117,51 @@ def soak(
         raise SystemExit("the service did not register")
     control = Control(emu.endpoints)
     pid = emu.process.pid
-    control.put(
+    late = {"control": 0}
+
+    def call(what: Any, *args: Any, **kwargs: Any) -> Any:
+        """A control call, again while the loop is too busy to answer (counted)."""
+        for _ in range(5):
+            try:
+                return what(*args, **kwargs)
+            except ControlError as exc:
+                if exc.status != 503:
+                    raise
+                late["control"] += 1
+        raise SystemExit("the emulator's loop did not answer five control calls in a row")
+
+    try:
+        return _soak(
+            emu, service, thread, control, call, late, pid, seen, seconds=seconds,
+            flap_every=flap_every, flap_down=flap_down, failover_every=failover_every,
+            failover_for=failover_for, warmup=warmup, rate=rate,
+        )  # fmt: skip
+    finally:
+        if emu.process.poll() is None:
+            emu.process.kill()
+        service.stop()
+
+
+def _soak(
+    emu: Any,
+    service: Service,
+    thread: threading.Thread,
+    control: Control,
+    call: Any,
+    late: dict[str, int],
+    pid: int,
+    seen: dict[str, int],
+    *,
+    seconds: float,
+    flap_every: float,
+    flap_down: float,
+    failover_every: float,
+    failover_for: float,
+    warmup: float,
+    rate: float,
+) -> dict[str, Any]:
+    call(
+        control.put,
         "flap",
         kind="link_flap",
         links=[FLAP_LINK],
@@ -129,7 +173,7 @@ def soak(
     t0 = time.monotonic()
     next_sample = t0
     next_failover = t0 + failover_every
-    first = _forwarded(control)
+    first = call(_forwarded, control)
     while (now := time.monotonic()) - t0 < seconds:
         if now >= next_sample:
             samples.append((now - t0, rss_bytes(pid)))
@@ -145,9 +189,9 @@ def soak(
             next_failover += failover_every
         time.sleep(max(0.0, min(next_sample, next_failover) - time.monotonic()))
     elapsed = time.monotonic() - t0
-    carried = (_forwarded(control) - first) / elapsed
+    carried = (call(_forwarded, control) - first) / elapsed
     samples.append((elapsed, rss_bytes(pid)))
-    control.delete("flap")
+    call(control.delete, "flap")
     summary = emu.stop()
     service.stop()
     thread.join(10)
@@ -185,6 +229,7 @@ def soak(
         "in_flight": totals["in_flight"],
         "service_requests": seen["requests"],
         "service_rejected": dict(service.rejected),
+        "control_calls_retried": late["control"],
         "checks": {
             "rss_growth_le_10pct": growth <= 0.10,
             "accounting_exact": accounted,
