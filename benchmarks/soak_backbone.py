@@ -246,7 +246,10 @@ def _soak(
 
 
 def _forwarded(control: Control) -> int:
-    for line in control.metrics().splitlines():
+    text = control.metrics()
+    if not text:  # the busy loop did not answer: the API gives an empty page
+        raise ControlError(503, "no metrics")
+    for line in text.splitlines():
         if line.startswith('lgwan_emulator_messages_total{kind="requests_to_services"}'):
             return int(line.split()[-1])
     return 0
