@@ -958,6 +958,14 @@ class Emulator:
             )
         if injected is None:
             return
+        self.publish(
+            "drop",
+            reason=str(record.reason),
+            service=record.service,
+            caller=record.caller,
+            host=record.host,
+            exchange=mid,
+        )
         err = _ERR_OF_DROP.get(record.reason)
         if err is not None:
             code, reason = err

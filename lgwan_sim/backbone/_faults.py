@@ -9,8 +9,10 @@ Network kinds become engine events, applied now with the fault's name as their h
 that a fault means in emulation exactly what the same event means in a scenario:
 ``link_down``, ``site_down``, ``region_down`` (prefectures), ``campus_down`` (the sites of a
 campus), ``failover`` (a service to its secondary), ``capacity`` (links to
-``capacity_bps``). Removing the fault, or its ``duration_s`` running out, applies the
-matching restoration.
+``capacity_bps``), ``link_loss`` (``loss``, or Gilbert-Elliott's ``p_good_to_bad``,
+``p_bad_to_good``, ``loss_good``, ``loss_bad``), ``link_latency`` (``delay_s`` with
+``jitter_s``), ``link_flap`` (``mtbf_s``, ``mttr_s``). Removing the fault, or its
+``duration_s`` running out, applies the matching restoration.
 
 Message kinds act on the messages that cross a real program, chosen by ``match``:
 ``drop`` (lost silently), ``error`` (lost, and a real client gets ERR ``code`` after
@@ -28,14 +30,25 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from lgwan_sim.engine import EventKind, TimelineEvent
+from lgwan_sim.engine import EventKind, LossModel, TimelineEvent
 from lgwan_sim.errors import InputError
 
 __all__ = ["MESSAGE_KINDS", "NETWORK_KINDS", "Fault", "Match", "parse_fault"]
 
 NETWORK_KINDS = frozenset(
-    {"link_down", "site_down", "region_down", "campus_down", "failover", "capacity"}
+    {
+        "link_down",
+        "site_down",
+        "region_down",
+        "campus_down",
+        "failover",
+        "capacity",
+        "link_loss",
+        "link_latency",
+        "link_flap",
+    }
 )
+_GE_KEYS = ("p_good_to_bad", "p_bad_to_good", "loss_good", "loss_bad")
 MESSAGE_KINDS = frozenset({"drop", "error", "delay", "duplicate", "corrupt", "hold", "disconnect"})
 _ERROR_CODES = (400, 403, 404, 502, 503, 504)
 _COMMANDS = ("request", "reply")
@@ -145,7 +158,17 @@ class Fault:
         """The events that undo a network fault at ``at_s`` (the same hold, the up kind;
         a capacity change ends with no capacity)."""
         return tuple(
-            dataclasses.replace(e, at_s=at_s, kind=_RESTORE[e.kind], capacity_bps=None)
+            dataclasses.replace(
+                e,
+                at_s=at_s,
+                kind=_RESTORE[e.kind],
+                capacity_bps=None,
+                loss=None,
+                delay_s=None,
+                jitter_s=None,
+                mtbf_s=None,
+                mttr_s=None,
+            )
             for e in self.events
         )
 
@@ -156,7 +179,11 @@ _RESTORE = {
     EventKind.REGION_DOWN: EventKind.REGION_UP,
     EventKind.FAILOVER: EventKind.FAILBACK,
     EventKind.CAPACITY: EventKind.CAPACITY,
+    EventKind.LINK_LOSS: EventKind.LINK_LOSS,
+    EventKind.LINK_LATENCY: EventKind.LINK_LATENCY,
+    EventKind.LINK_FLAP: EventKind.LINK_FLAP,
 }
+"""The kind that undoes each: a change of capacity or an impairment ends with no value."""
 
 
 def parse_fault(
@@ -181,6 +208,7 @@ def parse_fault(
     allowed = {
         "kind", "duration_s", "links", "sites", "prefectures", "campus", "service",
         "capacity_bps", "code", "after_s", "delay_s", "match", "note",
+        "loss", *_GE_KEYS, "jitter_s", "mtbf_s", "mttr_s",
     }  # fmt: skip
     unknown = sorted(set(spec) - allowed)
     if unknown:
@@ -237,10 +265,15 @@ def parse_fault(
                     hold=hold,
                 )
             )
+        elif kind in ("link_loss", "link_latency", "link_flap"):
+            events.append(_impairment(name, kind, spec, now_s, hold))
     except InputError as exc:
         if exc.field and exc.field.startswith("faults."):
             raise
-        raise _bad(name, exc.field or "kind", str(exc), exc.value) from None
+        where = exc.field or "kind"
+        if where.startswith("event at "):  # a TimelineEvent's own check: its field's name
+            where = where.rpartition(".")[2]
+        raise _bad(name, where, exc.reason, exc.value) from None
     match = None
     if kind in MESSAGE_KINDS and kind != "disconnect":
         match = _parse_match(name, spec.get("match", {}), now_s=now_s, seed=seed)
@@ -263,6 +296,59 @@ def parse_fault(
         expires_s=None if duration is None else now_s + duration,
         match=match,
         events=tuple(events),
+    )
+
+
+def _impairment(
+    name: str, kind: str, spec: dict[str, Any], now_s: float, hold: str
+) -> TimelineEvent:
+    """A ``link_loss``, ``link_latency`` or ``link_flap`` fault's engine event."""
+    links = _names(name, spec, "links")
+    if not links:
+        raise _bad(name, "links", "names the links", spec.get("links"))
+    if kind == "link_loss":
+        given = [k for k in _GE_KEYS if k in spec]
+        if ("loss" in spec) == bool(given):
+            raise _bad(
+                name,
+                given[0] if given else "loss",
+                "give either loss (random) or p_good_to_bad with p_bad_to_good",
+                spec.get(given[0]) if given else None,
+            )
+        if "loss" in spec:
+            model = LossModel.random(_number(name, spec, "loss") or 0.0)
+        else:
+            for key in ("p_good_to_bad", "p_bad_to_good"):
+                if key not in spec:
+                    raise _bad(name, key, "a Gilbert-Elliott loss needs it", None)
+            values = {k: _number(name, spec, k) for k in given}
+            model = LossModel(**{k: v for k, v in values.items() if v is not None})
+        return TimelineEvent(
+            at_s=now_s, kind=EventKind.LINK_LOSS, links=links, loss=model, hold=hold
+        )
+    if kind == "link_latency":
+        delay = _number(name, spec, "delay_s")
+        if delay is None:
+            raise _bad(name, "delay_s", "a link latency needs delay_s >= 0", None)
+        return TimelineEvent(
+            at_s=now_s,
+            kind=EventKind.LINK_LATENCY,
+            links=links,
+            delay_s=delay,
+            jitter_s=_number(name, spec, "jitter_s") or 0.0,
+            hold=hold,
+        )
+    means = {k: _number(name, spec, k) for k in ("mtbf_s", "mttr_s")}
+    for key, mean in means.items():
+        if not mean:
+            raise _bad(name, key, "a flapping needs mtbf_s and mttr_s > 0", spec.get(key))
+    return TimelineEvent(
+        at_s=now_s,
+        kind=EventKind.LINK_FLAP,
+        links=links,
+        mtbf_s=means["mtbf_s"],
+        mttr_s=means["mttr_s"],
+        hold=hold,
     )
 
 

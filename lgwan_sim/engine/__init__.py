@@ -32,6 +32,7 @@ from lgwan_sim.engine._types import (
     EngineInputs,
     EventKind,
     Fidelity,
+    LossModel,
     Timeline,
     TimelineEvent,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Fidelity",
     "LatencyHistogram",
     "Lateness",
+    "LossModel",
     "Message",
     "N1Case",
     "N1Impact",

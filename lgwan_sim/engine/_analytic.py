@@ -61,6 +61,7 @@ from lgwan_sim.engine._types import (
     DropReason,
     EngineConfig,
     EngineInputs,
+    EventKind,
     Fidelity,
     TimelineEvent,
 )
@@ -328,6 +329,19 @@ def _check_expected_accounting(
             )
 
 
+def _refuse_per_packet(event: TimelineEvent) -> None:
+    """Loss and added latency act on each packet: the analytic fidelity has none.
+
+    (A ``link_flap`` is an outage like any other: its transitions apply here too.)
+    """
+    if event.kind in (EventKind.LINK_LOSS, EventKind.LINK_LATENCY):
+        raise InputError(
+            f"the analytic fidelity models no per-packet {event.kind}: use flow or packet",
+            field="fidelity",
+            value="analytic",
+        )
+
+
 class AnalyticEngine:
     """The analytic fidelity, advanced from outside bin by bin (see the module docstring).
 
@@ -352,6 +366,8 @@ class AnalyticEngine:
         self.services = services = demand.services
         n_svc = len(services)
         self.applied: list[AppliedEvent] = []
+        for event in inputs.timeline.events:
+            _refuse_per_packet(event)
         self.cursor = TimelineCursor(inputs.timeline.events, self.duration_s)
         self.snap_cache: dict[tuple[object, ...], _ServiceSnapshot] = {}
         # bytes carried and capacity-seconds per directed link and bin, as their factors
@@ -542,6 +558,7 @@ class AnalyticEngine:
             change = self.state.apply(item)
             entry = applied(at, item, change)
             self.cursor.converge_later(at, item, change, self.config.convergence_delay_s)
+            self.cursor.follow(change)
         self.applied.append(entry)
         if self.observer is not None:
             self.observer.on_event(entry)
@@ -553,6 +570,7 @@ class AnalyticEngine:
     def apply(self, event: TimelineEvent) -> None:
         """Apply ``event`` at its ``at_s`` (now or later), as the timeline would."""
         check_not_before(self.clock_s, event.at_s, "at_s")
+        _refuse_per_packet(event)
         if event.service is not None:
             self.demand.service(event.service)
         self.cursor.schedule(event.at_s, event)

@@ -71,7 +71,7 @@ INJECT = 8  # a real client's request enters at its site: obj is (id, svc, calle
 class Msg:
     """One exchange in progress: a request and (unless one-way) its response."""
 
-    __slots__ = ("alive", "caller", "host", "leg", "svc", "t0")
+    __slots__ = ("alive", "caller", "extra", "host", "leg", "svc", "t0")
 
     def __init__(self, svc: int, caller: str, host: str, t0: float) -> None:
         self.svc = svc
@@ -80,6 +80,7 @@ class Msg:
         self.t0 = t0
         self.leg = 0
         self.alive = True
+        self.extra = 0.0  # flow: the added link latency of the leg under way
 
 
 class EventEngine:
@@ -107,7 +108,7 @@ class EventEngine:
         self.config = config
         self.endpoints: dict[str, Endpoint] = dict(endpoints or {})
         self.observer = observer
-        self.state = NetState(topology, demand, config)
+        self.state = NetState(topology, demand, config, seed=seed)
         self.bin_s = config.bin_s
         self.n_bins = max(1, math.ceil(duration_s / self.bin_s - 1e-9))
         services = demand.services
@@ -192,6 +193,8 @@ class EventEngine:
                     message_id=self.ids.get(msg) if self.ids else None,
                 )
             )
+        if self.ids:
+            self.ids.pop(msg, None)  # the exchange is over: the seam forgets its id
 
     def leg_path(self, msg: Msg, src: str, dst: str) -> Path | None:
         """The path of a message's next leg, or None once it is dropped for having none.
@@ -214,6 +217,8 @@ class EventEngine:
         if not msg.alive:
             return
         msg.alive = False
+        if self.ids:
+            self.ids.pop(msg, None)  # the exchange is over: the seam forgets its id
         i = msg.svc
         self.delivered[i] += 1
         latency = t - msg.t0
@@ -338,6 +343,7 @@ class EventEngine:
         self.cur_unreachable = self.state.unreachable_local_bodies()
         self._note_unreachable(t)
         self.cursor.converge_later(t, event, change, self.config.convergence_delay_s)
+        self.cursor.follow(change)
 
     def _note_unreachable(self, t: float) -> None:
         """Count the unreachable local bodies from ``t`` on in the bin that holds ``t``.

@@ -19,6 +19,7 @@ numpy above. Events at the same instant are applied together before one recomput
 from __future__ import annotations
 
 import heapq
+import math
 from typing import Any
 
 from lgwan_sim.engine._event_engine import (
@@ -77,7 +78,14 @@ class FlowEngine(EventEngine):
         self.n_flows = 0
         self.stalled: list[tuple[Msg, float]] = []
         self.cap_version = 0
-        self.counters.update(flows=0, recomputations=0, numpy_solves=0, peak_active_flows=0)
+        self.counters.update(
+            flows=0,
+            recomputations=0,
+            numpy_solves=0,
+            peak_active_flows=0,
+            link_loss_draws=0,
+            link_losses=0,
+        )
 
     # -- classes --------------------------------------------------------------------------
     def _advance(self, p: _Class, t: float) -> None:
@@ -242,6 +250,8 @@ class FlowEngine(EventEngine):
         if state.dead and state.blackholed(path):
             self.drop(msg, DropReason.LINK_FAILURE)
             return
+        if (state.loss or state.latency) and path.links and self._impaired(msg, path.links, size):
+            return
         if size <= 0.0 or not path.links:
             self._leg_done(msg, t + path.delay_s)
             return
@@ -251,7 +261,43 @@ class FlowEngine(EventEngine):
         self.counters["flows"] += 1
         self._add_flow(p, msg, size, t)
 
+    def _impaired(self, msg: Msg, links: tuple[int, ...], size: float) -> bool:
+        """Draw the leg's link loss and added latency when it starts; True when it is lost.
+
+        A leg is lost when one of the segments it would be cut into (``mss_bytes`` of
+        payload each, one at least) is lost on one of its links, each link asked once per
+        segment from its own stream, as the packet fidelity asks once per packet; its added
+        latency is the sum of one draw per link with a latency, added to its arrival.
+        """
+        loss = self.state.loss
+        latency = self.state.latency
+        counters = self.counters
+        if loss:
+            mss = self.config.mss_bytes
+            n = 1 if size <= mss else math.ceil(size / mss)
+            for link in links:
+                process = loss.get(link)
+                if process is None:
+                    continue
+                for _ in range(n):
+                    counters["link_loss_draws"] += 1
+                    if process.lose():
+                        counters["link_losses"] += 1
+                        self.drop(msg, DropReason.LINK_LOSS)
+                        return True
+        if latency:
+            extra = 0.0
+            for link in links:
+                lat = latency.get(link)
+                if lat is not None:
+                    extra += lat.draw()
+            msg.extra = extra
+        return False
+
     def _leg_done(self, msg: Msg, t_arrive: float) -> None:
+        if msg.extra:
+            t_arrive += msg.extra
+            msg.extra = 0.0
         self.seq += 1
         if self.endpoints and self.has_endpoint(msg):
             heapq.heappush(self.heap, (t_arrive, self.seq, HANDOVER, msg, 0))

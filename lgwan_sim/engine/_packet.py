@@ -90,7 +90,12 @@ class PacketEngine(EventEngine):
             else (1 if self.mss == math.inf else max(1, math.floor(window / self.mss)))
         )
         self.w_init = min(self.config.initial_window_segments, self.w_max)
-        self.counters.update(packets=0, packet_hops=0, packets_dropped=0, acks=0)
+        self.counters.update(
+            packets=0, packet_hops=0, packets_dropped=0, acks=0, link_loss_draws=0, link_losses=0
+        )
+        self.loss_on = self.state.loss  # the state's own dicts: impairments change in place
+        self.latency_on = self.state.latency
+        self.last_arrival = [0.0] * n  # per port, for FIFO under jitter
         self.hops = 0  # packet hops (a plain int on the hot path; copied to counters)
         self.acks = 0
         self.finite_buffer = self.buffer != math.inf
@@ -192,10 +197,36 @@ class PacketEngine(EventEngine):
             self.sending[link] = None
         tx.append((start, done, size))
         self.hops += 1
+        arrive = done + self.delay[link]
+        if self.loss_on or self.latency_on:
+            arrive = self._impair(link, arrive, msg)
+            if arrive < 0.0:
+                self.counters["packets_dropped"] += 1
+                return
         pkt[1] = hop + 1
         pkt[3] = self.epoch[link]
         self.seq += 1
-        heapq.heappush(self.heap, (done + self.delay[link], self.seq, HOP, pkt, 0))
+        heapq.heappush(self.heap, (arrive, self.seq, HOP, pkt, 0))
+
+    def _impair(self, link: int, arrive: float, msg: Msg) -> float:
+        """A packet sent on ``link``: lost (``-1``, its message dropped as ``link_loss``) or
+        its arrival with the link's added latency, never before the port's previous packet
+        (a link stays FIFO under jitter)."""
+        process = self.loss_on.get(link)
+        if process is not None:
+            self.counters["link_loss_draws"] += 1
+            if process.lose():
+                self.counters["link_losses"] += 1
+                self.drop(msg, DropReason.LINK_LOSS)
+                return -1.0
+        lat = self.latency_on.get(link)
+        if lat is not None:
+            arrive += lat.draw()
+            last = self.last_arrival[link]
+            if arrive < last:
+                arrive = last
+            self.last_arrival[link] = arrive
+        return arrive
 
     def _ack_hop(self, pkt: list[Any], t: float) -> None:
         """Move an acknowledgement one hop back toward the sender, or hand it over.
@@ -230,10 +261,14 @@ class PacketEngine(EventEngine):
         start = free if free > t else t
         if hop == 0:
             self.acks += 1
+        done = start + pkt[2] * self.sec_per_byte[link] + self.delay[link]
+        if self.loss_on or self.latency_on:
+            done = self._impair(link, done, msg)
+            if done < 0.0:
+                return
         pkt[1] = hop + 1
         pkt[3] = self.epoch[link]
         self.seq += 1
-        done = start + pkt[2] * self.sec_per_byte[link] + self.delay[link]
         heapq.heappush(self.heap, (done, self.seq, ACK, pkt, 0))
 
     # -- bins -----------------------------------------------------------------------------

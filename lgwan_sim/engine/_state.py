@@ -10,15 +10,23 @@ element is lost ("black-holed").
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from lgwan_sim.engine._types import DropReason, EngineConfig, EventKind, TimelineEvent
+from lgwan_sim.engine._types import (
+    DropReason,
+    EngineConfig,
+    EventKind,
+    LossModel,
+    TimelineEvent,
+)
 from lgwan_sim.errors import InputError, NoRouteError
 from lgwan_sim.network import Router, Topology, great_circle_km
 from lgwan_sim.traffic import Demand
 
-__all__ = ["NetState", "Outages", "Path", "directed_link_ids"]
+__all__ = ["LossProcess", "NetState", "Outages", "Path", "directed_link_ids"]
 
 
 def directed_link_ids(topology: Topology) -> list[str]:
@@ -52,6 +60,68 @@ class Change:
     sites: tuple[str, ...] = ()
     converge: Callable[[], int] | None = None
     """Call after ``convergence_delay_s`` to update routing; returns trees recomputed."""
+    schedule: tuple[TimelineEvent, ...] = ()
+    """Events the change starts (a flapping link's next transition), for the timeline."""
+    cancel: str = ""
+    """A hold whose pending events the timeline forgets (a flapping that ended)."""
+
+
+class LossProcess:
+    """One directed link's loss: a :class:`LossModel` drawn from the link's own stream.
+
+    :meth:`lose` is asked once per packet (or segment) that crosses the link: the packet is
+    lost with the loss of the chain's state, then the chain moves (Good to Bad with
+    ``p_good_to_bad``, Bad to Good with ``p_bad_to_good``). A random loss draws once.
+    """
+
+    __slots__ = ("bad", "loss_bad", "loss_good", "model", "p", "r", "rng")
+
+    def __init__(self, model: LossModel, rng: random.Random) -> None:
+        self.model = model
+        self.rng = rng
+        self.p = model.p_good_to_bad
+        self.r = model.p_bad_to_good
+        self.loss_good = model.loss_good
+        self.loss_bad = model.loss_bad
+        self.bad = False
+
+    def lose(self) -> bool:
+        draw = self.rng.random
+        if self.bad:
+            lost = draw() < self.loss_bad
+            if draw() < self.r:
+                self.bad = False
+            return lost
+        lost = self.loss_good > 0.0 and draw() < self.loss_good
+        if self.p > 0.0 and draw() < self.p:
+            self.bad = True
+        return lost
+
+
+class Latency:
+    """One directed link's added one-way delay: ``delay_s``, uniform within ``jitter_s``."""
+
+    __slots__ = ("delay_s", "jitter_s", "rng")
+
+    def __init__(self, delay_s: float, jitter_s: float, rng: random.Random) -> None:
+        self.delay_s = delay_s
+        self.jitter_s = jitter_s
+        self.rng = rng
+
+    def draw(self) -> float:
+        j = self.jitter_s
+        return self.delay_s + self.rng.uniform(-j, j) if j else self.delay_s
+
+
+@dataclass(slots=True)
+class _Flap:
+    """A flapping in force: its links, means and each link's own stream."""
+
+    links: tuple[str, ...]
+    mtbf_s: float
+    mttr_s: float
+    rngs: dict[str, random.Random]
+    note: str
 
 
 class Outages:
@@ -81,6 +151,10 @@ class Outages:
     @property
     def down_sites(self) -> frozenset[str]:
         return frozenset(self._sites)
+
+    def links_held_by(self, hold: str) -> tuple[str, ...]:
+        """The links ``hold`` keeps down (another hold may keep them down too), in id order."""
+        return tuple(sorted(x for x, held in self._links.items() if hold in held))
 
     def holds_of_site(self, site: str) -> frozenset[str]:
         return frozenset(self._sites.get(site, ()))
@@ -151,8 +225,11 @@ def _hold(
 class NetState:
     """Capacities, failures, hosts and multipliers at the current simulated time."""
 
-    def __init__(self, topology: Topology, demand: Demand, config: EngineConfig) -> None:
+    def __init__(
+        self, topology: Topology, demand: Demand, config: EngineConfig, *, seed: int = 0
+    ) -> None:
         self.topology = topology
+        self.seed = seed
         self.demand = demand
         self.config = config
         self.router = Router(topology)
@@ -178,6 +255,15 @@ class NetState:
         # capacity and demand changes in force, by hold, in the order they were made
         self._capacity_holds: dict[int, dict[str, float]] = {}
         self._demand_holds: dict[str | None, dict[str, float]] = {}
+        # impairments in force per directed link (only impaired links are keys), by hold
+        self.loss: dict[int, LossProcess] = {}
+        self.latency: dict[int, Latency] = {}
+        self._loss_holds: dict[int, dict[str, LossModel]] = {}
+        self._latency_holds: dict[int, dict[str, tuple[float, float]]] = {}
+        self._rngs: dict[str, random.Random] = {}
+        self._flaps: dict[str, _Flap] = {}  # by the hold of its transitions
+        self._flap_hold: dict[str, str] = {}  # a flapping event's hold -> its transitions'
+        self._flap_count = 0
         # routes by destination: a routing change invalidates only the trees it recomputed
         self._routes: dict[str, dict[str, Path | None]] = {}
         self._back: dict[str, dict[str, Path | None]] = {}
@@ -350,6 +436,15 @@ class NetState:
             self.hosts[svc.name] = svc.primary
         return Change()
 
+    def _loss(self, event: TimelineEvent) -> Change:
+        """Set (or end) ``event.hold``'s loss model of its links."""
+        return self._impair(event, self._loss_holds, event.loss, self._set_loss)
+
+    def _latency(self, event: TimelineEvent) -> Change:
+        """Set (or end) ``event.hold``'s added delay and jitter of its links."""
+        value = None if event.delay_s is None else (float(event.delay_s), event.jitter_s or 0.0)
+        return self._impair(event, self._latency_holds, value, self._set_latency)
+
     def _outage(self, event: TimelineEvent) -> Change:
         """A down or up event: only elements whose state changes reach the network.
 
@@ -375,12 +470,117 @@ class NetState:
                 recomputed += len(change.recomputed_roots)
             return recomputed
 
+        schedule: tuple[TimelineEvent, ...] = ()
+        flap = self._flaps.get(event.hold)
+        if flap is not None and event.kind in (EventKind.LINK_DOWN, EventKind.LINK_UP):
+            nxt = EventKind.LINK_UP if down else EventKind.LINK_DOWN
+            schedule = tuple(
+                self._transition(event.hold, flap, x, event.at_s, nxt) for x in event.links
+            )
         return Change(
+            schedule=schedule,
             newly_dead=frozenset(self.dead - before),
             reason=event.kind.drop_reason,
             links=links,
             sites=sites,
             converge=converge if links or sites else None,
+        )
+
+    # -- impairments ---------------------------------------------------------------------
+    def rng(self, what: str, link_id: str) -> random.Random:
+        """The stream of ``what`` on ``link_id``: from the run's seed and the link's id only,
+        so one link's draws do not depend on what the other links do."""
+        key = f"{self.seed}:{link_id}:{what}"
+        stream = self._rngs.get(key)
+        if stream is None:
+            stream = self._rngs[key] = random.Random(key)
+        return stream
+
+    def _impair(
+        self,
+        event: TimelineEvent,
+        holds: dict[int, dict[str, Any]],
+        value: Any,
+        put: Callable[[int, Any], None],
+    ) -> Change:
+        ids = tuple(self.topology.link(x).id for x in event.links)
+        for link_id in ids:
+            i = self.link_pos[link_id]
+            for d in (2 * i, 2 * i + 1):
+                held = holds.setdefault(d, {})
+                held.pop(event.hold, None)  # a hold set again becomes the latest
+                if value is not None:
+                    held[event.hold] = value
+                if not held:
+                    del holds[d]
+                put(d, next(reversed(held.values())) if held else None)
+        return Change(links=ids)
+
+    def _set_loss(self, d: int, model: LossModel | None) -> None:
+        if model is None:
+            self.loss.pop(d, None)
+        else:
+            current = self.loss.get(d)
+            if current is None or current.model != model:
+                self.loss[d] = LossProcess(model, self.rng("loss", self.link_ids[d]))
+
+    def _set_latency(self, d: int, value: tuple[float, float] | None) -> None:
+        if value is None:
+            self.latency.pop(d, None)
+        else:
+            self.latency[d] = Latency(value[0], value[1], self.rng("jitter", self.link_ids[d]))
+
+    def _flap(self, event: TimelineEvent) -> Change:
+        """Start (or end) a flapping: each link's transitions, one at a time, on the timeline.
+
+        The transitions are ``link_down`` and ``link_up`` events under a hold of their own
+        (``flap:HOLD#N``, a new one each time the flapping starts), so that they overlap
+        with other outages as any outage does and a flapping that ends forgets its pending
+        transition without touching another's.
+        """
+        ids = tuple(self.topology.link(x).id for x in event.links)
+        cancel = ""
+        up: list[TimelineEvent] = []
+        old = self._flap_hold.pop(event.hold, None)
+        if old is not None:
+            self._flaps.pop(old)
+            cancel = old
+            for link_id in self.outages.links_held_by(old):
+                up.append(
+                    TimelineEvent(
+                        at_s=event.at_s,
+                        kind=EventKind.LINK_UP,
+                        links=(link_id,),
+                        note=f"{event.note or 'flap'}: up (flapping over)",
+                        hold=old,
+                    )
+                )
+        if event.mtbf_s is None:
+            return Change(links=ids, schedule=tuple(up), cancel=cancel)
+        assert event.mttr_s is not None
+        self._flap_count += 1
+        hold = f"flap:{event.hold}#{self._flap_count}"
+        flap = _Flap(
+            links=ids,
+            mtbf_s=float(event.mtbf_s),
+            mttr_s=float(event.mttr_s),
+            rngs={x: self.rng(f"flap:{event.hold}", x) for x in ids},
+            note=event.note or "flap",
+        )
+        self._flap_hold[event.hold] = hold
+        self._flaps[hold] = flap
+        first = [self._transition(hold, flap, x, event.at_s, EventKind.LINK_DOWN) for x in ids]
+        return Change(links=ids, schedule=(*up, *first), cancel=cancel)
+
+    def _transition(
+        self, hold: str, flap: _Flap, link_id: str, now_s: float, kind: EventKind
+    ) -> TimelineEvent:
+        """The next transition of ``link_id``: down after an up time, up after a down time."""
+        mean = flap.mtbf_s if kind is EventKind.LINK_DOWN else flap.mttr_s
+        after = flap.rngs[link_id].expovariate(1.0 / mean)
+        what = "down" if kind is EventKind.LINK_DOWN else "up"
+        return TimelineEvent(
+            at_s=now_s + after, kind=kind, links=(link_id,), note=f"{flap.note}: {what}", hold=hold
         )
 
     def multiplier(self, service: str) -> float:
@@ -397,4 +597,7 @@ _APPLY: dict[EventKind, Callable[[NetState, TimelineEvent], Change]] = {
     EventKind.DEMAND: NetState._demand,
     EventKind.FAILOVER: NetState._host,
     EventKind.FAILBACK: NetState._host,
+    EventKind.LINK_LOSS: NetState._loss,
+    EventKind.LINK_LATENCY: NetState._latency,
+    EventKind.LINK_FLAP: NetState._flap,
 }

@@ -122,6 +122,19 @@ class TimelineCursor:
         if change.converge is not None:
             self.schedule(at_s + delay_s, Convergence(event, change))
 
+    def follow(self, change: Change) -> None:
+        """Schedule the events ``change`` started; forget the pending ones of its ``cancel``."""
+        if change.cancel:
+            hold = change.cancel
+            self._heap = [
+                entry
+                for entry in self._heap
+                if not (isinstance(entry[2], TimelineEvent) and entry[2].hold == hold)
+            ]
+            heapq.heapify(self._heap)
+        for event in change.schedule:
+            self.schedule(event.at_s, event)
+
     def peek(self) -> float:
         """The time of the next item, ``math.inf`` when none is left."""
         return self._heap[0][0] if self._heap else math.inf

@@ -18,6 +18,7 @@ __all__ = [
     "EngineInputs",
     "EventKind",
     "Fidelity",
+    "LossModel",
     "Timeline",
     "TimelineEvent",
 ]
@@ -56,6 +57,8 @@ class DropReason(StrEnum):
     """Emulation: the receiving endpoint refused the message (it failed the end-to-end check)."""
     FAULT = "fault"
     """Emulation: a message fault of the control API took it (``drop`` or ``error``)."""
+    LINK_LOSS = "link_loss"
+    """A packet of the message was lost on a lossy link (a ``link_loss`` event)."""
 
 
 class EventKind(StrEnum):
@@ -76,6 +79,9 @@ class EventKind(StrEnum):
     DEMAND = "demand"
     FAILOVER = "failover"
     FAILBACK = "failback"
+    LINK_LOSS = "link_loss"
+    LINK_LATENCY = "link_latency"
+    LINK_FLAP = "link_flap"
 
     @property
     def outage_of(self) -> Literal["links", "sites", "region"] | None:
@@ -104,6 +110,60 @@ _OUTAGE_OF: dict[EventKind, Literal["links", "sites", "region"]] = {
 _DOWN_KINDS = frozenset({EventKind.LINK_DOWN, EventKind.SITE_DOWN, EventKind.REGION_DOWN})
 
 
+_IMPAIRMENTS = (EventKind.LINK_LOSS, EventKind.LINK_LATENCY, EventKind.LINK_FLAP)
+
+
+def _probability(value: object, field: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and 0.0 <= value <= 1.0)
+    ):
+        raise InputError("must be a probability in [0, 1]", field=field, value=value)
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LossModel:
+    """A link's loss process: the Gilbert-Elliott two-state Markov chain, per packet.
+
+    In the literature's names (Gilbert 1960, Elliott 1963; Hasslinger and Hohlfeld 2008):
+    ``p_good_to_bad`` is *p*, ``p_bad_to_good`` is *r*, ``loss_good`` is *1 - k* and
+    ``loss_bad`` is *1 - h*. Each packet is lost with the loss of the chain's state, then
+    the chain moves. A state Bad lasts ``1 / r`` packets on average; in the long run a
+    packet is lost with probability ``(r (1-k) + p (1-h)) / (p + r)``. Random (Bernoulli)
+    loss is the one-state case :meth:`random`: ``p = 0``, ``1 - k`` the loss.
+    """
+
+    p_good_to_bad: float = 0.0
+    p_bad_to_good: float = 1.0
+    loss_good: float = 0.0
+    loss_bad: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("p_good_to_bad", "p_bad_to_good", "loss_good", "loss_bad"):
+            object.__setattr__(self, name, _probability(getattr(self, name), name))
+        if self.p_good_to_bad > 0 and self.p_bad_to_good == 0:
+            raise InputError(
+                "p_bad_to_good must be > 0 (else the chain stays Bad for ever)",
+                field="p_bad_to_good",
+                value=self.p_bad_to_good,
+            )
+
+    @classmethod
+    def random(cls, p: float) -> LossModel:
+        """Each packet lost with probability ``p``, independently."""
+        return cls(loss_good=_probability(p, "loss"))
+
+    @property
+    def mean_loss(self) -> float:
+        """The long-run fraction of packets lost."""
+        p, r = self.p_good_to_bad, self.p_bad_to_good
+        if p == 0:
+            return self.loss_good
+        return (r * self.loss_good + p * self.loss_bad) / (p + r)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimelineEvent:
     """One change applied at simulated time ``at_s``.
@@ -127,6 +187,14 @@ class TimelineEvent:
     has the capacity of the latest change still in force, or its own when none is. A
     ``demand`` event sets ``hold``'s multiplier (of ``service``, or of all demand), and the
     multipliers of different holds in force multiply; a multiplier of 1 ends the hold.
+
+    The impairments of ``links`` are held so too, the latest change in force winning:
+    ``link_loss`` sets ``hold``'s ``loss`` model (``None`` ends it); ``link_latency`` adds
+    ``delay_s`` one way, each packet (or flow leg) drawing uniformly within ``jitter_s`` of
+    it (``delay_s=None`` ends it); ``link_flap`` takes each of ``links`` down and up again
+    for ever, up times drawn from an exponential of mean ``mtbf_s`` and down times of mean
+    ``mttr_s``, each transition a ``link_down`` or ``link_up`` of its own (``mtbf_s=None``
+    ends the flapping and brings back a link it holds down).
     """
 
     at_s: float
@@ -141,6 +209,11 @@ class TimelineEvent:
     service: str | None = None
     note: str = ""
     hold: str = ""
+    loss: LossModel | None = None
+    delay_s: float | None = None
+    jitter_s: float | None = None
+    mtbf_s: float | None = None
+    mttr_s: float | None = None
 
     def __post_init__(self) -> None:
         where = f"event at {self.at_s!r}s"
@@ -150,6 +223,30 @@ class TimelineEvent:
             raise InputError("at_s must be finite and >= 0", field=f"{where}.at_s", value=self.at_s)
         for check in _CHECKS[self.kind]:
             check(self, where)
+
+    def _check_impairment(self, where: str) -> None:
+        kind = self.kind
+        if not self.links:
+            raise InputError(f"{kind} needs links", field=f"{where}.links")
+        if kind is EventKind.LINK_LOSS and not (
+            self.loss is None or isinstance(self.loss, LossModel)
+        ):
+            raise InputError("loss must be a LossModel", field=f"{where}.loss", value=self.loss)
+        if kind is EventKind.LINK_LATENCY and self.delay_s is not None:
+            jitter = 0.0 if self.jitter_s is None else self.jitter_s
+            for name, value in (("delay_s", self.delay_s), ("jitter_s", jitter)):
+                if not (math.isfinite(value) and value >= 0):
+                    raise InputError("must be >= 0", field=f"{where}.{name}", value=value)
+            if jitter > self.delay_s:
+                raise InputError(
+                    "jitter_s must not exceed delay_s (a delay is never negative)",
+                    field=f"{where}.jitter_s",
+                    value=jitter,
+                )
+        if kind is EventKind.LINK_FLAP and self.mtbf_s is not None:
+            for name, mean in (("mtbf_s", self.mtbf_s), ("mttr_s", self.mttr_s)):
+                if mean is None or not (math.isfinite(mean) and mean > 0):
+                    raise InputError("must be > 0", field=f"{where}.{name}", value=mean)
 
 
 def _needs_links(e: TimelineEvent, where: str) -> None:
@@ -193,6 +290,10 @@ def _needs_service(e: TimelineEvent, where: str) -> None:
         raise InputError(f"{e.kind} needs a service", field=f"{where}.service")
 
 
+def _needs_impairment(e: TimelineEvent, where: str) -> None:
+    e._check_impairment(where)
+
+
 #: What each kind needs of a :class:`TimelineEvent`'s fields, checked in this order.
 _CHECKS: dict[EventKind, tuple[Callable[[TimelineEvent, str], None], ...]] = {
     EventKind.LINK_DOWN: (_needs_links,),
@@ -205,6 +306,9 @@ _CHECKS: dict[EventKind, tuple[Callable[[TimelineEvent, str], None], ...]] = {
     EventKind.DEMAND: (_needs_multiplier,),
     EventKind.FAILOVER: (_needs_service,),
     EventKind.FAILBACK: (_needs_service,),
+    EventKind.LINK_LOSS: (_needs_impairment,),
+    EventKind.LINK_LATENCY: (_needs_impairment,),
+    EventKind.LINK_FLAP: (_needs_impairment,),
 }
 
 

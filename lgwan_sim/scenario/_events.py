@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from lgwan_sim._fields import MAX_MULTIPLIER, Fields
 from lgwan_sim._yaml import LineDict
-from lgwan_sim.engine import EventKind, TimelineEvent
+from lgwan_sim.engine import EventKind, LossModel, TimelineEvent
 from lgwan_sim.network import Topology, great_circle_km
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ __all__ = [
     "FailoverSettings",
     "HostOutage",
     "LinkDown",
+    "LinkFlap",
+    "LinkLatency",
+    "LinkLoss",
     "RegionDown",
     "Restore",
     "ScenarioEvent",
@@ -59,6 +62,9 @@ class EventType(StrEnum):
     CAPACITY = "capacity"
     DEMAND_SURGE = "demand_surge"
     CEPTOAR_ALERT = "ceptoar_alert"
+    LINK_LOSS = "link_loss"
+    LINK_LATENCY = "link_latency"
+    LINK_FLAP = "link_flap"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -675,8 +681,180 @@ class CeptoarAlert(ScenarioEvent):
         return []
 
 
+_GE_KEYS = ("p_good_to_bad", "p_bad_to_good", "loss_good", "loss_bad")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Impairment(ScenarioEvent):
+    """A link impairment set at ``at`` on ``links`` and ended at ``until`` (or never)."""
+
+    engine_kind: ClassVar[EventKind]
+    links: tuple[str, ...] = ()
+
+    def values(self, *, end: bool) -> dict[str, Any]:
+        """The engine event's own fields; ``end``: those that end the impairment."""
+        raise NotImplementedError
+
+    def expand(self, topology: Topology, *, hold: str) -> list[TimelineEvent]:
+        note = self.label
+        kind = self.engine_kind
+        return [
+            TimelineEvent(
+                at_s=self.at_s,
+                kind=kind,
+                links=self.links,
+                note=note,
+                hold=hold,
+                **self.values(end=False),
+            ),
+            *(
+                TimelineEvent(
+                    at_s=s.at_s,
+                    kind=kind,
+                    links=self.links,
+                    note=f"{note}: over",
+                    hold=hold,
+                    **self.values(end=True),
+                )
+                for s in self.restore
+            ),
+        ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkLoss(_Impairment):
+    """``link_loss``: packets lost on ``links``, random (``loss``) or Gilbert-Elliott."""
+
+    kind: ClassVar[EventType] = EventType.LINK_LOSS
+    engine_kind: ClassVar[EventKind] = EventKind.LINK_LOSS
+    keys: ClassVar[tuple[str, ...]] = ("links", "loss", *_GE_KEYS, "until")
+    model: LossModel | None = None
+
+    @classmethod
+    def read(cls, r: EventReader, m: LineDict, path: str, common: dict[str, Any]) -> LinkLoss:
+        f = r.f
+        f.require(m, "links", path)
+        links = r.links(m, "links", f"{path}.links")
+        given = [k for k in _GE_KEYS if k in m]
+        if ("loss" in m) == bool(given):
+            raise f.error(
+                "needs either 'loss' (random) or 'p_good_to_bad' with 'p_bad_to_good' "
+                "(Gilbert-Elliott)",
+                m,
+                given[0] if given else None,
+                f"{path}.{given[0]}" if given else path,
+                None,
+            )
+
+        def prob(key: str) -> float:
+            return f.number(m, key, f"{path}.{key}", minimum=0.0, maximum=1.0)
+
+        if "loss" in m:
+            model = LossModel.random(prob("loss"))
+        else:
+            for key in ("p_good_to_bad", "p_bad_to_good"):
+                f.require(m, key, path)
+            p = prob("p_good_to_bad")
+            rr = f.number(
+                m,
+                "p_bad_to_good",
+                f"{path}.p_bad_to_good",
+                minimum=0.0,
+                exclusive_minimum=True,
+                maximum=1.0,
+            )
+            model = LossModel(
+                p_good_to_bad=p,
+                p_bad_to_good=rr,
+                loss_good=prob("loss_good") if "loss_good" in m else 0.0,
+                loss_bad=prob("loss_bad") if "loss_bad" in m else 1.0,
+            )
+        until = r.until(m, path, common["at_s"], links=links)
+        return cls(links=links, model=model, restore=until, **common)
+
+    def values(self, *, end: bool) -> dict[str, Any]:
+        return {"loss": None if end else self.model}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkLatency(_Impairment):
+    """``link_latency``: ``delay_s`` more one way on ``links``, uniform within ``jitter_s``."""
+
+    kind: ClassVar[EventType] = EventType.LINK_LATENCY
+    engine_kind: ClassVar[EventKind] = EventKind.LINK_LATENCY
+    keys: ClassVar[tuple[str, ...]] = ("links", "delay_s", "jitter_s", "until")
+    delay_s: float = 0.0
+    jitter_s: float = 0.0
+
+    @classmethod
+    def read(cls, r: EventReader, m: LineDict, path: str, common: dict[str, Any]) -> LinkLatency:
+        f = r.f
+        for key in ("links", "delay_s"):
+            f.require(m, key, path)
+        links = r.links(m, "links", f"{path}.links")
+        delay = f.number(m, "delay_s", f"{path}.delay_s", minimum=0.0, maximum=3600.0)
+        jitter = 0.0
+        if "jitter_s" in m:
+            jitter = f.number(m, "jitter_s", f"{path}.jitter_s", minimum=0.0, maximum=3600.0)
+            if jitter > delay:
+                raise f.error(
+                    "must not exceed delay_s (a delay is never negative)",
+                    m,
+                    "jitter_s",
+                    f"{path}.jitter_s",
+                    jitter,
+                )
+        until = r.until(m, path, common["at_s"], links=links)
+        return cls(links=links, delay_s=delay, jitter_s=jitter, restore=until, **common)
+
+    def values(self, *, end: bool) -> dict[str, Any]:
+        if end:
+            return {"delay_s": None}
+        return {"delay_s": self.delay_s, "jitter_s": self.jitter_s}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkFlap(_Impairment):
+    """``link_flap``: ``links`` down and up, exponential up (``mtbf_s``) and down times."""
+
+    kind: ClassVar[EventType] = EventType.LINK_FLAP
+    engine_kind: ClassVar[EventKind] = EventKind.LINK_FLAP
+    keys: ClassVar[tuple[str, ...]] = ("links", "mtbf_s", "mttr_s", "until")
+    mtbf_s: float = 1.0
+    mttr_s: float = 1.0
+
+    @classmethod
+    def read(cls, r: EventReader, m: LineDict, path: str, common: dict[str, Any]) -> LinkFlap:
+        f = r.f
+        for key in ("links", "mtbf_s", "mttr_s"):
+            f.require(m, key, path)
+        links = r.links(m, "links", f"{path}.links")
+        mtbf, mttr = (
+            f.number(m, key, f"{path}.{key}", minimum=0.0, exclusive_minimum=True, maximum=1.0e7)
+            for key in ("mtbf_s", "mttr_s")
+        )
+        until = r.until(m, path, common["at_s"], links=links)
+        return cls(links=links, mtbf_s=mtbf, mttr_s=mttr, restore=until, **common)
+
+    def values(self, *, end: bool) -> dict[str, Any]:
+        if end:
+            return {"mtbf_s": None}
+        return {"mtbf_s": self.mtbf_s, "mttr_s": self.mttr_s}
+
+
 #: The class of every kind a scenario file can name.
 EVENT_KINDS: Mapping[EventType, type[ScenarioEvent]] = {
     cls.kind: cls
-    for cls in (LinkDown, SiteDown, RegionDown, DcLoss, CapacityChange, DemandSurge, CeptoarAlert)
+    for cls in (
+        LinkDown,
+        SiteDown,
+        RegionDown,
+        DcLoss,
+        CapacityChange,
+        DemandSurge,
+        CeptoarAlert,
+        LinkLoss,
+        LinkLatency,
+        LinkFlap,
+    )
 }

@@ -329,6 +329,15 @@ class _Loader:
                 events.append(
                     self.event(items, i, topology, services, start=start, duration_s=duration_s)
                 )
+                if fidelity is Fidelity.ANALYTIC and events[-1].kind in _PER_PACKET:
+                    raise f.error(
+                        "the analytic fidelity models no per-packet loss or latency: "
+                        "use fidelity flow or packet",
+                        items[i],
+                        "kind",
+                        f"events[{i}].kind",
+                        events[-1].kind.value,
+                    )
             check_broadcast_sizes(f, items, events)
         return Scenario(
             name=name,
@@ -989,6 +998,9 @@ class _Loader:
             failback=failback,
         )
 
+
+#: Event kinds that act on each packet, which the analytic fidelity does not carry.
+_PER_PACKET = (EventType.LINK_LOSS, EventType.LINK_LATENCY)
 
 #: How a link is written, told with an unknown link that has no close match.
 _LINK_FORM = 'write "a~b" with two site ids joined by a link'

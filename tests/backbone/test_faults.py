@@ -176,6 +176,77 @@ def test_a_disconnect_drops_the_transport_and_clients_come_back(rig):
     assert client.request("dc-b/directory", b"again").body == b"ok:again"  # m1 reconnected
 
 
+def test_a_lossy_link_loses_requests_as_link_loss_and_the_stream_records_it(rig):
+    _, _, seen, control, events, client = rig
+    control.put("lossy", kind="link_loss", links=["m1~core"], loss=1.0)
+    applied = events.wait_for("applied", event_kind="link_loss")
+    assert applied["links"] == ["m1~core"]
+    for i in range(3):
+        with pytest.raises(TimeoutError):
+            client.request("dc-b/directory", b"%d" % i, timeout_s=1.0)
+    assert seen.requests == []
+    drops = [e for e in control.events() if e["kind"] == "drop" and e["seq"] > applied["seq"]]
+    assert len(drops) >= 3  # each request and its retry
+    assert {(d["reason"], d["caller"], d["service"]) for d in drops} == {
+        ("link_loss", "m1", "directory")
+    }
+    control.delete("lossy")
+    events.wait_for("applied", event_kind="link_loss", after=applied["seq"])
+    assert client.request("dc-b/directory", b"after").body == b"ok:after"
+    assert seen.requests == [("m1", b"after")]
+
+
+def test_a_half_lossy_link_loses_about_half_of_the_round_trips(rig):
+    _, _, seen, control, _, client = rig
+    # each round trip crosses the link twice: it gets through with probability 0.7^2
+    control.put("half", kind="link_loss", links=["m1~core"], loss=0.3)
+    answered = 0
+    n = 40
+    for i in range(n):
+        try:
+            client.request("dc-b/directory", b"%d" % i, timeout_s=0.4)
+            answered += 1
+        except TimeoutError:
+            pass
+    p = 0.49
+    assert abs(answered - n * p) <= 4 * (n * p * (1 - p)) ** 0.5, answered
+    assert len(seen.requests) >= answered  # each answer came from the service
+
+
+def test_a_link_latency_adds_its_delay_both_ways(rig):
+    _, _, _, control, events, client = rig
+    before = min(client.request("dc-b/directory", b"a").rtt_s for _ in range(3))
+    control.put("far", kind="link_latency", links=["m1~core"], delay_s=0.25, jitter_s=0.05)
+    events.wait_for("applied", event_kind="link_latency")
+    during = [client.request("dc-b/directory", b"b", timeout_s=5).rtt_s for _ in range(5)]
+    control.delete("far")
+    for rtt in during:  # 0.25 s each way, each within 0.05 s of it
+        assert 0.4 - 0.05 <= rtt - before <= 0.6 + 0.15, rtt - before
+    after = min(client.request("dc-b/directory", b"c").rtt_s for _ in range(3))
+    assert after - before < 0.2
+
+
+def test_a_flapping_link_goes_down_and_up_until_the_fault_is_removed(rig):
+    _, _, _, control, events, _ = rig
+    control.put("flappy", kind="link_flap", links=["m2~core"], mtbf_s=0.3, mttr_s=0.3)
+    start = events.wait_for("applied", event_kind="link_flap")
+    down = events.wait_for("applied", event_kind="link_down", after=start["seq"], timeout=20)
+    up = events.wait_for("applied", event_kind="link_up", after=down["seq"], timeout=20)
+    assert down["links"] == up["links"] == ["m2~core"]
+    assert "flap" in down["note"]
+    assert "flap" in up["note"]
+    control.delete("flappy")
+    stop = events.wait_for("applied", event_kind="link_flap", after=up["seq"])
+    time.sleep(1.0)  # a transition pending at the removal must not come
+    later = [
+        e
+        for e in control.events()
+        if e["kind"] == "applied" and e["seq"] > stop["seq"] and e["event_kind"] == "link_down"
+    ]
+    assert later == []
+    assert control.state()["links_down"] == []
+
+
 def test_faults_are_idempotent_and_bad_ones_name_their_field(rig):
     _, _, _, control, _, _ = rig
     first = control.put("x", kind="drop", match={"first": 2})
@@ -189,6 +260,12 @@ def test_faults_are_idempotent_and_bad_ones_name_their_field(rig):
     with pytest.raises(ControlError) as info:
         control.put("z", kind="link_down", links=["nowhere~core"])
     assert info.value.status == 400
+    with pytest.raises(ControlError) as info:
+        control.put("ge", kind="link_loss", links=["m1~core"], p_good_to_bad=0.1)
+    assert "faults.ge.p_bad_to_good" in str(info.value)
+    with pytest.raises(ControlError) as info:
+        control.put("j", kind="link_latency", links=["m1~core"], delay_s=0.01, jitter_s=0.1)
+    assert "faults.j.jitter_s" in str(info.value)
     control.reset()
     assert control.faults() == []
     assert 'lgwan_emulator_messages_total{kind="ready"} 1' in control.metrics()
@@ -254,6 +331,9 @@ def test_each_network_fault_is_undone_by_its_restoration():
                 {"kind": "campus_down", "campus": "east"},
                 {"kind": "failover", "service": "directory"},
                 {"kind": "capacity", "links": ["m1~core"], "capacity_bps": 1e6},
+                {"kind": "link_loss", "links": ["m1~core"], "loss": 0.1},
+                {"kind": "link_latency", "links": ["m1~core"], "delay_s": 0.1},
+                {"kind": "link_flap", "links": ["m1~core"], "mtbf_s": 1, "mttr_s": 1},
             )
         )
     }
@@ -264,4 +344,14 @@ def test_each_network_fault_is_undone_by_its_restoration():
         "campus_down": [("site_up", None, "fault:x")],
         "failover": [("failback", None, "fault:x")],
         "capacity": [("capacity", None, "fault:x")],
+        "link_loss": [("link_loss", None, "fault:x")],
+        "link_latency": [("link_latency", None, "fault:x")],
+        "link_flap": [("link_flap", None, "fault:x")],
     }
+    for spec in (
+        {"kind": "link_loss", "links": ["m1~core"], "loss": 0.1},
+        {"kind": "link_latency", "links": ["m1~core"], "delay_s": 0.1, "jitter_s": 0.05},
+        {"kind": "link_flap", "links": ["m1~core"], "mtbf_s": 1, "mttr_s": 1},
+    ):
+        (undo,) = parse_fault("x", spec, now_s=1.0, campuses={}).restore(2.0)
+        assert (undo.loss, undo.delay_s, undo.mtbf_s) == (None, None, None)

@@ -6,15 +6,36 @@ import json
 
 import pytest
 
-from lgwan_sim.engine import EngineConfig, EventKind, Fidelity, Timeline, TimelineEvent, run
+from lgwan_sim.engine import (
+    EngineConfig,
+    EventKind,
+    Fidelity,
+    LossModel,
+    Timeline,
+    TimelineEvent,
+    run,
+)
 from lgwan_sim.errors import InputError
 from tests.engine.support import national_demand
 
 FIDELITIES = [f.value for f in Fidelity]
 
 
-def all_kinds_timeline() -> Timeline:
+PER_PACKET = (EventKind.LINK_LOSS, EventKind.LINK_LATENCY)  # refused by the analytic fidelity
+
+
+def all_kinds_timeline(fidelity: str = "flow") -> Timeline:
     e = TimelineEvent
+    link = ("pn-13~central-east",)
+    impairments = (
+        e(at_s=24.0, kind=EventKind.LINK_LOSS, links=link, loss=LossModel.random(0.01)),
+        e(at_s=24.0, kind=EventKind.LINK_LATENCY, links=link, delay_s=0.01, jitter_s=0.005),
+        # a flapping that starts and ends before its first transition: no outage
+        e(at_s=24.0, kind=EventKind.LINK_FLAP, links=link, mtbf_s=1e6, mttr_s=1.0),
+        e(at_s=26.0, kind=EventKind.LINK_FLAP, links=link),
+    )
+    if fidelity == "analytic":
+        impairments = tuple(x for x in impairments if x.kind not in PER_PACKET)
     return Timeline(
         events=(
             e(at_s=4.0, kind=EventKind.LINK_DOWN, links=("pn-13~central-east",), note="cut"),
@@ -31,6 +52,7 @@ def all_kinds_timeline() -> Timeline:
             e(at_s=21.0, kind=EventKind.SITE_UP, sites=("pref-27",)),
             e(at_s=22.0, kind=EventKind.REGION_UP, prefectures=("46", "47")),
             e(at_s=23.0, kind=EventKind.FAILBACK, service="juki"),
+            *impairments,
         )
     )  # fmt: skip
 
@@ -49,7 +71,7 @@ def runs(national, workload):
         return run(
             national,
             workload,
-            all_kinds_timeline(),
+            all_kinds_timeline(fidelity),
             fidelity=fidelity,
             duration_s=30.0,
             seed=seed,
@@ -69,7 +91,13 @@ def test_every_message_is_accounted_for(runs, fidelity):
         assert stats.latency.count == pytest.approx(stats.delivered, abs=1.0)
     # the outages really lost traffic, for the reasons they should
     assert result.dropped.get("site_down", 0) > 0
-    assert set(result.dropped) <= {"site_down", "link_failure", "no_route", "buffer_overflow"}
+    assert set(result.dropped) <= {
+        "site_down",
+        "link_failure",
+        "no_route",
+        "buffer_overflow",
+        "link_loss",
+    }
     # per-bin offered and delivered counts add up to the totals, bin by bin never negative
     for name, stats in result.services.items():
         assert int(result.offered_per_bin[name].sum()) == stats.offered
@@ -82,7 +110,8 @@ def test_applied_events_are_logged(runs, fidelity):
     result = runs[(fidelity, 1)]
     kinds = [e.kind for e in result.events]
     for kind in EventKind:
-        assert str(kind) in kinds
+        if fidelity != "analytic" or kind not in PER_PACKET:
+            assert str(kind) in kinds
     converged = [e for e in result.events if e.kind == "converged"]
     assert len(converged) == 7  # the seven down/up events each converged a second later
     assert all(e.routes_recomputed >= 0 for e in converged)
@@ -169,7 +198,8 @@ def test_same_seed_same_bytes_across_processes(tmp_path, fidelity):
         "from lgwan_sim.network import build_national\n"
         "topo = build_national()\n"
         "d = national_demand(topo, messages_per_s=50.0, mean_bytes=10_000.0)\n"
-        f"r = run(topo, d, all_kinds_timeline(), fidelity={fidelity!r}, duration_s=30.0, seed=3,\n"
+        f"r = run(topo, d, all_kinds_timeline({fidelity!r}), fidelity={fidelity!r},"
+        " duration_s=30.0, seed=3,\n"
         "        config=CONFIG)\n"
         "print(json.dumps(r.to_dict(), sort_keys=True))\n"
     )

@@ -14,6 +14,7 @@ from lgwan_sim.engine import (
     EngineInputs,
     EventKind,
     FakeEndpoint,
+    LossModel,
     Message,
     Observer,
     Reply,
@@ -167,6 +168,32 @@ def test_a_fake_service_answers_with_exactly_the_modelled_latency(fidelity):
     assert (stats.offered, stats.delivered, stats.in_flight, stats.dropped) == (3, 3, 0, {})
     expected = leg(1250.0) + 0.005 + leg(1000.0)
     assert stats.latency.mean == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+@pytest.mark.parametrize("loss", [0.0, 0.3])
+def test_the_seam_keeps_nothing_of_an_exchange_that_is_over(fidelity, loss):
+    """Delivered or dropped, an exchange handed to an endpoint leaves no id behind: an
+    emulation that runs for hours must not keep one per exchange."""
+    topo, d = rpc_world(trace_s=tuple(0.01 * i for i in range(1, 400)))
+    service = FakeEndpoint(lambda message, at_s: Reply(size_bytes=1000.0, after_s=0.001))
+    impair = TimelineEvent(
+        at_s=0.0, kind=EventKind.LINK_LOSS, links=("a~b",), loss=LossModel.random(loss)
+    )
+    inputs = EngineInputs(
+        topology=topo,
+        demand=d,
+        timeline=Timeline(events=(impair,) if loss else ()),
+        fidelity=fidelity,
+        duration_s=10.0,
+        seed=1,
+    )
+    engine = build(inputs, endpoints={"c": service})
+    stats = engine.finish().services["dir"]
+    assert stats.offered == 399
+    assert stats.in_flight == 0
+    assert (stats.dropped.get("link_loss", 0) > 0) == (loss > 0)
+    assert engine.ids == {}  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
