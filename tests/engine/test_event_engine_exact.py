@@ -4,9 +4,13 @@ instant when the run drains."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 
 from lgwan_sim.engine import (
+    SIMULATE,
     EngineConfig,
     EngineInputs,
     EventKind,
@@ -20,7 +24,8 @@ from lgwan_sim.engine import (
     run,
 )
 from lgwan_sim.network import SiteKind
-from tests.engine.support import bucket_middle, demand, make_topology, traced
+from lgwan_sim.traffic import SizeDist
+from tests.engine.support import bucket_middle, demand, make_topology, one_way, traced
 
 FIDELITIES = ["analytic", "flow", "packet"]
 
@@ -181,3 +186,62 @@ def test_requests_injected_one_after_the_other_have_ids_of_their_own(fidelity):
         (first.id, "response"), (second.id, "response")
     ]  # fmt: skip
     assert result.services["rr"].delivered == 2
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "config"),
+    [
+        ("flow", EngineConfig(max_active_flows=300, overload_sustain_s=5.0)),
+        (
+            "packet",
+            EngineConfig(
+                max_queued_packets=300, overload_sustain_s=5.0, buffer_bytes=math.inf,
+                mss_bytes=math.inf,
+            ),
+        ),
+    ],
+)  # fmt: skip
+def test_an_overload_stop_loses_what_the_seam_holds(fidelity, config):
+    # a -> b at 1 MB/s with rho = 1.5 overloads within seconds. Meanwhile three requests of
+    # rr reach the endpoint at b, or are on their way there, when the run stops: c's is on a
+    # 100 s line (flow: an empty request, handed over at 101 s), d's is answered 500 s
+    # later, e's is never answered. All three are lost as overload; nothing is left.
+    topo = make_topology(
+        [("a", "b", 8e6, 0.0), ("c", "b", 8e6, 100.0), ("d", "b", 8e6, 0.001),
+         ("e", "b", 8e6, 0.001)]
+    )  # fmt: skip
+    flood = one_way("s", ("a",), "b", rate_per_s=1500.0, size=SizeDist.exponential(1000.0))
+    rr = traced("rr", ("c", "d", "e"), "b", [1.0, 1.0, 1.0], request_bytes=0.0,
+                response_bytes=1000)  # fmt: skip
+    answers = {"c": None, "d": Reply(size_bytes=1000.0, after_s=500.0), "e": None}
+    service = FakeEndpoint(lambda m, t: answers[m.caller] if m.service == "rr" else SIMULATE)
+    inputs = EngineInputs(
+        topology=topo, demand=demand(flood, rr), fidelity=fidelity, duration_s=600.0,
+        seed=2, config=config,
+    )  # fmt: skip
+    result = build(inputs, endpoints={"b": service}).finish()
+    assert result.overloaded
+    assert sorted(m.caller for m, _ in service.received if m.service == "rr") == ["d", "e"]
+    stats = result.services["rr"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (3, 0, 0)
+    assert dict(stats.dropped) == {"overload": 3}
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_the_wall_time_of_a_run_counts_its_drain(fidelity):
+    # the one request reaches b after the end: the drain hands it to an endpoint that takes
+    # 0.3 s of wall time, which the run's wall time must include
+    topo = make_topology([("a", "b", 8e6, 0.01)])
+    svc = traced("s", ("a",), "b", [9.999], request_bytes=1000)
+
+    def slow(message, at_s):
+        time.sleep(0.3)
+        return SIMULATE
+
+    inputs = EngineInputs(
+        topology=topo, demand=demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(drain=True),
+    )  # fmt: skip
+    result = build(inputs, endpoints={"b": FakeEndpoint(slow)}).finish()
+    assert result.counters["delivered_after_end"] == 1
+    assert result.wall_s >= 0.3
