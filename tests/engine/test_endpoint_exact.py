@@ -73,6 +73,9 @@ def test_simulate_stays_itself_through_a_copy_or_a_pickle():
     assert copy.deepcopy(SIMULATE) is SIMULATE
     assert pickle.loads(pickle.dumps(SIMULATE)) is SIMULATE
     assert type(SIMULATE)() is SIMULATE
+    assert repr(SIMULATE) == "SIMULATE"
+    # and a silent answer (None, respond later) is not taken for it
+    assert SIMULATE is not None
 
 
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])

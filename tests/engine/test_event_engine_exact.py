@@ -245,3 +245,45 @@ def test_the_wall_time_of_a_run_counts_its_drain(fidelity):
     result = build(inputs, endpoints={"b": FakeEndpoint(slow)}).finish()
     assert result.counters["delivered_after_end"] == 1
     assert result.wall_s >= 0.3
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_the_last_bin_runs_to_the_end_when_the_duration_is_a_hair_past_a_whole_bin(fidelity):
+    # 10 s + 0.1 ns in 10 s bins is one bin (the count allows 1e-9 of a bin for rounding):
+    # it runs to the end, so the request at 10 s + 0.05 ns is offered in it (and, 1 ms
+    # away, still in flight at the end) like the three before it
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 6.0, 8.0, 10.0 + 5e-11], request_bytes=1000)
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=10.0 + 1e-10, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (4, 3, 1)
+    assert result.offered_per_bin["s"].tolist() == [4]
+    assert result.delivered_per_bin["s"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "config"),
+    [
+        ("flow", EngineConfig(bin_s=10.0, max_active_flows=1, overload_sustain_s=6.0)),
+        ("packet", EngineConfig(bin_s=10.0, max_queued_packets=1, overload_sustain_s=6.0)),
+    ],
+)
+def test_an_overload_stop_in_the_last_hair_of_a_run_closes_its_one_bin(fidelity, config):
+    # 100 kB requests on an 8 kb/s line stay in flight (100 s each): over the limit of one
+    # from the second at 4 s on (packet: the first, with the next arrival's entry), the
+    # overload has lasted its 6 s at the arrival at 10 s + 0.05 ns, which stops the run
+    topo = make_topology([("a", "b", 8e3, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 4.0, 8.0, 10.0 + 5e-11], request_bytes=100_000)
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=10.0 + 1e-10, seed=1, config=config
+    )
+    assert result.overloaded
+    assert result.stopped_at_s == 10.0 + 5e-11
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (4, 0, 0)
+    assert dict(stats.dropped) == {"overload": 4}
+    assert result.offered_per_bin["s"].tolist() == [4]
+    assert result.link_utilisation.shape == (2, 1)
