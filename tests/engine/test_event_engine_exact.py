@@ -287,3 +287,44 @@ def test_an_overload_stop_in_the_last_hair_of_a_run_closes_its_one_bin(fidelity,
     assert dict(stats.dropped) == {"overload": 4}
     assert result.offered_per_bin["s"].tolist() == [4]
     assert result.link_utilisation.shape == (2, 1)
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_a_caller_cut_off_from_the_start_counts_in_the_first_bin_after_a_failover_mends_it(
+    fidelity,
+):
+    # z's only line goes to the secondary host s2 (the primary h is on an island of its
+    # own): z is cut off from 0 s until the service fails over to s2 at 5 s. Bin 0 had one
+    # local body cut off for its first half, bin 1 none.
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("z", "s2", 1e8, 0.001)],
+        kinds={"h": SiteKind.ASP, "s2": SiteKind.ASP},
+    )
+    svc = traced("s", ("z",), "h", [1.0, 12.0], request_bytes=1000, secondary="s2")
+    move = Timeline(events=(TimelineEvent(at_s=5.0, kind=EventKind.FAILOVER, service="s"),))
+    result = run(
+        topo, demand(svc), move, fidelity=fidelity, duration_s=20.0, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    assert result.unreachable_local_bodies.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "config"),
+    [
+        ("flow", EngineConfig(bin_s=5.0, max_active_flows=1, overload_sustain_s=6.0)),
+        ("packet", EngineConfig(bin_s=5.0, max_queued_packets=1, overload_sustain_s=6.0)),
+    ],
+)
+def test_an_overload_stop_on_a_bin_boundary_leaves_the_bin_it_opens_empty(fidelity, config):
+    # as above, but the overload stops the run at the arrival at 10 s, the start of bin 2:
+    # bins 0 and 1 close as usual, bin 2 closes at its start (no time, nothing carried)
+    topo = make_topology([("a", "b", 8e3, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 4.0, 8.0, 10.0], request_bytes=100_000)
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=20.0, seed=1, config=config
+    )
+    assert (result.overloaded, result.stopped_at_s) == (True, 10.0)
+    assert result.offered_per_bin["s"].tolist() == [2, 1, 1, 0]
+    assert dict(result.services["s"].dropped) == {"overload": 4}
+    assert result.link_utilisation[:, 2:].tolist() == [[0.0, 0.0], [0.0, 0.0]]
