@@ -321,9 +321,7 @@ def test_an_overload_stop_on_a_bin_boundary_leaves_the_bin_it_opens_empty(fideli
     # bins 0 and 1 close as usual, bin 2 closes at its start (no time, nothing carried)
     topo = make_topology([("a", "b", 8e3, 0.001)])
     svc = traced("s", ("a",), "b", [4.0, 4.0, 8.0, 10.0], request_bytes=100_000)
-    result = run(
-        topo, demand(svc), fidelity=fidelity, duration_s=20.0, seed=1, config=config
-    )
+    result = run(topo, demand(svc), fidelity=fidelity, duration_s=20.0, seed=1, config=config)
     assert (result.overloaded, result.stopped_at_s) == (True, 10.0)
     assert result.offered_per_bin["s"].tolist() == [2, 1, 1, 0]
     assert dict(result.services["s"].dropped) == {"overload": 4}

@@ -131,3 +131,23 @@ def test_when_a_class_leaves_a_line_that_stays_shared_the_others_speed_up(others
     for n in names:
         assert result.services[n].latency.mean == pytest.approx(c_done + 2000 / after, rel=1e-9)
     assert result.utilisation_of("m~h>")[0] == pytest.approx((1000 + others * 3000) * 8 / 4e7)
+
+
+def test_a_line_made_faster_under_a_flow_does_not_become_a_bottleneck():
+    # With solver_numpy_min_classes = 1 every solve is a numpy solve. 10 kB leave a for b at
+    # 1.0 s (8 Mb/s, 1 MB/s); a~b doubles at 1.005 s with 5 kB left, which take 2.5 ms at
+    # 2 MB/s: done at 1.0075 s. The one class needs all of the faster line, no more: the
+    # line is not tight, so no solver runs.
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    svc = traced("s", ("a",), "b", [1.0], request_bytes=10_000)
+    faster = Timeline(
+        events=(
+            TimelineEvent(at_s=1.005, kind=EventKind.CAPACITY, links=("a~b",), capacity_bps=16e6),
+        )
+    )
+    result = run(
+        topo, demand(svc), faster, fidelity="flow", duration_s=5.0, seed=1,
+        config=EngineConfig(bin_s=5.0, solver_numpy_min_classes=1),
+    )  # fmt: skip
+    assert result.services["s"].latency.total_s == pytest.approx(0.0075, rel=1e-9)
+    assert result.counters["numpy_solves"] == 0
