@@ -151,3 +151,19 @@ def test_a_line_made_faster_under_a_flow_does_not_become_a_bottleneck():
     )  # fmt: skip
     assert result.services["s"].latency.total_s == pytest.approx(0.0075, rel=1e-9)
     assert result.counters["numpy_solves"] == 0
+
+
+def test_a_flow_due_just_over_a_nanosecond_after_another_of_its_class_ends_on_its_own():
+    # Two flows leave a for b at 1.0 s on one class, 0.5 MB/s each: 1000 B and 1000.0008 B.
+    # The first is done at 1.002 s; a completion also takes the flows due within 1 ns of
+    # it at their rate (0.0005 B, plus 1e-6 B of slack), and 0.0008 B is more: the second
+    # goes on alone at 1 MB/s and is done 0.8 ns later.
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    one = traced("one", ("a",), "b", [1.0], request_bytes=1000)
+    two = traced("two", ("a",), "b", [1.0], request_bytes=1000.0008)
+    result = run(
+        topo, Demand(services=(one, two), start=MONDAY), fidelity="flow", duration_s=5.0,
+        seed=1, config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    assert result.services["one"].latency.total_s == pytest.approx(0.002, abs=1e-15)
+    assert result.services["two"].latency.total_s == pytest.approx(0.002 + 8e-10, abs=1e-15)
