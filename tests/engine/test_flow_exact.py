@@ -167,3 +167,18 @@ def test_a_flow_due_just_over_a_nanosecond_after_another_of_its_class_ends_on_it
     )  # fmt: skip
     assert result.services["one"].latency.total_s == pytest.approx(0.002, abs=1e-15)
     assert result.services["two"].latency.total_s == pytest.approx(0.002 + 8e-10, abs=1e-15)
+
+
+def test_the_peak_of_active_flows_is_kept_when_fewer_flows_follow():
+    # 1000 B and 2000 B leave a for b at 1.0 s, one class at 0.5 MB/s each: two flows are
+    # active until 1.002 s, then one (alone at 1 MB/s, done at 1.003 s): the peak is two
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    one = traced("one", ("a",), "b", [1.0], request_bytes=1000)
+    two = traced("two", ("a",), "b", [1.0], request_bytes=2000)
+    result = run(
+        topo, Demand(services=(one, two), start=MONDAY), fidelity="flow", duration_s=5.0,
+        seed=1, config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    assert result.services["two"].latency.total_s == pytest.approx(0.003, rel=1e-12)
+    assert result.counters["peak_active_flows"] == 2
+    assert result.counters["active_flows_at_end"] == 0
