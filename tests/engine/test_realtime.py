@@ -320,3 +320,17 @@ def test_the_drivers_reservoir_keeps_a_hundred_thousand_steps():
     for i in range(100_001):
         r.add(float(i))
     assert (len(r.samples), r.seen, r.max) == (100_000, 100_001, 100_000.0)
+
+
+def test_a_driver_started_mid_run_paces_from_its_start():
+    # the engine is at 100 s when the driver is made: the event at 100.5 s is due half a
+    # second of wall time later, and the end (101 s) one second later
+    clock = FakeClock()
+    engine = Timed([100.5], clock)
+    driver = RealtimeDriver(engine, start_s=100.0, clock=clock, wait=clock.wait)
+    wall0 = clock.t
+    assert driver.wall_of(100.5) == wall0 + 0.5
+    driver.run(101.0)
+    ((_due, wall),) = engine.ran
+    assert wall - wall0 == pytest.approx(0.5, abs=1e-4)
+    assert clock.t - wall0 == pytest.approx(1.0, abs=1e-4)
