@@ -334,3 +334,18 @@ def test_a_driver_started_mid_run_paces_from_its_start():
     ((_due, wall),) = engine.ran
     assert wall - wall0 == pytest.approx(0.5, abs=1e-4)
     assert clock.t - wall0 == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_wakeup_a_rounding_error_before_the_spin_window_blocks_once_more(monkeypatch):
+    # due at 1.0 s, spin_s = 1 ms: the first wait (0.5 s to 0.999 s) wakes at 0.999, and
+    # 1.0 - 0.999 is a hair over 1 ms in floats: the driver blocks again for that hair
+    # (never longer), then runs the event at 1.0 without spinning
+    yields = []
+    monkeypatch.setattr("lgwan_sim.engine._realtime.time.sleep", yields.append)
+    clock = ScriptedClock(0.0, 0.5, 0.999, 0.999, 1.0)
+    engine = Timed([1.0], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    assert driver.step(2.0) is True
+    assert clock.waits == [1.0 - 0.5 - 0.001, 1.0 - 0.999 - 0.001]
+    assert yields == []
+    assert engine.advanced == [math.nextafter(1.0, math.inf)]
