@@ -90,3 +90,25 @@ def test_a_response_takes_the_request_path_back_where_two_paths_tie(fidelity):
         assert result.utilisation_of(link)[0] == pytest.approx(10 * 8000 / 8e7, rel=1e-9), link
     for link in ("a~y>", "a~y<", "y~d>", "y~d<", "d~c>", "d~c<"):
         assert result.utilisation_of(link)[0] == 0.0, link
+
+
+def test_a_service_and_a_global_demand_multiplier_multiply():
+    # 10 one-way messages a second for 10 s (analytic: exact expectations); from 5 s on the
+    # service's own demand is doubled and all demand tripled: 10 x 5, then 10 x 2 x 3 x 5
+    from lgwan_sim.traffic import SizeDist
+    from tests.engine.support import one_way
+
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = one_way("s", ("a",), "b", rate_per_s=10.0, size=SizeDist.fixed(1000.0))
+    events = Timeline(
+        events=(
+            TimelineEvent(at_s=5.0, kind=EventKind.DEMAND, service="s", multiplier=2.0),
+            TimelineEvent(at_s=5.0, kind=EventKind.DEMAND, multiplier=3.0),
+        )
+    )
+    result = run(
+        topo, demand(svc), events, fidelity="analytic", duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    assert result.offered_per_bin["s"].tolist() == [50, 300]
+    assert result.services["s"].offered == 350
