@@ -23,6 +23,7 @@ from lgwan_sim.engine import (
     build,
     run,
 )
+from lgwan_sim.errors import InputError
 from lgwan_sim.network import SiteKind
 from lgwan_sim.traffic import SizeDist
 from tests.engine.support import bucket_middle, demand, make_topology, one_way, traced
@@ -219,12 +220,17 @@ def test_an_overload_stop_loses_what_the_seam_holds(fidelity, config):
         topology=topo, demand=demand(flood, rr), fidelity=fidelity, duration_s=600.0,
         seed=2, config=config,
     )  # fmt: skip
-    result = build(inputs, endpoints={"b": service}).finish()
+    engine = build(inputs, endpoints={"b": service})
+    result = engine.finish()
     assert result.overloaded
     assert sorted(m.caller for m, _ in service.received if m.service == "rr") == ["d", "e"]
     stats = result.services["rr"]
     assert (stats.offered, stats.delivered, stats.in_flight) == (3, 0, 0)
     assert dict(stats.dropped) == {"overload": 3}
+    # e's exchange is lost: it no longer waits for an answer
+    ((e, _),) = [(m, t) for m, t in service.received if m.caller == "e"]
+    with pytest.raises(InputError, match="no request with this id"):
+        engine.respond(e, 100.0, engine.now_s)
 
 
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
@@ -244,6 +250,28 @@ def test_the_wall_time_of_a_run_counts_its_drain(fidelity):
     )  # fmt: skip
     result = build(inputs, endpoints={"b": FakeEndpoint(slow)}).finish()
     assert result.counters["delivered_after_end"] == 1
+    assert result.wall_s >= 0.3
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_the_wall_time_of_a_run_counts_its_advances(fidelity):
+    # the same, the request reaching b at 1.01 s, well before the end: the advance that
+    # hands it over takes the endpoint's 0.3 s
+    topo = make_topology([("a", "b", 8e6, 0.01)])
+    svc = traced("s", ("a",), "b", [1.0], request_bytes=1000)
+
+    def slow(message, at_s):
+        time.sleep(0.3)
+        return SIMULATE
+
+    inputs = EngineInputs(
+        topology=topo, demand=demand(svc), fidelity=fidelity, duration_s=10.0, seed=1
+    )
+    engine = build(inputs, endpoints={"b": FakeEndpoint(slow)})
+    engine.advance_to(5.0)
+    assert engine.wall_s >= 0.3
+    result = engine.finish()
+    assert result.services["s"].delivered == 1
     assert result.wall_s >= 0.3
 
 
