@@ -112,3 +112,23 @@ def test_a_service_and_a_global_demand_multiplier_multiply():
     )  # fmt: skip
     assert result.offered_per_bin["s"].tolist() == [50, 300]
     assert result.services["s"].offered == 350
+
+
+def test_a_site_that_goes_down_takes_the_packet_crossing_it_with_it():
+    # a - m - b, the packet of 1.0 s from a to b is past m (on m~b, 50 ms of propagation)
+    # when m goes down at 1.02 s: m's lines stop with it, so the message is lost (a fluid
+    # flow would be through already: the flow fidelity only propagates it then)
+    fidelity = "packet"
+    topo = make_topology([("a", "m", 8e6, 0.001), ("m", "b", 8e6, 0.05)])
+    svc = traced("s", ("a",), "b", [1.0], request_bytes=1000)
+    down = Timeline(events=(TimelineEvent(at_s=1.02, kind=EventKind.SITE_DOWN, sites=("m",)),))
+    result = run(
+        topo, demand(svc), down, fidelity=fidelity, duration_s=5.0, seed=1,
+        config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (1, 0, 0)
+    assert dict(stats.dropped) == {"site_down": 1}
+    assert [(e.at_s, e.kind, e.messages_lost) for e in result.events][:1] == [
+        (1.02, "site_down", 1)
+    ]
