@@ -890,13 +890,14 @@ def run_mutants(
     *,
     timeout_s: float | None,
     equivalent: list[dict[str, str]],
+    sources: dict[str, bytes],
 ) -> list[Outcome]:
+    """Judge ``mutants``, each applied to ``sources`` (the bytes they were found in)."""
     pending = list(mutants)
     results: dict[str, Outcome] = {}
     running: dict[int, tuple[int, Mutant, float, float, list[str], bytes]] = {}
     free = list(range(len(trees)))
     total = len(mutants)
-    sources = {m.module: (ROOT / m.module).read_bytes() for m in mutants}
 
     def finish(outcome: Outcome) -> None:
         results[outcome.mutant.ident] = outcome
@@ -1107,8 +1108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen: list[Mutant] = []
     noops: list[Mutant] = []
     available: dict[str, int] = {}
+    # read once: a mutant's offsets hold for these bytes only, even if a module is edited
+    # while the run goes on
+    sources: dict[str, bytes] = {}
     for module in modules:
-        source = (ROOT / module).read_bytes()
+        source = sources[module] = (ROOT / module).read_bytes()
         found = enumerate_mutants(module, source)
         if args.function:
             found = [m for m in found if m.scope is not None and m.scope[0] in args.function]
@@ -1140,6 +1144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             work,
             timeout_s=args.timeout,
             equivalent=load_equivalent(args.equivalent),
+            sources=sources,
         )
     wall = time.perf_counter() - began
     outcomes += [Outcome(m, NOOP) for m in noops]

@@ -145,7 +145,7 @@ class EventEngine:
         self.carried = [0.0] * n_links  # bytes carried in the current bin, per directed link
         self.cap_changes: list[tuple[float, int, float, float]] = []
         self.cur_bin = 0
-        self.next_bin_t = self.bin_s
+        self.next_bin_t = self.bin_end(0)
         self.unreachable = np.zeros(nb, dtype=np.int64)
         self.cur_unreachable = 0
         self.events: list[AppliedEvent] = []
@@ -237,6 +237,14 @@ class EventEngine:
     def account_until(self, t: float) -> None:
         """Add bytes carried up to ``t`` to ``self.carried`` (flow fidelity overrides)."""
 
+    def bin_end(self, b: int) -> float:
+        """When bin ``b`` closes: at its whole multiple of ``bin_s``, the last one at the end.
+
+        The bin count allows 1e-9 of a bin for rounding, so a run a hair longer than a whole
+        number of bins has its last bin run on to the end rather than a bin of its own.
+        """
+        return self.duration_s if b >= self.n_bins - 1 else (b + 1) * self.bin_s
+
     def close_bins_until(self, t: float) -> None:
         """Close every bin that ends at or before ``t``."""
         while t >= self.next_bin_t and self.cur_bin < self.n_bins:
@@ -272,7 +280,7 @@ class EventEngine:
                 bh.clear()
         self.unreachable[b] = max(self.unreachable[b], self.cur_unreachable)
         self.cur_bin += 1
-        self.next_bin_t = (self.cur_bin + 1) * self.bin_s
+        self.next_bin_t = self.bin_end(self.cur_bin)
         if self.cur_bin < self.n_bins:
             self.unreachable[self.cur_bin] = self.cur_unreachable
         if self.observer is not None:
@@ -558,6 +566,7 @@ class EventEngine:
         nb = max(1, math.ceil(t / self.bin_s - 1e-9))
         self.duration_s = self.stopped_at_s = t
         self.n_bins = nb
+        self.next_bin_t = self.bin_end(self.cur_bin)
         for offered in self.bin_offered:
             del offered[nb:]
         for delivered in self.bin_delivered:

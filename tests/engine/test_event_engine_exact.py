@@ -4,9 +4,13 @@ instant when the run drains."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 
 from lgwan_sim.engine import (
+    SIMULATE,
     EngineConfig,
     EngineInputs,
     EventKind,
@@ -19,8 +23,10 @@ from lgwan_sim.engine import (
     build,
     run,
 )
+from lgwan_sim.errors import InputError
 from lgwan_sim.network import SiteKind
-from tests.engine.support import bucket_middle, demand, make_topology, traced
+from lgwan_sim.traffic import SizeDist
+from tests.engine.support import bucket_middle, demand, make_topology, one_way, traced
 
 FIDELITIES = ["analytic", "flow", "packet"]
 
@@ -181,3 +187,170 @@ def test_requests_injected_one_after_the_other_have_ids_of_their_own(fidelity):
         (first.id, "response"), (second.id, "response")
     ]  # fmt: skip
     assert result.services["rr"].delivered == 2
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "config"),
+    [
+        ("flow", EngineConfig(max_active_flows=300, overload_sustain_s=5.0)),
+        (
+            "packet",
+            EngineConfig(
+                max_queued_packets=300, overload_sustain_s=5.0, buffer_bytes=math.inf,
+                mss_bytes=math.inf,
+            ),
+        ),
+    ],
+)  # fmt: skip
+def test_an_overload_stop_loses_what_the_seam_holds(fidelity, config):
+    # a -> b at 1 MB/s with rho = 1.5 overloads within seconds. Meanwhile three requests of
+    # rr reach the endpoint at b, or are on their way there, when the run stops: c's is on a
+    # 100 s line (flow: an empty request, handed over at 101 s), d's is answered 500 s
+    # later, e's is never answered. All three are lost as overload; nothing is left.
+    topo = make_topology(
+        [("a", "b", 8e6, 0.0), ("c", "b", 8e6, 100.0), ("d", "b", 8e6, 0.001),
+         ("e", "b", 8e6, 0.001)]
+    )  # fmt: skip
+    flood = one_way("s", ("a",), "b", rate_per_s=1500.0, size=SizeDist.exponential(1000.0))
+    rr = traced("rr", ("c", "d", "e"), "b", [1.0, 1.0, 1.0], request_bytes=0.0,
+                response_bytes=1000)  # fmt: skip
+    answers = {"c": None, "d": Reply(size_bytes=1000.0, after_s=500.0), "e": None}
+    service = FakeEndpoint(lambda m, t: answers[m.caller] if m.service == "rr" else SIMULATE)
+    inputs = EngineInputs(
+        topology=topo, demand=demand(flood, rr), fidelity=fidelity, duration_s=600.0,
+        seed=2, config=config,
+    )  # fmt: skip
+    engine = build(inputs, endpoints={"b": service})
+    result = engine.finish()
+    assert result.overloaded
+    assert sorted(m.caller for m, _ in service.received if m.service == "rr") == ["d", "e"]
+    stats = result.services["rr"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (3, 0, 0)
+    assert dict(stats.dropped) == {"overload": 3}
+    # e's exchange is lost: it no longer waits for an answer
+    ((e, _),) = [(m, t) for m, t in service.received if m.caller == "e"]
+    with pytest.raises(InputError, match="no request with this id"):
+        engine.respond(e, 100.0, engine.now_s)
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_the_wall_time_of_a_run_counts_its_drain(fidelity):
+    # the one request reaches b after the end: the drain hands it to an endpoint that takes
+    # 0.3 s of wall time, which the run's wall time must include
+    topo = make_topology([("a", "b", 8e6, 0.01)])
+    svc = traced("s", ("a",), "b", [9.999], request_bytes=1000)
+
+    def slow(message, at_s):
+        time.sleep(0.3)
+        return SIMULATE
+
+    inputs = EngineInputs(
+        topology=topo, demand=demand(svc), fidelity=fidelity, duration_s=10.0, seed=1,
+        config=EngineConfig(drain=True),
+    )  # fmt: skip
+    result = build(inputs, endpoints={"b": FakeEndpoint(slow)}).finish()
+    assert result.counters["delivered_after_end"] == 1
+    assert result.wall_s >= 0.3
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_the_wall_time_of_a_run_counts_its_advances(fidelity):
+    # the same, the request reaching b at 1.01 s, well before the end: the advance that
+    # hands it over takes the endpoint's 0.3 s
+    topo = make_topology([("a", "b", 8e6, 0.01)])
+    svc = traced("s", ("a",), "b", [1.0], request_bytes=1000)
+
+    def slow(message, at_s):
+        time.sleep(0.3)
+        return SIMULATE
+
+    inputs = EngineInputs(
+        topology=topo, demand=demand(svc), fidelity=fidelity, duration_s=10.0, seed=1
+    )
+    engine = build(inputs, endpoints={"b": FakeEndpoint(slow)})
+    engine.advance_to(5.0)
+    assert engine.wall_s >= 0.3
+    result = engine.finish()
+    assert result.services["s"].delivered == 1
+    assert result.wall_s >= 0.3
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_the_last_bin_runs_to_the_end_when_the_duration_is_a_hair_past_a_whole_bin(fidelity):
+    # 10 s + 0.1 ns in 10 s bins is one bin (the count allows 1e-9 of a bin for rounding):
+    # it runs to the end, so the request at 10 s + 0.05 ns is offered in it (and, 1 ms
+    # away, still in flight at the end) like the three before it
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 6.0, 8.0, 10.0 + 5e-11], request_bytes=1000)
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=10.0 + 1e-10, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (4, 3, 1)
+    assert result.offered_per_bin["s"].tolist() == [4]
+    assert result.delivered_per_bin["s"].tolist() == [3]
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "config"),
+    [
+        ("flow", EngineConfig(bin_s=10.0, max_active_flows=1, overload_sustain_s=6.0)),
+        ("packet", EngineConfig(bin_s=10.0, max_queued_packets=1, overload_sustain_s=6.0)),
+    ],
+)
+def test_an_overload_stop_in_the_last_hair_of_a_run_closes_its_one_bin(fidelity, config):
+    # 100 kB requests on an 8 kb/s line stay in flight (100 s each): over the limit of one
+    # from the second at 4 s on (packet: the first, with the next arrival's entry), the
+    # overload has lasted its 6 s at the arrival at 10 s + 0.05 ns, which stops the run
+    topo = make_topology([("a", "b", 8e3, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 4.0, 8.0, 10.0 + 5e-11], request_bytes=100_000)
+    result = run(
+        topo, demand(svc), fidelity=fidelity, duration_s=10.0 + 1e-10, seed=1, config=config
+    )
+    assert result.overloaded
+    assert result.stopped_at_s == 10.0 + 5e-11
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (4, 0, 0)
+    assert dict(stats.dropped) == {"overload": 4}
+    assert result.offered_per_bin["s"].tolist() == [4]
+    assert result.link_utilisation.shape == (2, 1)
+
+
+@pytest.mark.parametrize("fidelity", FIDELITIES)
+def test_a_caller_cut_off_from_the_start_counts_in_the_first_bin_after_a_failover_mends_it(
+    fidelity,
+):
+    # z's only line goes to the secondary host s2 (the primary h is on an island of its
+    # own): z is cut off from 0 s until the service fails over to s2 at 5 s. Bin 0 had one
+    # local body cut off for its first half, bin 1 none.
+    topo = make_topology(
+        [("x", "h", 1e8, 0.001), ("z", "s2", 1e8, 0.001)],
+        kinds={"h": SiteKind.ASP, "s2": SiteKind.ASP},
+    )
+    svc = traced("s", ("z",), "h", [1.0, 12.0], request_bytes=1000, secondary="s2")
+    move = Timeline(events=(TimelineEvent(at_s=5.0, kind=EventKind.FAILOVER, service="s"),))
+    result = run(
+        topo, demand(svc), move, fidelity=fidelity, duration_s=20.0, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    assert result.unreachable_local_bodies.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "config"),
+    [
+        ("flow", EngineConfig(bin_s=5.0, max_active_flows=1, overload_sustain_s=6.0)),
+        ("packet", EngineConfig(bin_s=5.0, max_queued_packets=1, overload_sustain_s=6.0)),
+    ],
+)
+def test_an_overload_stop_on_a_bin_boundary_leaves_the_bin_it_opens_empty(fidelity, config):
+    # as above, but the overload stops the run at the arrival at 10 s, the start of bin 2:
+    # bins 0 and 1 close as usual, bin 2 closes at its start (no time, nothing carried)
+    topo = make_topology([("a", "b", 8e3, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 4.0, 8.0, 10.0], request_bytes=100_000)
+    result = run(topo, demand(svc), fidelity=fidelity, duration_s=20.0, seed=1, config=config)
+    assert (result.overloaded, result.stopped_at_s) == (True, 10.0)
+    assert result.offered_per_bin["s"].tolist() == [2, 1, 1, 0]
+    assert dict(result.services["s"].dropped) == {"overload": 4}
+    assert result.link_utilisation[:, 2:].tolist() == [[0.0, 0.0], [0.0, 0.0]]

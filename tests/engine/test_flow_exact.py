@@ -131,3 +131,54 @@ def test_when_a_class_leaves_a_line_that_stays_shared_the_others_speed_up(others
     for n in names:
         assert result.services[n].latency.mean == pytest.approx(c_done + 2000 / after, rel=1e-9)
     assert result.utilisation_of("m~h>")[0] == pytest.approx((1000 + others * 3000) * 8 / 4e7)
+
+
+def test_a_line_made_faster_under_a_flow_does_not_become_a_bottleneck():
+    # With solver_numpy_min_classes = 1 every solve is a numpy solve. 10 kB leave a for b at
+    # 1.0 s (8 Mb/s, 1 MB/s); a~b doubles at 1.005 s with 5 kB left, which take 2.5 ms at
+    # 2 MB/s: done at 1.0075 s. The one class needs all of the faster line, no more: the
+    # line is not tight, so no solver runs.
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    svc = traced("s", ("a",), "b", [1.0], request_bytes=10_000)
+    faster = Timeline(
+        events=(
+            TimelineEvent(at_s=1.005, kind=EventKind.CAPACITY, links=("a~b",), capacity_bps=16e6),
+        )
+    )
+    result = run(
+        topo, demand(svc), faster, fidelity="flow", duration_s=5.0, seed=1,
+        config=EngineConfig(bin_s=5.0, solver_numpy_min_classes=1),
+    )  # fmt: skip
+    assert result.services["s"].latency.total_s == pytest.approx(0.0075, rel=1e-9)
+    assert result.counters["numpy_solves"] == 0
+
+
+def test_a_flow_due_just_over_a_nanosecond_after_another_of_its_class_ends_on_its_own():
+    # Two flows leave a for b at 1.0 s on one class, 0.5 MB/s each: 1000 B and 1000.0008 B.
+    # The first is done at 1.002 s; a completion also takes the flows due within 1 ns of
+    # it at their rate (0.0005 B, plus 1e-6 B of slack), and 0.0008 B is more: the second
+    # goes on alone at 1 MB/s and is done 0.8 ns later.
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    one = traced("one", ("a",), "b", [1.0], request_bytes=1000)
+    two = traced("two", ("a",), "b", [1.0], request_bytes=1000.0008)
+    result = run(
+        topo, Demand(services=(one, two), start=MONDAY), fidelity="flow", duration_s=5.0,
+        seed=1, config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    assert result.services["one"].latency.total_s == pytest.approx(0.002, abs=1e-15)
+    assert result.services["two"].latency.total_s == pytest.approx(0.002 + 8e-10, abs=1e-15)
+
+
+def test_the_peak_of_active_flows_is_kept_when_fewer_flows_follow():
+    # 1000 B and 2000 B leave a for b at 1.0 s, one class at 0.5 MB/s each: two flows are
+    # active until 1.002 s, then one (alone at 1 MB/s, done at 1.003 s): the peak is two
+    topo = make_topology([("a", "b", 8e6, 0.0)])
+    one = traced("one", ("a",), "b", [1.0], request_bytes=1000)
+    two = traced("two", ("a",), "b", [1.0], request_bytes=2000)
+    result = run(
+        topo, Demand(services=(one, two), start=MONDAY), fidelity="flow", duration_s=5.0,
+        seed=1, config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    assert result.services["two"].latency.total_s == pytest.approx(0.003, rel=1e-12)
+    assert result.counters["peak_active_flows"] == 2
+    assert result.counters["active_flows_at_end"] == 0

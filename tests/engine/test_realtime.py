@@ -253,3 +253,99 @@ def test_the_driver_keeps_bounded_memory_however_long_it_runs():
     for i in range(10):
         small.add(float(i))
     assert small.samples == [float(i) for i in range(10)]  # below the size, all are kept
+
+
+class ScriptedClock:
+    """A clock that reads the given values in turn, then stays at the last one."""
+
+    def __init__(self, *readings: float) -> None:
+        self.readings = list(readings)
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+    def wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def test_within_the_spin_window_the_driver_spins_and_yields_at_every_turn(monkeypatch):
+    # pinned at wall 0; the event is due at 1.0 s; the step reads 0.75 (exactly spin_s =
+    # 0.25 before it is due), so it must not block: it spins on 0.8, 0.9 and 1.0, giving
+    # the interpreter lock away before each of the two readings that were still early
+    yields = []
+    monkeypatch.setattr("lgwan_sim.engine._realtime.time.sleep", yields.append)
+    clock = ScriptedClock(0.0, 0.75, 0.8, 0.9, 1.0)
+    engine = Timed([1.0], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait, spin_s=0.25)
+    assert driver.step(2.0) is True
+    assert clock.waits == []
+    assert yields == [0, 0]
+    assert engine.advanced == [math.nextafter(1.0, math.inf)]
+    assert driver.lateness() == Lateness(steps=1, p50_s=0.0, p99_s=0.0, max_s=0.0)
+
+
+def test_a_step_at_or_past_the_end_does_nothing():
+    clock = FakeClock()
+    engine = Timed([0.5], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    driver.run(1.0)
+    advanced, waits, t = list(engine.advanced), list(clock.waits), clock.t
+    assert driver.step(1.0) is False
+    assert driver.step(0.5) is False
+    assert (engine.advanced, clock.waits, clock.t) == (advanced, waits, t)
+
+
+def test_a_speed_below_one_is_slower_than_real_time():
+    clock = FakeClock()
+    engine = Timed([1.0], clock)
+    driver = RealtimeDriver(engine, speed=0.5, clock=clock, wait=clock.wait)
+    wall0 = clock.t
+    driver.run(1.5)
+    ((_due, wall),) = engine.ran
+    assert wall - wall0 == pytest.approx(2.0, abs=1e-4)
+    assert clock.t - wall0 == pytest.approx(3.0, abs=1e-4)
+
+
+def test_no_step_gives_zero_lateness():
+    assert Lateness.of([]) == Lateness(steps=0, p50_s=0.0, p99_s=0.0, max_s=0.0)
+    driver = RealtimeDriver(Timed([]), clock=FakeClock())
+    assert driver.lateness() == Lateness(steps=0, p50_s=0.0, p99_s=0.0, max_s=0.0)
+
+
+def test_the_drivers_reservoir_keeps_a_hundred_thousand_steps():
+    from lgwan_sim.engine import Reservoir
+
+    r = Reservoir()
+    for i in range(100_001):
+        r.add(float(i))
+    assert (len(r.samples), r.seen, r.max) == (100_000, 100_001, 100_000.0)
+
+
+def test_a_driver_started_mid_run_paces_from_its_start():
+    # the engine is at 100 s when the driver is made: the event at 100.5 s is due half a
+    # second of wall time later, and the end (101 s) one second later
+    clock = FakeClock()
+    engine = Timed([100.5], clock)
+    driver = RealtimeDriver(engine, start_s=100.0, clock=clock, wait=clock.wait)
+    wall0 = clock.t
+    assert driver.wall_of(100.5) == wall0 + 0.5
+    driver.run(101.0)
+    ((_due, wall),) = engine.ran
+    assert wall - wall0 == pytest.approx(0.5, abs=1e-4)
+    assert clock.t - wall0 == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_wakeup_a_rounding_error_before_the_spin_window_blocks_once_more(monkeypatch):
+    # due at 1.0 s, spin_s = 1 ms: the first wait (0.5 s to 0.999 s) wakes at 0.999, and
+    # 1.0 - 0.999 is a hair over 1 ms in floats: the driver blocks again for that hair
+    # (never longer), then runs the event at 1.0 without spinning
+    yields = []
+    monkeypatch.setattr("lgwan_sim.engine._realtime.time.sleep", yields.append)
+    clock = ScriptedClock(0.0, 0.5, 0.999, 0.999, 1.0)
+    engine = Timed([1.0], clock)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    assert driver.step(2.0) is True
+    assert clock.waits == [1.0 - 0.5 - 0.001, 1.0 - 0.999 - 0.001]
+    assert yields == []
+    assert engine.advanced == [math.nextafter(1.0, math.inf)]

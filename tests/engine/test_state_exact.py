@@ -90,3 +90,45 @@ def test_a_response_takes_the_request_path_back_where_two_paths_tie(fidelity):
         assert result.utilisation_of(link)[0] == pytest.approx(10 * 8000 / 8e7, rel=1e-9), link
     for link in ("a~y>", "a~y<", "y~d>", "y~d<", "d~c>", "d~c<"):
         assert result.utilisation_of(link)[0] == 0.0, link
+
+
+def test_a_service_and_a_global_demand_multiplier_multiply():
+    # 10 one-way messages a second for 10 s (analytic: exact expectations); from 5 s on the
+    # service's own demand is doubled and all demand tripled: 10 x 5, then 10 x 2 x 3 x 5
+    from lgwan_sim.traffic import SizeDist
+    from tests.engine.support import one_way
+
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = one_way("s", ("a",), "b", rate_per_s=10.0, size=SizeDist.fixed(1000.0))
+    events = Timeline(
+        events=(
+            TimelineEvent(at_s=5.0, kind=EventKind.DEMAND, service="s", multiplier=2.0),
+            TimelineEvent(at_s=5.0, kind=EventKind.DEMAND, multiplier=3.0),
+        )
+    )
+    result = run(
+        topo, demand(svc), events, fidelity="analytic", duration_s=10.0, seed=1,
+        config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    assert result.offered_per_bin["s"].tolist() == [50, 300]
+    assert result.services["s"].offered == 350
+
+
+def test_a_site_that_goes_down_takes_the_packet_crossing_it_with_it():
+    # a - m - b, the packet of 1.0 s from a to b is past m (on m~b, 50 ms of propagation)
+    # when m goes down at 1.02 s: m's lines stop with it, so the message is lost (a fluid
+    # flow would be through already: the flow fidelity only propagates it then)
+    fidelity = "packet"
+    topo = make_topology([("a", "m", 8e6, 0.001), ("m", "b", 8e6, 0.05)])
+    svc = traced("s", ("a",), "b", [1.0], request_bytes=1000)
+    down = Timeline(events=(TimelineEvent(at_s=1.02, kind=EventKind.SITE_DOWN, sites=("m",)),))
+    result = run(
+        topo, demand(svc), down, fidelity=fidelity, duration_s=5.0, seed=1,
+        config=EngineConfig(bin_s=5.0),
+    )  # fmt: skip
+    stats = result.services["s"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (1, 0, 0)
+    assert dict(stats.dropped) == {"site_down": 1}
+    assert [(e.at_s, e.kind, e.messages_lost) for e in result.events][:1] == [
+        (1.02, "site_down", 1)
+    ]
