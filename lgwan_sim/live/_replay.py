@@ -1,19 +1,18 @@
 """A finished run played back: its files read once, then a clock that walks its bins.
 
-The run directory gives every link's utilisation per bin (``links_all.csv.gz``), each
-service's offered, delivered and dropped per bin (``services.csv``) and the timeline's lines
-(``events.csv``). Which links and sites were down when, and where each service was hosted,
-come from replaying the run's scenario timeline (the file named in ``run.json``, with the
-``--set`` and ``--seed`` of its command) through the engine's own outage bookkeeping, as
-the run report does.
+The run directory is read through the report's :class:`~lgwan_sim.report.Recording`:
+every link's utilisation per bin (``links_all.csv.gz``), each service's offered, delivered
+and dropped per bin (``services.csv``), the applied events (``events.csv``) and every state
+change the engine made (``changes.csv``). Which links and sites were down when, and where
+each service was hosted, are what the run recorded, so faults applied live in an emulation
+replay as they happened. The scenario (the file named in ``run.json``, with the ``--set``
+and ``--seed`` of its command) gives the network and the services' callers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import gzip
 import hashlib
 import json
 import math
@@ -24,7 +23,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lgwan_sim.engine import EventKind, Outages
 from lgwan_sim.errors import InputError
 from lgwan_sim.live._state import UNITS, LiveState, ServiceInfo
 from lgwan_sim.scenario import Scenario
@@ -91,79 +89,53 @@ def _scenario_of(folder: Path, summary: dict[str, Any]) -> Scenario:
 
 def read_run(folder: Path) -> Recording:
     """Read a run directory written by ``lgwan-sim run`` (or ``emulate``)."""
-    from lgwan_sim.scenario import engine_inputs
+    from lgwan_sim.report import Recording as RunRecording
 
     if not folder.is_dir():
         raise _bad(folder, "no such run directory", str(folder))
     for name in _NEEDED:
         if not (folder / name).is_file():
             raise _bad(folder / name, "not a run directory: this file is missing", name)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    sc = _scenario_of(folder, summary)
+    run = RunRecording.load(folder)
+    sc = _scenario_of(folder, dict(run.summary))
     topo = sc.topology
     link_ids = sorted(topo.links)
-    column = {x: i for i, x in enumerate(link_ids)}
-    with gzip.open(folder / "links_all.csv.gz", "rt", encoding="utf-8", newline="") as f:
-        rows = csv.reader(f)
-        header = next(rows)
-        cols = [column.get(h[:-1]) if h[-1:] in "<>" else None for h in header[2:]]
-        if any(c is None for c in cols):
-            raise _bad(folder / "links_all.csv.gz", "a column names no link of the run", header)
-        times: list[float] = []
-        per_mille: list[npt.NDArray[np.int32]] = []
-        index = np.array(cols, dtype=np.int64)
-        for row in rows:
-            times.append(float(row[1]))
-            values = np.array(row[2:], dtype=np.float64)
-            folded = np.zeros(len(link_ids), dtype=np.float64)
-            np.maximum.at(folded, index, values)
-            per_mille.append(np.rint(folded * UNITS).astype(np.int32))
-    times_s = np.array(times, dtype=np.float64)
-    util = np.array(per_mille, dtype=np.int32).reshape(len(times), len(link_ids))
-    bin_s = float(summary["scenario"]["bin_s"])
-    end_s = float(summary["scenario"]["duration_s"])
-    slot = {t: i for i, t in enumerate(times)}
-    services: dict[str, npt.NDArray[np.float64]] = {}
-    with (folder / "services.csv").open(encoding="utf-8", newline="") as f:
-        for rec in csv.DictReader(f):
-            arr = services.setdefault(rec["service"], np.zeros((len(times), 3)))
-            i = slot.get(float(rec["t_s"]))
-            if i is not None:
-                arr[i] = (float(rec["offered"]), float(rec["delivered"]), float(rec["dropped"]))
-    events: list[tuple[float, str]] = []
-    with (folder / "events.csv").open(encoding="utf-8", newline="") as f:
-        for rec in csv.DictReader(f):
-            what = " ".join(
-                x for x in (rec["note"], rec["service"], rec["links"], rec["sites"]) if x
-            )
-            events.append((float(rec["at_s"]), f"{rec['kind']}: {what}" if what else rec["kind"]))
+    row = {lid: i for i, lid in enumerate(run.undirected_ids)}
+    missing = [lid for lid in run.undirected_ids if lid not in topo.links]
+    if missing or len(row) != len(link_ids):
+        raise _bad(folder / "links_all.csv.gz", "its links are not the scenario's", missing[:3])
+    per_link = run.undirected_utilisation[[row[lid] for lid in link_ids]]  # [link, bin]
+    util = np.rint(per_link.T * UNITS).astype(np.int32)
+    services = {
+        name: np.stack([run.offered[name], run.delivered[name], run.dropped[name]], axis=1)
+        for name in run.services
+    }
+    events = []
+    for ev in run.events:
+        named = " ".join(ev.sites) if len(ev.sites) <= 20 else f"{len(ev.sites)} sites"
+        what = " ".join(x for x in (ev.note, ev.service, " ".join(ev.links), named) if x)
+        events.append((ev.at_s, f"{ev.kind}: {what}" if what else ev.kind))
     out = Recording(
         scenario=sc,
-        bin_s=bin_s,
-        end_s=end_s,
-        times_s=times_s,
+        bin_s=run.bin_s,
+        end_s=run.duration_s,
+        times_s=run.times_s,
         util=util,
         services=services,
         events=events,
     )
-    # the network over time, by the engine's own outage bookkeeping
-    timeline = engine_inputs(sc).timeline.events
-    outages = Outages(topo)
-    hosts = {c.name: c.primary for c in sc.services}
+    # the network over time, as the run recorded it
     choice = {c.name: c for c in sc.services}
-    out.changes.append(Change(0.0, frozenset(), frozenset(), dict(hosts)))
-    for ev in timeline:
-        outages.apply(ev)
-        if ev.service in choice:
-            svc = choice[ev.service]
-            if ev.kind is EventKind.FAILOVER and svc.secondary:
-                hosts[svc.name] = svc.secondary
-            elif ev.kind is EventKind.FAILBACK:
-                hosts[svc.name] = svc.primary
-        step = Change(ev.at_s, outages.down_links, outages.down_sites, dict(hosts))
-        if out.changes[-1].at_s == ev.at_s:
-            out.changes[-1] = step
-        else:
+    for t in sorted({0.0, *(ev.at_s for ev in run.events)}):
+        links, sites = run.down_at(t)
+        moved = run.failed_over_at(t)
+        hosts = {
+            name: c.secondary if name in moved and c.secondary else c.primary
+            for name, c in choice.items()
+        }
+        step = Change(t, links, sites, hosts)
+        last = out.changes[-1] if out.changes else None
+        if last is None or (last.down_links, last.down_sites, last.hosts) != (links, sites, hosts):
             out.changes.append(step)
     return out
 
