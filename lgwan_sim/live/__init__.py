@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lgwan_sim.live._app import LiveServer, make_app
 from lgwan_sim.live._dashboard import Dashboard, read_endpoints
-from lgwan_sim.live._replay import Recording, Replay, parse_speed, read_run
+from lgwan_sim.live._replay import Replay, ReplayRun, parse_speed, read_run
 from lgwan_sim.live._state import UNITS, LiveState, ServiceInfo
 from lgwan_sim.live._svg import layout, render_svg
 
@@ -18,8 +18,8 @@ __all__ = [
     "Dashboard",
     "LiveServer",
     "LiveState",
-    "Recording",
     "Replay",
+    "ReplayRun",
     "ServiceInfo",
     "layout",
     "make_app",

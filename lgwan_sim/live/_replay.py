@@ -27,7 +27,7 @@ from lgwan_sim.errors import InputError
 from lgwan_sim.live._state import UNITS, LiveState, ServiceInfo
 from lgwan_sim.scenario import Scenario
 
-__all__ = ["Recording", "Replay", "read_run"]
+__all__ = ["Replay", "ReplayRun", "read_run"]
 
 _NEEDED = ("summary.json", "links_all.csv.gz", "services.csv", "events.csv")
 
@@ -43,7 +43,7 @@ class Change:
 
 
 @dataclass(slots=True)
-class Recording:
+class ReplayRun:
     """A run as the replay needs it."""
 
     scenario: Scenario
@@ -87,7 +87,7 @@ def _scenario_of(folder: Path, summary: dict[str, Any]) -> Scenario:
     )
 
 
-def read_run(folder: Path) -> Recording:
+def read_run(folder: Path) -> ReplayRun:
     """Read a run directory written by ``lgwan-sim run`` (or ``emulate``)."""
     from lgwan_sim.report import Recording as RunRecording
 
@@ -115,7 +115,7 @@ def read_run(folder: Path) -> Recording:
         named = " ".join(ev.sites) if len(ev.sites) <= 20 else f"{len(ev.sites)} sites"
         what = " ".join(x for x in (ev.note, ev.service, " ".join(ev.links), named) if x)
         events.append((ev.at_s, f"{ev.kind}: {what}" if what else ev.kind))
-    out = Recording(
+    out = ReplayRun(
         scenario=sc,
         bin_s=run.bin_s,
         end_s=run.duration_s,
@@ -154,12 +154,12 @@ def services_of(sc: Scenario) -> list[ServiceInfo]:
 
 
 class Replay:
-    """Plays a :class:`Recording` into a :class:`LiveState` at ``speed`` (sim s per wall s)."""
+    """Plays a :class:`ReplayRun` into a :class:`LiveState` at ``speed`` (sim s per wall s)."""
 
     #: Wall seconds between two frames while playing.
     TICK_S = 0.1
 
-    def __init__(self, recording: Recording, *, speed: float = 60.0) -> None:
+    def __init__(self, recording: ReplayRun, *, speed: float = 60.0) -> None:
         rec = self.recording = recording
         sc = rec.scenario
         self.state = LiveState(
