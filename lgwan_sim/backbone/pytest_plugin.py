@@ -121,8 +121,8 @@ def lgwan_emulator(tmp_path: Path) -> Iterator[Any]:
     for emu in started:
         if emu.process.poll() is None:
             emu.process.send_signal(signal.SIGINT)
-            try:
-                emu.process.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                emu.process.kill()
-                emu.process.communicate()
+        try:  # also when it ended by itself: read what it wrote and close its pipes
+            emu.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            emu.process.kill()
+            emu.process.communicate()

@@ -53,8 +53,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield emu
     if emu.process.poll() is None:
         emu.process.send_signal(signal.SIGINT)
-        try:
-            emu.process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            emu.process.kill()
-            emu.process.communicate()
+    try:  # also when it ended by itself: read what it wrote and close its pipes
+        emu.process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        emu.process.kill()
+        emu.process.communicate()
