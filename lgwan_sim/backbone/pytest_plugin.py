@@ -55,6 +55,17 @@ class EmulatorProcess:
             self.process.send_signal(signal.SIGINT)
         return self.wait(timeout_s)
 
+    def close(self, timeout_s: float = 60.0) -> None:
+        """End it (SIGINT if it still runs, then kill after ``timeout_s``) and close its pipes,
+        also when it ended by itself; outputs are not read."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+
     def wait(self, timeout_s: float = 600.0) -> dict[str, Any]:
         """Wait for the run's end and return ``summary.json``."""
         out, err = self.process.communicate(timeout=timeout_s)
@@ -119,10 +130,4 @@ def lgwan_emulator(tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for emu in started:
-        if emu.process.poll() is None:
-            emu.process.send_signal(signal.SIGINT)
-        try:  # also when it ended by itself: read what it wrote and close its pipes
-            emu.process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            emu.process.kill()
-            emu.process.communicate()
+        emu.close()

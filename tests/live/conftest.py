@@ -7,8 +7,6 @@ on that binary, never with a browser of its own).
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,10 +49,4 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         extra=("--fidelity", "flow"),
     )
     yield emu
-    if emu.process.poll() is None:
-        emu.process.send_signal(signal.SIGINT)
-    try:  # also when it ended by itself: read what it wrote and close its pipes
-        emu.process.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        emu.process.kill()
-        emu.process.communicate()
+    emu.close()

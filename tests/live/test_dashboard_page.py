@@ -71,7 +71,9 @@ def test_a_click_fails_a_link_and_a_second_restores_it(browser: Any, dash: Any, 
     page.select_option("#target", "link")
     topo = dash.server.source.state.topology
     link = topo.links_of_site("mun-04-001")[0].id  # a municipality's access line
-    page.dispatch_event(f'[data-link="{link}"]', "click")
+    with page.expect_response(lambda r: r.url.endswith("/api/fault"), timeout=60_000) as first:
+        page.dispatch_event(f'[data-link="{link}"]', "click")
+    assert first.value.json()["done"] == "failed"
     wait_until(lambda: link in control.state()["links_down"], timeout=60)
     assert control.state()["faults"] == [f"map-link-{sorted(topo.links).index(link)}"]
     # generous: on a loaded machine the emulator's loop answers /state late
@@ -79,7 +81,9 @@ def test_a_click_fails_a_link_and_a_second_restores_it(browser: Any, dash: Any, 
         f"document.querySelector('[data-link=\"{link}\"]').parentNode.id === 'failed'",
         timeout=60_000,
     )
-    page.dispatch_event(f'[data-link="{link}"]', "click")
+    with page.expect_response(lambda r: r.url.endswith("/api/fault"), timeout=60_000) as second:
+        page.dispatch_event(f'[data-link="{link}"]', "click")
+    assert second.value.json()["done"] == "restored"
     wait_until(lambda: link not in control.state()["links_down"], timeout=60)
     assert control.state()["faults"] == []
     page.wait_for_function("window.live.failedLinks.size === 0", timeout=60_000)
