@@ -274,19 +274,6 @@ class _Segment:
     weights: FloatArray  # services x links: bytes per request, shared by the segment's parts
 
 
-def _bin_overlaps(
-    t0: float, t1: float, bin_s: float, n_bins: int
-) -> list[tuple[int, float, float]]:
-    out = []
-    b = int(t0 // bin_s)
-    while b < n_bins and b * bin_s < t1:
-        lo, hi = max(t0, b * bin_s), min(t1, (b + 1) * bin_s)
-        if hi > lo:
-            out.append((b, lo, hi))
-        b += 1
-    return out
-
-
 def _nonzero(counts: FloatArray) -> tuple[list[int], list[float]]:
     offsets = np.flatnonzero(counts)
     return offsets.tolist(), counts[offsets].tolist()
@@ -426,7 +413,7 @@ class AnalyticEngine:
         overlaps: list[tuple[int, float, float]] = []
         b = self.seg_bin
         while b < n_bins and b * bin_s < t1:
-            hi_bin = (b + 1) * bin_s
+            hi_bin = self._bin_end(b)
             if not closing and hi_bin > t1:
                 break
             lo, hi = max(seg.t0, b * bin_s), min(t1, hi_bin)
@@ -469,12 +456,18 @@ class AnalyticEngine:
             )
             self.seg_counts.append(([b for bins, _ in rows for b in bins], counts))
 
+    def _bin_end(self, b: int) -> float:
+        """When bin ``b`` ends: at its whole multiple of ``bin_s``, the last one at the run's
+        end (the bin count allows 1e-9 of a bin for rounding, so a run a hair longer than a
+        whole number of bins has its last bin run on to the end, as in the event fidelities)."""
+        return self.duration_s if b >= self.n_bins - 1 else (b + 1) * self.bin_s
+
     def _close_bins(self, t: float, *, final: bool = False) -> None:
         """Hand the observer every bin that has ended by ``t`` (the last one only when final)."""
         end = self.duration_s
         while self.bins_closed < self.n_bins:
             b = self.bins_closed
-            b_end = min((b + 1) * self.bin_s, end)
+            b_end = self._bin_end(b)
             if b_end > t or (b_end == end and not final):
                 return
             if self.observer is not None:
@@ -526,7 +519,7 @@ class AnalyticEngine:
 
     def peek(self) -> float:
         """The next timeline item or bin end; ``math.inf`` once only the finish is left."""
-        b_end = min((self.bins_closed + 1) * self.bin_s, self.duration_s)
+        b_end = self._bin_end(self.bins_closed)
         if self.bins_closed >= self.n_bins or b_end >= self.duration_s:
             t = self.cursor.peek()
             return t if t < self.duration_s else math.inf
@@ -808,9 +801,11 @@ def n1_sweep(
     for k, svc in enumerate(services):
         for b in range(n_bins):
             counts[b, k] = demand.requests_per_caller(
-                svc, b * bin_s, min(duration_s, (b + 1) * bin_s)
+                svc, b * bin_s, duration_s if b == n_bins - 1 else (b + 1) * bin_s
             )
+    # the last bin runs to the end (a hair past a whole bin included), as in the engine
     spans = np.minimum(duration_s - np.arange(n_bins) * bin_s, bin_s)
+    spans[-1] = duration_s - (n_bins - 1) * bin_s
     caps = np.asarray(base_state.cap_bps, dtype=float)
     # warm the routing trees of every host once; each failure then recomputes only its own
     base_state.router.warm(sorted({s.primary for s in services}))

@@ -292,6 +292,19 @@ def test_the_last_bin_runs_to_the_end_when_the_duration_is_a_hair_past_a_whole_b
     assert result.delivered_per_bin["s"].tolist() == [3]
 
 
+def test_the_analytic_last_bin_runs_to_the_end_when_the_duration_is_a_hair_past_a_whole_bin():
+    # as above: the request traced at 10 s + 0.05 ns falls in the one bin, which runs to the
+    # run's end, so the analytic fidelity offers it too (it once ended the bin at 10 s)
+    topo = make_topology([("a", "b", 8e6, 0.001)])
+    svc = traced("s", ("a",), "b", [4.0, 6.0, 8.0, 10.0 + 5e-11], request_bytes=1000)
+    result = run(
+        topo, demand(svc), fidelity="analytic", duration_s=10.0 + 1e-10, seed=1,
+        config=EngineConfig(bin_s=10.0),
+    )  # fmt: skip
+    assert result.services["s"].offered == 4
+    assert result.offered_per_bin["s"].tolist() == [4]
+
+
 @pytest.mark.parametrize(
     ("fidelity", "config"),
     [
