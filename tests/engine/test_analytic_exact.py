@@ -33,6 +33,15 @@ def test_the_n1_sweep_covers_one_day_unless_told_otherwise():
     assert cut.unreachable_local_bodies == 1
 
 
+def test_the_n1_sweep_counts_a_request_a_hair_past_the_last_whole_bin():
+    # 10 s + 0.1 ns in 10 s bins is one bin that runs to the end: losing b~c loses all
+    # four traced requests, the one at 10 s + 0.05 ns included
+    leaf = make_topology([("a", "b", 1e8, 0.001), ("b", "c", 1e8, 0.001)])
+    d = demand(traced("s", ("a",), "c", [4.0, 6.0, 8.0, 10.0 + 5e-11], request_bytes=1000))
+    (cut,) = n1_sweep(leaf, d, ["b~c"], duration_s=10.0 + 1e-10, config=EngineConfig(bin_s=10.0))
+    assert cut.lost_requests == pytest.approx(4.0, rel=1e-12)
+
+
 @pytest.mark.parametrize("fidelity", ["analytic", "flow", "packet"])
 def test_the_wall_time_reported_is_the_time_the_run_took(fidelity):
     topo = make_topology([("a", "b", 8e6, 0.001)])
