@@ -263,6 +263,19 @@ def _bottleneck_seconds_per_bit(
     return out
 
 
+_LegCache = dict[tuple[tuple[int, ...], bytes, bytes], FloatArray]
+
+
+def _leg(cache: _LegCache, rho: FloatArray, paths: IntArray, inv_cap: FloatArray) -> FloatArray:
+    """:func:`_bottleneck_seconds_per_bit` of one leg, kept in ``cache`` (one per ``rho``):
+    services routed alike (the same host, the same callers) share it."""
+    key = (paths.shape, paths.tobytes(), inv_cap.tobytes())
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _bottleneck_seconds_per_bit(rho, paths, inv_cap)
+    return found
+
+
 @dataclass(slots=True)
 class _Segment:
     t0: float
@@ -486,7 +499,10 @@ class AnalyticEngine:
         # the overload share, as finish() works it out: a leg keeps 1 / max rho of its path
         rho = np.append(util, 0.0)  # the dummy link of padded paths is idle
         overload = np.zeros(len(self.services))
-        for snaps, row in self.bin_parts.pop(b, []):
+        parts = self.bin_parts.pop(b, [])
+        if bool((rho <= 1.0).all()):
+            parts = []  # every leg keeps all its traffic: no overload share to add
+        for snaps, row in parts:
             for k, svc in enumerate(self.services):
                 snap = snaps[k]
                 if snap.ok_callers.size == 0 or row[k] == 0:
@@ -657,12 +673,15 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
             rho = rho[:, np.subtract(cb, c0)]
             overloaded = bool((rho > 1.0).any())
             rho_c = np.minimum(rho, cap_rho)
+            # services routed alike (the same host, the same callers) share their legs'
+            # bottleneck terms: each distinct leg of the chunk is worked out once
+            legs: _LegCache = {}
             for k, svc in enumerate(services):
                 snap = seg.snaps[k]
                 if snap.ok_callers.size == 0:
                     continue
                 req_inv, resp_inv = inv_paths[k]
-                t_req = _bottleneck_seconds_per_bit(rho_c, snap.req_paths, req_inv) * (
+                t_req = _leg(legs, rho_c, snap.req_paths, req_inv) * (
                     8.0 * svc.request_size.mean_bytes
                 )
                 keep: FloatArray | float = 1.0
@@ -671,7 +690,7 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
                 if svc.one_way:
                     lat = snap.base_s[:, None] + t_req  # callers x K
                 else:
-                    t_resp = _bottleneck_seconds_per_bit(rho_c, snap.resp_paths, resp_inv) * (
+                    t_resp = _leg(legs, rho_c, snap.resp_paths, resp_inv) * (
                         8.0 * svc.response_size.mean_bytes
                     )
                     if overloaded:
