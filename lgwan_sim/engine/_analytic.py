@@ -33,6 +33,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -198,8 +199,26 @@ def _exact_max(rho: FloatArray, inv: FloatArray, floor: FloatArray) -> FloatArra
     return out
 
 
+class _RhoTerms(NamedTuple):
+    """What :func:`_bottleneck_seconds_per_bit` derives from ``rho`` alone, per link and bin
+    (``top`` per link): worked out once for every leg over the same ``rho``."""
+
+    log_rho: FloatArray  # -inf for idle links
+    q: FloatArray  # rho / (1 - rho)
+    top: FloatArray  # the busiest bin's rho
+
+
+def _rho_terms(rho_links: FloatArray) -> _RhoTerms:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_rho = np.log(rho_links)
+    return _RhoTerms(log_rho, rho_links / (1.0 - rho_links), rho_links.max(axis=1, initial=0.0))
+
+
 def _bottleneck_seconds_per_bit(
-    rho_links: FloatArray, paths: IntArray, inv_cap: FloatArray
+    rho_links: FloatArray,
+    paths: IntArray,
+    inv_cap: FloatArray,
+    terms: _RhoTerms | None = None,
 ) -> FloatArray:
     """``E[max_l (N_l + 1) / C_l]`` per path and bin (the module docstring's model).
 
@@ -209,20 +228,19 @@ def _bottleneck_seconds_per_bit(
     ``E[(Y_l - d)^+] = (1 / C_l) rho_l**k ((1 - f) + rho_l / (1 - rho_l))`` with
     ``d C_l = k + f`` (``P(Y_l > y) = rho_l ** floor(y C_l)``): exact when one link is loaded,
     and the lattice sum of :func:`_exact_max` where two or more are (a link whose excess is
-    below ``_IDLE_TOL`` of the floor counts as idle).
+    below ``_IDLE_TOL`` of the floor counts as idle). ``terms`` is ``_rho_terms(rho_links)``,
+    given when several legs share one ``rho_links``.
     """
     floor = inv_cap.max(axis=1)  # paths
     n_bins = rho_links.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(inv_cap > 0, floor[:, None] / np.where(inv_cap > 0, inv_cap, 1.0), 0.0)
-        log_rho = np.log(rho_links)  # -inf for idle links
+    log_rho, q, top = _rho_terms(rho_links) if terms is None else terms
     k = np.maximum(np.floor(u + 1e-9), 1.0)  # >= 1 on every real hop, as d >= 1 / C_l
     head = np.where(inv_cap > 0, inv_cap, 0.0)
     frac = 1.0 - np.clip(u - k, 0.0, 1.0)
-    q = rho_links / (1.0 - rho_links)
     # Only the hops that can exceed the idle tolerance in some bin are worked out per bin:
     # the excess grows with rho, so its value at the busiest bin bounds every other bin.
-    top = rho_links.max(axis=1, initial=0.0)
     with np.errstate(divide="ignore"):
         bound = head * np.exp(np.log(top)[paths] * k) * (frac + (top / (1.0 - top))[paths])
     busy = bound > _IDLE_TOL * floor[:, None]
@@ -263,17 +281,23 @@ def _bottleneck_seconds_per_bit(
     return out
 
 
-_LegCache = dict[tuple[tuple[int, ...], bytes, bytes], FloatArray]
+class _Legs:
+    """:func:`_bottleneck_seconds_per_bit` of the legs over one ``rho``, each worked out
+    once: services routed alike (the same host, the same callers) share it."""
 
+    def __init__(self, rho: FloatArray) -> None:
+        self.rho = rho
+        self.terms = _rho_terms(rho)
+        self.found: dict[tuple[tuple[int, ...], bytes, bytes], FloatArray] = {}
 
-def _leg(cache: _LegCache, rho: FloatArray, paths: IntArray, inv_cap: FloatArray) -> FloatArray:
-    """:func:`_bottleneck_seconds_per_bit` of one leg, kept in ``cache`` (one per ``rho``):
-    services routed alike (the same host, the same callers) share it."""
-    key = (paths.shape, paths.tobytes(), inv_cap.tobytes())
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = _bottleneck_seconds_per_bit(rho, paths, inv_cap)
-    return found
+    def seconds_per_bit(self, paths: IntArray, inv_cap: FloatArray) -> FloatArray:
+        key = (paths.shape, paths.tobytes(), inv_cap.tobytes())
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = _bottleneck_seconds_per_bit(
+                self.rho, paths, inv_cap, self.terms
+            )
+        return found
 
 
 @dataclass(slots=True)
@@ -675,13 +699,13 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
             rho_c = np.minimum(rho, cap_rho)
             # services routed alike (the same host, the same callers) share their legs'
             # bottleneck terms: each distinct leg of the chunk is worked out once
-            legs: _LegCache = {}
+            legs = _Legs(rho_c)
             for k, svc in enumerate(services):
                 snap = seg.snaps[k]
                 if snap.ok_callers.size == 0:
                     continue
                 req_inv, resp_inv = inv_paths[k]
-                t_req = _leg(legs, rho_c, snap.req_paths, req_inv) * (
+                t_req = legs.seconds_per_bit(snap.req_paths, req_inv) * (
                     8.0 * svc.request_size.mean_bytes
                 )
                 keep: FloatArray | float = 1.0
@@ -690,7 +714,7 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
                 if svc.one_way:
                     lat = snap.base_s[:, None] + t_req  # callers x K
                 else:
-                    t_resp = _leg(legs, rho_c, snap.resp_paths, resp_inv) * (
+                    t_resp = legs.seconds_per_bit(snap.resp_paths, resp_inv) * (
                         8.0 * svc.response_size.mean_bytes
                     )
                     if overloaded:
