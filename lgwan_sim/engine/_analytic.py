@@ -80,6 +80,8 @@ REASONS = (DropReason.SITE_DOWN, DropReason.NO_ROUTE, DropReason.LINK_FAILURE)
 #: A link whose occupancy can add at most this fraction to the path's floor (its slowest
 #: capacity) is taken as idle in the bottleneck expectation; a numerical tolerance.
 _IDLE_TOL = 1e-4
+#: Lattice values per block of :func:`_exact_max` (items x points): its arrays fit a cache.
+_EXACT_BLOCK = 65_536
 #: Lattice points of each loaded link are summed until ``rho ** n`` falls below this.
 _TAIL_TOL = 1e-13
 
@@ -168,33 +170,48 @@ def _lattice_points(top_rho: float) -> int:
     return max(1, math.ceil(math.log(_TAIL_TOL) / math.log(top_rho)) + 1)
 
 
-def _exact_max(rho: FloatArray, inv: FloatArray, floor: FloatArray) -> FloatArray:
+def _exact_max(
+    rho: FloatArray, inv: FloatArray, floor: FloatArray, n_pts: int | None = None
+) -> FloatArray:
     """``E[max(floor, max_l (N_l + 1) * inv_l)]`` for a few links, summed over the lattice.
 
     ``rho`` and ``inv`` are items x links. The expectation is the sum over every lattice
     point ``y = n * inv_l`` of ``y`` times the probability that link ``l`` is the maximum
     there (ties go to the lowest link index), plus ``floor`` times ``P(all <= floor)``.
+    ``n_pts`` lattice points are summed (by default as many as the busiest link needs);
+    each item's sum depends on ``n_pts`` only, so items may be worked out in any blocks.
     """
     width = rho.shape[1]
-    n_pts = _lattice_points(float(rho.max(initial=0.0)))
+    if n_pts is None:
+        n_pts = _lattice_points(float(rho.max(initial=0.0)))
     n = np.arange(1, n_pts + 1, dtype=float)[None, :]
-    fl = floor[:, None]
+    n_less = n - 1.0
+    above = floor[:, None] * (1 + 1e-12)
     out = floor.copy()
     for link in range(width):
         out *= 1.0 - rho[:, link] ** np.floor(floor / inv[:, link] + 1e-9)
+    u = np.empty((rho.shape[0], n_pts))  # the same operations as written out, in place
     for link in range(width):
         r = rho[:, link : link + 1]
-        y = n * inv[:, link : link + 1]
-        term = y * (1.0 - r) * r ** (n - 1.0) * (y > fl * (1 + 1e-12))
+        inv_l = inv[:, link : link + 1]
+        y = n * inv_l
+        term = y * (1.0 - r)
+        term *= r**n_less
+        term *= y > above
         for other in range(width):
             if other == link:
                 continue
-            ro = rho[:, other : other + 1]
-            u = n * (inv[:, link : link + 1] / inv[:, other : other + 1])
-            if other < link:  # P(Y_other <= y)
-                term *= 1.0 - ro ** np.floor(u + 1e-9)
-            else:  # P(Y_other < y)
-                term *= 1.0 - ro ** (np.ceil(u - 1e-9) - 1.0)
+            np.multiply(n, inv_l / inv[:, other : other + 1], out=u)
+            if other < link:  # P(Y_other <= y): 1 - ro ** floor(u + 1e-9)
+                u += 1e-9
+                np.floor(u, out=u)
+            else:  # P(Y_other < y): 1 - ro ** (ceil(u - 1e-9) - 1)
+                u -= 1e-9
+                np.ceil(u, out=u)
+                u -= 1.0
+            np.power(rho[:, other : other + 1], u, out=u)
+            np.subtract(1.0, u, out=u)
+            term *= u
         out += term.sum(axis=1)
     return out
 
@@ -274,9 +291,15 @@ def _bottleneck_seconds_per_bit(
     sub_inv = np.where(sub_inv > 0, sub_inv, floor[p_idx][:, None])
     step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
     vals = np.empty(len(p_idx))
+    sub_floor = floor[p_idx]
     for start in range(0, len(p_idx), step):
-        sl = slice(start, start + step)
-        vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], floor[p_idx][sl])
+        stop = min(start + step, len(p_idx))
+        # the lattice of this chunk of items, summed in blocks that stay in the CPU's cache
+        n_pts = _lattice_points(float(sub_rho[start:stop].max(initial=0.0)))
+        block = max(1, _EXACT_BLOCK // n_pts)
+        for lo in range(start, stop, block):
+            sl = slice(lo, min(lo + block, stop))
+            vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], sub_floor[sl], n_pts)
     out[p_idx, b_idx] = vals
     return out
 
