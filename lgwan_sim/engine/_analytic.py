@@ -270,8 +270,14 @@ def _bottleneck_seconds_per_bit(
     paths = paths[rows, cols]
     inv_cap = np.where(keep, inv_cap[rows, cols], 0.0)
     head, k, frac = np.where(keep, head[rows, cols], 0.0), k[rows, cols], frac[rows, cols]
-    rk = np.exp(log_rho[paths] * k[:, :, None])
-    excess = head[:, :, None] * rk * (frac[:, :, None] + q[paths])
+    # head * rho**k * (frac + q), written in place (the same operations, the same values)
+    excess = log_rho[paths]
+    excess *= k[:, :, None]
+    np.exp(excess, out=excess)
+    excess *= head[:, :, None]
+    share = q[paths]
+    share += frac[:, :, None]
+    excess *= share
     fl = floor[:, None, None]
     loaded = excess > _IDLE_TOL * fl
     out: FloatArray = floor[:, None] + excess.max(axis=1, initial=0.0)
