@@ -82,6 +82,8 @@ REASONS = (DropReason.SITE_DOWN, DropReason.NO_ROUTE, DropReason.LINK_FAILURE)
 _IDLE_TOL = 1e-4
 #: Lattice values per block of :func:`_exact_max` (items x points): its arrays fit a cache.
 _EXACT_BLOCK = 65_536
+#: Hop-bin values per block of the per-bin excess in :func:`_bottleneck_seconds_per_bit`.
+_EXCESS_BLOCK = 65_536
 #: Lattice points of each loaded link are summed until ``rho ** n`` falls below this.
 _TAIL_TOL = 1e-13
 
@@ -270,17 +272,22 @@ def _bottleneck_seconds_per_bit(
     paths = paths[rows, cols]
     inv_cap = np.where(keep, inv_cap[rows, cols], 0.0)
     head, k, frac = np.where(keep, head[rows, cols], 0.0), k[rows, cols], frac[rows, cols]
-    # head * rho**k * (frac + q), written in place (the same operations, the same values)
-    excess = log_rho[paths]
-    excess *= k[:, :, None]
-    np.exp(excess, out=excess)
-    excess *= head[:, :, None]
-    share = q[paths]
-    share += frac[:, :, None]
-    excess *= share
-    fl = floor[:, None, None]
-    loaded = excess > _IDLE_TOL * fl
-    out: FloatArray = floor[:, None] + excess.max(axis=1, initial=0.0)
+    # the excess head * rho**k * (frac + q) of every hop and bin, worked out in place for a
+    # block of paths at a time (each value on its own: the same in any blocks)
+    out: FloatArray = np.empty((len(paths), n_bins))
+    loaded = np.empty((len(paths), width, n_bins), dtype=bool)
+    block = max(1, _EXCESS_BLOCK // (width * n_bins))
+    for lo in range(0, len(paths), block):
+        sl = slice(lo, lo + block)
+        excess = log_rho[paths[sl]]
+        excess *= k[sl, :, None]
+        np.exp(excess, out=excess)
+        excess *= head[sl, :, None]
+        share = q[paths[sl]]
+        share += frac[sl, :, None]
+        excess *= share
+        np.greater(excess, _IDLE_TOL * floor[sl, None, None], out=loaded[sl])
+        out[sl] = floor[sl, None] + excess.max(axis=1, initial=0.0)
     many = loaded.sum(axis=1) >= 2
     if not many.any():
         return out
