@@ -32,16 +32,48 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "live",
 )
 
+#: Each root command and the module of ``_COMMAND_MODULES`` that defines it. A command's
+#: module is imported when the command is asked for, so ``run`` does not load the PKI,
+#: the emulator or the dashboard.
+_COMMAND_HOMES: dict[str, str] = {
+    "topology": "topology",
+    "pki": "pki",
+    "run": "scenario",
+    "validate": "scenario",
+    "scenarios": "scenario",
+    "compare": "scenario",
+    "sweep": "scenario",
+    "n1": "n1",
+    "emulate": "emulate",
+    "serve": "emulate",
+    "fault": "emulate",
+    "animate": "animate",
+    "replay": "live",
+    "dashboard": "live",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _load_commands(group: click.Group, module: str) -> None:
+    for command in importlib.import_module(f"lgwan_sim._cli.{module}").commands:
+        group.add_command(command)
+
+
+class _LazyGroup(click.Group):
+    """The root group: its commands' modules are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(_COMMAND_HOMES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMAND_HOMES:
+            _load_commands(self, _COMMAND_HOMES[cmd_name])
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lgwan-sim")
 def cli() -> None:
     """Simulate and emulate Japan's LGWAN: topology, scenarios, LGPKI."""
-
-
-for _name in _COMMAND_MODULES:
-    for _command in importlib.import_module(f"lgwan_sim._cli.{_name}").commands:
-        cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

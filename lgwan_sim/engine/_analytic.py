@@ -33,6 +33,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,10 @@ REASONS = (DropReason.SITE_DOWN, DropReason.NO_ROUTE, DropReason.LINK_FAILURE)
 #: A link whose occupancy can add at most this fraction to the path's floor (its slowest
 #: capacity) is taken as idle in the bottleneck expectation; a numerical tolerance.
 _IDLE_TOL = 1e-4
+#: Lattice values per block of :func:`_exact_max` (items x points): its arrays fit a cache.
+_EXACT_BLOCK = 65_536
+#: Hop-bin values per block of the per-bin excess in :func:`_bottleneck_seconds_per_bit`.
+_EXCESS_BLOCK = 65_536
 #: Lattice points of each loaded link are summed until ``rho ** n`` falls below this.
 _TAIL_TOL = 1e-13
 
@@ -167,39 +172,72 @@ def _lattice_points(top_rho: float) -> int:
     return max(1, math.ceil(math.log(_TAIL_TOL) / math.log(top_rho)) + 1)
 
 
-def _exact_max(rho: FloatArray, inv: FloatArray, floor: FloatArray) -> FloatArray:
+def _exact_max(
+    rho: FloatArray, inv: FloatArray, floor: FloatArray, n_pts: int | None = None
+) -> FloatArray:
     """``E[max(floor, max_l (N_l + 1) * inv_l)]`` for a few links, summed over the lattice.
 
     ``rho`` and ``inv`` are items x links. The expectation is the sum over every lattice
     point ``y = n * inv_l`` of ``y`` times the probability that link ``l`` is the maximum
     there (ties go to the lowest link index), plus ``floor`` times ``P(all <= floor)``.
+    ``n_pts`` lattice points are summed (by default as many as the busiest link needs);
+    each item's sum depends on ``n_pts`` only, so items may be worked out in any blocks.
     """
     width = rho.shape[1]
-    n_pts = _lattice_points(float(rho.max(initial=0.0)))
+    if n_pts is None:
+        n_pts = _lattice_points(float(rho.max(initial=0.0)))
     n = np.arange(1, n_pts + 1, dtype=float)[None, :]
-    fl = floor[:, None]
+    n_less = n - 1.0
+    above = floor[:, None] * (1 + 1e-12)
     out = floor.copy()
     for link in range(width):
         out *= 1.0 - rho[:, link] ** np.floor(floor / inv[:, link] + 1e-9)
+    u = np.empty((rho.shape[0], n_pts))  # the same operations as written out, in place
     for link in range(width):
         r = rho[:, link : link + 1]
-        y = n * inv[:, link : link + 1]
-        term = y * (1.0 - r) * r ** (n - 1.0) * (y > fl * (1 + 1e-12))
+        inv_l = inv[:, link : link + 1]
+        y = n * inv_l
+        term = y * (1.0 - r)
+        term *= r**n_less
+        term *= y > above
         for other in range(width):
             if other == link:
                 continue
-            ro = rho[:, other : other + 1]
-            u = n * (inv[:, link : link + 1] / inv[:, other : other + 1])
-            if other < link:  # P(Y_other <= y)
-                term *= 1.0 - ro ** np.floor(u + 1e-9)
-            else:  # P(Y_other < y)
-                term *= 1.0 - ro ** (np.ceil(u - 1e-9) - 1.0)
+            np.multiply(n, inv_l / inv[:, other : other + 1], out=u)
+            if other < link:  # P(Y_other <= y): 1 - ro ** floor(u + 1e-9)
+                u += 1e-9
+                np.floor(u, out=u)
+            else:  # P(Y_other < y): 1 - ro ** (ceil(u - 1e-9) - 1)
+                u -= 1e-9
+                np.ceil(u, out=u)
+                u -= 1.0
+            np.power(rho[:, other : other + 1], u, out=u)
+            np.subtract(1.0, u, out=u)
+            term *= u
         out += term.sum(axis=1)
     return out
 
 
+class _RhoTerms(NamedTuple):
+    """What :func:`_bottleneck_seconds_per_bit` derives from ``rho`` alone, per link and bin
+    (``top`` per link): worked out once for every leg over the same ``rho``."""
+
+    log_rho: FloatArray  # -inf for idle links
+    q: FloatArray  # rho / (1 - rho)
+    top: FloatArray  # the busiest bin's rho
+
+
+def _rho_terms(rho_links: FloatArray) -> _RhoTerms:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_rho = np.log(rho_links)
+    return _RhoTerms(log_rho, rho_links / (1.0 - rho_links), rho_links.max(axis=1, initial=0.0))
+
+
 def _bottleneck_seconds_per_bit(
-    rho_links: FloatArray, paths: IntArray, inv_cap: FloatArray
+    rho_links: FloatArray,
+    paths: IntArray,
+    inv_cap: FloatArray,
+    terms: _RhoTerms | None = None,
 ) -> FloatArray:
     """``E[max_l (N_l + 1) / C_l]`` per path and bin (the module docstring's model).
 
@@ -209,20 +247,19 @@ def _bottleneck_seconds_per_bit(
     ``E[(Y_l - d)^+] = (1 / C_l) rho_l**k ((1 - f) + rho_l / (1 - rho_l))`` with
     ``d C_l = k + f`` (``P(Y_l > y) = rho_l ** floor(y C_l)``): exact when one link is loaded,
     and the lattice sum of :func:`_exact_max` where two or more are (a link whose excess is
-    below ``_IDLE_TOL`` of the floor counts as idle).
+    below ``_IDLE_TOL`` of the floor counts as idle). ``terms`` is ``_rho_terms(rho_links)``,
+    given when several legs share one ``rho_links``.
     """
     floor = inv_cap.max(axis=1)  # paths
     n_bins = rho_links.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.where(inv_cap > 0, floor[:, None] / np.where(inv_cap > 0, inv_cap, 1.0), 0.0)
-        log_rho = np.log(rho_links)  # -inf for idle links
+    log_rho, q, top = _rho_terms(rho_links) if terms is None else terms
     k = np.maximum(np.floor(u + 1e-9), 1.0)  # >= 1 on every real hop, as d >= 1 / C_l
     head = np.where(inv_cap > 0, inv_cap, 0.0)
     frac = 1.0 - np.clip(u - k, 0.0, 1.0)
-    q = rho_links / (1.0 - rho_links)
     # Only the hops that can exceed the idle tolerance in some bin are worked out per bin:
     # the excess grows with rho, so its value at the busiest bin bounds every other bin.
-    top = rho_links.max(axis=1, initial=0.0)
     with np.errstate(divide="ignore"):
         bound = head * np.exp(np.log(top)[paths] * k) * (frac + (top / (1.0 - top))[paths])
     busy = bound > _IDLE_TOL * floor[:, None]
@@ -235,11 +272,22 @@ def _bottleneck_seconds_per_bit(
     paths = paths[rows, cols]
     inv_cap = np.where(keep, inv_cap[rows, cols], 0.0)
     head, k, frac = np.where(keep, head[rows, cols], 0.0), k[rows, cols], frac[rows, cols]
-    rk = np.exp(log_rho[paths] * k[:, :, None])
-    excess = head[:, :, None] * rk * (frac[:, :, None] + q[paths])
-    fl = floor[:, None, None]
-    loaded = excess > _IDLE_TOL * fl
-    out: FloatArray = floor[:, None] + excess.max(axis=1, initial=0.0)
+    # the excess head * rho**k * (frac + q) of every hop and bin, worked out in place for a
+    # block of paths at a time (each value on its own: the same in any blocks)
+    out: FloatArray = np.empty((len(paths), n_bins))
+    loaded = np.empty((len(paths), width, n_bins), dtype=bool)
+    block = max(1, _EXCESS_BLOCK // (width * n_bins))
+    for lo in range(0, len(paths), block):
+        sl = slice(lo, lo + block)
+        excess = log_rho[paths[sl]]
+        excess *= k[sl, :, None]
+        np.exp(excess, out=excess)
+        excess *= head[sl, :, None]
+        share = q[paths[sl]]
+        share += frac[sl, :, None]
+        excess *= share
+        np.greater(excess, _IDLE_TOL * floor[sl, None, None], out=loaded[sl])
+        out[sl] = floor[sl, None] + excess.max(axis=1, initial=0.0)
     many = loaded.sum(axis=1) >= 2
     if not many.any():
         return out
@@ -256,11 +304,36 @@ def _bottleneck_seconds_per_bit(
     sub_inv = np.where(sub_inv > 0, sub_inv, floor[p_idx][:, None])
     step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
     vals = np.empty(len(p_idx))
+    sub_floor = floor[p_idx]
     for start in range(0, len(p_idx), step):
-        sl = slice(start, start + step)
-        vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], floor[p_idx][sl])
+        stop = min(start + step, len(p_idx))
+        # the lattice of this chunk of items, summed in blocks that stay in the CPU's cache
+        n_pts = _lattice_points(float(sub_rho[start:stop].max(initial=0.0)))
+        block = max(1, _EXACT_BLOCK // n_pts)
+        for lo in range(start, stop, block):
+            sl = slice(lo, min(lo + block, stop))
+            vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], sub_floor[sl], n_pts)
     out[p_idx, b_idx] = vals
     return out
+
+
+class _Legs:
+    """:func:`_bottleneck_seconds_per_bit` of the legs over one ``rho``, each worked out
+    once: services routed alike (the same host, the same callers) share it."""
+
+    def __init__(self, rho: FloatArray) -> None:
+        self.rho = rho
+        self.terms = _rho_terms(rho)
+        self.found: dict[tuple[tuple[int, ...], bytes, bytes], FloatArray] = {}
+
+    def seconds_per_bit(self, paths: IntArray, inv_cap: FloatArray) -> FloatArray:
+        key = (paths.shape, paths.tobytes(), inv_cap.tobytes())
+        found = self.found.get(key)
+        if found is None:
+            found = self.found[key] = _bottleneck_seconds_per_bit(
+                self.rho, paths, inv_cap, self.terms
+            )
+        return found
 
 
 @dataclass(slots=True)
@@ -479,7 +552,10 @@ class AnalyticEngine:
         # the overload share, as finish() works it out: a leg keeps 1 / max rho of its path
         rho = np.append(util, 0.0)  # the dummy link of padded paths is idle
         overload = np.zeros(len(self.services))
-        for snaps, row in self.bin_parts.pop(b, []):
+        parts = self.bin_parts.pop(b, [])
+        if bool((rho <= 1.0).all()):
+            parts = []  # every leg keeps all its traffic: no overload share to add
+        for snaps, row in parts:
             for k, svc in enumerate(self.services):
                 snap = snaps[k]
                 if snap.ok_callers.size == 0 or row[k] == 0:
@@ -650,12 +726,15 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
             rho = rho[:, np.subtract(cb, c0)]
             overloaded = bool((rho > 1.0).any())
             rho_c = np.minimum(rho, cap_rho)
+            # services routed alike (the same host, the same callers) share their legs'
+            # bottleneck terms: each distinct leg of the chunk is worked out once
+            legs = _Legs(rho_c)
             for k, svc in enumerate(services):
                 snap = seg.snaps[k]
                 if snap.ok_callers.size == 0:
                     continue
                 req_inv, resp_inv = inv_paths[k]
-                t_req = _bottleneck_seconds_per_bit(rho_c, snap.req_paths, req_inv) * (
+                t_req = legs.seconds_per_bit(snap.req_paths, req_inv) * (
                     8.0 * svc.request_size.mean_bytes
                 )
                 keep: FloatArray | float = 1.0
@@ -664,7 +743,7 @@ def _analytic_result(engine: AnalyticEngine) -> RunResult:
                 if svc.one_way:
                     lat = snap.base_s[:, None] + t_req  # callers x K
                 else:
-                    t_resp = _bottleneck_seconds_per_bit(rho_c, snap.resp_paths, resp_inv) * (
+                    t_resp = legs.seconds_per_bit(snap.resp_paths, resp_inv) * (
                         8.0 * svc.response_size.mean_bytes
                     )
                     if overloaded:

@@ -262,7 +262,6 @@ def plot_network_map(
     import math
 
     import matplotlib
-    import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Ellipse
@@ -271,6 +270,8 @@ def plot_network_map(
 
     use_japanese_font()  # site names are often Japanese
     if ax is None:
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(9, 10), dpi=110)
     ax.set_aspect(1.25)  # roughly equal-area at Japan's latitudes
     for ring in prefecture_outlines():
@@ -386,9 +387,10 @@ def plot_network_map(
                 zorder=11,
             )
     if link_values is not None:
+        from matplotlib.cm import ScalarMappable
         from matplotlib.ticker import FixedLocator, PercentFormatter
 
-        mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+        mappable = ScalarMappable(norm=norm, cmap=cmap)
         bar = ax.figure.colorbar(
             mappable,
             ax=ax,
