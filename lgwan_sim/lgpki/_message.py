@@ -304,7 +304,7 @@ class MessageVerifier:
         # buckets of one second of signing time, oldest first, to forget them by the bucket.
         # About 100 bytes a message with a 16-byte nonce (a (key id, nonce) tuple mapped to
         # its timestamp took 190), kept for two windows: at R messages a second the cache
-        # holds 2 * window * R of them (2,000/s: 2.4 million, about 240 MB).
+        # holds 2 * window * R of them (2,000/s: 1.2 million, about 125 MB).
         self._key_numbers: dict[bytes, int] = {}  # signing keys seen: bounded by the PKI
         self._seen: set[bytes] = set()
         self._buckets: deque[tuple[int, list[bytes]]] = deque()  # (second, tokens)

@@ -368,7 +368,7 @@ def test_an_unknown_message_algorithm_is_malformed(shared_pki, world: World):
 
 def test_the_replay_cache_costs_a_bounded_few_bytes_a_message(shared_pki):
     # The emulator checks every reply a real service sends to a simulated local body, and
-    # keeps each nonce for two windows: at 2,000 messages a second that is 2.4 million
+    # keeps each nonce for two windows: at 2,000 messages a second that is 1.2 million
     # nonces. Each must cost little, and all are forgotten once two windows old.
     import os
     import tracemalloc
