@@ -364,3 +364,37 @@ def test_an_unknown_message_algorithm_is_malformed(shared_pki, world: World):
         assert info.value.reason == "malformed"
         assert "unknown algorithm" in str(info.value)
     assert (verifier.accepted, verifier.rejected) == (0, 3)
+
+
+def test_the_replay_cache_costs_a_bounded_few_bytes_a_message(shared_pki):
+    # The emulator checks every reply a real service sends to a simulated local body, and
+    # keeps each nonce for two windows: at 2,000 messages a second that is 1.2 million
+    # nonces. Each must cost little, and all are forgotten once two windows old.
+    import os
+    import tracemalloc
+
+    verifier = _verifier(shared_pki)
+    kid = bytes(range(32))  # an EMW1 key id: 32 bytes
+    n = 50_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(n):  # 1,000 messages a second of signing time
+            # as decoded from a header: a new kid and a new nonce object each time
+            verifier.check_fresh(bytes(kid), os.urandom(16), NOW_US + i * 1000, NOW)
+        per_message = (tracemalloc.get_traced_memory()[0] - before) / n
+    finally:
+        tracemalloc.stop()
+    assert len(verifier._seen) == n
+    print(f"replay cache: {per_message:.0f} bytes a message")
+    assert per_message <= 120, per_message
+    # two windows and a second on, a new message forgets them all
+    later_us = NOW_US + n * 1000 + 2 * WINDOW_US + 1_000_000
+    for i in range(4097):
+        verifier.check_fresh(
+            kid,
+            b"late" + i.to_bytes(4, "big"),
+            later_us,
+            NOW + timedelta(microseconds=later_us - NOW_US),
+        )
+    assert len(verifier._seen) <= 4097
