@@ -62,11 +62,11 @@ def read_endpoints(path: Path) -> dict[str, Any]:
 
 
 def _scenario_of(info: dict[str, Any]) -> Scenario:
-    from lgwan_sim._cli.scenario import _load, resolve_scenario
+    from lgwan_sim.scenario import open_scenario
 
     given = info.get("scenario_file")
-    path = Path(given) if given and Path(given).is_file() else resolve_scenario(info["scenario"])
-    return _load(path, tuple(info.get("settings") or ()), seed=info.get("seed"))
+    where = given if given and Path(given).is_file() else info["scenario"]
+    return open_scenario(where, tuple(info.get("settings") or ()), seed=info.get("seed"))
 
 
 class Dashboard:
@@ -91,9 +91,9 @@ class Dashboard:
         if info is not None:
             sc = _scenario_of(info)
         else:
-            from lgwan_sim._cli.scenario import _load, resolve_scenario
+            from lgwan_sim.scenario import open_scenario
 
-            sc = _load(resolve_scenario(DRILLS[0]), ())
+            sc = open_scenario(DRILLS[0])
         self.state = self._new_state(sc, attached=info is not None)
 
     def _new_state(self, sc: Scenario, *, attached: bool) -> LiveState:
