@@ -106,6 +106,7 @@ class Dashboard:
             end_s=sc.duration_s,
             bin_s=sc.bin_s,
         )
+        st.routes = {}  # the path comes from the engine, asked for on each poll
         speed = (self.info or {}).get("speed") or 1.0
         st.control = {
             "paused": False,
@@ -223,7 +224,8 @@ class Dashboard:
         from lgwan_sim.backbone import ControlError
 
         try:
-            state = await asyncio.to_thread(control.state)
+            want = self.state.want_routes()
+            state = await asyncio.to_thread(control.state, want)
         except ControlError:  # the emulator is there but busy (503): try again next poll
             return
         except (LgwanSimError, OSError, ValueError, http.client.HTTPException):
@@ -240,6 +242,9 @@ class Dashboard:
             down=(state["links_down"], state["sites_down"]),
             hosts=state["hosts"],
             faults=state["faults"],
+            # the path shown is the one the engine's routing uses (it lags a failure by
+            # the convergence delay), for the choice the request was made for
+            routes={(r["src"], r["dst"]): r["sites"] for r in state.get("routes") or ()},
             control={
                 "attached": True,
                 "paused": bool(state.get("paused", False)),
@@ -265,6 +270,7 @@ class Dashboard:
     async def command(self, verb: str, body: dict[str, Any]) -> dict[str, Any]:
         if verb == "path":
             self.state.choose(body.get("site") or None, body.get("service") or None)
+            await self._refresh()  # the engine's path for the new choice
             return {"path": self.state.path}
         if verb == "drill":
             return await self.start_drill(str(body.get("scenario", "")), body.get("speed", 60))
