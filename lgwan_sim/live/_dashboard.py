@@ -88,6 +88,7 @@ class Dashboard:
         self.last_seq = 0
         self._state_seq = 0  # the emulator's event count at the newest /state shown
         self._wake = asyncio.Event()
+        self._clicks = asyncio.Lock()  # fail-or-restore decisions, one at a time
         if info is not None:
             sc = _scenario_of(info)
         else:
@@ -279,14 +280,17 @@ class Dashboard:
             raise LgwanSimError("no emulator: start a drill first")
         if verb == "fault":
             name, spec = self.fault_of(str(body.get("target", "")), str(body.get("id", "")))
-            # the emulator's own list decides, not the last state shown (a poll may lag)
-            in_force = {f["name"] for f in await asyncio.to_thread(control.faults)}
-            if name in in_force:
-                await asyncio.to_thread(control.delete, name)
-                done = "restored"
-            else:
-                await asyncio.to_thread(lambda: control.put(name, **spec))
-                done = "failed"
+            # One click at a time: a second click that read the fault list before the first
+            # had put its fault would fail the element again instead of restoring it.
+            async with self._clicks:
+                # the emulator's own list decides, not the last state shown (a poll may lag)
+                in_force = {f["name"] for f in await asyncio.to_thread(control.faults)}
+                if name in in_force:
+                    await asyncio.to_thread(control.delete, name)
+                    done = "restored"
+                else:
+                    await asyncio.to_thread(lambda: control.put(name, **spec))
+                    done = "failed"
             await self._refresh()
             return {"fault": name, "done": done}
         if verb == "clock":

@@ -153,3 +153,28 @@ def test_the_path_shown_is_the_engines_which_lags_a_cut_by_the_convergence_delay
     finally:
         control.clock(paused=False)
         dash.post("path", {})
+
+
+def test_two_fast_clicks_fail_then_restore_the_same_line(browser: Any, dash: Any, control: Any):
+    # The second click must see the first one's fault: both decided from the emulator's
+    # list at once, both would fail the line and the trainer could not restore it.
+    context, page, _ = offline_page(browser, dash.url)
+    page.select_option("#target", "link")
+    link = dash.server.source.state.topology.links_of_site("mun-04-002")[0].id
+    seen: list[Any] = []
+    page.on("response", lambda r: seen.append(r) if r.url.endswith("/api/fault") else None)
+    for n in range(1, 6):
+        page.evaluate(
+            """(id) => { const el = document.querySelector(`[data-link="${id}"]`);
+                         el.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+                         el.dispatchEvent(new MouseEvent("click", {bubbles: true})); }""",
+            link,
+        )
+        for _ in range(1200):  # Playwright hands events over only while it is called
+            if len(seen) >= 2 * n:
+                break
+            page.wait_for_timeout(50)
+        answers = [r.json()["done"] for r in seen]
+        assert sorted(answers[-2:]) == ["failed", "restored"], answers
+        assert control.state()["faults"] == []
+    close_page(context, page)
