@@ -26,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
-from lgwan_sim._cli.scenario import _load, resolve_scenario  # noqa: E402
+from lgwan_sim.scenario import open_scenario  # noqa: E402
 from lgwan_sim.live import UNITS, LiveServer, LiveState  # noqa: E402
 from lgwan_sim.live._replay import services_of  # noqa: E402
 
@@ -35,7 +35,7 @@ class Driven:
     """A source that sends ``events`` frames at ``hz``: faults and utilisation in turn."""
 
     def __init__(self, events: int, hz: float) -> None:
-        sc = _load(resolve_scenario("national-weekday"), ())
+        sc = open_scenario("national-weekday")
         self.state = LiveState(
             sc.topology,
             services_of(sc),

@@ -190,3 +190,20 @@ LIBRARY = [m for m in MODULES if not _within(m, "lgwan_sim._cli") and m != "lgwa
 def test_library_errors_name_library_fields_not_options(module: str) -> None:
     # The command line puts its option in (lgwan_sim._cli._common.options_named).
     assert _flag_fields(module) == []
+
+
+def command_line_imports(modules: list[str]) -> list[str]:
+    """Imports of the command line (``lgwan_sim._cli``, ``lgwan_sim.cli``) from the library."""
+    bad = []
+    for module in modules:
+        for imp in _imports(module):
+            if _within(imp.target, "lgwan_sim._cli") or _within(imp.target, "lgwan_sim.cli"):
+                bad.append(f"{MODULES[module].relative_to(ROOT.parent)}:{imp.line}: {imp.target}")
+    return bad
+
+
+def test_the_library_never_imports_the_command_line() -> None:
+    # The dashboard and the replay load scenarios through lgwan_sim.scenario, as the
+    # command line does; the command line is the outermost shell and nothing leans on it.
+    library = [m for m in LIBRARY if m != "lgwan_sim.__main__"]
+    assert command_line_imports(library) == []

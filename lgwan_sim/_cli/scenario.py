@@ -6,6 +6,7 @@ Heavy imports (the engine, matplotlib, Dask) happen inside the commands, so ``lg
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,10 +14,10 @@ import click
 
 from lgwan_sim._cli._common import options_named, out_option, plural
 from lgwan_sim._cli._progress import progress_for
-from lgwan_sim.errors import ScenarioError
+from lgwan_sim.errors import ScenarioError, SettingError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from lgwan_sim.scenario import Scenario
 
@@ -25,24 +26,10 @@ __all__ = ["commands"]
 
 def resolve_scenario(text: str) -> Path:
     """A scenario file path, or the name of a bundled scenario (``national-weekday``)."""
-    path = Path(text)
-    if path.is_file():
-        return path
-    from lgwan_sim._resources import bundled_dir
+    from lgwan_sim.scenario import resolve_scenario as resolve
 
-    bundled = bundled_dir("scenarios") / f"{text.removesuffix('.yaml')}.yaml"
-    if bundled.is_file() and path.parent == Path("."):
-        return bundled
-    from lgwan_sim._suggest import did_you_mean
-
-    names = [p.stem for p in bundled_dir("scenarios").glob("*.yaml")]
-    near = did_you_mean(text.removesuffix(".yaml"), names) if path.parent == Path(".") else ""
-    raise ScenarioError(
-        "no such scenario file, nor a bundled scenario of that name "
-        f"({near + ' ' if near else ''}see: lgwan-sim scenarios list)",
-        field="SCENARIO",
-        value=text,
-    )
+    with options_named(scenario="SCENARIO"):
+        return resolve(text)
 
 
 @click.command("validate")
@@ -123,15 +110,10 @@ def _load(
 
     ``--drain`` is the change ``engine.drain=true``.
     """
-    from lgwan_sim.scenario import load_with_settings
+    from lgwan_sim.scenario import open_scenario
 
-    params: list[tuple[str, object]] = [
-        (p, values[0]) for p, values in parse_set(settings, single=True)
-    ]
-    if drain:
-        params.append(("engine.drain", True))
-    with options_named(settings="--set"):
-        return load_with_settings(path, params, **options)
+    with options_named(settings="--set"), _set_named():
+        return open_scenario(path, settings, drain=drain, **options)
 
 
 def parse_set(
@@ -142,36 +124,23 @@ def parse_set(
     With ``single`` (``run --set``) each item holds one value, taken whole: a YAML list or
     mapping such as ``only_services=[eltax, konbini]`` is one value, ``a=1,2`` an error.
     """
-    from lgwan_sim.scenario import parse_override_value
+    from lgwan_sim.scenario import parse_settings
 
-    grid: list[tuple[str, tuple[object, ...]]] = []
-    seen: set[str] = set()
-    for item in items:
-        path, sep, values = item.partition("=")
-        path = path.strip()
-        if not sep or not path or not values.strip():
-            example = "=2" if single else "=1,2,4"
-            raise ScenarioError(
-                f"--set needs PATH={'VALUE' if single else 'V1,V2,...'} "
-                f"(e.g. services.eltax.multiplier{example})",
-                field="--set",
-                value=item,
-            )
-        if path in seen:
-            raise ScenarioError("the same PATH is given twice", field="--set", value=path)
-        seen.add(path)
-        text = values.strip()
-        if single:
-            if "," in text and not text.startswith(("[", "{")):
-                raise ScenarioError(
-                    "--set takes one value in run (lgwan-sim sweep tries several)",
-                    field="--set",
-                    value=item,
-                )
-            grid.append((path, (parse_override_value(text),)))
-            continue
-        grid.append((path, tuple(parse_override_value(v.strip()) for v in values.split(","))))
-    return tuple(grid)
+    with _set_named():
+        return parse_settings(items, single=single)
+
+
+@contextlib.contextmanager
+def _set_named() -> Iterator[None]:
+    """The library's error about its ``settings`` field is one about ``--set``."""
+    try:
+        yield
+    except SettingError:
+        raise
+    except ScenarioError as exc:
+        if exc.field != "settings":
+            raise
+        raise exc.naming("--set") from None
 
 
 @click.group("scenarios")

@@ -19,8 +19,9 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,12 @@ class ControlServer:
             return guard(request) or answer(self._call("reset"))
 
         async def state(request: Request) -> Response:
-            return guard(request) or answer(self._call("state"))
+            denied = guard(request)
+            if denied:
+                return denied
+            # ?route=SRC,DST (repeatable): the engine's current path for each pair
+            pairs = [r.split(",") for r in request.query_params.getlist("route")]
+            return answer(self._call("state", {"routes": pairs}))
 
         async def events(request: Request) -> Response:
             denied = guard(request)
@@ -251,8 +257,14 @@ class Control:
     def reset(self) -> None:
         self._request("POST", "/reset")
 
-    def state(self) -> dict[str, Any]:
-        result: dict[str, Any] = self._request("GET", "/state")["state"]
+    def state(self, routes: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+        """The emulator's state; ``routes`` (``(src, dst)`` pairs) adds their current paths."""
+        query = "&".join(
+            "route=" + urllib.parse.quote(f"{src},{dst}", safe=",") for src, dst in routes
+        )
+        result: dict[str, Any] = self._request("GET", "/state" + (f"?{query}" if query else ""))[
+            "state"
+        ]
         return result
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ from lgwan_sim.engine import (
     build,
 )
 from lgwan_sim.engine import Message as EngineMessage
-from lgwan_sim.errors import InputError, VerificationError
+from lgwan_sim.errors import InputError, LgwanSimError, VerificationError
 
 __all__ = ["Emulator", "EmulatorStats"]
 
@@ -1030,7 +1030,11 @@ class Emulator:
                 self._remove_fault(fault, now)
             return {"status": 204}
         if op == "state":
-            return {"status": 200, "state": self.state()}
+            pairs = [tuple(str(x) for x in pair) for pair in args.get("routes") or ()]
+            try:
+                return {"status": 200, "state": self.state(routes=pairs)}
+            except LgwanSimError as exc:
+                return {"status": 400, "error": str(exc)}
         if op == "events":
             since = int(args.get("since", 0))
             return {
@@ -1214,10 +1218,23 @@ class Emulator:
             r.bind(self.address)
             self.publish("transport", what="bound", address=self.address)
 
-    def state(self) -> dict[str, Any]:
-        """Links and sites down, where each service is hosted, what programs are connected."""
+    def state(self, routes: Sequence[tuple[str, ...]] = ()) -> dict[str, Any]:
+        """Links and sites down, where each service is hosted, what programs are connected.
+
+        ``routes`` (``(src, dst)`` pairs) adds each pair's path as the engine's routing
+        sends traffic now (``Engine.path``; ``None``: no path), under ``routes``.
+        """
         st = getattr(self.engine, "state", None)
+        paths = []
+        for pair in routes:
+            if len(pair) != 2:
+                raise LgwanSimError(f"a route is a (src, dst) pair, not {list(pair)!r}")
+            path = self.engine.path(pair[0], pair[1])
+            paths.append(
+                {"src": pair[0], "dst": pair[1], "sites": None if path is None else list(path)}
+            )
         return {
+            "routes": paths,
             "sim_s": round(self.sim_now(), 6),
             "links_down": sorted(getattr(st, "down_links", ())),
             "sites_down": sorted(getattr(st, "down_sites", ())),

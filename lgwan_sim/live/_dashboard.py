@@ -62,11 +62,11 @@ def read_endpoints(path: Path) -> dict[str, Any]:
 
 
 def _scenario_of(info: dict[str, Any]) -> Scenario:
-    from lgwan_sim._cli.scenario import _load, resolve_scenario
+    from lgwan_sim.scenario import open_scenario
 
     given = info.get("scenario_file")
-    path = Path(given) if given and Path(given).is_file() else resolve_scenario(info["scenario"])
-    return _load(path, tuple(info.get("settings") or ()), seed=info.get("seed"))
+    where = given if given and Path(given).is_file() else info["scenario"]
+    return open_scenario(where, tuple(info.get("settings") or ()), seed=info.get("seed"))
 
 
 class Dashboard:
@@ -88,12 +88,13 @@ class Dashboard:
         self.last_seq = 0
         self._state_seq = 0  # the emulator's event count at the newest /state shown
         self._wake = asyncio.Event()
+        self._clicks = asyncio.Lock()  # fail-or-restore decisions, one at a time
         if info is not None:
             sc = _scenario_of(info)
         else:
-            from lgwan_sim._cli.scenario import _load, resolve_scenario
+            from lgwan_sim.scenario import open_scenario
 
-            sc = _load(resolve_scenario(DRILLS[0]), ())
+            sc = open_scenario(DRILLS[0])
         self.state = self._new_state(sc, attached=info is not None)
 
     def _new_state(self, sc: Scenario, *, attached: bool) -> LiveState:
@@ -106,6 +107,7 @@ class Dashboard:
             end_s=sc.duration_s,
             bin_s=sc.bin_s,
         )
+        st.routes = {}  # the path comes from the engine, asked for on each poll
         speed = (self.info or {}).get("speed") or 1.0
         st.control = {
             "paused": False,
@@ -223,7 +225,8 @@ class Dashboard:
         from lgwan_sim.backbone import ControlError
 
         try:
-            state = await asyncio.to_thread(control.state)
+            want = self.state.want_routes()
+            state = await asyncio.to_thread(control.state, want)
         except ControlError:  # the emulator is there but busy (503): try again next poll
             return
         except (LgwanSimError, OSError, ValueError, http.client.HTTPException):
@@ -240,6 +243,9 @@ class Dashboard:
             down=(state["links_down"], state["sites_down"]),
             hosts=state["hosts"],
             faults=state["faults"],
+            # the path shown is the one the engine's routing uses (it lags a failure by
+            # the convergence delay), for the choice the request was made for
+            routes={(r["src"], r["dst"]): r["sites"] for r in state.get("routes") or ()},
             control={
                 "attached": True,
                 "paused": bool(state.get("paused", False)),
@@ -265,6 +271,7 @@ class Dashboard:
     async def command(self, verb: str, body: dict[str, Any]) -> dict[str, Any]:
         if verb == "path":
             self.state.choose(body.get("site") or None, body.get("service") or None)
+            await self._refresh()  # the engine's path for the new choice
             return {"path": self.state.path}
         if verb == "drill":
             return await self.start_drill(str(body.get("scenario", "")), body.get("speed", 60))
@@ -273,14 +280,17 @@ class Dashboard:
             raise LgwanSimError("no emulator: start a drill first")
         if verb == "fault":
             name, spec = self.fault_of(str(body.get("target", "")), str(body.get("id", "")))
-            # the emulator's own list decides, not the last state shown (a poll may lag)
-            in_force = {f["name"] for f in await asyncio.to_thread(control.faults)}
-            if name in in_force:
-                await asyncio.to_thread(control.delete, name)
-                done = "restored"
-            else:
-                await asyncio.to_thread(lambda: control.put(name, **spec))
-                done = "failed"
+            # One click at a time: a second click that read the fault list before the first
+            # had put its fault would fail the element again instead of restoring it.
+            async with self._clicks:
+                # the emulator's own list decides, not the last state shown (a poll may lag)
+                in_force = {f["name"] for f in await asyncio.to_thread(control.faults)}
+                if name in in_force:
+                    await asyncio.to_thread(control.delete, name)
+                    done = "restored"
+                else:
+                    await asyncio.to_thread(lambda: control.put(name, **spec))
+                    done = "failed"
             await self._refresh()
             return {"fault": name, "done": done}
         if verb == "clock":

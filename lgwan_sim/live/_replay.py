@@ -60,16 +60,23 @@ def _bad(path: Path, message: str, value: object) -> InputError:
     return InputError(message, field="RUN_DIR", value=value, file=str(path))
 
 
+def _given(command: list[str], option: str) -> tuple[str, ...]:
+    """The values of ``option`` in a recorded command, as ``--set X`` or ``--set=X``."""
+    out = [command[i + 1] for i, x in enumerate(command[:-1]) if x == option]
+    out += [x.removeprefix(f"{option}=") for x in command if x.startswith(f"{option}=")]
+    return tuple(out)
+
+
 def _scenario_of(folder: Path, summary: dict[str, Any]) -> Scenario:
-    from lgwan_sim._cli.scenario import _load, resolve_scenario
+    from lgwan_sim.scenario import open_scenario, resolve_scenario
 
     meta = summary.get("scenario", {})
     run_info: dict[str, Any] = {}
     if (folder / "run.json").is_file():
         run_info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     command = [str(x) for x in run_info.get("command", [])]
-    settings = tuple(command[i + 1] for i, x in enumerate(command[:-1]) if x == "--set")
-    seed = next((int(command[i + 1]) for i, x in enumerate(command[:-1]) if x == "--seed"), None)
+    settings = _given(command, "--set")
+    seed = next((int(x) for x in _given(command, "--seed")), None)
     candidates = [Path(run_info["scenario_file"])] if run_info.get("scenario_file") else []
     if meta.get("name"):
         with contextlib.suppress(InputError):
@@ -79,7 +86,7 @@ def _scenario_of(folder: Path, summary: dict[str, Any]) -> Scenario:
         if path.is_file() and (
             want is None or hashlib.sha256(path.read_bytes()).hexdigest() == want
         ):
-            return _load(path, settings, seed=seed)
+            return open_scenario(path, settings, seed=seed)
     raise _bad(
         folder / "run.json",
         "the run's scenario file is gone or has changed since the run",

@@ -14,6 +14,7 @@ every field at once, with the history of the plots and of the timeline.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import time
@@ -95,6 +96,10 @@ class LiveState:
         self.cut_off: list[int] = []
         self.choice: tuple[str, str] | None = None
         self.path: dict[str, Any] | None = None
+        #: The paths routing uses now, ``(src, dst) -> sites`` (``None``: no path), when they
+        #: come from the engine (a dashboard asks the emulator). Without them (``None``) the
+        #: path is this state's own shortest path around what is down (a replay).
+        self.routes: dict[tuple[str, str], tuple[str, ...] | None] | None = None
         self.history: dict[str, list[list[float]]] = {s.name: [] for s in self.services}
         self.timeline: list[dict[str, Any]] = []
         self.control: dict[str, Any] = {"paused": False, "speed": 1.0, "end_s": end_s}
@@ -120,6 +125,7 @@ class LiveState:
         events: Sequence[tuple[float, str]] = (),
         control: Mapping[str, Any] | None = None,
         faults: Sequence[str] | None = None,
+        routes: Mapping[tuple[str, str], Sequence[str] | None] | None = None,
     ) -> dict[str, Any] | None:
         """Apply what changed and send one frame to every page (``None``: nothing changed)."""
         frame: dict[str, Any] = {}
@@ -139,6 +145,11 @@ class LiveState:
         if hosts is not None and dict(hosts) != self.hosts:
             self.hosts = {**self.hosts, **hosts}
             routing = True
+        if routes is not None:
+            given = {k: None if v is None else tuple(v) for k, v in routes.items()}
+            if given != self.routes:
+                self.routes = given
+                routing = True
         if routing:
             failed = set(self.down_links)
             for site in self.down_sites:
@@ -238,6 +249,8 @@ class LiveState:
         site, service = self.choice
         host = self.hosts[service]
         out: dict[str, Any] = {"site": site, "service": service, "host": host}
+        if self.routes is not None:
+            return self._engine_path(out)
         try:
             route = self.router.route(site, host)
         except LgwanSimError:
@@ -248,6 +261,32 @@ class LiveState:
             sites=[self.site_index[s] for s in route.sites],
             reachable=True,
             delay_ms=round(route.delay_s * 1e3, 2),
+        )
+        return out
+
+    def want_routes(self) -> list[tuple[str, str]]:
+        """The ``(src, dst)`` pairs whose routing path the page shows."""
+        if self.choice is None:
+            return []
+        site, service = self.choice
+        return [(site, self.hosts[service])]
+
+    def _engine_path(self, out: dict[str, Any]) -> dict[str, Any]:
+        assert self.routes is not None
+        key = (out["site"], out["host"])
+        if key not in self.routes:  # asked for, not answered yet
+            out.update(links=[], sites=[], reachable=None)
+            return out
+        sites = self.routes[key]
+        if sites is None:
+            out.update(links=[], sites=[], reachable=False)
+            return out
+        links = [self.topology.link_between(a, b) for a, b in itertools.pairwise(sites)]
+        out.update(
+            links=[self.link_index[lk.id] for lk in links],
+            sites=[self.site_index[x] for x in sites],
+            reachable=True,
+            delay_ms=round(sum(lk.delay_s for lk in links) * 1e3, 2),
         )
         return out
 

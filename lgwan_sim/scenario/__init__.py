@@ -20,6 +20,7 @@ from lgwan_sim.scenario._model import (
     ServiceChoice,
 )
 from lgwan_sim.scenario._n1 import N1Result, events_note, run_n1, severity, write_n1
+from lgwan_sim.scenario._open import open_scenario, parse_settings, resolve_scenario
 from lgwan_sim.scenario._results import (
     ALL_LINKS_FILE,
     RunTables,
@@ -102,8 +103,11 @@ __all__ = [
     "load_service",
     "load_with_settings",
     "long_run_warning",
+    "open_scenario",
     "parse_override_value",
+    "parse_settings",
     "resolve_links",
+    "resolve_scenario",
     "run_n1",
     "run_scenario",
     "run_sweep",

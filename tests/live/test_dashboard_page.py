@@ -106,3 +106,75 @@ def test_pause_and_step_reach_the_emulator(browser: Any, dash: Any, control: Any
     page.click("#play")
     wait_until(lambda: not control.clock()["paused"])
     close_page(context, page)
+
+
+def test_the_path_shown_is_the_engines_which_lags_a_cut_by_the_convergence_delay(
+    dash: Any, control: Any
+):
+    # The engine keeps routing over a cut line until routing converges (3 s by default):
+    # the dashboard shows that path, not a shortest path of its own around what is down.
+    from lgwan_sim.network import Router
+
+    st = dash.server.source.state
+    topo = st.topology
+    site, service = "mun-04-001", "eltax"
+    control.clock(paused=True)
+    try:
+        host = control.state()["hosts"][service]
+        before = control.state([(site, host)])["routes"][0]["sites"]
+        assert len(before or ()) >= 4
+        shown = dash.post("path", {"site": site, "service": service})["path"]
+        assert [st.site_ids[i] for i in shown["sites"]] == before
+        # a backbone line in the middle of the path, with a way around it
+        cut = topo.link_between(before[len(before) // 2 - 1], before[len(before) // 2]).id
+        around = Router(topo)
+        around.fail_links([cut])
+        detour = list(around.route(site, host).sites)
+        assert detour != before
+        control.put("cut", kind="link_down", links=[cut])
+        at = control.state()["sim_s"]
+        control.clock(step_s=1.0)  # the line is down, routing has not converged
+        wait_until(lambda: cut in control.state()["links_down"], timeout=60)
+        assert control.state([(site, host)])["routes"][0]["sites"] == before
+        assert control.state()["sim_s"] < at + 3.0
+        wait_until(lambda: st.down_links == frozenset([cut]), timeout=10)
+        # asked again, the dashboard answers after its own poll of the emulator
+        shown = dash.post("path", {"site": site, "service": service})["path"]
+        assert [st.site_ids[i] for i in shown["sites"]] == before
+        control.clock(step_s=5.0)  # converged: the engine and the page take the detour
+        engine = wait_until(
+            lambda: (r := control.state([(site, host)])["routes"][0]["sites"]) != before and r,
+            timeout=60,
+        )
+        assert engine == detour
+        shown = dash.post("path", {"site": site, "service": service})["path"]
+        assert [st.site_ids[i] for i in shown["sites"]] == detour
+        assert st.link_index[cut] not in shown["links"]
+    finally:
+        control.clock(paused=False)
+        dash.post("path", {})
+
+
+def test_two_fast_clicks_fail_then_restore_the_same_line(browser: Any, dash: Any, control: Any):
+    # The second click must see the first one's fault: both decided from the emulator's
+    # list at once, both would fail the line and the trainer could not restore it.
+    context, page, _ = offline_page(browser, dash.url)
+    page.select_option("#target", "link")
+    link = dash.server.source.state.topology.links_of_site("mun-04-002")[0].id
+    seen: list[Any] = []
+    page.on("response", lambda r: seen.append(r) if r.url.endswith("/api/fault") else None)
+    for n in range(1, 6):
+        page.evaluate(
+            """(id) => { const el = document.querySelector(`[data-link="${id}"]`);
+                         el.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+                         el.dispatchEvent(new MouseEvent("click", {bubbles: true})); }""",
+            link,
+        )
+        for _ in range(1200):  # Playwright hands events over only while it is called
+            if len(seen) >= 2 * n:
+                break
+            page.wait_for_timeout(50)
+        answers = [r.json()["done"] for r in seen]
+        assert sorted(answers[-2:]) == ["failed", "restored"], answers
+        assert control.state()["faults"] == []
+    close_page(context, page)

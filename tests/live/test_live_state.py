@@ -13,9 +13,9 @@ from lgwan_sim.live._state import UNITS, LiveState, fold_directed
 
 @pytest.fixture(scope="module")
 def scenario() -> Any:
-    from lgwan_sim._cli.scenario import _load, resolve_scenario
+    from lgwan_sim.scenario import open_scenario
 
-    return _load(resolve_scenario("national-weekday"), ())
+    return open_scenario("national-weekday")
 
 
 @pytest.fixture

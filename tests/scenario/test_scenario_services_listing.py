@@ -126,7 +126,7 @@ def test_run_set_makes_a_one_off_change(small_path: Path, cli, tmp_path: Path) -
     ("setting", "fragment"),
     [
         ("services.directory.multiplier=x", "--set services.directory.multiplier=x: must be a number"),
-        ("services.directory.multiplier=1,2", "--set takes one value in run"),
+        ("services.directory.multiplier=1,2", "--set: takes one value in a run"),
         ("events[9].until=+1h", "--set events[9].until"),
     ],
 )  # fmt: skip

@@ -20,7 +20,7 @@ def test_parse_set_types_values_and_rejects_bad_items() -> None:
     )
     from lgwan_sim.errors import ScenarioError
 
-    with pytest.raises(ScenarioError, match=r"--set: --set needs PATH=V1,V2"):
+    with pytest.raises(ScenarioError, match=r"--set: needs PATH=V1,V2"):
         parse_set(["seed"])
     with pytest.raises(ScenarioError, match="the same PATH is given twice"):
         parse_set(["seed=1", "seed=2"])

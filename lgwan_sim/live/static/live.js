@@ -110,6 +110,11 @@
     const text = document.getElementById("path-text");
     if (!p) { text.textContent = "–"; return; }
     const name = (i) => { const s = meta.sites[i]; return (s[2] || s[1]) + (s[2] ? " " + s[1] : ""); };
+    if (p.reachable === null) {  // the emulator has not said yet
+      text.textContent = "経路を確認中 asking: " + p.site + " → " + p.service;
+      text.className = "";
+      return;
+    }
     if (!p.reachable) {
       text.textContent = "到達不能 unreachable: " + p.site + " → " + p.service + " @ " + p.host;
       text.className = "bad";
