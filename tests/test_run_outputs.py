@@ -14,38 +14,12 @@ import pytest
 
 from lgwan_sim.cli import main
 from lgwan_sim.scenario._results import worst_moment
+from tests.support import MORIOKA_CUT, five_sites
 
 #: The packet-zoom study network with only its cable cut: Morioka is cut off from 09:00
 #: until 09:30, and the bin that starts at 09:30 still counts it unreachable (routes
 #: converge a few seconds after the line is back) although nothing is down by its end.
-CABLE_CUT = """\
-name: cable-cut
-description: Morioka's access line is cut for half an hour.
-topology:
-  inline:
-    sites:
-      - {id: core, kind: central, lat: 35.68, lon: 139.77, campus: east, name: East central}
-      - {id: dc-a, kind: asp, lat: 35.69, lon: 139.74, name: "ASP, Tokyo"}
-      - {id: dc-b, kind: asp, lat: 34.69, lon: 135.50, name: "ASP, Osaka"}
-      - {id: m1, kind: municipality, prefecture: "03", lat: 39.70, lon: 141.15, name: Morioka}
-      - {id: m2, kind: municipality, prefecture: "04", lat: 38.27, lon: 140.87, name: Sendai}
-    links:
-      - {a: core, b: dc-a, capacity_bps: 1.0e+9}
-      - {a: core, b: dc-b, capacity_bps: 1.0e+9}
-      - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
-      - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
-only_services: [directory, mail-relay]
-services:
-  mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
-  directory: {primary: dc-b, secondary: dc-a, requests_per_day: 20000}
-start: "2026-02-16T08:00"
-duration: 4h
-seed: 7
-fidelity: flow
-engine: {bin_s: 300}
-events:
-  - {at: "+1h", kind: link_down, links: [m1~core], until: "+1h30m", note: cable cut}
-"""
+CABLE_CUT = five_sites("cable-cut", MORIOKA_CUT, fidelity="flow")
 
 #: Bins (of 5 minutes from 08:00) during the cut, and the one the line came back in.
 CUT_BINS = range(12, 18)

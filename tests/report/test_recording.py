@@ -18,40 +18,17 @@ from lgwan_sim.engine import build
 from lgwan_sim.errors import InputError
 from lgwan_sim.report._recording import Recording
 from lgwan_sim.scenario import load_scenario, run_scenario, write_run
+from tests.support import MORIOKA_CUT, five_sites
 
 #: A five-site network (the bundled study network's shape) with overlapping outages: the
 #: cut line comes back while the site at its end is still down, and a failover and failback.
-SMALL = textwrap.dedent(
-    """\
-    name: recorded
-    topology:
-      inline:
-        sites:
-          - {id: core, kind: central, lat: 35.68, lon: 139.77, campus: east, name: East}
-          - {id: dc-a, kind: asp, lat: 35.69, lon: 139.74, name: Tokyo ASP}
-          - {id: dc-b, kind: asp, lat: 34.69, lon: 135.50, name: Osaka ASP}
-          - {id: m1, kind: municipality, prefecture: "03", lat: 39.70, lon: 141.15, name: Morioka}
-          - {id: m2, kind: municipality, prefecture: "04", lat: 38.27, lon: 140.87, name: Sendai}
-        links:
-          - {a: core, b: dc-a, capacity_bps: 1.0e+9}
-          - {a: core, b: dc-b, capacity_bps: 1.0e+9}
-          - {a: m1, b: core, capacity_bps: 1.0e+8, kind: access}
-          - {a: m2, b: core, capacity_bps: 1.0e+8, kind: access}
-    only_services: [directory, mail-relay]
-    services:
-      mail-relay: {primary: dc-a, secondary: dc-b, requests_per_day: 20000}
-      directory: {primary: dc-b, secondary: dc-a, requests_per_day: 20000}
-    start: "2026-02-16T08:00"
-    duration: 4h
-    seed: 7
-    fidelity: flow
-    engine: {bin_s: 300}
-    events:
-      - {at: "+1h", kind: link_down, links: [m1~core], until: "+1h30m", note: cable cut}
-      - {at: "+1h10m", kind: site_down, sites: [m1], until: "+2h"}
-      - {at: "+2h", kind: dc_loss, site: dc-a, detection_s: 30, switchover_s: 120, until: "+3h"}
-      - {at: "+3h", kind: demand_surge, service: directory, multiplier: 3, until: "+3h30m"}
-    """
+SMALL = five_sites(
+    "recorded",
+    MORIOKA_CUT,
+    '{at: "+1h10m", kind: site_down, sites: [m1], until: "+2h"}',
+    '{at: "+2h", kind: dc_loss, site: dc-a, detection_s: 30, switchover_s: 120, until: "+3h"}',
+    '{at: "+3h", kind: demand_surge, service: directory, multiplier: 3, until: "+3h30m"}',
+    fidelity="flow",
 )
 
 
