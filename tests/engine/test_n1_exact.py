@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from lgwan_sim.engine import N1Case, N1Study, case_of
 from lgwan_sim.traffic import SizeDist
 from tests.engine.support import demand, make_topology, one_way
@@ -49,3 +51,12 @@ def test_a_host_that_fails_moves_its_service_to_the_secondary_for_the_case_only(
     assert impact.failovers == ("m",)
     assert impact.lost == {"site_down": 0.0, "no_route": 0.0, "overload": 0.0}
     assert study.case(case_of(topology, "none")).failovers == ()
+
+
+def test_a_study_shorter_than_the_rounding_tolerance_of_a_bin_still_has_one_bin():
+    topology = make_topology(LINE)
+    svc = one_way("m", ("a",), "c", rate_per_s=1.0, size=SizeDist.fixed(500.0))
+    study = N1Study(topology, demand(svc), duration_s=1e-9)  # 1e-9 / 60 s bins - 1e-9 < 0
+    assert study.n_bins == 1
+    # no load: 3 ms of propagation and 4 ms to send 500 bytes at 1 Mb/s
+    assert study.case(case_of(topology, "none")).p95_latency_s == {"m": pytest.approx(0.007)}
