@@ -60,3 +60,17 @@ def test_a_study_shorter_than_the_rounding_tolerance_of_a_bin_still_has_one_bin(
     assert study.n_bins == 1
     # no load: 3 ms of propagation and 4 ms to send 500 bytes at 1 Mb/s
     assert study.case(case_of(topology, "none")).p95_latency_s == {"m": pytest.approx(0.007)}
+
+
+def test_a_service_that_offers_nothing_loses_nothing_to_an_overload():
+    topology = make_topology(LINE)
+    busy = one_way("busy", ("a",), "c", rate_per_s=1000.0, size=SizeDist.fixed(500.0))
+    idle = one_way("idle", ("a",), "c", rate_per_s=0.0, size=SizeDist.fixed(500.0))
+    impact = N1Study(topology, demand(busy, idle), duration_s=3600.0).case(
+        case_of(topology, "none")
+    )
+    assert impact.peak_utilisation == pytest.approx(4.0)  # 4 Mb/s offered to 1 Mb/s
+    assert "overload" in impact.breaches["busy"]
+    assert "idle" not in impact.breaches
+    alone = N1Study(topology, demand(busy), duration_s=3600.0).case(case_of(topology, "none"))
+    assert impact.lost == alone.lost
