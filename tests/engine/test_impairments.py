@@ -264,3 +264,22 @@ def test_bad_impairments_name_their_field(fields, field):
 def test_a_gilbert_elliott_chain_that_never_leaves_bad_is_refused():
     with pytest.raises(InputError, match="p_bad_to_good"):
         LossModel(p_good_to_bad=0.1, p_bad_to_good=0.0)
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "packet"])
+def test_ending_a_flap_forgets_only_its_own_pending_transitions(line, fidelity):
+    # the end of the flap cancels the transitions of hold "f"; the events of another hold
+    # still pending at that time (and routing convergences in flight) stay scheduled
+    later = [
+        TimelineEvent(at_s=60.0, kind=EventKind.LINK_DOWN, links=(LINK,), hold="g"),
+        TimelineEvent(at_s=70.0, kind=EventKind.LINK_UP, links=(LINK,), hold="g"),
+    ]
+    result = _run(line, [_flap(0.0, 2.0, 1.0), _stop(50.0), *later], fidelity, rate=1.0)
+    assert [
+        (e.at_s, e.kind) for e in result.events if e.at_s >= 60.0 and e.kind != "converged"
+    ] == [
+        (60.0, "link_down"),
+        (70.0, "link_up"),
+    ]
+    flaps = [e for e in result.events if e.kind in ("link_down", "link_up") and e.at_s < 60.0]
+    assert flaps and all(e.at_s <= 50.0 for e in flaps)

@@ -10,7 +10,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from lgwan_sim.engine import AppliedEvent, Fidelity, LatencyHistogram, RunResult, ServiceStats
+from lgwan_sim.engine import (
+    AppliedEvent,
+    DownElements,
+    Fidelity,
+    LatencyHistogram,
+    RunResult,
+    ServiceStats,
+)
 from tests.engine.support import MONDAY
 
 
@@ -204,3 +211,24 @@ def test_results_are_frozen():
         r.seed = 8  # type: ignore[misc]
     assert replace(r, seed=8).seed == 8
     assert isinstance(r.start, datetime)
+
+
+def test_down_elements_follow_what_each_outage_entry_took_down_and_brought_back():
+    log = [
+        AppliedEvent(at_s=1.0, kind="link_down", links=("a~b", "b~c")),
+        AppliedEvent(at_s=2.0, kind="site_down", sites=("s1", "s2")),
+        AppliedEvent(at_s=3.0, kind="converged", links=("b~c",), sites=("s2",)),
+        AppliedEvent(at_s=4.0, kind="link_up", links=("a~b",)),
+        AppliedEvent(at_s=5.0, kind="site_up", sites=("s1",)),
+    ]
+    down = DownElements()
+    seen = [(down.apply(e), sorted(down.links), sorted(down.sites)) for e in log]
+    assert seen == [
+        (True, ["a~b", "b~c"], []),
+        (True, ["a~b", "b~c"], ["s1", "s2"]),
+        (False, ["a~b", "b~c"], ["s1", "s2"]),
+        (True, ["b~c"], ["s1", "s2"]),
+        (True, ["b~c"], ["s2"]),
+    ]
+    again = DownElements(log)
+    assert (again.links, again.sites) == ({"b~c"}, {"s2"})

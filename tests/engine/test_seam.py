@@ -87,6 +87,15 @@ def test_run_refuses_a_record_and_fields_together():
     assert err.value.field == "demand"
 
 
+def test_run_of_a_record_takes_no_fidelity_of_its_own():
+    inputs = zoom_inputs("analytic", 0.25)
+    assert run(inputs).fidelity == inputs.fidelity  # the default fidelity is not "given"
+    for fidelity in ("flow", "packet"):
+        with pytest.raises(InputError) as err:
+            run(inputs, fidelity=fidelity)  # type: ignore[call-overload]
+        assert err.value.field == "fidelity"
+
+
 @pytest.mark.parametrize("fidelity", FIDELITIES)
 def test_path_is_routings_view_and_follows_a_failure_once_it_converges(fidelity):
     from lgwan_sim.errors import UnknownSiteError

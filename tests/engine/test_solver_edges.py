@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lgwan_sim.engine import EngineConfig, max_min_rates
+from lgwan_sim.engine import EngineConfig, _solver, max_min_rates
 from lgwan_sim.engine._solver import waterfill_numpy, waterfill_python
 
 SOLVERS = [waterfill_python, waterfill_numpy]
@@ -84,3 +84,25 @@ def test_classes_without_links_get_their_limits_from_both_solvers():
     ):
         assert waterfill_numpy(caps, members, counts, limits) == expected
         assert waterfill_python(caps, members, counts, limits) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "threshold", "numpy_used"),
+    [("numpy", 48, True), ("python", 1, False), ("auto", 3, True), ("auto", 4, False)],
+)
+def test_the_method_picks_the_water_filling_that_runs(monkeypatch, method, threshold, numpy_used):
+    calls: list[str] = []
+
+    def spy(name, solve):
+        def wrapped(*args):
+            calls.append(name)
+            return solve(*args)
+
+        return wrapped
+
+    monkeypatch.setattr(_solver, "waterfill_numpy", spy("numpy", _solver.waterfill_numpy))
+    monkeypatch.setattr(_solver, "waterfill_python", spy("python", _solver.waterfill_python))
+    flows = {f"f{i}": ["l"] for i in range(3)}
+    rates = _solver.max_min_rates({"l": 3.0}, flows, method=method, numpy_min_flows=threshold)
+    assert rates == pytest.approx(dict.fromkeys(flows, 1.0), rel=1e-12)
+    assert calls == ["numpy" if numpy_used else "python"]
