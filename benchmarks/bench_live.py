@@ -26,9 +26,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
-from lgwan_sim.scenario import open_scenario  # noqa: E402
 from lgwan_sim.live import UNITS, LiveServer, LiveState  # noqa: E402
 from lgwan_sim.live._replay import services_of  # noqa: E402
+from lgwan_sim.scenario import open_scenario  # noqa: E402
 
 
 class Driven:
