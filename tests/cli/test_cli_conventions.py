@@ -23,8 +23,12 @@ links:
 
 
 def _commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
+    # through list_commands/get_command: the root group loads a command's module on demand
     found: dict[str, click.Command] = {}
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         full = f"{prefix}{name}"
         if isinstance(command, click.Group):
             found.update(_commands(command, full + " "))
