@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import NamedTuple
 
 __all__ = ["MORIOKA_CUT", "CliResult", "five_sites"]
@@ -57,3 +59,17 @@ seed: 7
     if events:
         text += "events:\n" + "".join(f"  - {e}\n" for e in events)
     return text
+
+
+def modules_loaded(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules under ``prefixes`` that ``code`` loads, run in a fresh interpreter
+    (whatever ``code`` prints itself comes before the marker line and is left out)."""
+    script = (
+        f"import sys\n{code}\n"
+        "print('-- modules loaded --')\n"
+        f"print(*sorted(m for m in sys.modules if m.startswith({prefixes!r})), sep='\\n')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    return out.split("-- modules loaded --\n")[-1].split()
