@@ -17,7 +17,7 @@ import struct
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -307,8 +307,8 @@ class MessageVerifier:
         # holds 2 * window * R of them (2,000/s: 1.2 million, about 125 MB).
         self._key_numbers: dict[bytes, int] = {}  # signing keys seen: bounded by the PKI
         self._seen: set[bytes] = set()
-        self._buckets: deque[tuple[int, list[bytes]]] = deque()  # (second, tokens)
-        self._bucket_max_us: deque[int] = deque()  # the latest timestamp in each bucket
+        # [second, the latest timestamp in it, its tokens]
+        self._buckets: deque[list[Any]] = deque()
         self.accepted = 0
         self.rejected = 0
         self._last_now: datetime | None = None
@@ -402,18 +402,16 @@ class MessageVerifier:
         buckets = self._buckets
         second = timestamp_us // 1_000_000
         if buckets and buckets[-1][0] == second:
-            buckets[-1][1].append(token)
-            if timestamp_us > self._bucket_max_us[-1]:
-                self._bucket_max_us[-1] = timestamp_us
+            bucket = buckets[-1]
+            bucket[2].append(token)
+            if timestamp_us > bucket[1]:
+                bucket[1] = timestamp_us
         else:
-            buckets.append((second, [token]))
-            self._bucket_max_us.append(timestamp_us)
+            buckets.append([second, timestamp_us, [token]])
         if len(seen) > 4096:  # forget the buckets whose every nonce is two windows old
             horizon = now_us - 2 * self.window_us
-            latest = self._bucket_max_us
-            while buckets and latest[0] < horizon:
-                latest.popleft()
-                seen.difference_update(buckets.popleft()[1])
+            while buckets and buckets[0][1] < horizon:
+                seen.difference_update(buckets.popleft()[2])
 
     def verify(
         self,
