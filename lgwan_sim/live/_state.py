@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lgwan_sim.errors import LgwanSimError
-from lgwan_sim.network import Link, Router, Topology
+from lgwan_sim.network import Router, Topology
 
 __all__ = ["UNITS", "LiveState", "ServiceInfo", "fold_directed"]
 
@@ -249,33 +249,18 @@ class LiveState:
         site, service = self.choice
         host = self.hosts[service]
         out: dict[str, Any] = {"site": site, "service": service, "host": host}
-        links: Sequence[Link] | None = None
-        sites: Sequence[str] = ()
-        delay_s = 0.0
-        if self.routes is not None:  # the engine's routing, as the emulator answered
-            if (site, host) not in self.routes:  # asked for, not answered yet
-                out.update(links=[], sites=[], reachable=None)
-                return out
-            answer = self.routes[site, host]
-            if answer is not None:
-                sites = answer
-                links = [self.topology.link_between(a, b) for a, b in itertools.pairwise(sites)]
-                delay_s = sum(lk.delay_s for lk in links)
-        else:  # this state's own shortest path around what is down (a replay)
-            try:
-                route = self.router.route(site, host)
-            except LgwanSimError:
-                pass
-            else:
-                sites, links, delay_s = route.sites, route.links, route.delay_s
-        if links is None:
+        if self.routes is not None:
+            return self._engine_path(out)
+        try:
+            route = self.router.route(site, host)
+        except LgwanSimError:
             out.update(links=[], sites=[], reachable=False)
             return out
         out.update(
-            links=[self.link_index[lk.id] for lk in links],
-            sites=[self.site_index[x] for x in sites],
+            links=[self.link_index[lk.id] for lk in route.links],
+            sites=[self.site_index[s] for s in route.sites],
             reachable=True,
-            delay_ms=round(delay_s * 1e3, 2),
+            delay_ms=round(route.delay_s * 1e3, 2),
         )
         return out
 
@@ -285,6 +270,25 @@ class LiveState:
             return []
         site, service = self.choice
         return [(site, self.hosts[service])]
+
+    def _engine_path(self, out: dict[str, Any]) -> dict[str, Any]:
+        assert self.routes is not None
+        key = (out["site"], out["host"])
+        if key not in self.routes:  # asked for, not answered yet
+            out.update(links=[], sites=[], reachable=None)
+            return out
+        sites = self.routes[key]
+        if sites is None:
+            out.update(links=[], sites=[], reachable=False)
+            return out
+        links = [self.topology.link_between(a, b) for a, b in itertools.pairwise(sites)]
+        out.update(
+            links=[self.link_index[lk.id] for lk in links],
+            sites=[self.site_index[x] for x in sites],
+            reachable=True,
+            delay_ms=round(sum(lk.delay_s for lk in links) * 1e3, 2),
+        )
+        return out
 
     # -- frames -------------------------------------------------------------------------------
     def snapshot_fields(self) -> dict[str, Any]:
