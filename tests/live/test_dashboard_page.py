@@ -178,13 +178,3 @@ def test_two_fast_clicks_fail_then_restore_the_same_line(browser: Any, dash: Any
         assert sorted(answers[-2:]) == ["failed", "restored"], answers
         assert control.state()["faults"] == []
     close_page(context, page)
-
-
-def test_a_route_that_is_not_a_pair_is_refused_naming_it(control: Any):
-    from lgwan_sim.backbone import ControlError
-
-    with pytest.raises(ControlError) as caught:
-        control.state([("mun-04-001", "x,y")])
-    assert caught.value.status == 400
-    assert "route" in str(caught.value)
-    assert "mun-04-001,x,y" in str(caught.value)
