@@ -1228,7 +1228,7 @@ class Emulator:
         paths = []
         for pair in routes:
             if len(pair) != 2:
-                raise LgwanSimError(f"a route is a (src, dst) pair, not {list(pair)!r}")
+                raise InputError("a route is SRC,DST", field="route", value=",".join(pair))
             path = self.engine.path(pair[0], pair[1])
             paths.append(
                 {"src": pair[0], "dst": pair[1], "sites": None if path is None else list(path)}
