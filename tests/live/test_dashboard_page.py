@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lgwan_sim.backbone import Control
+from lgwan_sim.backbone import Control, ControlError
 from tests.live.support import Served, close_page, needs_browser, offline_page, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.emulator, needs_browser]
@@ -27,6 +27,9 @@ def control(emulator: Any) -> Any:
     c.reset()
     yield c
     c.reset()
+    # the emulator is shared with the other live tests: a test that failed while the clock
+    # was held must not leave it held for them
+    c.clock(paused=False)
 
 
 def test_a_fault_on_the_control_api_turns_its_elements_red_within_1_s(
@@ -93,19 +96,36 @@ def test_a_click_fails_a_link_and_a_second_restores_it(browser: Any, dash: Any, 
 def test_pause_and_step_reach_the_emulator(browser: Any, dash: Any, control: Any):
     context, page, _ = offline_page(browser, dash.url)
     page.click("#play")
-    wait_until(lambda: control.clock()["paused"])
+    # generous: on a loaded machine the emulator's loop answers late
+    wait_until(lambda: control.clock()["paused"], timeout=60)
     held = control.state()["sim_s"]
     page.wait_for_timeout(700)
     assert control.state()["sim_s"] == held  # paused: the simulated clock stands
     bin_s = dash.server.source.state.bin_s
     page.click("#step")  # one bin on, then paused again
-    wait_until(lambda: control.state()["sim_s"] >= held + bin_s, timeout=60)
+    step_to = wait_until(lambda: control.clock()["step_to"], timeout=60)
+    assert step_to == pytest.approx(held + bin_s, abs=1e-3)
+    # the clock is read to the microsecond: held + bin_s may be a hair past what is shown
+    wait_until(lambda: control.state()["sim_s"] >= held + bin_s - 1e-3, timeout=60)
     page.wait_for_timeout(700)
     assert control.state()["sim_s"] < held + bin_s + 1  # and no further
     assert control.clock()["paused"]
     page.click("#play")
-    wait_until(lambda: not control.clock()["paused"])
+    wait_until(lambda: not control.clock()["paused"], timeout=60)
     close_page(context, page)
+
+
+def test_a_route_that_is_not_a_pair_is_refused_naming_it(control: Any):
+    with pytest.raises(ControlError) as refused:
+        control.state([("mun-04-001", "x,y")])
+    assert refused.value.status == 400
+    assert "route" in str(refused.value)
+    assert "mun-04-001,x,y" in str(refused.value)
+    with pytest.raises(ControlError) as unknown:
+        control.state([("mun-04-001", "no-such-site")])
+    assert unknown.value.status == 400
+    assert "no-such-site" in str(unknown.value)
+    assert control.state([("mun-04-001", "pn-04")])["routes"][0]["sites"][0] == "mun-04-001"
 
 
 def test_the_path_shown_is_the_engines_which_lags_a_cut_by_the_convergence_delay(
