@@ -244,23 +244,41 @@ class LiveState:
         return lost
 
     def _path(self) -> dict[str, Any] | None:
+        """The chosen site's path to its service's host, as the page draws it.
+
+        Beside an emulator the path is the engine's routing (``routes``, polled: ``None`` in
+        ``reachable`` until the first answer); in a replay, this map's own shortest path.
+        """
         if self.choice is None:
             return None
         site, service = self.choice
         host = self.hosts[service]
         out: dict[str, Any] = {"site": site, "service": service, "host": host}
+        sites: Sequence[str] | None
         if self.routes is not None:
-            return self._engine_path(out)
-        try:
-            route = self.router.route(site, host)
-        except LgwanSimError:
+            if (site, host) not in self.routes:  # asked for, not answered yet
+                out.update(links=[], sites=[], reachable=None)
+                return out
+            sites = self.routes[(site, host)]
+            links = (
+                []
+                if sites is None
+                else [self.topology.link_between(a, b) for a, b in itertools.pairwise(sites)]
+            )
+        else:
+            try:
+                route = self.router.route(site, host)
+            except LgwanSimError:
+                route = None
+            sites, links = (None, []) if route is None else (route.sites, list(route.links))
+        if sites is None:
             out.update(links=[], sites=[], reachable=False)
             return out
         out.update(
-            links=[self.link_index[lk.id] for lk in route.links],
-            sites=[self.site_index[s] for s in route.sites],
+            links=[self.link_index[lk.id] for lk in links],
+            sites=[self.site_index[x] for x in sites],
             reachable=True,
-            delay_ms=round(route.delay_s * 1e3, 2),
+            delay_ms=round(sum(lk.delay_s for lk in links) * 1e3, 2),
         )
         return out
 
@@ -270,25 +288,6 @@ class LiveState:
             return []
         site, service = self.choice
         return [(site, self.hosts[service])]
-
-    def _engine_path(self, out: dict[str, Any]) -> dict[str, Any]:
-        assert self.routes is not None
-        key = (out["site"], out["host"])
-        if key not in self.routes:  # asked for, not answered yet
-            out.update(links=[], sites=[], reachable=None)
-            return out
-        sites = self.routes[key]
-        if sites is None:
-            out.update(links=[], sites=[], reachable=False)
-            return out
-        links = [self.topology.link_between(a, b) for a, b in itertools.pairwise(sites)]
-        out.update(
-            links=[self.link_index[lk.id] for lk in links],
-            sites=[self.site_index[x] for x in sites],
-            reachable=True,
-            delay_ms=round(sum(lk.delay_s for lk in links) * 1e3, 2),
-        )
-        return out
 
     # -- frames -------------------------------------------------------------------------------
     def snapshot_fields(self) -> dict[str, Any]:

@@ -118,3 +118,34 @@ def test_a_drill_refuses_other_scenarios_and_speeds(scenario: str, speed: Any, m
         asyncio.run(dash.start_drill(scenario, speed))
     assert str(got.value).startswith(message)
     assert dash.drill is None  # nothing was started
+
+
+def test_the_engines_path_and_the_maps_own_are_drawn_alike(state: LiveState, scenario: Any):
+    # a replay draws its own shortest path; beside an emulator the engine's answer is drawn
+    # the same way: same links, sites and delay for the same route
+    state.choose("mun-04-001", "eltax")
+    own = state.path
+    assert own is not None
+    route = state.router.route("mun-04-001", state.hosts["eltax"])
+    assert own["delay_ms"] == round(sum(lk.delay_s for lk in route.links) * 1e3, 2)
+    assert own["delay_ms"] > 0
+    key = ("mun-04-001", state.hosts["eltax"])
+    asked = LiveState(
+        scenario.topology,
+        state.services,
+        mode="live",
+        title="t",
+        start=scenario.start,
+        end_s=scenario.duration_s,
+        bin_s=scenario.bin_s,
+    )
+    asked.choose("mun-04-001", "eltax")
+    asked.update(routes={})
+    assert asked.path is not None
+    assert asked.path["reachable"] is None  # asked for, not answered yet
+    asked.update(routes={key: route.sites})
+    assert asked.path == own
+    asked.update(routes={key: None})
+    assert asked.path is not None
+    assert asked.path["reachable"] is False
+    assert asked.path["links"] == []
