@@ -54,7 +54,7 @@ from lgwan_sim.backbone._wire import (
     encode_delivery,
     peek_src,
 )
-from lgwan_sim.backbone._zmqio import NOBLOCK, recv_frames, send_frames
+from lgwan_sim.backbone._zmqio import NOBLOCK, recv_frames, send_routed
 from lgwan_sim.engine import (
     SIMULATE,
     AppliedEvent,
@@ -124,7 +124,6 @@ class _AtService:
     message: EngineMessage
     conn: _Conn
     injected: _Injected | None
-    sent_ns: int
 
 
 @dataclass(slots=True)
@@ -536,7 +535,7 @@ class Emulator:
         if r is None:
             return False
         try:
-            send_frames(r, [rid, *frames], NOBLOCK)
+            send_routed(r, rid, frames, NOBLOCK)
         except zmq.ZMQError as exc:
             self.stats.send_failed += 1
             if exc.errno == zmq.EHOSTUNREACH:
@@ -870,7 +869,7 @@ class Emulator:
                 return
         injected = self.injected.get(message.id)
         if injected is not None:
-            frames = list(injected.frames)
+            frames = injected.frames  # as the client sent them (never changed in place)
             wid = injected.request.header.id
         else:
             signer = self.sim_signers.get(message.caller)
@@ -914,9 +913,7 @@ class Emulator:
             # how much later than the model said the request left for the program (wall s)
             late = time.monotonic() - driver.wall_of(due_s)
             self.delivery_late.add(late)
-        self.at_service[wid] = _AtService(
-            message=message, conn=conn, injected=injected, sent_ns=time.time_ns()
-        )
+        self.at_service[wid] = _AtService(message, conn, injected)
         if self.tracing:
             self._trace(message, "at_service", wid, modelled_s=delay)
 
