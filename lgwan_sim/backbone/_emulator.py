@@ -79,6 +79,10 @@ __all__ = ["Emulator", "EmulatorStats"]
 
 log = logging.getLogger(__name__)
 
+_get = zmq.backend.Socket.get
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
 ZAP_DOMAIN = "lgwan-sim"
 DEFAULT_TTL_NS = 30_000_000_000
 """``ttl`` of the requests simulated local bodies send to real programs (30 s)."""
@@ -495,6 +499,10 @@ class Emulator:
             self._on_parts(parts)
 
     def _drain_control(self, control: zmq.Socket[Any]) -> None:
+        # asked before every message the ROUTER delivers: an empty socket is told by its
+        # events, not by raising and catching zmq.Again (an exception built each time)
+        if not int(_get(control, _EVENTS)) & _POLLIN:
+            return
         while True:
             try:
                 rid, empty, body = control.recv_multipart(flags=zmq.NOBLOCK)
