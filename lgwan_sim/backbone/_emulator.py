@@ -44,6 +44,7 @@ from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Testbed
 from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import (
     MAX_DELIVERY_PATH,
+    MAX_FRAME_BYTES,
     Command,
     Delivery,
     ErrorCode,
@@ -86,6 +87,9 @@ _POLLIN = int(zmq.POLLIN)
 ZAP_DOMAIN = "lgwan-sim"
 DEFAULT_TTL_NS = 30_000_000_000
 """``ttl`` of the requests simulated local bodies send to real programs (30 s)."""
+CURVE_FRAME_OVERHEAD = 33
+"""What CURVE adds to a frame on the wire (a MESSAGE command: its name, flags, nonce and
+MAC), which libzmq counts against ``ZMQ_MAXMSGSIZE``."""
 
 # What a real client is told when the network model loses its request (docs/emulator.md).
 # Losses in the network itself (a cut link, a full buffer) stay silent, as on a real WAN.
@@ -364,6 +368,11 @@ class Emulator:
         r.setsockopt(zmq.ROUTER_HANDOVER, 1)
         r.setsockopt(zmq.SNDHWM, 100_000)
         r.setsockopt(zmq.RCVHWM, 100_000)
+        # a frame longer than EMW1 allows is refused before libzmq allocates it: the
+        # connection is closed (the sender's socket connects again) and nothing is answered;
+        # taking such frames in left the process megabytes larger (the allocator keeps them)
+        overhead = CURVE_FRAME_OVERHEAD if self._curve else 0
+        r.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + overhead)
         ivl = max(1, int(self.heartbeat_s * 1000))
         r.setsockopt(zmq.HEARTBEAT_IVL, ivl)
         r.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)

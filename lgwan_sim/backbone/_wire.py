@@ -42,6 +42,7 @@ __all__ = [
     "MAX_ADDRESS_BYTES",
     "MAX_BODY_BYTES",
     "MAX_DELIVERY_BYTES",
+    "MAX_FRAME_BYTES",
     "MAX_HEADER_BYTES",
     "MAX_HEADER_ENTRIES",
     "MAX_SIGNATURE_BYTES",
@@ -76,6 +77,10 @@ MAX_HEADER_BYTES = 16_384
 MAX_HEADER_ENTRIES = 32
 MAX_KEY_BYTES = 16
 MAX_BODY_BYTES = 1 << 20
+MAX_FRAME_BYTES = MAX_BODY_BYTES
+"""The longest frame of any EMW1 message (the body's limit): a receiver may refuse a longer
+one without reading it. The emulator's socket does (``ZMQ_MAXMSGSIZE``): it closes the
+connection, and the sender's socket connects again."""
 MAX_SIGNATURE_BYTES = 512
 MAX_DELIVERY_BYTES = 4_096
 MAX_DELIVERY_PATH = 64
