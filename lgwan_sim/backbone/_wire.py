@@ -257,7 +257,7 @@ class Header:
             _check_bytes("trace", self.trace, limit=MAX_TRACE_BYTES)
         if self.cert is not None:
             _check_bytes("cert", self.cert, limit=MAX_CERT_BYTES)
-        if self.extra and len(self.extra) + len(_known_items(self)) > MAX_HEADER_ENTRIES:
+        if self.extra and len(self.extra) + len(_known_map(self)) > MAX_HEADER_ENTRIES:
             raise WireError(f"a header holds at most {MAX_HEADER_ENTRIES} entries")
         seen: set[str] = set()
         for key, value in self.extra:
@@ -291,6 +291,7 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("cert", "cert"),
 )
 _KNOWN = {wire: attr for wire, attr in _FIELDS}
+_OPTIONAL_FIELDS = _FIELDS[5:]  # after src, id, kid, alg and ts, which every header has
 _REQUIRED = ("src", "id", "kid", "alg", "ts")
 _REQUIRED_ATTRS = frozenset(_KNOWN[k] for k in _REQUIRED)
 
@@ -300,24 +301,28 @@ def _check_key(key: object) -> None:
         raise WireError(f"header keys are strings of 1 to {MAX_KEY_BYTES} bytes, got {key!r}")
 
 
-def _known_items(h: Header) -> list[tuple[str, object]]:
-    items: list[tuple[str, object]] = []
-    for wire, attr in _FIELDS:
+def _known_map(h: Header) -> dict[str, object]:
+    """The defined fields of ``h`` that are set, by wire key, in the encoder's order."""
+    out: dict[str, object] = {
+        "src": h.src,
+        "id": h.id,
+        "kid": h.kid,
+        "alg": h.alg.value,
+        "ts": h.ts_ns,
+    }
+    for wire, attr in _OPTIONAL_FIELDS:
         value = getattr(h, attr)
-        if value is None:
-            continue
-        if isinstance(value, Algorithm):
-            value = value.value
-        elif isinstance(value, ErrorCode):
-            value = int(value)
-        items.append((wire, value))
-    return items
+        if value is not None:
+            out[wire] = int(value) if wire == "code" else value
+    return out
 
 
 def encode_header(header: Header) -> bytes:
     """The msgpack bytes of ``header``: known keys in a fixed order, then ``extra``."""
-    items = _known_items(header) + list(header.extra)
-    data: bytes = msgpack.packb(dict(items), use_bin_type=True)
+    items = _known_map(header)
+    if header.extra:
+        items.update(header.extra)
+    data: bytes = msgpack.packb(items, use_bin_type=True)
     if len(data) > MAX_HEADER_BYTES:
         raise WireError(f"header exceeds {MAX_HEADER_BYTES} bytes ({len(data)})")
     return data
