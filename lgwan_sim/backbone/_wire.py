@@ -403,10 +403,9 @@ def decode_header(data: bytes) -> Header:
             raise WireError(f"header key {key!r} is repeated")
         else:
             known[attr] = value
-    if len(known) < len(_REQUIRED) or not _REQUIRED_ATTRS.issubset(known):
+    if not _REQUIRED_ATTRS.issubset(known):
         missing = [k for k in _REQUIRED if _KNOWN[k] not in known]
-        if missing:
-            raise WireError(f"header lacks {', '.join(missing)}")
+        raise WireError(f"header lacks {', '.join(missing)}")
     alg = known["alg"]
     if type(alg) is not str or alg not in _ALGORITHMS:
         raise WireError(f"alg must be one of {sorted(_ALGORITHMS)}, got {alg!r}")

@@ -219,6 +219,14 @@ def test_tampered_replayed_and_wrongly_signed_requests_are_refused_by_the_servic
     ctx.term()
 
 
+def _still_serving_then_stopped(emu) -> dict:
+    """A genuine request still gets its reply; then the run ends: its message counts."""
+    client = Client(emu.endpoints, "m2", timeout_s=5)
+    assert client.request("dc-b/directory").src == "dc-b"
+    client.close()
+    return emu.stop()["emulation"]["messages"]
+
+
 def test_fuzzed_frames_leave_the_broker_running(serving):
     emu, _ = serving
     import random
@@ -256,11 +264,7 @@ def test_fuzzed_frames_leave_the_broker_running(serving):
             errors += 1
     s.close()
     ctx.term()
-    client = Client(emu.endpoints, "m2", timeout_s=5)
-    assert client.request("dc-b/directory").src == "dc-b"  # still serving
-    client.close()
-    summary = emu.stop()
-    messages = summary["emulation"]["messages"]
+    messages = _still_serving_then_stopped(emu)
     assert messages["malformed"] == n
     assert errors == messages["errors_sent"].get("400", 0)
     assert errors >= n // 4  # wrong version: src and id readable, so answered
@@ -319,11 +323,7 @@ def test_frames_longer_than_emw1_allows_are_refused_by_the_socket(serving):
     events.close()
     s.close()
     ctx.term()
-    client = Client(emu.endpoints, "m2", timeout_s=5)
-    assert client.request("dc-b/directory").src == "dc-b"  # still serving
-    client.close()
-    summary = emu.stop()
-    messages = summary["emulation"]["messages"]
+    messages = _still_serving_then_stopped(emu)
     assert messages["forbidden"] == 5
     assert messages["malformed"] == 0  # the long frames never reached the decoder
 
