@@ -8,6 +8,12 @@ by a Service, connects as a registered local body (CURVE), sends fuzzed multipar
 wrong version, bad msgpack, wrong types, garbage signatures, spliced frames), reads every
 answer, and prints the broker's RSS before and after, what it answered, and whether a
 genuine request still gets its reply.
+
+A frame longer than any EMW1 frame (``MAX_FRAME_BYTES``, 1 MiB) is refused by the broker's
+socket, which closes the connection: the fuzzing socket connects again at once with the same
+routing id (so the answers to what the broker had already read still reach it), and the
+frame sets on their way behind the long frame are lost with the connection. The counts of
+closed connections and of frame sets the broker read say how many.
 """
 
 from __future__ import annotations
@@ -57,9 +63,12 @@ def main() -> None:
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.setsockopt(zmq.SNDHWM, 0)
+    s.setsockopt(zmq.ROUTING_ID, b"Efuzz")
+    s.setsockopt(zmq.RECONNECT_IVL, 10)
     s.setsockopt(zmq.CURVE_SERVERKEY, ep.curve_server_key)
     s.setsockopt(zmq.CURVE_PUBLICKEY, cred.identity.curve_public)
     s.setsockopt(zmq.CURVE_SECRETKEY, cred.curve_secret)
+    events = s.get_monitor_socket(zmq.EVENT_DISCONNECTED)
     s.connect(ep.broker)
     time.sleep(1.0)
     before = rss_kib(pid)
@@ -89,11 +98,17 @@ def main() -> None:
             checkpoints.append((sent, rss_kib(pid)))
     drain(3000)  # the broker has worked through its queue: nothing came for 3 s
     elapsed = time.perf_counter() - began
+    closed = 0
+    while events.poll(0):
+        events.recv_multipart()
+        closed += 1
     after = rss_kib(pid)
     alive = emu.process.poll() is None
     client = Client(emu.endpoints, "m2", timeout_s=5)
     reply = client.request("dc-b/directory")
     client.close()
+    s.disable_monitor()
+    events.close()
     s.close()
     ctx.term()
     summary = emu.stop()
@@ -105,9 +120,10 @@ def main() -> None:
     print(f"broker RSS (MiB) after each fifth of the frames: {marks}")
     print(f"broker still running: {alive}; a genuine request then got its reply from {reply.src}")
     print(
-        f"the broker counted: malformed {m['malformed']:,}, forbidden {m['forbidden']:,}, "
-        f"ERR sent {m['errors_sent']}"
+        f"the broker counted: malformed {m['malformed']:,}, forbidden {m['forbidden']:,} "
+        f"(read {m['malformed'] + m['forbidden']:,} of the {sent:,}), ERR sent {m['errors_sent']}"
     )
+    print(f"connections the broker's socket closed on a frame over the limit: {closed:,}")
     print(f"answers received: {dict(sorted(answers.items()))}")
     print(f"load average: {os.getloadavg()[0]:.1f}")
 

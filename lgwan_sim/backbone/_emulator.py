@@ -44,6 +44,7 @@ from lgwan_sim.backbone._testbed import EMULATOR, Credentials, Testbed
 from lgwan_sim.backbone._trust import EndToEnd
 from lgwan_sim.backbone._wire import (
     MAX_DELIVERY_PATH,
+    MAX_FRAME_BYTES,
     Command,
     Delivery,
     ErrorCode,
@@ -54,7 +55,7 @@ from lgwan_sim.backbone._wire import (
     encode_delivery,
     peek_src,
 )
-from lgwan_sim.backbone._zmqio import NOBLOCK, recv_frames, send_frames
+from lgwan_sim.backbone._zmqio import NOBLOCK, recv_frames, send_routed
 from lgwan_sim.engine import (
     SIMULATE,
     AppliedEvent,
@@ -79,9 +80,16 @@ __all__ = ["Emulator", "EmulatorStats"]
 
 log = logging.getLogger(__name__)
 
+_get = zmq.backend.Socket.get
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
 ZAP_DOMAIN = "lgwan-sim"
 DEFAULT_TTL_NS = 30_000_000_000
 """``ttl`` of the requests simulated local bodies send to real programs (30 s)."""
+CURVE_FRAME_OVERHEAD = 33
+"""What CURVE adds to a frame on the wire (a MESSAGE command: its name, flags, nonce and
+MAC), which libzmq counts against ``ZMQ_MAXMSGSIZE``."""
 
 # What a real client is told when the network model loses its request (docs/emulator.md).
 # Losses in the network itself (a cut link, a full buffer) stay silent, as on a real WAN.
@@ -124,7 +132,6 @@ class _AtService:
     message: EngineMessage
     conn: _Conn
     injected: _Injected | None
-    sent_ns: int
 
 
 @dataclass(slots=True)
@@ -361,6 +368,11 @@ class Emulator:
         r.setsockopt(zmq.ROUTER_HANDOVER, 1)
         r.setsockopt(zmq.SNDHWM, 100_000)
         r.setsockopt(zmq.RCVHWM, 100_000)
+        # a frame longer than EMW1 allows is refused before libzmq allocates it: the
+        # connection is closed (the sender's socket connects again) and nothing is answered;
+        # taking such frames in left the process megabytes larger (the allocator keeps them)
+        overhead = CURVE_FRAME_OVERHEAD if self._curve else 0
+        r.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES + overhead)
         ivl = max(1, int(self.heartbeat_s * 1000))
         r.setsockopt(zmq.HEARTBEAT_IVL, ivl)
         r.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
@@ -496,6 +508,10 @@ class Emulator:
             self._on_parts(parts)
 
     def _drain_control(self, control: zmq.Socket[Any]) -> None:
+        # asked before every message the ROUTER delivers: an empty socket is told by its
+        # events, not by raising and catching zmq.Again (an exception built each time)
+        if not int(_get(control, _EVENTS)) & _POLLIN:
+            return
         while True:
             try:
                 rid, empty, body = control.recv_multipart(flags=zmq.NOBLOCK)
@@ -536,7 +552,7 @@ class Emulator:
         if r is None:
             return False
         try:
-            send_frames(r, [rid, *frames], NOBLOCK)
+            send_routed(r, rid, frames, NOBLOCK)
         except zmq.ZMQError as exc:
             self.stats.send_failed += 1
             if exc.errno == zmq.EHOSTUNREACH:
@@ -870,7 +886,7 @@ class Emulator:
                 return
         injected = self.injected.get(message.id)
         if injected is not None:
-            frames = list(injected.frames)
+            frames = injected.frames  # as the client sent them (never changed in place)
             wid = injected.request.header.id
         else:
             signer = self.sim_signers.get(message.caller)
@@ -914,9 +930,7 @@ class Emulator:
             # how much later than the model said the request left for the program (wall s)
             late = time.monotonic() - driver.wall_of(due_s)
             self.delivery_late.add(late)
-        self.at_service[wid] = _AtService(
-            message=message, conn=conn, injected=injected, sent_ns=time.time_ns()
-        )
+        self.at_service[wid] = _AtService(message, conn, injected)
         if self.tracing:
             self._trace(message, "at_service", wid, modelled_s=delay)
 

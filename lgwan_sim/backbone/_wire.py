@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -42,6 +42,7 @@ __all__ = [
     "MAX_ADDRESS_BYTES",
     "MAX_BODY_BYTES",
     "MAX_DELIVERY_BYTES",
+    "MAX_FRAME_BYTES",
     "MAX_HEADER_BYTES",
     "MAX_HEADER_ENTRIES",
     "MAX_SIGNATURE_BYTES",
@@ -76,6 +77,10 @@ MAX_HEADER_BYTES = 16_384
 MAX_HEADER_ENTRIES = 32
 MAX_KEY_BYTES = 16
 MAX_BODY_BYTES = 1 << 20
+MAX_FRAME_BYTES = MAX_BODY_BYTES
+"""The longest frame of any EMW1 message (the body's limit): a receiver may refuse a longer
+one without reading it. The emulator's socket does (``ZMQ_MAXMSGSIZE``): it closes the
+connection, and the sender's socket connects again."""
 MAX_SIGNATURE_BYTES = 512
 MAX_DELIVERY_BYTES = 4_096
 MAX_DELIVERY_PATH = 64
@@ -158,13 +163,30 @@ def _check_int(name: str, value: object, *, low: int = 0, high: int = INT64_MAX)
 def _check_text(name: str, value: object, *, limit: int = MAX_TEXT_BYTES) -> None:
     if type(value) is not str:
         raise WireError(f"{name} must be a string, got {type(value).__name__}")
-    if len(value.encode("utf-8", "surrogatepass")) > limit:
+    size = _TEXT_SEEN.get(value)
+    if size is None:
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise WireError(f"{name} exceeds {limit} bytes")
+        if _CONTROL.search(value):
+            raise WireError(f"{name} holds a control character or a lone surrogate")
+        if size <= MAX_ADDRESS_BYTES:
+            if len(_TEXT_SEEN) >= _TEXT_SEEN_MAX:
+                _TEXT_SEEN.clear()
+            _TEXT_SEEN[value] = size
+    elif size > limit:
         raise WireError(f"{name} exceeds {limit} bytes")
-    if _CONTROL.search(value):
-        raise WireError(f"{name} holds a control character or a lone surrogate")
+
+
+_TEXT_SEEN: dict[str, int] = {}
+"""The UTF-8 size of short strings that passed :func:`_check_text`'s character check: a
+sender's ``src``, its ``ct`` and the addresses repeat in every message, so each is checked
+once. Bounded (emptied when full); it only saves work, never changes an answer."""
+_TEXT_SEEN_MAX = 4_096
 
 
 _SCALARS = (int, str, bytes, bool)
+_SCALAR_TYPES = frozenset(_SCALARS)
 # C0 controls, DEL and lone surrogates (which UTF-8 cannot carry).
 _CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
@@ -196,24 +218,33 @@ class Header:
     extra: tuple[tuple[str, int | str | bytes | bool], ...] = ()
 
     def __post_init__(self) -> None:
-        _check_text("src", self.src, limit=MAX_ADDRESS_BYTES)
-        if not self.src:
+        # each check is guarded by its common case, so a well-formed header costs no calls
+        src, mid, kid, ts = self.src, self.id, self.kid, self.ts_ns
+        if type(src) is not str or _TEXT_SEEN.get(src, MAX_ADDRESS_BYTES + 1) > MAX_ADDRESS_BYTES:
+            _check_text("src", src, limit=MAX_ADDRESS_BYTES)
+        if not src:
             raise WireError("src must not be empty")
-        _check_bytes("id", self.id, exact=ID_BYTES)
-        _check_bytes("kid", self.kid, exact=KID_BYTES)
-        if not isinstance(self.alg, Algorithm):
+        if type(mid) is not bytes or len(mid) != ID_BYTES:
+            _check_bytes("id", mid, exact=ID_BYTES)
+        if type(kid) is not bytes or len(kid) != KID_BYTES:
+            _check_bytes("kid", kid, exact=KID_BYTES)
+        if type(self.alg) is not Algorithm:
             raise WireError(f"alg must be one of {sorted(_ALGORITHMS)}, got {self.alg!r}")
-        _check_int("ts", self.ts_ns)
-        if self.corr is not None:
-            _check_bytes("corr", self.corr, exact=ID_BYTES)
-        if self.ttl_ns is not None:
-            _check_int("ttl", self.ttl_ns, low=1)
-        if self.seq is not None:
-            _check_int("seq", self.seq)
-        if self.ct is not None:
-            _check_text("ct", self.ct, limit=MAX_ADDRESS_BYTES)
-        if self.size_bytes is not None:
-            _check_int("size", self.size_bytes)
+        if type(ts) is not int or not 0 <= ts <= INT64_MAX:
+            _check_int("ts", ts)
+        corr, ttl, seq, ct, size = self.corr, self.ttl_ns, self.seq, self.ct, self.size_bytes
+        if corr is not None and (type(corr) is not bytes or len(corr) != ID_BYTES):
+            _check_bytes("corr", corr, exact=ID_BYTES)
+        if ttl is not None and (type(ttl) is not int or not 1 <= ttl <= INT64_MAX):
+            _check_int("ttl", ttl, low=1)
+        if seq is not None and (type(seq) is not int or not 0 <= seq <= INT64_MAX):
+            _check_int("seq", seq)
+        if ct is not None and (
+            type(ct) is not str or _TEXT_SEEN.get(ct, MAX_ADDRESS_BYTES + 1) > MAX_ADDRESS_BYTES
+        ):
+            _check_text("ct", ct, limit=MAX_ADDRESS_BYTES)
+        if size is not None and (type(size) is not int or not 0 <= size <= INT64_MAX):
+            _check_int("size", size)
         if self.code is not None and not isinstance(self.code, ErrorCode):
             raise WireError(f"code must be one of {sorted(_ERROR_CODES)}, got {self.code!r}")
         if self.reason is not None:
@@ -226,7 +257,7 @@ class Header:
             _check_bytes("trace", self.trace, limit=MAX_TRACE_BYTES)
         if self.cert is not None:
             _check_bytes("cert", self.cert, limit=MAX_CERT_BYTES)
-        if self.extra and len(self.extra) + len(_known_items(self)) > MAX_HEADER_ENTRIES:
+        if self.extra and len(self.extra) + len(_known_map(self)) > MAX_HEADER_ENTRIES:
             raise WireError(f"a header holds at most {MAX_HEADER_ENTRIES} entries")
         seen: set[str] = set()
         for key, value in self.extra:
@@ -260,7 +291,9 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("cert", "cert"),
 )
 _KNOWN = {wire: attr for wire, attr in _FIELDS}
+_OPTIONAL_FIELDS = _FIELDS[5:]  # after src, id, kid, alg and ts, which every header has
 _REQUIRED = ("src", "id", "kid", "alg", "ts")
+_REQUIRED_ATTRS = frozenset(_KNOWN[k] for k in _REQUIRED)
 
 
 def _check_key(key: object) -> None:
@@ -268,24 +301,28 @@ def _check_key(key: object) -> None:
         raise WireError(f"header keys are strings of 1 to {MAX_KEY_BYTES} bytes, got {key!r}")
 
 
-def _known_items(h: Header) -> list[tuple[str, object]]:
-    items: list[tuple[str, object]] = []
-    for wire, attr in _FIELDS:
+def _known_map(h: Header) -> dict[str, object]:
+    """The defined fields of ``h`` that are set, by wire key, in the encoder's order."""
+    out: dict[str, object] = {
+        "src": h.src,
+        "id": h.id,
+        "kid": h.kid,
+        "alg": h.alg.value,
+        "ts": h.ts_ns,
+    }
+    for wire, attr in _OPTIONAL_FIELDS:
         value = getattr(h, attr)
-        if value is None:
-            continue
-        if isinstance(value, Algorithm):
-            value = value.value
-        elif isinstance(value, ErrorCode):
-            value = int(value)
-        items.append((wire, value))
-    return items
+        if value is not None:
+            out[wire] = int(value) if wire == "code" else value
+    return out
 
 
 def encode_header(header: Header) -> bytes:
     """The msgpack bytes of ``header``: known keys in a fixed order, then ``extra``."""
-    items = _known_items(header) + list(header.extra)
-    data: bytes = msgpack.packb(dict(items), use_bin_type=True)
+    items = _known_map(header)
+    if header.extra:
+        items.update(header.extra)
+    data: bytes = msgpack.packb(items, use_bin_type=True)
     if len(data) > MAX_HEADER_BYTES:
         raise WireError(f"header exceeds {MAX_HEADER_BYTES} bytes ({len(data)})")
     return data
@@ -297,7 +334,19 @@ class _Map(list[tuple[Any, Any]]):
     __slots__ = ()
 
 
-def _unpack_map(data: object, what: str, limit: int) -> list[tuple[Any, Any]]:
+def _declared_entries(data: bytes) -> int:
+    """How many entries the msgpack map at the start of ``data`` declares (-1: not a map)."""
+    lead = data[0] if data else -1
+    if 0x80 <= lead <= 0x8F:
+        return lead & 0x0F
+    if lead == 0xDE and len(data) >= 3:
+        return (data[1] << 8) | data[2]
+    if lead == 0xDF and len(data) >= 5:
+        return int.from_bytes(data[1:5], "big")
+    return -1
+
+
+def _unpack(data: object, what: str, limit: int, pairs: bool) -> Any:
     if type(data) is not bytes:
         if not isinstance(data, bytearray | memoryview):
             raise WireError(f"{what} must be bytes, got {type(data).__name__}")
@@ -309,7 +358,7 @@ def _unpack_map(data: object, what: str, limit: int) -> list[tuple[Any, Any]]:
             data,
             raw=False,
             strict_map_key=True,
-            object_pairs_hook=_Map,
+            object_pairs_hook=_Map if pairs else None,
             use_list=True,
             max_str_len=limit,
             max_bin_len=limit,
@@ -319,29 +368,43 @@ def _unpack_map(data: object, what: str, limit: int) -> list[tuple[Any, Any]]:
         )
     except Exception as exc:  # msgpack raises many kinds: all mean malformed input
         raise WireError(f"{what} is not one msgpack map ({type(exc).__name__})") from None
-    if type(obj) is not _Map:
+    if type(obj) is not (_Map if pairs else dict):
         raise WireError(f"{what} must be a msgpack map, got {type(obj).__name__}")
     return obj
 
 
+def _unpack_map(data: object, what: str, limit: int) -> Iterable[tuple[Any, Any]]:
+    """The entries of one msgpack map, in order, repeated keys included.
+
+    Decoded as a dict first (msgpack's fastest path); a dict with fewer entries than the
+    map declares had a key twice, and only then is it decoded again as pairs, so that the
+    checks see the repeat (malformed input alone pays for that).
+    """
+    obj: dict[Any, Any] = _unpack(data, what, limit, False)
+    if len(obj) != _declared_entries(data):  # type: ignore[arg-type]  # bytes by now
+        pairs: _Map = _unpack(data, what, limit, True)
+        return pairs
+    return obj.items()
+
+
 def decode_header(data: bytes) -> Header:
     """Parse and check frame 4; raise :class:`WireError` on anything else."""
-    pairs = _unpack_map(data, "header", MAX_HEADER_BYTES)
     known: dict[str, object] = {}
     extra: list[tuple[str, int | str | bytes | bool]] = []
-    for key, value in pairs:
-        _check_key(key)
-        if type(value) not in _SCALARS:
+    for key, value in _unpack_map(data, "header", MAX_HEADER_BYTES):
+        attr = _KNOWN.get(key) if type(key) is str else None
+        if attr is None:
+            _check_key(key)
+        if type(value) not in _SCALAR_TYPES:
             raise WireError(f"header value of {key!r} must be int, str, bytes or bool")
-        if key in known:
-            raise WireError(f"header key {key!r} is repeated")
-        attr = _KNOWN.get(key)
         if attr is None:
             extra.append((key, value))
+        elif attr in known:
+            raise WireError(f"header key {key!r} is repeated")
         else:
-            known[key] = value
-    missing = [k for k in _REQUIRED if k not in known]
-    if missing:
+            known[attr] = value
+    if not _REQUIRED_ATTRS.issubset(known):
+        missing = [k for k in _REQUIRED if _KNOWN[k] not in known]
         raise WireError(f"header lacks {', '.join(missing)}")
     alg = known["alg"]
     if type(alg) is not str or alg not in _ALGORITHMS:
@@ -352,8 +415,7 @@ def decode_header(data: bytes) -> Header:
         if type(code) is not int or code not in _ERROR_CODES:
             raise WireError(f"code must be one of {sorted(_ERROR_CODES)}, got {code!r}")
         known["code"] = _ERROR_CODES[code]
-    kwargs = {_KNOWN[k]: v for k, v in known.items()}
-    return Header(**kwargs, extra=tuple(extra))  # type: ignore[arg-type]  # checked in __post_init__
+    return Header(**known, extra=tuple(extra))  # type: ignore[arg-type]  # checked in __post_init__
 
 
 def peek_src(data: bytes) -> str:
@@ -514,6 +576,9 @@ def encode(message: Message) -> list[bytes]:
     return frames
 
 
+_BYTES_ONLY = frozenset((bytes,))
+
+
 def _as_bytes(index: int, frame: object) -> bytes:
     if type(frame) is bytes:
         return frame
@@ -531,12 +596,16 @@ def decode(frames: object, *, max_body_bytes: int = MAX_BODY_BYTES) -> Message:
     Raises :class:`WireError` (code 400) on any input that is not valid EMW1, and nothing
     else. The signature is checked for shape only; :func:`verify` checks that it verifies.
     """
-    if not isinstance(frames, Sequence) or isinstance(frames, str | bytes | bytearray):
+    if type(frames) is not list and (
+        not isinstance(frames, Sequence) or isinstance(frames, str | bytes | bytearray)
+    ):
         raise WireError(f"frames must be a list of byte strings, got {type(frames).__name__}")
     count = len(frames)
-    if count not in (7, 8):
+    if count != 7 and count != 8:
         raise WireError(f"an EMW1 message has 7 or 8 frames, got {count}")
-    parts = [_as_bytes(i, f) for i, f in enumerate(frames)]
+    parts: Sequence[bytes] = frames  # when all are bytes, as the next line checks
+    if not _BYTES_ONLY.issuperset(map(type, frames)):
+        parts = [_as_bytes(i, f) for i, f in enumerate(frames)]
     if parts[0] != DELIMITER:
         raise WireError("frame 0 must be empty")
     if parts[1] != PROTOCOL:

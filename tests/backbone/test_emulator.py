@@ -13,8 +13,10 @@ import time
 import msgpack
 import pytest
 import zmq
+import zmq.utils.monitor
 
 from lgwan_sim.backbone import (
+    MAX_FRAME_BYTES,
     Client,
     Command,
     EmulatorError,
@@ -217,6 +219,14 @@ def test_tampered_replayed_and_wrongly_signed_requests_are_refused_by_the_servic
     ctx.term()
 
 
+def _still_serving_then_stopped(emu) -> dict:
+    """A genuine request still gets its reply; then the run ends: its message counts."""
+    client = Client(emu.endpoints, "m2", timeout_s=5)
+    assert client.request("dc-b/directory").src == "dc-b"
+    client.close()
+    return emu.stop()["emulation"]["messages"]
+
+
 def test_fuzzed_frames_leave_the_broker_running(serving):
     emu, _ = serving
     import random
@@ -254,14 +264,68 @@ def test_fuzzed_frames_leave_the_broker_running(serving):
             errors += 1
     s.close()
     ctx.term()
-    client = Client(emu.endpoints, "m2", timeout_s=5)
-    assert client.request("dc-b/directory").src == "dc-b"  # still serving
-    client.close()
-    summary = emu.stop()
-    messages = summary["emulation"]["messages"]
+    messages = _still_serving_then_stopped(emu)
     assert messages["malformed"] == n
     assert errors == messages["errors_sent"].get("400", 0)
     assert errors >= n // 4  # wrong version: src and id readable, so answered
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_frames_longer_than_emw1_allows_are_refused_by_the_socket(serving):
+    """A frame longer than MAX_FRAME_BYTES is not taken in: the broker's socket closes the
+    connection and answers nothing; a frame at the limit still reaches the broker (here, to
+    be refused with 403: it is signed by another identity), and the broker keeps serving."""
+    emu, _ = serving
+    ep = Endpoints.load(emu.endpoints)
+    ctx, s = raw_socket(ep, "m1")  # connects as m1, sends as m2: every message gets ERR 403
+    events = s.get_monitor_socket(zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    m2 = Testbed.open(ep.testbed, sites=["m2"]).credentials["m2"].signer()
+
+    def frames(body_bytes: int) -> tuple[bytes, list[bytes]]:
+        req = m2.seal(Command.REQ, "dc-b/directory", id=os.urandom(16), ts_ns=time.time_ns())
+        f = req.frames()
+        return req.header.id, [*f[:5], b"\x00" * body_bytes, *f[6:]]
+
+    def event(timeout_ms: int = 10_000) -> int:
+        assert events.poll(timeout_ms), "no socket event"
+        return int(zmq.utils.monitor.recv_monitor_message(events)["event"])
+
+    def forbidden(body_bytes: int) -> None:
+        rid, message = frames(body_bytes)
+        s.send_multipart(message)
+        assert s.poll(10_000), f"no answer to a body of {body_bytes} bytes"
+        answer = decode(s.recv_multipart())
+        assert (answer.command, int(answer.header.code or 0)) == (Command.ERR, 403)
+        assert answer.header.corr == rid
+
+    assert event() == zmq.EVENT_HANDSHAKE_SUCCEEDED
+    forbidden(MAX_FRAME_BYTES)  # at the limit: read, decoded, refused by identity
+    rss_before = _rss_mib(emu.process.pid)
+    for _ in range(3):
+        s.send_multipart(frames(8 * MAX_FRAME_BYTES)[1])
+        assert event() == zmq.EVENT_DISCONNECTED  # refused by the broker's socket ...
+        assert not s.poll(200)  # ... with no answer
+        assert event() == zmq.EVENT_HANDSHAKE_SUCCEEDED  # the DEALER connects again
+        forbidden(10)  # and the broker reads what comes next
+    s.send_multipart(frames(MAX_FRAME_BYTES + 1)[1])  # one byte over
+    assert event() == zmq.EVENT_DISCONNECTED
+    assert event() == zmq.EVENT_HANDSHAKE_SUCCEEDED
+    forbidden(0)
+    assert _rss_mib(emu.process.pid) - rss_before < 16  # 33 MiB were sent
+    s.disable_monitor()
+    events.close()
+    s.close()
+    ctx.term()
+    messages = _still_serving_then_stopped(emu)
+    assert messages["forbidden"] == 5
+    assert messages["malformed"] == 0  # the long frames never reached the decoder
 
 
 def test_a_restarted_service_takes_over_and_a_lost_one_is_accounted(lgwan_emulator, tmp_path):

@@ -273,6 +273,33 @@ def test_peek_src_reads_the_sender_alone_and_refuses_what_decode_refuses(muni):
         backbone.peek_src(twice)
 
 
+def _map_bytes(pairs: list[tuple[str, object]]) -> bytes:
+    """A msgpack map of ``pairs`` as given, a repeated key included (packb would merge it)."""
+    n = len(pairs)
+    head = bytes([0x80 | n]) if n < 16 else b"\xde" + n.to_bytes(2, "big")
+    return head + b"".join(msgpack.packb(k) + msgpack.packb(v, use_bin_type=True) for k, v in pairs)
+
+
+@pytest.mark.parametrize("padding", [0, 20])  # a fixmap, and a map16 (16 entries or more)
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("src", "other", "header key 'src' is repeated"),
+        ("ts", 5, "header key 'ts' is repeated"),
+        ("x-note", 1, "'x-note' is defined or repeated"),
+    ],
+)
+def test_a_header_that_repeats_a_key_is_refused(muni, padding, key, value, match):
+    base = muni.header(id=bytes(16), ts_ns=TS, extra=(("x-note", 0),))
+    pairs = list(msgpack.unpackb(backbone.encode_header(base)).items())
+    pairs += [(f"x{i}", i) for i in range(padding)]
+    assert backbone.decode_header(_map_bytes(pairs)) == dataclasses.replace(
+        base, extra=tuple(pairs[5:])
+    )
+    with pytest.raises(WireError, match=match):
+        backbone.decode_header(_map_bytes([*pairs, (key, value)]))
+
+
 @pytest.mark.parametrize(
     "function", [backbone.decode_header, backbone.decode_delivery, backbone.peek_src]
 )
