@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lgwan_sim.errors import NoRouteError, UnknownSiteError
@@ -162,6 +162,12 @@ class Router:
         """Routing-metric distance from every reachable site to ``root``."""
         self.topology.site(root)
         return dict(self._tree(root).dist)
+
+    def next_hops(self, root: str) -> Mapping[str, tuple[str, Link]]:
+        """The tree toward ``root``: every other site that reaches it, with its next hop and
+        the link to it (what :meth:`route` walks). Read-only; valid until routing changes."""
+        self.topology.site(root)
+        return self._tree(root).pred
 
     # -- queries ----------------------------------------------------------------------------
     def reachable(self, src: str, dst: str) -> bool:
