@@ -316,19 +316,42 @@ def _bottleneck_seconds_per_bit(
     sub_rho = np.where(sub_loaded[rows, cols], rho_links[sub_links, b_idx[:, None]], 0.0)
     sub_inv = inv_cap[p_idx][rows, cols]
     sub_inv = np.where(sub_inv > 0, sub_inv, floor[p_idx][:, None])
-    step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
-    vals = np.empty(len(p_idx))
     sub_floor = floor[p_idx]
+    # each item's lattice: as many points as the busiest item of its chunk of a million
+    # lattice values needs (the chunks the items have always been summed in)
+    step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
+    n_pts = np.empty(len(p_idx), dtype=np.int64)
     for start in range(0, len(p_idx), step):
         stop = min(start + step, len(p_idx))
-        # the lattice of this chunk of items, summed in blocks that stay in the CPU's cache
-        n_pts = _lattice_points(float(sub_rho[start:stop].max(initial=0.0)))
-        block = max(1, _EXACT_BLOCK // n_pts)
-        for lo in range(start, stop, block):
-            sl = slice(lo, min(lo + block, stop))
-            vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], sub_floor[sl], n_pts)
-    out[p_idx, b_idx] = vals
+        n_pts[start:stop] = _lattice_points(float(sub_rho[start:stop].max(initial=0.0)))
+    # Callers of one place share their loads and capacities: many items are the same
+    # numbers (the national day: 30 times over). Each distinct item is summed once; its
+    # sum depends on its own numbers and lattice only, so it is the same value.
+    key = np.concatenate([sub_rho, sub_inv, sub_floor[:, None], n_pts[:, None]], axis=1)
+    first, inverse = _distinct_rows(key)
+    vals = np.empty(len(first))
+    for pts in sorted(set(n_pts[first].tolist())):
+        group = np.flatnonzero(n_pts[first] == pts)
+        items = first[group]
+        block = max(1, _EXACT_BLOCK // pts)  # summed in blocks that stay in the CPU's cache
+        for lo in range(0, len(items), block):
+            at = items[lo : lo + block]
+            vals[group[lo : lo + block]] = _exact_max(sub_rho[at], sub_inv[at], sub_floor[at], pts)
+    out[p_idx, b_idx] = vals[inverse]
     return out
+
+
+def _distinct_rows(values: FloatArray) -> tuple[IntArray, IntArray]:
+    """The first row of each distinct row of ``values`` (bit for bit: ``-0.0`` is not
+    ``0.0``) and, for every row, which of those it is."""
+    bits = np.ascontiguousarray(values).view(np.int64)
+    order = np.lexsort(bits.T[::-1])
+    ranked = bits[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 class _Legs:

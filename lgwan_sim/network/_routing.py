@@ -132,7 +132,7 @@ class Router:
                 continue
             dist[node] = d
             for nbr, link in adj[node]:
-                if nbr in dist or nbr in down_sites or link.id in down_links:
+                if nbr in dist or nbr in down_sites or (down_links and link.id in down_links):
                     continue
                 nd = d + link.routing_metric
                 if nd < best.get(nbr, math.inf):

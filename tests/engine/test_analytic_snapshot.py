@@ -85,8 +85,13 @@ def _reference(state: NetState, svc: ServiceDemand, n_links: int):
             out[i, : len(p)] = p
         return out
 
-    return weight[:n_links], lost, ok, np.asarray(base, dtype=float), pad(req_paths), pad(
-        resp_paths
+    return (
+        weight[:n_links],
+        lost,
+        ok,
+        np.asarray(base, dtype=float),
+        pad(req_paths),
+        pad(resp_paths),
     )
 
 
@@ -127,7 +132,8 @@ def test_every_caller_at_once_is_each_caller_in_turn(name: str) -> None:
         assert snap.ok_callers.tolist() == ok
         assert snap.ok_callers.dtype == np.int64
         assert snap.base_s.tobytes() == base.tobytes()
-        assert snap.req_paths.tobytes() == req.tobytes() and snap.req_paths.shape == req.shape
+        assert snap.req_paths.tobytes() == req.tobytes()
+        assert snap.req_paths.shape == req.shape
         assert snap.resp_paths.tobytes() == resp.tobytes()
         assert snap.resp_paths.shape == resp.shape
         seen.update(r for r, n in lost.items() if n)

@@ -68,7 +68,8 @@ def test_all_links_file_is_the_same_bytes_block_by_block(tmp_path: Path, monkeyp
     one = (tmp_path / "dense.csv.gz").read_bytes()
     assert (tmp_path / "blocks.csv.gz").read_bytes() == one
     lines = gzip.decompress(one).decode().splitlines()
-    assert len(lines) == 501 and lines[1].startswith("t0,0,")
+    assert len(lines) == 501
+    assert lines[1].startswith("t0,0,")
     assert lines[3].split(",")[2:] == [f"{v:.6g}" for v in dense[:, 2].tolist()]
 
 
@@ -88,7 +89,9 @@ def test_a_long_series_is_never_held_whole(tmp_path: Path, step: str, monkeypatc
             link_stats(series, N_LINKS)
         else:
             ids = [f"l{i}" for i in range(N_LINKS)]
-            _write_all_links(tmp_path / "all.csv.gz", stamps, np.arange(N_BINS, dtype=float), ids, series)
+            _write_all_links(
+                tmp_path / "all.csv.gz", stamps, np.arange(N_BINS, dtype=float), ids, series
+            )
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
