@@ -34,6 +34,20 @@ def _services() -> tuple[ServiceDemand, ...]:
     return (rr, ow)
 
 
+def _cut(state: NetState, path, lost) -> bool:  # type: ignore[no-untyped-def]
+    """Count a leg with no path, or over a dead link, as lost; True if it is."""
+    reason = (
+        DropReason.NO_ROUTE
+        if path is None
+        else DropReason.LINK_FAILURE
+        if state.blackholed(path)
+        else None
+    )
+    if reason is not None:
+        lost[reason] += 1
+    return reason is not None
+
+
 def _reference(state: NetState, svc: ServiceDemand, n_links: int):
     """Each caller in turn, as the analytic fidelity's definition reads."""
     host = state.hosts[svc.name]
@@ -49,22 +63,14 @@ def _reference(state: NetState, svc: ServiceDemand, n_links: int):
             lost[DropReason.SITE_DOWN] += 1
             continue
         fwd = state.route(caller, host)
-        if fwd is None:
-            lost[DropReason.NO_ROUTE] += 1
-            continue
-        if state.blackholed(fwd):
-            lost[DropReason.LINK_FAILURE] += 1
+        if _cut(state, fwd, lost):
             continue
         for link in fwd.links:
             req_count[link] = req_count.get(link, 0) + 1
         back_delay, back_links = 0.0, ()
         if not svc.one_way:
             back = state.route_back(host, caller)
-            if back is None:
-                lost[DropReason.NO_ROUTE] += 1
-                continue
-            if state.blackholed(back):
-                lost[DropReason.LINK_FAILURE] += 1
+            if _cut(state, back, lost):
                 continue
             back_delay, back_links = back.delay_s, back.links
             for link in back_links:
