@@ -8,6 +8,7 @@ Run one benchmark per process so that each peak-memory figure is its own::
     python benchmarks/bench_engine.py flow-day     # 24 h national day at 300 messages/s
     python benchmarks/bench_engine.py concurrent   # 10,000 concurrent flows, vs SimGrid 4.1
     python benchmarks/bench_engine.py analytic     # national day in 1-minute bins
+    python benchmarks/bench_engine.py analytic --scenario packet-zoom --bin-s 900
     python benchmarks/bench_engine.py n1           # N-1 sweep over backbone/prefecture links
 
 ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). SimGrid is optional and
@@ -277,6 +278,33 @@ def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) ->
 
 
 # -- analytic ------------------------------------------------------------------------------
+def bench_analytic_scenario(name: str, bin_s: float) -> None:
+    """A bundled scenario's day in the analytic fidelity at ``bin_s``: the engine alone."""
+    from lgwan_sim.scenario import bundled_scenarios, load_scenario
+    from lgwan_sim.scenario._build import engine_inputs
+
+    path = {s.name: s.path for s in bundled_scenarios()}[name]
+    scenario = load_scenario(
+        path, overrides={"duration": "1d", "engine.bin_s": bin_s}, fidelity="analytic"
+    )
+    inputs = engine_inputs(scenario)
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    result = run(inputs)
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    emit(
+        "analytic",
+        scenario=name,
+        bins=result.n_bins,
+        links=len(result.link_ids),
+        messages=result.offered,
+        wall_s=round(wall, 3),
+        run_cpu_s=round(cpu, 3),
+        series_sha256=result.digest(),
+    )
+
+
 def bench_analytic(bin_s: float) -> None:
     topo = build_national()
     demand = national_demand(topo, messages_per_s=300.0, mean_bytes=50_000.0)
@@ -327,6 +355,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--duration-s", type=float, default=86400.0, help="flow-day length")
     parser.add_argument("--bin-s", type=float, default=60.0, help="analytic: bin length")
+    parser.add_argument(
+        "--scenario",
+        help="analytic: a bundled scenario's day instead (its network and demand, one day, "
+        "the engine call alone timed), e.g. national-weekday or packet-zoom",
+    )
     parser.add_argument("--flows", type=int, default=10_000)
     parser.add_argument("--sources", type=int, default=100)
     parser.add_argument(
@@ -354,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.which == "concurrent":
         models = [m for m in args.simgrid_models.split(",") if m and m != "none"]
         bench_concurrent(args.flows, args.sources, models)
+    elif args.which == "analytic" and args.scenario:
+        bench_analytic_scenario(args.scenario, args.bin_s)
     elif args.which == "analytic":
         bench_analytic(args.bin_s)
     else:

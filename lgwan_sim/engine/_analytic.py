@@ -100,68 +100,82 @@ class _ServiceSnapshot:
     resp_paths: IntArray
 
 
-def _pad(paths: list[tuple[int, ...]], dummy: int) -> IntArray:
-    width = max((len(p) for p in paths), default=0) or 1
-    out = np.full((len(paths), width), dummy, dtype=np.int64)
-    for i, p in enumerate(paths):
-        out[i, : len(p)] = p
-    return out
-
-
 def _snapshot(state: NetState, svc: ServiceDemand, n_links: int) -> _ServiceSnapshot:
+    """Route every caller of ``svc`` to its host and back, all callers at once.
+
+    The paths are walked down the routing view's tree toward the host
+    (:meth:`NetState.tree`), one hop of every caller per step, and each path's delay is
+    summed hop by hop from the caller, as a single route's is, so every figure is the one
+    :meth:`NetState.route` gives caller by caller. A caller is lost, in this order of
+    precedence, as ``site_down`` (its site or the host is down), ``no_route`` (no path) or
+    ``link_failure`` (its path, or the way back, crosses a dead link).
+    """
     host = state.hosts[svc.name]
     down = state.down_sites
-    weight = np.zeros(n_links + 1)
+    dummy = n_links
+    callers = state.site_indices(svc.callers)
     lost = dict.fromkeys(REASONS, 0)
-    ok: list[int] = []
-    base: list[float] = []
-    req_paths: list[tuple[int, ...]] = []
-    resp_paths: list[tuple[int, ...]] = []
+    tree = state.tree(host)
+    if host in down:
+        site_down = np.ones(len(callers), dtype=bool)
+    else:
+        site_down = np.isin(callers, [state.site_index[s] for s in down])
+    routed = ~site_down & tree.reach[callers]
+    # one hop of every routed caller per step, until each has reached the host
+    cur = np.where(routed, callers, tree.root)
+    hops: list[IntArray] = []
+    delay = np.zeros(len(callers))
+    while True:
+        moving = cur != tree.root
+        if not moving.any():
+            break
+        hops.append(np.where(moving, tree.hop[cur], dummy))
+        delay += tree.hop_delay[cur]  # 0 once at the host: the same sum as hop by hop
+        cur = tree.next_site[cur]
+    fwd = np.stack(hops, axis=1) if hops else np.full((len(callers), 0), dummy, np.int64)
+    depth = (fwd != dummy).sum(axis=1)
+    dead = np.zeros(n_links + 1, dtype=bool)
+    if state.dead:
+        dead[np.fromiter(state.dead, dtype=np.int64)] = True
+    fwd_dead = dead[fwd].any(axis=1)
+    # the way back is the reverse of the way there, each link in its other direction
+    width = fwd.shape[1]
+    back_idx = depth[:, None] - 1 - np.arange(width)[None, :]
+    rows = np.arange(len(callers))[:, None]
+    back = np.where(back_idx >= 0, fwd[rows, np.maximum(back_idx, 0)] ^ 1, dummy)
+    back_dead = dead[back].any(axis=1) if not svc.one_way else np.zeros(len(callers), bool)
+    lost[DropReason.SITE_DOWN] = int(site_down.sum())
+    lost[DropReason.NO_ROUTE] = int((~site_down & ~routed).sum())
+    req_ok = routed & ~fwd_dead  # its request links are counted (as a caller's would be)
+    ok = req_ok & ~back_dead
+    lost[DropReason.LINK_FAILURE] = int((routed & ~ok).sum())
     req_b = svc.request_size.mean_bytes
     resp_b = 0.0 if svc.one_way else svc.response_size.mean_bytes
-    req_count: dict[int, int] = {}
-    resp_count: dict[int, int] = {}
-    for i, caller in enumerate(svc.callers):
-        if caller in down or host in down:
-            lost[DropReason.SITE_DOWN] += 1
-            continue
-        fwd = state.route(caller, host)
-        if fwd is None:
-            lost[DropReason.NO_ROUTE] += 1
-            continue
-        if state.blackholed(fwd):
-            lost[DropReason.LINK_FAILURE] += 1
-            continue
-        for link in fwd.links:
-            req_count[link] = req_count.get(link, 0) + 1
-        back_delay = 0.0
-        back_links: tuple[int, ...] = ()
-        if not svc.one_way:
-            back = state.route_back(host, caller)
-            if back is None:
-                lost[DropReason.NO_ROUTE] += 1
-                continue
-            if state.blackholed(back):
-                lost[DropReason.LINK_FAILURE] += 1
-                continue
-            back_delay, back_links = back.delay_s, back.links
-            for link in back_links:
-                resp_count[link] = resp_count.get(link, 0) + 1
-        ok.append(i)
-        base.append(fwd.delay_s + back_delay + (0.0 if svc.one_way else svc.service_time_s))
-        req_paths.append(fwd.links)
-        resp_paths.append(back_links)
-    for link, n in req_count.items():
-        weight[link] += n * req_b
-    for link, n in resp_count.items():
-        weight[link] += n * resp_b
+    weight = np.zeros(n_links + 1)
+    req_count = np.bincount(fwd[req_ok].ravel(), minlength=n_links + 1)
+    np.add(weight, req_count * req_b, out=weight, where=req_count > 0)
+    if not svc.one_way:
+        resp_count = np.bincount(back[ok].ravel(), minlength=n_links + 1)
+        np.add(weight, resp_count * resp_b, out=weight, where=resp_count > 0)
+    ok_idx = np.flatnonzero(ok)
+    fwd_delay = delay[ok_idx]
+    back_delay = np.zeros(len(ok_idx)) if svc.one_way else fwd_delay
+    base = fwd_delay + back_delay + (0.0 if svc.one_way else svc.service_time_s)
+    keep = max(1, int(depth[ok_idx].max(initial=0)))
+    req_paths = np.full((len(ok_idx), keep), dummy, dtype=np.int64)
+    resp_paths = np.full((len(ok_idx), keep), dummy, dtype=np.int64)
+    req_paths[:, : min(keep, width)] = fwd[ok_idx, :keep]
+    if not svc.one_way:
+        resp_paths[:, : min(keep, width)] = back[ok_idx, :keep]
+    else:
+        resp_paths = resp_paths[:, :1]
     return _ServiceSnapshot(
         weight_bytes=weight[:n_links],
         lost=lost,
-        ok_callers=np.asarray(ok, dtype=np.int64),
-        base_s=np.asarray(base, dtype=float),
-        req_paths=_pad(req_paths, n_links),
-        resp_paths=_pad(resp_paths, n_links),
+        ok_callers=ok_idx.astype(np.int64),
+        base_s=base,
+        req_paths=req_paths,
+        resp_paths=resp_paths,
     )
 
 
@@ -302,19 +316,42 @@ def _bottleneck_seconds_per_bit(
     sub_rho = np.where(sub_loaded[rows, cols], rho_links[sub_links, b_idx[:, None]], 0.0)
     sub_inv = inv_cap[p_idx][rows, cols]
     sub_inv = np.where(sub_inv > 0, sub_inv, floor[p_idx][:, None])
-    step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
-    vals = np.empty(len(p_idx))
     sub_floor = floor[p_idx]
+    # each item's lattice: as many points as the busiest item of its chunk of a million
+    # lattice values needs (the chunks the items have always been summed in)
+    step = max(1, 1_000_000 // _lattice_points(float(sub_rho.max(initial=0.0))))
+    n_pts = np.empty(len(p_idx), dtype=np.int64)
     for start in range(0, len(p_idx), step):
         stop = min(start + step, len(p_idx))
-        # the lattice of this chunk of items, summed in blocks that stay in the CPU's cache
-        n_pts = _lattice_points(float(sub_rho[start:stop].max(initial=0.0)))
-        block = max(1, _EXACT_BLOCK // n_pts)
-        for lo in range(start, stop, block):
-            sl = slice(lo, min(lo + block, stop))
-            vals[sl] = _exact_max(sub_rho[sl], sub_inv[sl], sub_floor[sl], n_pts)
-    out[p_idx, b_idx] = vals
+        n_pts[start:stop] = _lattice_points(float(sub_rho[start:stop].max(initial=0.0)))
+    # Callers of one place share their loads and capacities: many items are the same
+    # numbers (the national day: 30 times over). Each distinct item is summed once; its
+    # sum depends on its own numbers and lattice only, so it is the same value.
+    key = np.concatenate([sub_rho, sub_inv, sub_floor[:, None], n_pts[:, None]], axis=1)
+    first, inverse = _distinct_rows(key)
+    vals = np.empty(len(first))
+    for pts in sorted(set(n_pts[first].tolist())):
+        group = np.flatnonzero(n_pts[first] == pts)
+        items = first[group]
+        block = max(1, _EXACT_BLOCK // pts)  # summed in blocks that stay in the CPU's cache
+        for lo in range(0, len(items), block):
+            at = items[lo : lo + block]
+            vals[group[lo : lo + block]] = _exact_max(sub_rho[at], sub_inv[at], sub_floor[at], pts)
+    out[p_idx, b_idx] = vals[inverse]
     return out
+
+
+def _distinct_rows(values: FloatArray) -> tuple[IntArray, IntArray]:
+    """The first row of each distinct row of ``values`` (bit for bit: ``-0.0`` is not
+    ``0.0``) and, for every row, which of those it is."""
+    bits = np.ascontiguousarray(values).view(np.int64)
+    order = np.lexsort(bits.T[::-1])
+    ranked = bits[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 class _Legs:

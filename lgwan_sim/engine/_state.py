@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from lgwan_sim.engine._types import (
     DropReason,
     EngineConfig,
@@ -45,6 +48,19 @@ class Path:
     links: tuple[int, ...]
     delay_s: float
     sites: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeArrays:
+    """The routing tree toward one site, as arrays over the topology's sites (in
+    :attr:`NetState.site_index` order): what :meth:`NetState.route` walks, for every site at
+    once. The root's own entries are ``next_site = root``, ``hop = dummy``."""
+
+    root: int
+    reach: npt.NDArray[np.bool_]  # the site has a route to the root
+    next_site: npt.NDArray[np.int64]  # the next hop toward the root (itself where none)
+    hop: npt.NDArray[np.int64]  # the directed link to it (the dummy link where none)
+    hop_delay: npt.NDArray[np.float64]  # that link's delay (0 where none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,6 +282,9 @@ class NetState:
         self._flap_count = 0
         # routes by destination: a routing change invalidates only the trees it recomputed
         self._routes: dict[str, dict[str, Path | None]] = {}
+        self._trees: dict[str, TreeArrays] = {}
+        self.site_index = {site_id: i for i, site_id in enumerate(topology.sites)}
+        self._site_indices: dict[tuple[str, ...], npt.NDArray[np.int64]] = {}
         self._back: dict[str, dict[str, Path | None]] = {}
         self.route_version = 0
         self.root_version: dict[str, int] = {}
@@ -300,6 +319,37 @@ class NetState:
         by_src[src] = path
         return path
 
+    def tree(self, root: str) -> TreeArrays:
+        """The routing view's tree toward ``root`` as arrays (cached like the routes)."""
+        found = self._trees.get(root)
+        if found is not None:
+            return found
+        index, pos, dummy = self.site_index, self.link_pos, 2 * len(self.link_pos)
+        n = len(index)
+        r = index[root]
+        next_site = np.arange(n, dtype=np.int64)
+        hop = np.full(n, dummy, dtype=np.int64)
+        hop_delay = np.zeros(n)
+        reach = np.zeros(n, dtype=bool)
+        reach[r] = self.router.reachable(root, root)
+        for site, (nxt, link) in self.router.next_hops(root).items():
+            i = index[site]
+            reach[i] = True
+            next_site[i] = index[nxt]
+            hop[i] = 2 * pos[link.id] + (0 if link.a == site else 1)
+            hop_delay[i] = link.delay_s
+        found = self._trees[root] = TreeArrays(r, reach, next_site, hop, hop_delay)
+        return found
+
+    def site_indices(self, sites: tuple[str, ...]) -> npt.NDArray[np.int64]:
+        """The :attr:`site_index` of each of ``sites`` (cached per tuple)."""
+        found = self._site_indices.get(sites)
+        if found is None:
+            index = self.site_index
+            found = np.fromiter((index[s] for s in sites), np.int64, len(sites))
+            self._site_indices[sites] = found
+        return found
+
     def path_sites(self, src: str, dst: str) -> tuple[str, ...] | None:
         """The sites of the routing view's path from ``src`` to ``dst`` (``None``: none)."""
         for site in (src, dst):
@@ -331,6 +381,7 @@ class NetState:
         for root in roots:
             self._routes.pop(root, None)
             self._back.pop(root, None)
+            self._trees.pop(root, None)
             self.root_version[root] = self.root_version.get(root, 0) + 1
         self.route_version += 1
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lgwan_sim.errors import NoRouteError, UnknownSiteError
@@ -72,12 +72,18 @@ class _Tree:
     __slots__ = ("dist", "parents", "pred", "root", "tree_links")
 
     def __init__(
-        self, root: str, dist: dict[str, float], pred: dict[str, tuple[str, Link]]
+        self,
+        root: str,
+        dist: dict[str, float],
+        pred: dict[str, tuple[str, Link]],
+        tree_links: frozenset[str] | None = None,
     ) -> None:
         self.root = root
         self.dist = dist
         self.pred = pred  # node -> (next hop toward root, link to it)
-        self.tree_links = frozenset(link.id for _, link in pred.values())
+        self.tree_links = (
+            frozenset(link.id for _, link in pred.values()) if tree_links is None else tree_links
+        )
         self.parents = frozenset(hop for hop, _ in pred.values())
 
 
@@ -97,6 +103,12 @@ class Router:
         for entries in adj.values():
             entries.sort(key=lambda e: (e[0], e[1].id))
         self._adj = adj
+        # the same, each entry with the link's id and metric worked out once (the search
+        # reads them for every edge of every tree)
+        self._edges = {
+            node: [(nbr, link, link.id, link.routing_metric) for nbr, link in entries]
+            for node, entries in adj.items()
+        }
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -125,21 +137,24 @@ class Router:
             return _Tree(root, dist, pred)
         best: dict[str, float] = {root: 0.0}
         heap: list[tuple[float, str]] = [(0.0, root)]
-        down_links, down_sites, adj = self._down_links, self._down_sites, self._adj
+        down_links, down_sites, edges = self._down_links, self._down_sites, self._edges
+        via: dict[str, str] = {}  # node -> the id of its link in pred
+        pop, push, inf = heapq.heappop, heapq.heappush, math.inf
         while heap:
-            d, node = heapq.heappop(heap)
+            d, node = pop(heap)
             if node in dist:
                 continue
             dist[node] = d
-            for nbr, link in adj[node]:
-                if nbr in dist or nbr in down_sites or link.id in down_links:
+            for nbr, link, link_id, metric in edges[node]:
+                if nbr in dist or nbr in down_sites or (down_links and link_id in down_links):
                     continue
-                nd = d + link.routing_metric
-                if nd < best.get(nbr, math.inf):
+                nd = d + metric
+                if nd < best.get(nbr, inf):
                     best[nbr] = nd
                     pred[nbr] = (node, link)
-                    heapq.heappush(heap, (nd, nbr))
-        return _Tree(root, dist, pred)
+                    via[nbr] = link_id
+                    push(heap, (nd, nbr))
+        return _Tree(root, dist, pred, frozenset(via.values()))
 
     def _tree(self, root: str) -> _Tree:
         tree = self._trees.get(root)
@@ -162,6 +177,12 @@ class Router:
         """Routing-metric distance from every reachable site to ``root``."""
         self.topology.site(root)
         return dict(self._tree(root).dist)
+
+    def next_hops(self, root: str) -> Mapping[str, tuple[str, Link]]:
+        """The tree toward ``root``: every other site that reaches it, with its next hop and
+        the link to it (what :meth:`route` walks). Read-only; valid until routing changes."""
+        self.topology.site(root)
+        return self._tree(root).pred
 
     # -- queries ----------------------------------------------------------------------------
     def reachable(self, src: str, dst: str) -> bool:

@@ -33,6 +33,7 @@ from lgwan_sim.engine import (
     RunResult,
     TimelineEvent,
 )
+from lgwan_sim.engine._series import UtilisationSeries, row_blocks
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
@@ -166,9 +167,10 @@ class RunTables:
     """``{service: {reason: array[bin]}}``: the exchanges lost in each bin, by reason."""
     link_ids: tuple[str, ...] = ()
     """Every directed link of the run, in the engine's order (the rows of ``utilisation``)."""
-    utilisation: npt.NDArray[np.float64] | None = None
+    utilisation: npt.NDArray[np.float64] | UtilisationSeries | None = None
     """Every directed link's series ``[link, bin]``: carried (flow, packet) or offered
-    (analytic) bits over capacity, so above 1 only where the analytic demand overloads it."""
+    (analytic) bits over capacity, so above 1 only where the analytic demand overloads it
+    (a long analytic run in short bins: its factors, read like an array)."""
     requested: tuple[str, ...] = ()
     """Directed links whose day was asked for (``run --link``), in the order asked."""
     cut_off: tuple[str, ...] = ()
@@ -426,7 +428,7 @@ def resolve_links(topology: Topology, asked: Sequence[str]) -> tuple[str, ...]:
 
 
 def rank_links(
-    util: npt.NDArray[np.float64], link_ids: Sequence[str]
+    util: npt.NDArray[np.float64] | UtilisationSeries, link_ids: Sequence[str]
 ) -> tuple[list[int], npt.NDArray[np.float64]]:
     """Link indices busiest first, and each link's 95th percentile over the bins.
 
@@ -434,20 +436,61 @@ def rank_links(
     spikes in one bin on a single transfer does not outrank a backbone loaded all day),
     then by the peak, then by id.
     """
-    n = len(link_ids)
+    stats = link_stats(util, len(link_ids))
+    return _rank(stats, link_ids), stats.p95
+
+
+def _rank(stats: LinkStats, link_ids: Sequence[str]) -> list[int]:
+    n, p95, peaks = len(link_ids), stats.p95, stats.peak
+    if stats.empty:
+        return sorted(range(n), key=lambda i: link_ids[i])
+    return sorted(range(n), key=lambda i: (-p95[i], -peaks[i], link_ids[i]))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStats:
+    """Per directed link over the bins, and per bin over the links, of a links x bins series."""
+
+    empty: bool
+    p95: npt.NDArray[np.float64]  # the ranking percentile of each link
+    peak: npt.NDArray[np.float64]
+    mean_carried: npt.NDArray[np.float64]  # the mean of min(utilisation, 1)
+    over: npt.NDArray[np.int64]  # bins above capacity
+    peak_bin: npt.NDArray[np.int64]  # the first bin at the peak
+    bin_max: npt.NDArray[np.float64]  # per bin, the busiest link's utilisation
+
+
+def link_stats(
+    util: npt.NDArray[np.float64] | UtilisationSeries, n_links: int, n_bins: int = 0
+) -> LinkStats:
+    """The figures the summary reads off every link's series, a block of whole rows at a
+    time: each row is reduced on its own, so its figures are those of the whole array, and
+    a long series in short bins is never held whole."""
     if util.size == 0:
-        return sorted(range(n), key=lambda i: link_ids[i]), np.zeros(n)
-    p95 = np.percentile(util, RANK_PERCENTILE, axis=1, method="inverted_cdf")
-    peaks = util.max(axis=1)
-    order = sorted(range(n), key=lambda i: (-p95[i], -peaks[i], link_ids[i]))
-    return order, p95
+        zeros = np.zeros(n_links)
+        ints = np.zeros(n_links, dtype=np.int64)
+        return LinkStats(True, zeros, zeros, zeros, ints, ints, np.zeros(n_bins))
+    parts: list[tuple[npt.NDArray[Any], ...]] = []
+    bin_max = np.full(int(util.shape[1]), -np.inf)
+    for block in row_blocks(util):
+        parts.append(
+            (
+                np.percentile(block, RANK_PERCENTILE, axis=1, method="inverted_cdf"),
+                block.max(axis=1),
+                np.minimum(block, 1.0).mean(axis=1),
+                (block > 1.0).sum(axis=1),
+                block.argmax(axis=1),
+            )
+        )
+        np.maximum(bin_max, block.max(axis=0), out=bin_max)
+    p95, peak, mean_carried, over, peak_bin = (np.concatenate(c) for c in zip(*parts, strict=True))
+    return LinkStats(False, p95, peak, mean_carried, over, peak_bin, bin_max)
 
 
 def _link_table(
     link_ids: Sequence[str],
     caps: Sequence[float],
-    util: npt.NDArray[np.float64],
-    p95: npt.NDArray[np.float64],
+    stats: LinkStats,
     order: Sequence[int],
     bin_s: float,
     when: Any,
@@ -455,15 +498,8 @@ def _link_table(
     """Every link's figures for the summary, in ``order``: load is the engine's series
     (offered at the analytic fidelity), utilisation the share of capacity carried, at
     most 1. Worked out for all links at once (the national network has 3,822)."""
-    n = len(link_ids)
-    if util.size:
-        peak = util.max(axis=1)
-        mean_carried = np.minimum(util, 1.0).mean(axis=1)
-        over = (util > 1.0).sum(axis=1)
-        peak_bin = util.argmax(axis=1)
-    else:
-        peak = mean_carried = np.zeros(n)
-        over = peak_bin = np.zeros(n, dtype=np.int64)
+    p95, peak, mean_carried = stats.p95, stats.peak, stats.mean_carried
+    over, peak_bin = stats.over, stats.peak_bin
     stamps: dict[int, str] = {}
     out = []
     for i in order:
@@ -506,12 +542,14 @@ def summarise(
     n_bins = result.n_bins
     bin_s = result.bin_s
     times = np.arange(n_bins, dtype=float) * bin_s
-    # the report ranks and tabulates every link over every bin: it needs the dense array
-    util: npt.NDArray[np.float64] = np.asarray(result.link_utilisation)
+    # the report ranks and tabulates every link over every bin, read a block of rows at a
+    # time (a long analytic run in short bins keeps its series as factors, never whole)
+    util = result.link_utilisation
     caps = result.link_capacity_bps
     requested = resolve_links(scenario.topology, links)
-    peaks = util.max(axis=1) if util.size else np.zeros(len(result.link_ids))
-    order, p95 = rank_links(util, result.link_ids)
+    per_link = link_stats(util, len(result.link_ids), n_bins)
+    peaks = per_link.peak
+    order = _rank(per_link, result.link_ids)
     busiest_idx = [i for i in order[:BUSIEST_LINKS] if peaks[i] > 0]
     busiest = tuple(result.link_ids[i] for i in busiest_idx)
 
@@ -524,8 +562,7 @@ def summarise(
     link_table = _link_table(
         result.link_ids,
         [cap_of(i) for i in range(len(result.link_ids))],
-        util,
-        p95,
+        per_link,
         order,
         bin_s,
         when,
@@ -535,12 +572,12 @@ def summarise(
         min(range(len(order)), key=lambda i: (-peaks[i], result.link_ids[i])) if order else None
     )
     unreachable = np.asarray(result.unreachable_local_bodies, dtype=np.int64)
-    max_util = util.max(axis=0) if util.size else np.zeros(n_bins)
+    max_util = per_link.bin_max
     failed_by_bin = _failed_by_bin(scenario.topology, result.events, n_bins, bin_s)
     worst_bin = worst_moment(unreachable, max_util, [len(lk) + len(s) for lk, s in failed_by_bin])
     failed_links, failed_sites = failed_by_bin[worst_bin]
     map_values: dict[str, float] = {}
-    at_worst = util[:, worst_bin] if util.size else np.zeros(len(result.link_ids))
+    at_worst = np.asarray(util[:, worst_bin]) if util.size else np.zeros(len(result.link_ids))
     for i, directed in enumerate(result.link_ids):
         undirected = directed.rstrip("<>")
         value = float(at_worst[i])
@@ -663,7 +700,7 @@ def summarise(
         bin_s=bin_s,
         times_s=times,
         busiest=busiest,
-        busiest_utilisation=util[busiest_idx] if busiest_idx else np.zeros((0, n_bins)),
+        busiest_utilisation=np.asarray(util[busiest_idx]) if busiest_idx else np.zeros((0, n_bins)),
         link_table=link_table,
         services=names,
         offered={n: result.offered_per_bin[n] for n in names},
@@ -719,37 +756,50 @@ LINK_COLUMNS = (
 )
 
 
+#: ``links_all.csv.gz`` is formatted and compressed this many cells at a time.
+ALL_LINKS_BLOCK_CELLS = 2**20
+
+
 def _write_all_links(
     path: Path,
     stamps: Sequence[str],
     times_s: npt.NDArray[np.float64],
     link_ids: Sequence[str],
-    util: npt.NDArray[np.float64],
+    util: npt.NDArray[np.float64] | UtilisationSeries,
 ) -> None:
     """Every directed link's series in the layout of ``links.csv``, gzipped.
 
     Numbers are written as :func:`fmt` writes them (``%.6g`` gives the same text for a
     utilisation, a float below a million), and the gzip header carries no name or time,
-    so the file is byte-identical from run to run.
+    so the file is byte-identical from run to run. The rows (bins) are formatted and
+    compressed a block at a time, so a day in 1-second bins is never held as text; the
+    compressed stream does not depend on how its input is cut.
     """
     import gzip
 
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["time", "t_s", *link_ids])
-    # A day's series take few distinct values (the national analytic day: 3,534 of 1.1
-    # million), so each distinct value is formatted once.
-    values, inverse = np.unique(util.T, return_inverse=True)
-    texts = np.array([f"{v:.6g}" for v in values.tolist()], dtype=object)
-    cells = texts[inverse.reshape(util.T.shape)] if util.size else np.zeros((len(stamps), 0))
-    for b, stamp in enumerate(stamps):
-        row = ",".join([stamp, fmt(float(times_s[b])), *cells[b].tolist()])
-        buffer.write(row + "\n")
-    # level 1: a quarter of the time of level 6 for a file about 15 % larger
+    n_links = len(link_ids)
+    step = max(1, ALL_LINKS_BLOCK_CELLS // max(1, n_links))
     with (
         path.open("wb") as raw,
+        # level 1: a quarter of the time of level 6 for a file about 15 % larger
         gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="", compresslevel=1) as gz,
     ):
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(["time", "t_s", *link_ids])
         gz.write(buffer.getvalue().encode("utf-8"))
+        for b0 in range(0, len(stamps), step):
+            b1 = min(len(stamps), b0 + step)
+            block = np.asarray(util[:, b0:b1]).T if n_links else np.zeros((b1 - b0, 0))
+            # A day's series take few distinct values (the national analytic day: 3,534 of
+            # 1.1 million), so each distinct value is formatted once.
+            values, inverse = np.unique(block, return_inverse=True)
+            texts = np.array([f"{v:.6g}" for v in values.tolist()], dtype=object)
+            cells = texts[inverse.reshape(block.shape)] if block.size else block
+            lines = [
+                ",".join([stamps[b], fmt(float(times_s[b])), *cells[b - b0].tolist()]) + "\n"
+                for b in range(b0, b1)
+            ]
+            gz.write("".join(lines).encode("utf-8"))
 
 
 def _csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -773,13 +823,15 @@ def write_tables(tables: RunTables, folder: Path) -> list[str]:
     followed = [*t.busiest, *(lid for lid in t.requested if lid not in t.busiest)]
     index = {lid: i for i, lid in enumerate(t.link_ids)}
     util = t.utilisation if t.utilisation is not None else np.zeros((0, len(stamps)))
+    rows = (
+        np.asarray(util[[index[lid] for lid in followed]])
+        if followed
+        else np.zeros((0, len(stamps)))
+    )
     _csv(
         folder / "links.csv",
         ["time", "t_s", *followed],
-        (
-            [stamps[b], t.times_s[b], *(float(util[index[lid], b]) for lid in followed)]
-            for b in range(len(stamps))
-        ),
+        ([stamps[b], t.times_s[b], *rows[:, b].tolist()] for b in range(len(stamps))),
     )
     _csv(
         folder / "links_peak.csv",

@@ -94,3 +94,43 @@ def test_a_shared_leg_is_worked_out_once_with_the_same_bits() -> None:
     assert (
         other.tobytes() == analytic._bottleneck_seconds_per_bit(rho, paths[:-1], inv[:-1]).tobytes()
     )
+
+
+def _every_row_its_own(values):  # type: ignore[no-untyped-def]
+    n = len(values)
+    return np.arange(n), np.arange(n)
+
+
+@pytest.mark.parametrize("seed", [2, 4])
+def test_items_alike_are_summed_once_with_the_same_bits(monkeypatch, seed) -> None:  # type: ignore[no-untyped-def]
+    # Callers of one place share a path's numbers: here every path four times over, on
+    # links loaded up to 0.95 (so the items span chunks summed on different lattices).
+    # Half the links are loaded up to 0.95, half up to 0.3; paths on the light links come
+    # both among those on the busy ones and after them, so the same numbers are summed on
+    # a long lattice in one chunk and a short one in another.
+    rho, paths, inv = _network(seed, n_links=60, n_paths=700, bins=12)
+    rho[:30] = np.minimum(rho[:30] * 1.2, 0.95)
+    rho[30:-1] *= 0.3 / 0.8
+    light = (paths >= 30).all(axis=1)
+    mixed = np.concatenate([np.flatnonzero(~light), np.flatnonzero(light)[::2]])
+    order = np.concatenate([np.tile(mixed, 4), np.tile(np.flatnonzero(light), 4)])
+    paths, inv = paths[order], inv[order]
+    seen: list[tuple[int, int]] = []
+    distinct = analytic._distinct_rows
+
+    def spy(values):  # type: ignore[no-untyped-def]
+        first, inverse = distinct(values)
+        seen.append((len(values), len(first), len(set(values[:, -1].tolist()))))
+        assert (values[first][inverse].view(np.int64) == values.view(np.int64)).all()
+        return first, inverse
+
+    monkeypatch.setattr(analytic, "_distinct_rows", spy)
+    got = analytic._bottleneck_seconds_per_bit(rho, paths, inv)
+    items, kept, lattices = seen[0]
+    assert lattices > 1  # several chunks, on lattices of several sizes
+    assert kept <= items / 4
+    # every item summed on its own, each on its chunk's lattice (as before items alike
+    # were merged)
+    monkeypatch.setattr(analytic, "_distinct_rows", _every_row_its_own)
+    want = analytic._bottleneck_seconds_per_bit(rho, paths, inv)
+    assert got.tobytes() == want.tobytes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from lgwan_sim.engine import EventKind, N1Study, Timeline, TimelineEvent, n1_cases, run
@@ -97,3 +98,25 @@ def test_a_case_gives_the_same_numbers_alone_or_after_the_others(tiny):
     again = [after_all.case(c) for c in reversed(cases)][::-1]
     alone = [_study(tiny).case(c) for c in cases]
     assert in_turn == alone == again
+
+
+def test_a_case_works_out_again_only_the_links_it_reloads_with_the_same_numbers(tiny, monkeypatch):
+    # Against the whole day worked out again for every case (as the study first did): a
+    # base that differs on every link makes each case recompute every link.
+    study = N1Study(tiny.topology, tiny.demand, duration_s=tiny.duration_s, config=tiny.config)
+    whole = N1Study(tiny.topology, tiny.demand, duration_s=tiny.duration_s, config=tiny.config)
+    whole.base_weights = np.full_like(whole.base_weights, np.nan)
+    reloaded: list[int] = []
+    partial = study._utilisation
+
+    def spy(weights, links=None):  # type: ignore[no-untyped-def]
+        if links is not None:
+            reloaded.append(len(links))
+        return partial(weights, links)
+
+    monkeypatch.setattr(study, "_utilisation", spy)
+    cases = study.cases(sites=True)
+    assert [study.case(c) for c in cases] == [whole.case(c) for c in cases]
+    assert any(0 < n < study.n_links for n in reloaded)
+    assert len(reloaded) < len(cases)  # the intact case, at least, reloads nothing
+    assert any(study.case(c).overloaded_links for c in cases)
