@@ -76,14 +76,11 @@ class _Tree:
         root: str,
         dist: dict[str, float],
         pred: dict[str, tuple[str, Link]],
-        tree_links: frozenset[str] | None = None,
     ) -> None:
         self.root = root
         self.dist = dist
         self.pred = pred  # node -> (next hop toward root, link to it)
-        self.tree_links = (
-            frozenset(link.id for _, link in pred.values()) if tree_links is None else tree_links
-        )
+        self.tree_links = frozenset(link.id for _, link in pred.values())
         self.parents = frozenset(hop for hop, _ in pred.values())
 
 
@@ -138,7 +135,6 @@ class Router:
         best: dict[str, float] = {root: 0.0}
         heap: list[tuple[float, str]] = [(0.0, root)]
         down_links, down_sites, edges = self._down_links, self._down_sites, self._edges
-        via: dict[str, str] = {}  # node -> the id of its link in pred
         pop, push, inf = heapq.heappop, heapq.heappush, math.inf
         while heap:
             d, node = pop(heap)
@@ -152,9 +148,8 @@ class Router:
                 if nd < best.get(nbr, inf):
                     best[nbr] = nd
                     pred[nbr] = (node, link)
-                    via[nbr] = link_id
                     push(heap, (nd, nbr))
-        return _Tree(root, dist, pred, frozenset(via.values()))
+        return _Tree(root, dist, pred)
 
     def _tree(self, root: str) -> _Tree:
         tree = self._trees.get(root)
