@@ -39,12 +39,8 @@ def send_routed(
 ) -> None:
     """``send_frames(sock, [rid, *frames], flags)`` without building that list: a ROUTER's
     message to the peer ``rid``."""
-    more = flags | _SNDMORE
-    send = _send
-    send(sock, rid, more)
-    for frame in frames[:-1]:
-        send(sock, frame, more)
-    send(sock, frames[-1], flags)
+    _send(sock, rid, flags | _SNDMORE)
+    send_frames(sock, frames, flags)
 
 
 def recv_frames(sock: zmq.Socket[Any], flags: int = BLOCK) -> list[zmq.Frame]:
