@@ -331,13 +331,11 @@ class N1Study:
     def _utilisation(self, weights: FloatArray, links: IntArray | None = None) -> FloatArray:
         """Utilisation per bin and directed link (of ``links`` only, if given) of the day
         under ``weights``; each value is worked out alone, so a subset has the same ones."""
-        if links is None:
-            util: FloatArray = _fixed_order_matmul(self.counts, weights) * 8.0 / self.cap_bits
-            return util
-        part: FloatArray = (
-            _fixed_order_matmul(self.counts, weights[:, links]) * 8.0 / self.cap_bits[:, links]
+        cols = slice(None) if links is None else links
+        util: FloatArray = (
+            _fixed_order_matmul(self.counts, weights[:, cols]) * 8.0 / self.cap_bits[:, cols]
         )
-        return part
+        return util
 
     @staticmethod
     def _overload(
