@@ -24,6 +24,7 @@ from lgwan_sim.engine._n1 import N1Case, N1Impact, N1Study, case_of, n1_cases
 from lgwan_sim.engine._realtime import Lateness, RealtimeDriver, Reservoir, Steppable
 from lgwan_sim.engine._results import AppliedEvent, DownElements, RunResult
 from lgwan_sim.engine._run import Engine, build, run
+from lgwan_sim.engine._series import UtilisationSeries, row_blocks
 from lgwan_sim.engine._solver import max_min_rates
 from lgwan_sim.engine._state import Outages
 from lgwan_sim.engine._types import (
@@ -71,10 +72,12 @@ __all__ = [
     "Steppable",
     "Timeline",
     "TimelineEvent",
+    "UtilisationSeries",
     "build",
     "case_of",
     "max_min_rates",
     "n1_cases",
     "n1_sweep",
+    "row_blocks",
     "run",
 ]

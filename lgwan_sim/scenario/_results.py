@@ -32,8 +32,9 @@ from lgwan_sim.engine import (
     Observer,
     RunResult,
     TimelineEvent,
+    UtilisationSeries,
+    row_blocks,
 )
-from lgwan_sim.engine._series import UtilisationSeries, row_blocks
 from lgwan_sim.errors import ScenarioError
 from lgwan_sim.network import Topology
 from lgwan_sim.scenario._model import Scenario
