@@ -75,6 +75,13 @@ def _speed(text: str) -> float:
     help="Simulated seconds a request waits for a restarted service before it is lost.",
 )
 @click.option(
+    "--client-idle",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Wall seconds after which a silent client (a program serving nothing) is forgotten.",
+)
+@click.option(
     "--control-host",
     default="127.0.0.1",
     show_default=True,
@@ -96,6 +103,7 @@ def emulate(
     trace: bool,
     delivery_info: bool,
     hold: float,
+    client_idle: float,
     control_host: str,
     no_control: bool,
     overwrite: bool,
@@ -154,6 +162,7 @@ def emulate(
         speed=factor,
         bind=bind,
         hold_s=hold,
+        client_idle_s=client_idle,
         delivery_info=delivery_info,
         trace=trace,
     )

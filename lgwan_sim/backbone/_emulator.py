@@ -271,7 +271,9 @@ class Emulator:
     (``math.inf``: virtual time). ``hold_s`` is how long (simulated) a request for an
     address whose program went away waits for a restarted one. ``delivery_info`` adds
     frame 7 (modelled delay and path) to what real programs receive. ``trace`` keeps a row
-    per message that crossed a real program.
+    per message that crossed a real program. A client (a program that serves no address)
+    is forgotten after ``client_idle_s`` wall seconds without a message, or at once when a
+    send finds it gone; its next message makes it known again.
     """
 
     def __init__(
@@ -288,6 +290,7 @@ class Emulator:
         trace: bool = False,
         observer: Observer | None = None,
         curve: bool = True,
+        client_idle_s: float = 60.0,
     ) -> None:
         if not (speed > 0):
             raise InputError("speed must be > 0 (or max)", field="speed", value=speed)
@@ -297,6 +300,7 @@ class Emulator:
         self.speed = float(speed)
         self.hold_s = hold_s
         self.heartbeat_s = heartbeat_s
+        self.client_idle_s = client_idle_s
         self.delivery_info = delivery_info
         self.tracing = trace
         self.trace: list[dict[str, Any]] = []
@@ -533,10 +537,15 @@ class Emulator:
             return
         self._last_housekeeping = wall
         for conn in list(self.conns.values()):
-            if conn.addresses and wall - conn.last_seen > 3 * conn.hb_s:
-                log.info("%s missed 3 heartbeats: taken off the registry", conn.identity)
-                self.stats.services_lost += 1
-                self._forget(conn)
+            if conn.addresses:
+                if wall - conn.last_seen > 3 * conn.hb_s:
+                    log.info("%s missed 3 heartbeats: taken off the registry", conn.identity)
+                    self.stats.services_lost += 1
+                    self._forget(conn)
+            elif not conn.connected or wall - conn.last_seen > self.client_idle_s:
+                # A client serves nothing and nothing waits on its entry (answers go by
+                # routing id): forget it, or every reconnect with a new id leaves one behind.
+                del self.conns[conn.rid]
         now = self.sim_now()
         for key, queue in list(self.held.items()):
             while queue and queue[0][1] <= now:
@@ -1254,6 +1263,7 @@ class Emulator:
             "sites_down": sorted(getattr(st, "down_sites", ())),
             "hosts": dict(sorted(getattr(st, "hosts", {}).items())),
             "programs": sorted(f"{site}/{svc}" for site, svc in self.routes),
+            "connections": len(self.conns),
             "faults": sorted(self.faults),
             "paused": self.paused,
             "speed": "max" if self.speed == math.inf else self.speed,
@@ -1270,6 +1280,8 @@ class Emulator:
             lines.append(f'lgwan_emulator_errors_sent_total{{code="{code}"}} {n}')
         lines.append("# TYPE lgwan_emulator_sim_seconds gauge")
         lines.append(f"lgwan_emulator_sim_seconds {self.sim_now():.6f}")
+        lines.append("# TYPE lgwan_emulator_connections gauge")
+        lines.append(f"lgwan_emulator_connections {len(self.conns)}")
         lines.append("# TYPE lgwan_emulator_faults gauge")
         lines.append(f"lgwan_emulator_faults {len(self.faults)}")
         for fault in self.faults.values():

@@ -19,6 +19,7 @@ from lgwan_sim.backbone import (
     MAX_FRAME_BYTES,
     Client,
     Command,
+    Control,
     EmulatorError,
     Endpoints,
     Service,
@@ -486,3 +487,39 @@ def test_in_virtual_time_real_programs_are_refused_with_503(lgwan_emulator, tmp_
     assert messages["ready"] == 0
     totals = summary["totals"]
     assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+
+
+def test_clients_that_reconnect_with_new_routing_ids_leave_no_entry_behind(
+    lgwan_emulator, tmp_path
+):
+    emu = lgwan_emulator(
+        small_scenario(tmp_path, rate=1, duration="600s"), speed=1, extra=("--client-idle", "1")
+    )
+    service = Service(emu.endpoints, "dc-b", {"directory": directory})
+    thread = threading.Thread(target=service.serve, daemon=True)
+    thread.start()
+    assert service.ready.wait(30)
+    control = Control(emu.endpoints)
+    try:
+        for _ in range(20):  # each Client is a new socket: a new routing id at the broker
+            client = Client(emu.endpoints, "m1", timeout_s=5)
+            try:
+                client.request("dc-b/directory", b"")
+            finally:
+                client.close()
+        assert control.state()["connections"] >= 2  # the service, and clients not yet idle
+        deadline = time.monotonic() + 10
+        while control.state()["connections"] > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert control.state()["connections"] == 1  # only the service's
+        assert "lgwan_emulator_connections 1" in control.metrics()
+        assert control.state()["programs"] == ["dc-b/directory"]  # the service stays known
+        client = Client(emu.endpoints, "m1", timeout_s=5)  # a forgotten client comes back
+        try:
+            assert client.request("dc-b/directory", b"").src == "dc-b"
+        finally:
+            client.close()
+    finally:
+        service.stop()
+        thread.join(10)
+        service.close()
