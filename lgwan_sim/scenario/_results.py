@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lgwan_sim._files import atomic_write
 from lgwan_sim.engine import (
     AppliedEvent,
     BinRecord,
@@ -813,7 +814,9 @@ def _csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) ->
 
 
 def write_json(path: Path, doc: object) -> None:
-    path.write_text(json_text(doc), encoding="utf-8")
+    """Write ``doc`` as the run's files write JSON, atomically: a program that waits for the
+    file to appear (the emulator's ``endpoints.json``) reads it whole or not at all."""
+    atomic_write(path, json_text(doc).encode("utf-8"))
 
 
 def write_tables(tables: RunTables, folder: Path) -> list[str]:
