@@ -294,6 +294,10 @@ class Emulator:
     ) -> None:
         if not (speed > 0):
             raise InputError("speed must be > 0 (or max)", field="speed", value=speed)
+        if not (client_idle_s > 0):
+            raise InputError(
+                "client_idle_s must be > 0", field="client_idle_s", value=client_idle_s
+            )
         self.inputs = inputs
         self.testbed = testbed
         self.hosts = {svc: frozenset(sites) for svc, sites in hosts.items()}
@@ -537,12 +541,12 @@ class Emulator:
             return
         self._last_housekeeping = wall
         for conn in list(self.conns.values()):
-            if conn.addresses:
-                if wall - conn.last_seen > 3 * conn.hb_s:
-                    log.info("%s missed 3 heartbeats: taken off the registry", conn.identity)
-                    self.stats.services_lost += 1
-                    self._forget(conn)
-            elif not conn.connected or wall - conn.last_seen > self.client_idle_s:
+            silent_s = wall - conn.last_seen
+            if conn.addresses and silent_s > 3 * conn.hb_s:
+                log.info("%s missed 3 heartbeats: taken off the registry", conn.identity)
+                self.stats.services_lost += 1
+                self._forget(conn)
+            elif not conn.addresses and (not conn.connected or silent_s > self.client_idle_s):
                 # A client serves nothing and nothing waits on its entry (answers go by
                 # routing id): forget it, or every reconnect with a new id leaves one behind.
                 del self.conns[conn.rid]

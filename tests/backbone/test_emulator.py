@@ -20,12 +20,14 @@ from lgwan_sim.backbone import (
     Client,
     Command,
     Control,
+    Emulator,
     EmulatorError,
     Endpoints,
     Service,
     Testbed,
     decode,
 )
+from lgwan_sim.errors import InputError
 from lgwan_sim.scenario import load_scenario
 from tests.backbone.support import small_scenario
 
@@ -493,7 +495,7 @@ def test_clients_that_reconnect_with_new_routing_ids_leave_no_entry_behind(
     lgwan_emulator, tmp_path
 ):
     emu = lgwan_emulator(
-        small_scenario(tmp_path, rate=1, duration="600s"), speed=1, extra=("--client-idle", "1")
+        small_scenario(tmp_path, rate=1, duration="600s"), speed=1, extra=("--client-idle", "3")
     )
     service = Service(emu.endpoints, "dc-b", {"directory": directory})
     thread = threading.Thread(target=service.serve, daemon=True)
@@ -508,7 +510,7 @@ def test_clients_that_reconnect_with_new_routing_ids_leave_no_entry_behind(
             finally:
                 client.close()
         assert control.state()["connections"] >= 2  # the service, and clients not yet idle
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while control.state()["connections"] > 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert control.state()["connections"] == 1  # only the service's
@@ -523,3 +525,16 @@ def test_clients_that_reconnect_with_new_routing_ids_leave_no_entry_behind(
         service.stop()
         thread.join(10)
         service.close()
+
+
+def test_a_client_idle_time_that_is_not_positive_is_refused_naming_it(tmp_path):
+    with pytest.raises(InputError) as caught:
+        Emulator(None, None, hosts={}, client_idle_s=0)  # type: ignore[arg-type]
+    assert (caught.value.field, caught.value.value) == ("client_idle_s", 0)
+    out = tmp_path / "emu"
+    done = run_cli("emulate", "national-weekday", "-o", str(out), "--client-idle", "0")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "lgwan-sim: error: Invalid value for '--client-idle': 0.0 is not in the range x>0."
+    ]
+    assert not out.exists()
