@@ -17,7 +17,8 @@ def test_a_reader_waiting_for_the_file_never_reads_it_half_written(tmp_path):
 
     def watch() -> None:
         nonlocal reads
-        while not done.is_set():
+        while True:
+            last = done.is_set()  # one more read after the last write, so reads > 0
             if path.exists():
                 text = path.read_text(encoding="utf-8")
                 reads += 1
@@ -25,6 +26,8 @@ def test_a_reader_waiting_for_the_file_never_reads_it_half_written(tmp_path):
                     json.loads(text)
                 except ValueError:
                     partial.append(len(text))
+            if last:
+                return
 
     reader = threading.Thread(target=watch)
     reader.start()
@@ -36,5 +39,6 @@ def test_a_reader_waiting_for_the_file_never_reads_it_half_written(tmp_path):
         done.set()
         reader.join()
     assert json.loads(path.read_text(encoding="utf-8")) == doc
+    assert reads > 0
     assert partial == [], f"{len(partial)} of {reads} reads saw a partial file"
     assert [p.name for p in tmp_path.iterdir()] == ["endpoints.json"]  # no temp file left
