@@ -24,11 +24,11 @@ N_SOURCES = 24
 def _star(slow: int):
     # h00..h23 on access lines into a hub, a 200 Mb/s line from the hub to the host "dc";
     # the first ``slow`` sources on 4 Mb/s lines, whose own cap binds once the hub line's
-    # share rises above it, the others on 100 Mb/s; "dc2" hangs off the hub at 1 Gb/s
-    links = [("hub", "dc", 2e8, 0.001), ("hub", "dc2", 1e9, 0.002)]
+    # share rises above it, the others on 100 Mb/s; "dc2" and "dc3" hang off the hub at 1 Gb/s
+    links = [("hub", "dc", 2e8, 0.001), ("hub", "dc2", 1e9, 0.002), ("hub", "dc3", 1e9, 0.003)]
     for i in range(N_SOURCES):
         links.append((f"h{i:02d}", "hub", 4e6 if i < slow else 1e8, 0.001 + 1e-4 * i))
-    kinds = {"dc": SiteKind.DATA_CENTRE, "dc2": SiteKind.DATA_CENTRE}
+    kinds = {name: SiteKind.DATA_CENTRE for name in ("dc", "dc2", "dc3")}
     return make_topology(links, kinds=kinds)
 
 
@@ -39,9 +39,7 @@ def _service(name, callers, host, rate_per_s, mean_bytes, response=None, **kw):
         callers=callers,
         requests_per_day=rate_per_s * 86400.0 / len(callers),
         request_size=SizeDist.exponential(mean_bytes),
-        response_size=SizeDist.exponential(response or 0.0)
-        if response
-        else SizeDist.fixed(0.0),
+        response_size=SizeDist.exponential(response or 0.0) if response else SizeDist.fixed(0.0),
         one_way=response is None,
         service_time_s=0.01,
         **kw,
@@ -89,9 +87,7 @@ def _same(a, b) -> None:
         if sa.delivered:
             assert sa.latency.mean == pytest.approx(sb.latency.mean, rel=1e-9, abs=1e-12)
             for q in (50, 95, 99, 100):
-                assert sa.latency.percentile(q) == pytest.approx(
-                    sb.latency.percentile(q), rel=1e-9
-                )
+                assert sa.latency.percentile(q) == pytest.approx(sb.latency.percentile(q), rel=1e-9)
     ua = np.asarray(a.link_utilisation[:, :])
     ub = np.asarray(b.link_utilisation[:, :])
     np.testing.assert_allclose(ua, ub, rtol=1e-9, atol=1e-12)
@@ -144,16 +140,16 @@ def test_a_second_tight_link_appearing_mid_run_gives_the_same_run(monkeypatch):
 
 
 @pytest.mark.parametrize("failed_flows", ["lose", "reroute"])
-def test_a_failure_and_a_capacity_change_under_a_group_give_the_same_run(
-    monkeypatch, failed_flows
-):
+def test_a_failure_and_a_capacity_change_under_a_group_give_the_same_run(monkeypatch, failed_flows):
     dem = _workload(0, 80.0, None)
     timeline = Timeline(
         events=(
             TimelineEvent(at_s=4.0, kind=EventKind.LINK_DOWN, links=("h03~hub",)),
             TimelineEvent(at_s=7.0, kind=EventKind.LINK_UP, links=("h03~hub",)),
             TimelineEvent(at_s=9.0, kind=EventKind.CAPACITY, links=("hub~dc",), capacity_bps=3e8),
-            TimelineEvent(at_s=13.0, kind=EventKind.CAPACITY, links=("hub~dc",), capacity_bps=1.5e8),
+            TimelineEvent(
+                at_s=13.0, kind=EventKind.CAPACITY, links=("hub~dc",), capacity_bps=1.5e8
+            ),
         )
     )
     cfg = {"failed_flows": failed_flows, "convergence_delay_s": 0.5}
@@ -162,3 +158,17 @@ def test_a_failure_and_a_capacity_change_under_a_group_give_the_same_run(
     b = _run(monkeypatch, False, dem, timeline, **cfg)
     assert a.events[0].messages_lost + a.events[0].messages_rerouted > 0
     _same(a, b)
+
+
+def test_a_class_arriving_on_a_group_link_and_another_tight_link_does_not_join(monkeypatch):
+    # h00 and h01 keep sending to dc2 and dc3: their access lines are tight (two classes
+    # of 12.5 MB/s each on 12.5 MB/s) without being on the hub line; their flows to dc
+    # then cross the hub line's group and a second tight link, so must be solved
+    topo = _star(0)
+    callers = tuple(f"h{i:02d}" for i in range(N_SOURCES))
+    main = _service("s", callers, "dc", 80.0, 400_000.0)
+    side2 = _service("side2", callers[:2], "dc2", 30.0, 300_000.0)
+    side3 = _service("side3", callers[:2], "dc3", 30.0, 300_000.0)
+    dem = (topo, demand(main, side2, side3))
+    assert _formed(monkeypatch, dem) > 0
+    _same(_run(monkeypatch, True, dem), _run(monkeypatch, False, dem))
