@@ -172,3 +172,30 @@ def test_a_class_arriving_on_a_group_link_and_another_tight_link_does_not_join(m
     dem = (topo, demand(main, side2, side3))
     assert _formed(monkeypatch, dem) > 0
     _same(_run(monkeypatch, True, dem), _run(monkeypatch, False, dem))
+
+
+def test_three_hundred_paths_starting_together_share_the_line_as_the_water_filling(monkeypatch):
+    # the concurrent benchmark's shape, small: 300 sources send one flow each at t = 0 over
+    # 100 Mb/s lines into one 1 Gb/s line; 300 classes are above solver_numpy_min_classes,
+    # so the group's rate changes count as the numpy solves the water-filling makes
+    links = [("hub", "sink", 1e9, 0.001)]
+    links += [(f"s{i:03d}", "hub", 1e8, 0.001) for i in range(300)]
+    topo = make_topology(links, kinds={"sink": SiteKind.DATA_CENTRE})
+    svc = ServiceDemand(
+        name="s",
+        primary="sink",
+        callers=tuple(f"s{i:03d}" for i in range(300)),
+        requests_per_day=1.0,
+        request_size=SizeDist.exponential(1e6),
+        response_size=SizeDist.fixed(0.0),
+        one_way=True,
+        arrivals="trace",
+        trace_s=(0.0,) * 300,
+    )
+    dem = (topo, demand(svc))
+    assert _formed(monkeypatch, dem, duration_s=60.0) == 1
+    a = _run(monkeypatch, True, dem, duration_s=60.0)
+    b = _run(monkeypatch, False, dem, duration_s=60.0)
+    assert a.delivered == 300
+    assert a.counters["numpy_solves"] > 40  # while 256 classes or more are left
+    _same(a, b)
