@@ -7,6 +7,7 @@ Run one benchmark per process so that each peak-memory figure is its own::
     python benchmarks/bench_engine.py tandem --engines ours   # one engine alone (memory)
     python benchmarks/bench_engine.py flow-day     # 24 h national day at 300 messages/s
     python benchmarks/bench_engine.py concurrent   # 10,000 concurrent flows, vs SimGrid 4.1
+    python benchmarks/bench_engine.py concurrent --per-path 1 --simgrid-models none
     python benchmarks/bench_engine.py analytic     # national day in 1-minute bins
     python benchmarks/bench_engine.py analytic --scenario packet-zoom --bin-s 900
     python benchmarks/bench_engine.py n1           # N-1 sweep over backbone/prefecture links
@@ -259,6 +260,8 @@ def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) ->
     figures: dict[str, object] = {
         "flows": n_flows,
         "sources": n_sources,
+        "flows_per_path": n_flows / n_sources,
+        "flows_per_cpu_s": ours["flows_per_cpu_s"],
         "total_bytes": round(total_bytes),
         # the bottleneck alone, at 1 Gb/s and at LV08's 0.97 x 1 Gb/s
         "bottleneck_bound_s": round(total_bytes * 8.0 / 1e9, 2),
@@ -365,7 +368,16 @@ def main(argv: list[str] | None = None) -> int:
         "the engine call alone timed), e.g. national-weekday or packet-zoom",
     )
     parser.add_argument("--flows", type=int, default=10_000)
-    parser.add_argument("--sources", type=int, default=100)
+    parser.add_argument(
+        "--sources",
+        type=int,
+        help="concurrent: one shape, F flows on this many paths (default: every --per-path)",
+    )
+    parser.add_argument(
+        "--per-path",
+        default="100,10,1",
+        help="concurrent: flows per path of the shapes to run, each in a process of its own",
+    )
     parser.add_argument(
         "--simgrid-models",
         default="LV08",
@@ -389,6 +401,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.which == "flow-day":
         bench_flow_day(args.duration_s)
     elif args.which == "concurrent":
+        if args.sources is None:
+            shapes = [int(k) for k in args.per_path.split(",") if k]
+            if len(shapes) > 1:
+                for k in shapes:
+                    cmd = [sys.executable, __file__, "concurrent", "--flows", str(args.flows)]
+                    cmd += ["--per-path", str(k), "--simgrid-models", args.simgrid_models]
+                    subprocess.run(cmd, check=True)
+                return 0
+            args.sources = max(1, args.flows // shapes[0])
         models = [m for m in args.simgrid_models.split(",") if m and m != "none"]
         bench_concurrent(args.flows, args.sources, models)
     elif args.which == "analytic" and args.scenario:

@@ -24,7 +24,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-FIGURES = ("wall_s", "run_cpu_s", "sweep_cpu_s", "process_cpu_s", "peak_rss_mib")
+FIGURES = (
+    "wall_s",
+    "run_cpu_s",
+    "sweep_cpu_s",
+    "process_cpu_s",
+    "flows_per_cpu_s",
+    "peak_rss_mib",
+)
 
 
 def one(tree: Path, args: list[str]) -> dict[str, object]:

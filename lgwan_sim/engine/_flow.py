@@ -14,6 +14,18 @@ completion or failure recomputes only the connected component of classes joined 
 tight links that it touched; a lone class just gets its bottleneck share. Components are
 solved by the pure-Python water-filling below ``solver_numpy_min_classes`` classes and by
 numpy above. Events at the same instant are applied together before one recomputation.
+
+*Processor sharing per tight link.* When a component's solution has one tight link and every
+class on it is held by that link alone (its own cap is not below the link's share), every flow
+gets the same rate, the link's capacity over its flow count: exactly what the water-filling
+gives. From ``ps_min_classes`` classes on, such a component becomes a *group*: one virtual
+clock ``V`` for the link (bytes each of its flows has received), every flow's finish tag
+(``V`` at its arrival + its size) in one heap, one completion entry for the link. An arrival
+or a completion then changes the rate to capacity / flows in O(log flows), without a solve
+and without touching the other classes; a class's carried bytes are added when its count
+changes or a bin closes. Anything else (a second tight link, a class whose own cap binds, the
+link no longer tight, a failure or a capacity change) dissolves the group back into classes
+(each flow's remaining bytes kept) and the water-filling takes over.
 """
 
 from __future__ import annotations
@@ -39,12 +51,26 @@ __all__ = ["FlowEngine"]
 
 _TIGHT_EPS = 1e-9
 _TIGHT_UP = 1 + _TIGHT_EPS
+GROUP_COMPLETE = 16  # heap entry kind: a group's next completion (obj is the _Group)
 
 
 class _Class:
     """The active flows that share one path."""
 
-    __slots__ = ("b", "bver", "delay", "flows", "gen", "links", "n", "rate", "t", "v")
+    __slots__ = (
+        "b",
+        "bver",
+        "delay",
+        "flows",
+        "gen",
+        "links",
+        "n",
+        "ps",
+        "rate",
+        "t",
+        "v",
+        "vacc",
+    )
 
     def __init__(self, links: tuple[int, ...], delay: float) -> None:
         self.links = links
@@ -57,12 +83,37 @@ class _Class:
         self.rate = 0.0  # per flow, bytes/s
         self.flows: list[tuple[float, int, Msg]] = []
         self.gen = 0
+        self.ps: _Group | None = None  # the group holding its flows, if any
+        self.vacc = 0.0  # the group's clock when its carried bytes were last added
+
+
+class _Group:
+    """The classes on one tight link sharing it equally: processor sharing by finish tags."""
+
+    __slots__ = ("broken", "cap", "classes", "gen", "lims", "link", "n", "rate", "t", "tags", "v")
+
+    def __init__(self, link: int, cap: float, t: float) -> None:
+        self.link = link
+        self.cap = cap  # bytes/s
+        self.t = t
+        self.v = 0.0  # bytes each flow has received since the group formed
+        self.rate = 0.0  # per flow
+        self.n = 0  # flows
+        self.gen = 0
+        self.broken = False  # the link stopped being tight: dissolve at the next refresh
+        self.classes: dict[_Class, None] = {}
+        # (finish tag, seq, message, class)
+        self.tags: list[tuple[float, int, Msg, _Class]] = []
+        # (the class's own per-flow cap, seq, class, its flow count then): lazy minimum
+        self.lims: list[tuple[float, int, _Class, int]] = []
 
 
 class FlowEngine(EventEngine):
     """Event-driven max-min flow simulation."""
 
     fidelity = Fidelity.FLOW
+    #: components of at least this many classes on one tight link run as a group
+    ps_min_classes = 32
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +129,8 @@ class FlowEngine(EventEngine):
         self.n_flows = 0
         self.stalled: list[tuple[Msg, float]] = []
         self.cap_version = 0
+        self.groups: dict[int, _Group] = {}  # tight link -> its group
+        self.ps_dirty: dict[_Group, None] = {}
         self.counters.update(
             flows=0,
             recomputations=0,
@@ -156,11 +209,28 @@ class FlowEngine(EventEngine):
     def _add_flow(self, p: _Class, msg: Msg, size: float, t: float) -> None:
         self.seq += 1
         self.n_flows += 1
+        g = p.ps
+        if g is not None:
+            self._gaccount(g, p, t)
+            p.n += 1
+            self._gjoin(g, p, msg, size)
+            return
         if p.n == 0:
             p.v = 0.0
             p.t = t
             self.active[p] = None
-            if not self._register(p):
+            coupled = self._register(p)
+            if coupled and self.groups:
+                g = self._joinable(p)
+                if g is not None:
+                    self._gadvance(g, t)
+                    p.ps = g
+                    p.vacc = g.v
+                    p.n = 1
+                    g.classes[p] = None
+                    self._gjoin(g, p, msg, size)
+                    return
+            if not coupled:
                 # alone on untight links: its own bottleneck share, no solver needed
                 rate = p.b if p.b < self.rmax else self.rmax
                 p.rate = rate
@@ -185,6 +255,179 @@ class FlowEngine(EventEngine):
         self.seq += 1
         heapq.heappush(self.heap, (t + (p.flows[0][0] - p.v) / rate, self.seq, COMPLETE, p, p.gen))
 
+    # -- groups (processor sharing on one tight link) ----------------------------------------
+    def _joinable(self, p: _Class) -> _Group | None:
+        """The group of a just-registered class's only tight link, if it has one."""
+        tight = self.tight
+        found: _Group | None = None
+        for link in p.links:
+            if tight[link]:
+                g = self.groups.get(link)
+                if g is None or found is not None:
+                    return None
+                found = g
+        return found
+
+    @staticmethod
+    def _gadvance(g: _Group, t: float) -> None:
+        dt = t - g.t
+        if dt > 0.0:
+            g.v += g.rate * dt
+            g.t = t
+
+    def _gaccount(self, g: _Group, p: _Class, t: float) -> None:
+        """Bring the group's clock to ``t`` and add class ``p``'s carried bytes."""
+        self._gadvance(g, t)
+        dv = g.v - p.vacc
+        if dv:
+            moved = p.n * dv
+            carried = self.carried
+            for link in p.links:
+                carried[link] += moved
+            p.vacc = g.v
+
+    def _gjoin(self, g: _Group, p: _Class, msg: Msg, size: float) -> None:
+        """A flow of ``p`` (already counted in ``p.n``) enters the group."""
+        seq = self.seq
+        heapq.heappush(g.tags, (g.v + size, seq, msg, p))
+        lim = p.b / p.n
+        heapq.heappush(g.lims, (self.rmax if lim > self.rmax else lim, seq, p, p.n))
+        g.n += 1
+        self.ps_dirty[g] = None
+
+    def _form(self, comp: list[_Class], link: int, rate: float, t: float) -> None:
+        """Turn a component held by ``link`` alone (every flow at ``rate``) into a group."""
+        g = _Group(link, self.cap_b[link], t)
+        g.rate = rate
+        rmax = self.rmax
+        tags = g.tags
+        lims = g.lims
+        for q in comp:
+            self._advance(q, t)
+            v = q.v
+            for target, seq, msg in q.flows:
+                tags.append((target - v, seq, msg, q))
+            q.flows = []
+            q.gen += 1
+            q.ps = g
+            q.vacc = 0.0
+            q.rate = rate
+            lim = q.b / q.n
+            self.seq += 1
+            lims.append((rmax if lim > rmax else lim, self.seq, q, q.n))
+            g.n += q.n
+            g.classes[q] = None
+        heapq.heapify(tags)
+        heapq.heapify(lims)
+        self.groups[link] = g
+        self._gschedule(g, t)
+
+    def _gschedule(self, g: _Group, t: float) -> None:
+        g.gen += 1
+        self.seq += 1
+        heapq.heappush(
+            self.heap, (t + (g.tags[0][0] - g.v) / g.rate, self.seq, GROUP_COMPLETE, g, g.gen)
+        )
+
+    def _dissolve(self, g: _Group, t: float) -> None:
+        """Give every class its flows back (remaining bytes kept) and mark it for a solve."""
+        self._gadvance(g, t)
+        v = g.v
+        dirty = self.dirty
+        for p in g.classes:
+            self._gaccount(g, p, t)
+            p.ps = None
+            p.v = 0.0
+            p.t = t
+            p.flows = []
+            p.rate = 0.0  # no completion entry: the solve must push one
+            dirty[p] = None
+        for tag, seq, msg, p in g.tags:
+            p.flows.append((tag - v, seq, msg))
+        for p in g.classes:
+            heapq.heapify(p.flows)
+        g.gen += 1
+        g.classes = {}
+        g.tags = []
+        g.lims = []
+        del self.groups[g.link]
+        self.ps_dirty.pop(g, None)
+
+    def _dissolve_all(self, t: float) -> None:
+        for g in list(self.groups.values()):
+            self._dissolve(g, t)
+
+    def _gleave(self, g: _Group, p: _Class) -> None:
+        """Class ``p`` of the group has no flow left: off its links, as ``_unregister``."""
+        sum_b, tight, link_cls, cap_b = self.sum_b, self.tight, self.link_cls, self.cap_b
+        del g.classes[p]
+        for link in p.links:
+            on = link_cls[link]
+            del on[p]
+            if on:
+                s = sum_b[link] = sum_b[link] - p.b
+            else:
+                s = sum_b[link] = 0.0
+            if tight[link]:
+                if link != g.link:  # not expected: a group's classes have one tight link
+                    self.dirty.update(dict.fromkeys(on))
+                    g.broken = True
+                if s <= cap_b[link] * (1 + _TIGHT_EPS):
+                    tight[link] = False
+                    g.broken = True
+        p.ps = None
+        p.rate = 0.0
+        p.gen += 1
+        p.n = 0
+        p.flows = []
+        del self.active[p]
+        self.dirty.pop(p, None)
+
+    def _refresh(self, g: _Group, t: float) -> bool:
+        """The group's new rate after arrivals or completions; False when it must dissolve."""
+        if g.broken or not g.n:
+            return False
+        rate = g.cap / float(g.n)
+        lims = g.lims
+        if len(lims) > 4 * len(g.classes) + 64:  # drop the stale entries
+            lims[:] = [e for e in lims if e[2].ps is g and e[2].n == e[3]]
+            heapq.heapify(lims)
+        while True:
+            lim, _, q, n = lims[0]
+            if q.ps is g and q.n == n:
+                break
+            heapq.heappop(lims)
+        if lim < rate:  # a class's own cap binds: the water-filling decides
+            return False
+        if len(g.classes) >= self.config.solver_numpy_min_classes:
+            self.counters["numpy_solves"] += 1  # the solve this component had
+        self._gadvance(g, t)
+        g.rate = rate
+        self._gschedule(g, t)
+        return True
+
+    def _gcomplete(self, g: _Group, t: float) -> None:
+        self._gadvance(g, t)
+        tags = g.tags
+        # flows due within 1 ns are done now, as a class's are
+        v = g.v + g.rate * 1e-9 + 1e-6
+        pop = heapq.heappop
+        while tags and tags[0][0] <= v:
+            _, _, msg, p = pop(tags)
+            self._gaccount(g, p, t)
+            p.n -= 1
+            g.n -= 1
+            self.n_flows -= 1
+            if msg.alive:
+                self._leg_done(msg, t + p.delay)
+            if p.n == 0:
+                self._gleave(g, p)
+            else:
+                self.seq += 1
+                lim = p.b / p.n
+                heapq.heappush(g.lims, (self.rmax if lim > self.rmax else lim, self.seq, p, p.n))
+        self.ps_dirty[g] = None
+
     def recompute(self, t: float) -> None:
         """Max-min rates for every component touched since the last recomputation."""
         dirty = self.dirty
@@ -192,9 +435,16 @@ class FlowEngine(EventEngine):
         seen: set[_Class] = set()
         expanded: set[int] = set()  # tight links already walked (keeps the walk linear)
         self.counters["recomputations"] += 1
+        if self.ps_dirty:
+            for g in list(self.ps_dirty):
+                if not self._refresh(g, t):
+                    self._dissolve(g, t)
+            self.ps_dirty.clear()
         for p in list(dirty):
             if p in seen or p.n == 0:
                 continue
+            if p.ps is not None:
+                self._dissolve(p.ps, t)
             seen.add(p)
             comp = [p]
             coupled = False
@@ -210,6 +460,8 @@ class FlowEngine(EventEngine):
                         expanded.add(link)
                         for r in link_cls[link]:
                             if r not in seen:
+                                if r.ps is not None:
+                                    self._dissolve(r.ps, t)
                                 seen.add(r)
                                 comp.append(r)
             if not coupled:
@@ -237,6 +489,13 @@ class FlowEngine(EventEngine):
                 rates = waterfill_numpy(caps, members, counts, limits)
             else:
                 rates = waterfill_python(caps, members, counts, limits)
+            if (
+                len(index) == 1
+                and len(comp) >= self.ps_min_classes
+                and caps[0] / math.fsum(counts) <= min(limits)
+            ):
+                self._form(comp, next(iter(index)), rates[0], t)
+                continue
             for q, rate in zip(comp, rates, strict=True):
                 self._set_rate(q, rate, t, q in dirty)
         dirty.clear()
@@ -311,11 +570,17 @@ class FlowEngine(EventEngine):
     # -- bins -----------------------------------------------------------------------------
     def account_until(self, t: float) -> None:
         for p in self.active:
-            self._advance(p, t)
+            g = p.ps
+            if g is None:
+                self._advance(p, t)
+            else:
+                self._gaccount(g, p, t)
 
     # -- failures and capacity ------------------------------------------------------------
     def on_change(self, change: Change, t: float) -> tuple[int, int]:
         lost = held = 0
+        if change.newly_dead or change.capacity_changed:
+            self._dissolve_all(t)
         if change.newly_dead:
             victims: dict[_Class, None] = {}
             for link in sorted(change.newly_dead):
@@ -350,7 +615,7 @@ class FlowEngine(EventEngine):
                 if want != self.tight[d]:
                     self.tight[d] = want
                     self.dirty.update(dict.fromkeys(self.link_cls[d]))
-        if self.dirty:
+        if self.dirty or self.ps_dirty:
             self.recompute(t)
         return lost, held
 
@@ -365,12 +630,13 @@ class FlowEngine(EventEngine):
             else:
                 self.start_leg(msg, msg.host, msg.caller, remaining, t)
             moved += 1
-        if self.dirty:
+        if self.dirty or self.ps_dirty:
             self.recompute(t)
         return 0, moved
 
     # -- overload -------------------------------------------------------------------------
     def _abort(self, t: float) -> None:
+        self._dissolve_all(t)
         for p in list(self.active):
             for _, _, msg in p.flows:
                 self.drop(msg, DropReason.OVERLOAD)
@@ -401,6 +667,7 @@ class FlowEngine(EventEngine):
     def in_transfer(self) -> list[Msg]:
         """Messages in the active classes, held for a reroute, or at their host (heap)."""
         out = [msg for p in self.active for _, _, msg in p.flows]
+        out.extend(msg for g in self.groups.values() for _, _, msg, _ in g.tags)
         out.extend(msg for msg, _ in self.stalled)
         out.extend(entry[3] for entry in self.heap if entry[2] in (RESPONSE, DONE))
         return out
@@ -442,6 +709,9 @@ class FlowEngine(EventEngine):
                         self._deactivate(p)
                     else:
                         self.dirty[p] = None
+                elif kind == GROUP_COMPLETE:
+                    if gen == obj.gen:
+                        self._gcomplete(obj, t)
                 elif kind == ARRIVAL:
                     stream = obj
                     if gen != stream.gen:
@@ -469,12 +739,12 @@ class FlowEngine(EventEngine):
                     deliver(obj, t)
                 else:
                     self.special(kind, obj, t)
-                if self.dirty and (not heap or heap[0][0] > t):
+                if (self.dirty or self.ps_dirty) and (not heap or heap[0][0] > t):
                     if self.n_flows > counters["peak_active_flows"]:
                         counters["peak_active_flows"] = self.n_flows
                     self.recompute(t)
             if t_tl >= end:
                 return
-            if self.dirty:
+            if self.dirty or self.ps_dirty:
                 self.recompute(self.now)
             self.step_timeline()
