@@ -82,7 +82,7 @@ class _Loader(yaml.SafeLoader):
                     f"nested more than {MAX_DEPTH} levels deep",
                     self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                 )
-            return super().compose_node(parent, index)
+            return yaml.composer.Composer.compose_node(self, parent, index)
         finally:
             self._depth -= 1
 
@@ -127,6 +127,48 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
+try:  # LibYAML's parser, when PyYAML was built with it
+    from yaml._yaml import CParser as _CParser
+
+    _HAVE_LIBYAML = True
+except ImportError:  # pragma: no cover - PyYAML without LibYAML
+    _HAVE_LIBYAML = False
+
+
+class _FastLoader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """The same loader with LibYAML's parser under it: only the scanning and parsing into
+    events (most of the time) move to C; composing, resolving tags, the depth limit
+    and constructing are :class:`_Loader`'s own Python code, so a document loads to the same
+    values and lines. A document it cannot load is loaded again by :class:`_Loader`, whose
+    messages the errors keep."""
+
+    yaml_constructors = _Loader.yaml_constructors
+
+    def __init__(self, stream: str) -> None:
+        parser = _CParser(stream)
+        self.check_event = parser.check_event
+        self.peek_event = parser.peek_event
+        self.get_event = parser.get_event
+        self.dispose = parser.dispose
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self._depth = 0
+
+    compose_node = _Loader.compose_node
+
+
+def _load(text: str) -> Any:
+    if _HAVE_LIBYAML:
+        loader = _FastLoader(text)
+        try:
+            return loader.get_single_data()
+        except Exception:  # any failure: the pure-Python loader below words the error
+            pass
+        finally:
+            loader.dispose()
+    return yaml.load(text, Loader=_Loader)
+
 
 def load_yaml(path: str | Path, *, error: type[InputError] = InputError) -> Any:
     """Load one YAML document safely; syntax errors become ``error`` naming ``file:line``."""
@@ -138,7 +180,7 @@ def load_yaml(path: str | Path, *, error: type[InputError] = InputError) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"cannot read file: {exc}", file=path) from None
     try:
-        return yaml.load(text, Loader=_Loader)
+        return _load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = None if mark is None else mark.line + 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lgwan_sim._fields import Fields
-from lgwan_sim._yaml import LineDict, Reader, load_yaml
+from lgwan_sim._yaml import LineDict, LineList, Reader, load_yaml
 from lgwan_sim.errors import InputError, ScenarioError, TopologyError
 
 DOC = """\
@@ -216,3 +216,103 @@ def test_a_subclass_words_type_mistakes_its_own_way(doc):
     assert Reader(path).mapping(plain, "m", "m") == {"a": 1}
     with pytest.raises(ScenarioError, match="must be a mapping, not a mapping"):
         f.mapping(plain, "m", "m")
+
+
+def _with_lines(value: object) -> object:
+    """A loaded document as plain values with every container's lines, to compare exactly."""
+    if isinstance(value, LineDict):
+        return (
+            "map",
+            value.start_line,
+            [(k, value.line_of(k), _with_lines(v)) for k, v in value.items()],
+        )
+    if isinstance(value, LineList):
+        return (
+            "seq",
+            value.start_line,
+            [(value.line_of(i), _with_lines(v)) for i, v in enumerate(value)],
+        )
+    return (type(value).__name__, value)
+
+
+EDGE_DOC = """\
+base: &base {a: 1, b: [x, 'y', "z"]}
+merged:
+  <<: *base
+  b: 2
+when: 2024-04-01
+big: 1e9
+exact: 1.0e+9
+octal: 0o17
+old_octal: 017
+flags: [yes, no, on, off, ~, null]
+text: |
+  two
+  lines
+folded: >-
+  one
+  line
+japanese: 札幌市
+"""
+
+
+def test_libyaml_under_the_loader_loads_every_input_file_to_the_same_values_and_lines(tmp_path):
+    # the fast path (LibYAML's parser under the project's own composer and constructors)
+    # against the pure-Python loader, on every YAML file of the repository and on the
+    # corners of YAML 1.1 the input files may use
+    import yaml
+
+    from lgwan_sim import _yaml
+
+    if not _yaml._HAVE_LIBYAML:
+        pytest.skip("PyYAML was built without LibYAML")
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(
+        p for d in ("scenarios", "services", "topology", "pki") for p in (root / d).rglob("*.yaml")
+    )
+    assert len(files) > 20
+    edge = tmp_path / "edge.yaml"
+    edge.write_text(EDGE_DOC, encoding="utf-8")
+    for path in [*files, edge]:
+        text = path.read_text(encoding="utf-8")
+        fast = _yaml._FastLoader(text)
+        try:
+            got = fast.get_single_data()
+        finally:
+            fast.dispose()
+        want = yaml.load(text, Loader=_yaml._Loader)
+        assert _with_lines(got) == _with_lines(want), path
+        assert _with_lines(load_yaml(path)) == _with_lines(want), path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\na: 2\n",  # duplicate key (the constructor's error)
+        "a: [1, 2\n",  # unclosed flow sequence (the parser's)
+        "a: b: c\n",  # mapping values not allowed here
+        "a: *nowhere\n",  # undefined alias (the composer's)
+        "x:\n" + "".join("  " * i + "- \n" for i in range(1, 120)),  # deeper than MAX_DEPTH
+        "a: 1\n\x07\n",  # a character YAML does not allow
+    ],
+)
+def test_a_document_libyaml_refuses_fails_with_the_pure_python_loaders_message(tmp_path, text):
+    import yaml
+
+    from lgwan_sim import _yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as got:
+        load_yaml(path)
+    # the same error as the pure-Python loader alone gives
+    saved = _yaml._HAVE_LIBYAML
+    _yaml._HAVE_LIBYAML = False
+    try:
+        with pytest.raises(InputError) as want:
+            load_yaml(path)
+    finally:
+        _yaml._HAVE_LIBYAML = saved
+    assert str(got.value) == str(want.value)
+    with pytest.raises(yaml.YAMLError):
+        yaml.load(text, Loader=_yaml._Loader)

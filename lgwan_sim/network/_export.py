@@ -10,13 +10,14 @@ import io
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from lgwan_sim._files import atomic_write
 from lgwan_sim.network._model import Link, Site
 from lgwan_sim.network._topology import Topology
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "ExportFormat",
@@ -74,6 +75,8 @@ def to_mapping(topology: Topology) -> dict[str, Any]:
 
 def to_graphml_graph(topology: Topology) -> nx.Graph:
     """A networkx graph with flat, GraphML-typed attributes (strings and floats only)."""
+    import networkx as nx
+
     graph = nx.Graph(name=topology.name)
     for site in sorted(topology.sites.values(), key=lambda s: s.id):
         fields = _site_fields(site)
@@ -114,6 +117,8 @@ def to_geojson(topology: Topology) -> dict[str, Any]:
 
 def _render(topology: Topology, fmt: ExportFormat) -> bytes:
     if fmt is ExportFormat.GRAPHML:
+        import networkx as nx
+
         buf = io.BytesIO()
         nx.write_graphml(to_graphml_graph(topology), buf, encoding="utf-8")
         return buf.getvalue()

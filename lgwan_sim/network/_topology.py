@@ -1,4 +1,9 @@
-"""The ``Topology``: sites and links over a networkx graph, validated once at construction."""
+"""The ``Topology``: sites and links, validated once at construction.
+
+Its links are kept by site pair in plain dictionaries; the networkx graph of the same
+network (:attr:`Topology.graph`) is built the first time it is asked for, so a run that
+never asks does not import networkx (a tenth of a second of a national run's start).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from lgwan_sim.errors import TopologyError, UnknownSiteError
 from lgwan_sim.network._model import Link, LinkKind, Site, SiteKind
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Topology"]
 
@@ -27,12 +34,14 @@ class Topology:
     name: str
     sites: Mapping[str, Site]
     links: Mapping[str, Link]
-    graph: nx.Graph = field(repr=False)
+    adjacency: Mapping[str, Mapping[str, Link]] = field(repr=False)
+    """Each site's links by the site at their other end (both ways), in the order added."""
     source: str = ""
     equipment_delay_s: float = 0.0
     """The equipment delay the builder added to each line's propagation delay (the national
     spec's ``links.equipment_delay_s``; 0 for a topology file, whose delays are as written).
     A line added later (a backup line of a scenario edit) gets the same."""
+    _graph: Any = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -53,9 +62,7 @@ class Topology:
                 )
             site_map[site.id] = site
         link_map: dict[str, Link] = {}
-        graph = nx.Graph(name=name)
-        for site_id in site_map:
-            graph.add_node(site_id)
+        adjacency: dict[str, dict[str, Link]] = {site_id: {} for site_id in site_map}
         for link in links:
             for end in (link.a, link.b):
                 if end not in site_map:
@@ -65,24 +72,46 @@ class Topology:
                         field="link end",
                         value=end,
                     )
-            if graph.has_edge(link.a, link.b):
+            if link.b in adjacency[link.a]:
                 raise TopologyError(
                     "duplicate link between the same two sites",
                     file=source or None,
                     field="link",
                     value=link.id,
                 )
-            graph.add_edge(link.a, link.b, link=link, metric=link.routing_metric)
+            adjacency[link.a][link.b] = link
+            adjacency[link.b][link.a] = link
             link_map[link.id] = link
-        nx.freeze(graph)
         return cls(
             name=name,
             sites=MappingProxyType(site_map),
             links=MappingProxyType(link_map),
-            graph=graph,
+            adjacency=MappingProxyType(
+                {site_id: MappingProxyType(ends) for site_id, ends in adjacency.items()}
+            ),
             source=source,
             equipment_delay_s=equipment_delay_s,
         )
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The network as a frozen networkx graph: a node per site, an edge per link with
+        its ``link`` and routing ``metric``. Built on first use."""
+        if self._graph is None:
+            import networkx as nx
+
+            graph = nx.Graph(name=self.name)
+            graph.add_nodes_from(self.sites)
+            for link in self.links.values():
+                graph.add_edge(link.a, link.b, link=link, metric=link.routing_metric)
+            nx.freeze(graph)
+            object.__setattr__(self, "_graph", graph)
+        return self._graph
+
+    def has_link_between(self, a: str, b: str) -> bool:
+        """True when a link joins sites ``a`` and ``b`` (either way round)."""
+        ends = self.adjacency.get(a)
+        return ends is not None and b in ends
 
     # -- look-ups -------------------------------------------------------------------------
     def site(self, site_id: str) -> Site:
@@ -94,10 +123,9 @@ class Topology:
             ) from None
 
     def link_between(self, a: str, b: str) -> Link:
-        data = self.graph.get_edge_data(a, b)
-        if data is None:
+        link = self.adjacency.get(a, {}).get(b)
+        if link is None:
             raise TopologyError("no link between these sites", field="link", value=f"{a}~{b}")
-        link: Link = data["link"]
         return link
 
     def link(self, link_id: str) -> Link:
@@ -105,7 +133,7 @@ class Topology:
             return self.links[link_id]
         except KeyError:
             a, sep, b = link_id.partition("~")
-            if sep and self.graph.has_edge(a, b):
+            if sep and self.has_link_between(a, b):
                 return self.link_between(a, b)
             raise TopologyError(
                 _unknown_link(link_id, self.links), field="link", value=link_id
@@ -126,9 +154,7 @@ class Topology:
 
     def links_of_site(self, site_id: str) -> list[Link]:
         self.site(site_id)
-        return sorted(
-            (d["link"] for _, _, d in self.graph.edges(site_id, data=True)), key=lambda lk: lk.id
-        )
+        return sorted(self.adjacency[site_id].values(), key=lambda lk: lk.id)
 
     def prefecture_node(self, code: str) -> Site:
         """The prefecture node (都道府県ノード) of prefecture ``code``."""

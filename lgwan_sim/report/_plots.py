@@ -260,6 +260,11 @@ def _legend_outside(
         ax.legend(handles, labels, **kwargs)
 
 
+# The time plots' titles sit 24 points above the axes (room for the event numbers) at a
+# fixed height (``y=1.0`` given): left to place them itself, matplotlib would work out the
+# boxes of every axes' tick labels at each draw only to find that nothing is in the way.
+
+
 def plot_link_utilisation(tables: RunTables, ax: Axes | None = None) -> Axes:
     """Load over time of the busiest directed links (by 95th percentile over the bins).
 
@@ -281,6 +286,7 @@ def plot_link_utilisation(tables: RunTables, ax: Axes | None = None) -> Axes:
     ax.set_title(
         f"Busiest {len(tables.busiest)} links by sustained load (each direction separately)",
         pad=24,
+        y=1.0,
     )
     if tables.busiest:
         _legend_outside(ax, "link (a~b> runs a to b)")
@@ -317,7 +323,9 @@ def plot_requested_links(tables: RunTables, axes: Sequence[Axes] | None = None) 
         ax.set_ylim(bottom=0)
         _percent_axis(ax)
         ax.set_ylabel("load (% of capacity)")
-        ax.set_title(f"{base}: {bitrate(caps.get(lids[0]))} each direction", pad=24, fontsize=9)
+        ax.set_title(
+            f"{base}: {bitrate(caps.get(lids[0]))} each direction", pad=24, y=1.0, fontsize=9
+        )
         ax.legend(fontsize=7, loc="upper right", frameon=False)
         _time_axis(ax, tables)
         _mark_events(ax, tables)
@@ -353,7 +361,7 @@ def plot_service_traffic(tables: RunTables, axes: Sequence[Axes] | None = None) 
             0.5, 0.5, "nothing was dropped", transform=axes[1].transAxes, ha="center", va="center"
         )
         axes[1].set_ylim(0, 1)
-    axes[0].set_title("Exchanges delivered and dropped per service", pad=24)
+    axes[0].set_title("Exchanges delivered and dropped per service", pad=24, y=1.0)
     _legend_outside(axes[0], "service")
     return axes
 
@@ -383,7 +391,7 @@ def plot_latency_percentiles(
         _time_axis(ax, tables)
         _mark_events(ax, tables, numbers=ax is axes[0])
     axes[0].set_title(
-        "Service latency percentiles per bin (empty where nothing was delivered)", pad=24
+        "Service latency percentiles per bin (empty where nothing was delivered)", pad=24, y=1.0
     )
     # One legend for the three panels, beside the top one: every service that was drawn in
     # any panel, in the catalogue order.
@@ -406,7 +414,7 @@ def plot_unreachable(tables: RunTables, ax: Axes | None = None) -> Axes:
     ax.fill_between(times, tables.unreachable, step="post", color="#ffc9c9", alpha=0.6)
     ax.set_ylabel("unreachable local bodies")
     ax.set_ylim(bottom=0, top=max(1.0, float(np.max(tables.unreachable, initial=0)) * 1.1))
-    ax.set_title("Local bodies cut off from at least one service they use", pad=24)
+    ax.set_title("Local bodies cut off from at least one service they use", pad=24, y=1.0)
     _time_axis(ax, tables)
     _mark_events(ax, tables)
     return ax

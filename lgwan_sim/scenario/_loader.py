@@ -601,7 +601,7 @@ class _Loader:
                     if edit.to is not None
                     else nearest_central(site, centrals)
                 )
-                if far.id == site.id or topology.graph.has_edge(site.id, far.id):
+                if far.id == site.id or topology.has_link_between(site.id, far.id):
                     raise self.f.error(
                         f"site already has a line to {far.id!r}",
                         items,

@@ -120,6 +120,14 @@ def rounded(value: float | None) -> float | None:
 
 def fmt(value: object) -> str:
     """A cell of a CSV or of the report: integers as such, floats to six digits, NaN empty."""
+    kind = type(value)
+    if kind is float or kind is np.float64:  # most cells: the float branch below, first
+        number = float(value)  # type: ignore[arg-type]
+        if number != number:  # NaN
+            return ""
+        if number.is_integer() and abs(number) < 1e15:
+            return str(int(number))
+        return f"{number:.{_DIGITS}g}"
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lgwan_sim.engine import LatencyHistogram, ServiceStats
-from lgwan_sim.engine._metrics import bucket_of, bucket_value
+from lgwan_sim.engine._metrics import bucket_indices, bucket_of, bucket_value
 from tests.engine.support import bucket_middle
 
 MS = 0.001
@@ -185,3 +185,19 @@ def test_service_stats_balance_and_dict():
         "in_flight": 1, "slo_breaches": 2, "latency": hist_of(MS).to_dict(),
     }  # fmt: skip
     assert stats() == stats(latency=hist_of(5 * MS))  # the histogram is not compared
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_bucket_indices_are_bucket_of_each_value_in_any_layout(below: bool) -> None:
+    # all values above the zero bucket (a run's latencies: the unmasked way) or some below
+    rng = np.random.default_rng(14)
+    values = np.exp(rng.uniform(math.log(1e-7), math.log(30.0), (37, 23)))
+    if below:
+        values[::5, ::3] = 1e-9
+        values[1, 1] = 0.0
+    for layout in (values, values.T, values[::2, 1::3], values.ravel()):
+        got = bucket_indices(layout)
+        assert got.shape == layout.shape
+        assert got.dtype == np.int64
+        want = np.array([bucket_of(float(v)) for v in layout.ravel()]).reshape(layout.shape)
+        assert np.array_equal(got, want)

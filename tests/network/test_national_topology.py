@@ -133,3 +133,40 @@ def test_a_malformed_national_spec_names_the_entry(tmp_path) -> None:
         match=r"national.yaml: data_centres\[2\]: must be a mapping \(got 'dc-saga'\)",
     ):
         build_national(spec=tmp_path / "national.yaml")
+
+
+def test_the_graph_built_on_request_holds_every_link_and_only_them(national: Topology) -> None:
+    graph = national.graph
+    assert graph is national.graph  # built once
+    assert sorted(graph.nodes) == sorted(national.sites)
+    assert graph.number_of_edges() == len(national.links)
+    for link in national.links.values():
+        assert graph.edges[link.a, link.b]["link"] is link
+        assert graph.edges[link.a, link.b]["metric"] == link.routing_metric
+        assert national.has_link_between(link.b, link.a)
+        assert national.link_between(link.b, link.a) is link
+    for site_id in list(national.sites)[:50]:
+        assert national.links_of_site(site_id) == sorted(
+            (d["link"] for _, _, d in graph.edges(site_id, data=True)), key=lambda lk: lk.id
+        )
+    assert not national.has_link_between("pn-13", "mun-47-001")
+    assert not national.has_link_between("no-such-site", "pn-13")
+
+
+def test_building_and_routing_the_national_network_does_not_import_networkx() -> None:
+    # networkx is a tenth of a second of a run's start: only .graph and the exports load it
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from lgwan_sim.network import Router, build_national\n"
+        "topo = build_national()\n"
+        "Router(topo)\n"
+        "topo.link_between(*sorted(topo.links.values(), key=lambda lk: lk.id)[0].id.split('~'))\n"
+        "print('networkx' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
