@@ -206,6 +206,7 @@ class N1Study:
         if case.sites:
             events.append(EventKind.SITE_DOWN)
         before = dict(state.root_version)
+        checkpoint = state.routing_checkpoint()
         for kind in events:
             self._outage(kind, case)
         changed = {r for r, v in state.root_version.items() if before.get(r) != v}
@@ -225,17 +226,20 @@ class N1Study:
                 for name in moved:
                     state.apply(TimelineEvent(at_s=0.0, kind=EventKind.FAILBACK, service=name))
         finally:
+            # the elements come back in the physical view; routing goes back to the trees
+            # it had (what converging after the restoration would recompute, unsearched)
             up = {EventKind.LINK_DOWN: EventKind.LINK_UP, EventKind.SITE_DOWN: EventKind.SITE_UP}
             for kind in reversed(events):
-                self._outage(up[kind], case)
+                self._outage(up[kind], case, converge=False)
+            state.rollback_routing(checkpoint)
 
-    def _outage(self, kind: EventKind, case: N1Case) -> None:
+    def _outage(self, kind: EventKind, case: N1Case, *, converge: bool = True) -> None:
         links = case.links if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP) else ()
         sites = case.sites if kind in (EventKind.SITE_DOWN, EventKind.SITE_UP) else ()
         change = self.state.apply(
             TimelineEvent(at_s=0.0, kind=kind, links=links, sites=sites, hold=_HOLD)
         )
-        if change.converge is not None:
+        if converge and change.converge is not None:
             change.converge()
 
     def _measure(self, case: N1Case, moved: tuple[str, ...], changed: set[str]) -> N1Impact:

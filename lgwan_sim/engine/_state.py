@@ -27,6 +27,7 @@ from lgwan_sim.engine._types import (
 )
 from lgwan_sim.errors import InputError, NoRouteError
 from lgwan_sim.network import Router, Topology, great_circle_km
+from lgwan_sim.network._routing import RouterCheckpoint
 from lgwan_sim.traffic import Demand
 
 __all__ = ["LossProcess", "NetState", "Outages", "Path", "directed_link_ids"]
@@ -384,6 +385,21 @@ class NetState:
             self._trees.pop(root, None)
             self.root_version[root] = self.root_version.get(root, 0) + 1
         self.route_version += 1
+
+    def routing_checkpoint(self) -> tuple[RouterCheckpoint, dict[str, TreeArrays]]:
+        """The routing view now (the router's trees and their arrays), for
+        :meth:`rollback_routing`."""
+        return self.router.checkpoint(), dict(self._trees)
+
+    def rollback_routing(self, checkpoint: tuple[RouterCheckpoint, dict[str, TreeArrays]]) -> None:
+        """Put the routing view back as it was at ``checkpoint`` (the physical view is the
+        events' business): the same as restoring what failed since and converging."""
+        router_cp, arrays = checkpoint
+        changed = self.router.rollback(router_cp)
+        self._routing_changed(changed)
+        for root in changed:
+            if root in arrays:
+                self._trees[root] = arrays[root]
 
     def blackholed(self, path: Path) -> bool:
         """True when the path crosses a physically dead link."""
