@@ -199,10 +199,9 @@ class N1Study:
             np.union1d(np.flatnonzero(s.weight_bytes), np.union1d(s.req_paths, s.resp_paths))
             for s in self.base_snaps
         ]
-        util = self.base_rho_ext[:-1].T
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
         self.base_latency = [
-            self._busiest_latency(svc, snap, self.base_rho_ext, util, legs)
+            self._busiest_latency(svc, snap, self.base_rho_ext, legs, {})
             if snap.ok_callers.size
             else None
             for svc, snap in zip(services, self.base_snaps, strict=True)
@@ -272,10 +271,12 @@ class N1Study:
         weights = self._weights(snaps)
         reloaded = np.flatnonzero((weights != self.base_weights).any(axis=0))
         rho_ext = self.base_rho_ext.copy()  # (links + 1) x bins
+        peaks = self.base_peaks.copy()  # a link's peak is its own bins' maximum
         if reloaded.size:
-            rho_ext[reloaded] = self._utilisation(weights, reloaded).T
+            rows = self._utilisation(weights, reloaded).T
+            rho_ext[reloaded] = rows
+            peaks[reloaded] = rows.max(axis=1, initial=0.0)
         util = rho_ext[:-1].T  # bins x links
-        peaks = util.max(axis=0, initial=0.0)
         rise = peaks - self.base_peaks
         up = int(np.argmax(rise))
         raised = (
@@ -299,6 +300,7 @@ class N1Study:
         hit = np.zeros(self.n_links + 1, dtype=bool)  # the links this case reloads
         hit[reloaded] = True
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
+        busiest: dict[bytes, int] = {}
         offered = 0.0
         for k, (svc, snap) in enumerate(zip(services, snaps, strict=True)):
             day = float(self.day_per_caller[k])
@@ -324,7 +326,7 @@ class N1Study:
             if base is not None and snap is self.base_snaps[k] and not hit[self.base_links[k]].any():
                 p95_s = base
             else:
-                p95_s = self._busiest_latency(svc, snap, rho_ext, util, legs)
+                p95_s = self._busiest_latency(svc, snap, rho_ext, legs, busiest)
             p95[svc.name] = p95_s
             if svc.slo_latency_s is not None and p95_s > svc.slo_latency_s:
                 why.append("latency")
@@ -379,12 +381,16 @@ class N1Study:
         svc: ServiceDemand,
         snap: _ServiceSnapshot,
         rho_ext: FloatArray,
-        util: FloatArray,
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray],
+        busiest: dict[bytes, int],
     ) -> float:
-        """:meth:`_p95_latency` in the bin where the links ``snap`` loads are busiest."""
+        """:meth:`_p95_latency` in the bin where the links ``snap`` loads are busiest
+        (``busiest``: that bin of each set of links already looked at, over ``rho_ext``)."""
         used = np.flatnonzero(snap.weight_bytes)
-        b = int(np.argmax(util[:, used].max(axis=1))) if used.size else 0
+        key = used.tobytes()
+        b = busiest.get(key, -1)
+        if b < 0:
+            b = busiest[key] = int(np.argmax(rho_ext[used].max(axis=0))) if used.size else 0
         return self._p95_latency(svc, snap, rho_ext[:, b], b, legs)
 
     def _p95_latency(
