@@ -160,8 +160,13 @@ class N1Study:
         *,
         duration_s: float = 86400.0,
         config: EngineConfig | None = None,
+        shortcuts: bool = True,
     ) -> None:
         self.topology = topology
+        #: ``False`` works every case out in full: routing restored and converged, every
+        #: service routed, every link loaded, every latency summed on its own. The same
+        #: numbers, slower: the reference the shortcuts are held to.
+        self.shortcuts = shortcuts
         self.demand = demand
         self.config = config = config or EngineConfig()
         self.state = state = NetState(topology, demand, config)
@@ -243,8 +248,9 @@ class N1Study:
             # it had (what converging after the restoration would recompute, unsearched)
             up = {EventKind.LINK_DOWN: EventKind.LINK_UP, EventKind.SITE_DOWN: EventKind.SITE_UP}
             for kind in reversed(events):
-                self._outage(up[kind], case, converge=False)
-            state.rollback_routing(checkpoint)
+                self._outage(up[kind], case, converge=not self.shortcuts)
+            if self.shortcuts:
+                state.rollback_routing(checkpoint)
 
     def _outage(self, kind: EventKind, case: N1Case, *, converge: bool = True) -> None:
         links = case.links if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP) else ()
@@ -260,7 +266,8 @@ class N1Study:
         down = state.down_sites
         snaps = [
             base
-            if svc.name not in moved
+            if self.shortcuts
+            and svc.name not in moved
             and svc.primary not in changed
             and svc.primary not in down
             and not down.intersection(svc.callers)
@@ -269,7 +276,11 @@ class N1Study:
         ]
         unreachable = tuple(sorted(state.unreachable_local_body_ids()))
         weights = self._weights(snaps)
-        reloaded = np.flatnonzero((weights != self.base_weights).any(axis=0))
+        reloaded = (
+            np.flatnonzero((weights != self.base_weights).any(axis=0))
+            if self.shortcuts
+            else np.arange(self.n_links)
+        )
         rho_ext = self.base_rho_ext.copy()  # (links + 1) x bins
         peaks = self.base_peaks.copy()  # a link's peak is its own bins' maximum
         if reloaded.size:
@@ -323,7 +334,12 @@ class N1Study:
                     lost["overload"] += over
                     why.append("overload")
             base = self.base_latency[k]
-            if base is not None and snap is self.base_snaps[k] and not hit[self.base_links[k]].any():
+            if (
+                self.shortcuts
+                and base is not None
+                and snap is self.base_snaps[k]
+                and not hit[self.base_links[k]].any()
+            ):
                 p95_s = base
             else:
                 p95_s = self._busiest_latency(svc, snap, rho_ext, legs, busiest)
@@ -388,6 +404,8 @@ class N1Study:
         (``busiest``: that bin of each set of links already looked at, over ``rho_ext``)."""
         used = np.flatnonzero(snap.weight_bytes)
         key = used.tobytes()
+        if not self.shortcuts:
+            busiest = {}
         b = busiest.get(key, -1)
         if b < 0:
             b = busiest[key] = int(np.argmax(rho_ext[used].max(axis=0))) if used.size else 0
@@ -407,6 +425,8 @@ class N1Study:
         of the same loads: services routed alike (one host, the same callers) share them."""
         rho_c = np.minimum(rho_bin, self.config.analytic_max_utilisation)[:, None]
         inv = self.inv_ext
+        if not self.shortcuts:
+            legs = {}
 
         def per_bit(paths: IntArray) -> FloatArray:
             key = (b, paths.shape, paths.tobytes())

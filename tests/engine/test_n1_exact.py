@@ -74,3 +74,57 @@ def test_a_service_that_offers_nothing_loses_nothing_to_an_overload():
     assert "idle" not in impact.breaches
     alone = N1Study(topology, demand(busy), duration_s=3600.0).case(case_of(topology, "none"))
     assert impact.lost == alone.lost
+
+
+# A ring with a chord and callers on two of its sites; every service answers from h (h2
+# when h is down). Three are routed alike (one host, the same callers: they share their
+# legs' terms), one is one way, and the West side is loaded enough to overload.
+RING = [
+    ("a", "b", 2e6, 0.001),
+    ("b", "c", 2e6, 0.002),
+    ("c", "d", 4e6, 0.001),
+    ("d", "a", 4e6, 0.003),
+    ("a", "c", 1e6, 0.004),
+    ("c", "h", 1e7, 0.001),
+    ("d", "h2", 1e7, 0.001),
+    ("m1", "a", 1e6, 0.001),
+    ("m2", "b", 1e6, 0.001),
+]
+
+
+def _ring_services():
+    def rr(name, callers, rate, req, resp, slo_s=None):
+        svc = one_way(
+            name, callers, "h", rate_per_s=rate, size=SizeDist.fixed(req), secondary="h2",
+            slo_s=slo_s,
+        )  # fmt: skip
+        return dataclasses.replace(svc, one_way=False, response_size=SizeDist.fixed(resp))
+
+    return (
+        rr("alike-1", ("m1", "m2", "b"), 20.0, 2000.0, 9000.0, slo_s=0.05),
+        rr("alike-2", ("m1", "m2", "b"), 5.0, 500.0, 40000.0),
+        rr("alike-3", ("m1", "m2", "b"), 1.0, 100.0, 100.0, slo_s=0.02),
+        rr("east", ("d",), 30.0, 4000.0, 4000.0),
+        one_way("push", ("m1", "c"), "h", rate_per_s=3.0, size=SizeDist.fixed(30000.0)),
+    )
+
+
+def test_every_shortcut_of_a_case_gives_the_numbers_worked_out_in_full():
+    # Against the study with no shortcut (routing restored and converged, every service
+    # routed again, every link reloaded, every latency summed on its own), every case in
+    # turn, twice over in both orders: the routing rolled back, the intact latency reused,
+    # the legs shared and the busiest bins taken once give the same impacts, bit for bit.
+    topology = make_topology(RING)
+    d = demand(*_ring_services())
+    fast = N1Study(topology, d, duration_s=3600.0)
+    plain = N1Study(topology, d, duration_s=3600.0, shortcuts=False)
+    elements = ["none", *sorted(topology.links), *sorted(topology.sites)]
+    cases = [case_of(topology, e) for e in elements]
+    for order in (cases, cases[::-1]):
+        assert [fast.case(c) for c in order] == [plain.case(c) for c in order]
+    impacts = [fast.case(c) for c in cases]
+    # the cases do what the shortcuts are for: keep some services' latency, change others'
+    intact = impacts[0].p95_latency_s
+    assert any(i.p95_latency_s == intact for i in impacts[1:])
+    assert any(i.p95_latency_s != intact and not i.failovers for i in impacts[1:])
+    assert any(i.failovers for i in impacts) and any(i.overloaded_links for i in impacts)
