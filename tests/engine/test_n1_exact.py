@@ -76,7 +76,6 @@ def test_a_service_that_offers_nothing_loses_nothing_to_an_overload():
     assert impact.lost == alone.lost
 
 
-
 # A square a-b-c-d with hosts on two corners: h behind c (h2, its standby, behind d) and g
 # behind a. The trees toward c and toward a differ: c~d is in c's and not in a's, so failing
 # it reroutes h's traffic from d over d~a and a~b, links that g's services use while their
