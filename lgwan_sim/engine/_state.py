@@ -253,6 +253,7 @@ class NetState:
         self.link_ids = directed_link_ids(topology)
         self.undirected = sorted(topology.links)
         self.link_pos = {link_id: i for i, link_id in enumerate(self.undirected)}
+        self._link_pos_of = {id(topology.links[x]): i for x, i in self.link_pos.items()}
         caps: list[float] = []
         delays: list[float] = []
         for link_id in self.undirected:
@@ -325,7 +326,8 @@ class NetState:
         found = self._trees.get(root)
         if found is not None:
             return found
-        index, pos, dummy = self.site_index, self.link_pos, 2 * len(self.link_pos)
+        index, dummy = self.site_index, 2 * len(self.link_pos)
+        pos = self._link_pos_of  # by the link object itself: its id is formatted when asked
         n = len(index)
         r = index[root]
         next_site = np.arange(n, dtype=np.int64)
@@ -337,7 +339,7 @@ class NetState:
             i = index[site]
             reach[i] = True
             next_site[i] = index[nxt]
-            hop[i] = 2 * pos[link.id] + (0 if link.a == site else 1)
+            hop[i] = 2 * pos[id(link)] + (0 if link.a == site else 1)
             hop_delay[i] = link.delay_s
         found = self._trees[root] = TreeArrays(r, reach, next_site, hop, hop_delay)
         return found
