@@ -204,6 +204,15 @@ class N1Study:
             np.union1d(np.flatnonzero(s.weight_bytes), np.union1d(s.req_paths, s.resp_paths))
             for s in self.base_snaps
         ]
+        # each service's busiest link in every bin over its intact links: a case that keeps
+        # its snapshot looks again only at the bins whose busiest link it reloads
+        self.base_busiest: list[tuple[FloatArray, IntArray] | None] = []
+        for s in self.base_snaps:
+            used = np.flatnonzero(s.weight_bytes)
+            rows = self.base_rho_ext[used]
+            top = rows.max(axis=0) if used.size else None
+            fine = top is not None and bool(np.isfinite(top).all())
+            self.base_busiest.append((top, used[rows.argmax(axis=0)]) if fine else None)
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
         self.base_latency = [
             self._busiest_latency(svc, snap, self.base_rho_ext, legs, {})
@@ -342,7 +351,7 @@ class N1Study:
             ):
                 p95_s = base
             else:
-                p95_s = self._busiest_latency(svc, snap, rho_ext, legs, busiest)
+                p95_s = self._busiest_latency(svc, snap, rho_ext, legs, busiest, k, hit)
             p95[svc.name] = p95_s
             if svc.slo_latency_s is not None and p95_s > svc.slo_latency_s:
                 why.append("latency")
@@ -399,15 +408,41 @@ class N1Study:
         rho_ext: FloatArray,
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray],
         busiest: dict[bytes, int],
+        k: int = -1,
+        hit: npt.NDArray[np.bool_] | None = None,
     ) -> float:
         """:meth:`_p95_latency` in the bin where the links ``snap`` loads are busiest
-        (``busiest``: that bin of each set of links already looked at, over ``rho_ext``)."""
+        (``busiest``: that bin of each set of links already looked at, over ``rho_ext``).
+
+        Service ``k``'s intact snapshot under a case that reloads the links ``hit``: a
+        bin's maximum over its links is the larger of the maximum over the links kept (the
+        intact one unless the intact busiest link is reloaded) and over those reloaded."""
         used = np.flatnonzero(snap.weight_bytes)
         key = used.tobytes()
         if not self.shortcuts:
             busiest = {}
         b = busiest.get(key, -1)
-        if b < 0:
+        if b >= 0:
+            pass
+        elif (
+            self.shortcuts
+            and hit is not None
+            and snap is self.base_snaps[k]
+            and (found := self.base_busiest[k]) is not None
+        ):
+            top, at = found
+            redo = np.flatnonzero(hit[at])
+            if redo.size:
+                top = top.copy()
+                kept = used[~hit[used]]
+                top[redo] = (
+                    self.base_rho_ext[np.ix_(kept, redo)].max(axis=0) if kept.size else -np.inf
+                )
+            reloaded = used[hit[used]]
+            if reloaded.size:
+                top = np.maximum(top, rho_ext[reloaded].max(axis=0))
+            b = busiest[key] = int(np.argmax(top))
+        else:
             b = busiest[key] = int(np.argmax(rho_ext[used].max(axis=0))) if used.size else 0
         return self._p95_latency(svc, snap, rho_ext[:, b], b, legs)
 
