@@ -49,6 +49,8 @@ BASE_CASE = "none"
 #: How many of a case's busiest links it reports.
 WORST_LINKS = 5
 _HOLD = "n1"
+#: How many of a service's busiest intact links per bin a case looks among first.
+_BUSIEST = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,15 +206,28 @@ class N1Study:
             np.union1d(np.flatnonzero(s.weight_bytes), np.union1d(s.req_paths, s.resp_paths))
             for s in self.base_snaps
         ]
-        # each service's busiest link in every bin over its intact links: a case that keeps
-        # its snapshot looks again only at the bins whose busiest link it reloads
-        self.base_busiest: list[tuple[FloatArray, IntArray] | None] = []
+        # each service's busiest links in every bin over its intact links, busiest first: a
+        # case finds a bin's maximum over the intact links it keeps among them
+        self.base_busiest: list[tuple[FloatArray, IntArray, npt.NDArray[np.bool_]] | None] = []
         for s in self.base_snaps:
             used = np.flatnonzero(s.weight_bytes)
             rows = self.base_rho_ext[used]
-            top = rows.max(axis=0) if used.size else None
-            fine = top is not None and bool(np.isfinite(top).all())
-            self.base_busiest.append((top, used[rows.argmax(axis=0)]) if fine else None)
+            if not used.size or not np.isfinite(rows).all():
+                self.base_busiest.append(None)
+                continue
+            n_top = min(_BUSIEST, used.size)
+            part = np.argpartition(-rows, n_top - 1, axis=0)[:n_top]  # n_top x bins
+            vals = np.take_along_axis(rows, part, axis=0)
+            order = np.argsort(-vals, axis=0, kind="stable")
+            mask = np.zeros(self.n_links + 1, dtype=bool)
+            mask[used] = True
+            self.base_busiest.append(
+                (
+                    np.take_along_axis(vals, order, axis=0),
+                    used[np.take_along_axis(part, order, axis=0)],
+                    mask,
+                )
+            )
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
         self.base_latency = [
             self._busiest_latency(svc, snap, self.base_rho_ext, legs, {})
@@ -414,9 +429,9 @@ class N1Study:
         """:meth:`_p95_latency` in the bin where the links ``snap`` loads are busiest
         (``busiest``: that bin of each set of links already looked at, over ``rho_ext``).
 
-        Service ``k``'s intact snapshot under a case that reloads the links ``hit``: a
-        bin's maximum over its links is the larger of the maximum over the links kept (the
-        intact one unless the intact busiest link is reloaded) and over those reloaded."""
+        Service ``k`` under a case that reloads the links ``hit``: a bin's maximum over the
+        links ``snap`` loads is the larger of the maximum over those of its intact links
+        that the case keeps (found among the intact busiest) and over the others."""
         used = np.flatnonzero(snap.weight_bytes)
         key = used.tobytes()
         if not self.shortcuts:
@@ -427,20 +442,31 @@ class N1Study:
         elif (
             self.shortcuts
             and hit is not None
-            and snap is self.base_snaps[k]
+            and used.size
             and (found := self.base_busiest[k]) is not None
         ):
-            top, at = found
-            redo = np.flatnonzero(hit[at])
+            # the links kept: intact links of the service, still used, not reloaded (their
+            # rows are the intact ones); a bin's maximum over them is the first of its
+            # busiest intact links that is kept (every other intact link is at most that),
+            # worked out over them all only where none of those is kept
+            vals, links, was_used = found
+            now_used = np.zeros(self.n_links + 1, dtype=bool)
+            now_used[used] = True
+            kept = was_used & now_used & ~hit
+            kept_top = kept[links]  # n_top x bins
+            has = kept_top.any(axis=0)
+            top = vals[kept_top.argmax(axis=0), np.arange(vals.shape[1])]
+            redo = np.flatnonzero(~has)
             if redo.size:
-                top = top.copy()
-                kept = used[~hit[used]]
+                keep_links = np.flatnonzero(kept)
                 top[redo] = (
-                    self.base_rho_ext[np.ix_(kept, redo)].max(axis=0) if kept.size else -np.inf
+                    self.base_rho_ext[np.ix_(keep_links, redo)].max(axis=0)
+                    if keep_links.size
+                    else -np.inf
                 )
-            reloaded = used[hit[used]]
-            if reloaded.size:
-                top = np.maximum(top, rho_ext[reloaded].max(axis=0))
+            rest = used[~kept[used]]  # reloaded, or newly used: this case's rows
+            if rest.size:
+                top = np.maximum(top, rho_ext[rest].max(axis=0))
             b = busiest[key] = int(np.argmax(top))
         else:
             b = busiest[key] = int(np.argmax(rho_ext[used].max(axis=0))) if used.size else 0
