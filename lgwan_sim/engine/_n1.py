@@ -51,6 +51,8 @@ WORST_LINKS = 5
 _HOLD = "n1"
 #: How many of a service's busiest intact links per bin a case looks among first.
 _BUSIEST = 8
+#: Bins per block in which those are found.
+_BUSIEST_BINS = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,23 +213,23 @@ class N1Study:
         self.base_busiest: list[tuple[FloatArray, IntArray, npt.NDArray[np.bool_]] | None] = []
         for s in self.base_snaps:
             used = np.flatnonzero(s.weight_bytes)
-            rows = self.base_rho_ext[used]
-            if not used.size or not np.isfinite(rows).all():
+            if not used.size or not np.isfinite(self.base_rho_ext[used]).all():
                 self.base_busiest.append(None)
                 continue
             n_top = min(_BUSIEST, used.size)
-            part = np.argpartition(-rows, n_top - 1, axis=0)[:n_top]  # n_top x bins
-            vals = np.take_along_axis(rows, part, axis=0)
-            order = np.argsort(-vals, axis=0, kind="stable")
+            vals = np.empty((n_top, n_bins))
+            links = np.empty((n_top, n_bins), dtype=np.int64)
+            for b0 in range(0, n_bins, _BUSIEST_BINS):  # a block of bins at a time (memory)
+                cols = slice(b0, b0 + _BUSIEST_BINS)
+                rows = self.base_rho_ext[used, cols]
+                part = np.argpartition(-rows, n_top - 1, axis=0)[:n_top]  # n_top x bins
+                top = np.take_along_axis(rows, part, axis=0)
+                order = np.argsort(-top, axis=0, kind="stable")
+                vals[:, cols] = np.take_along_axis(top, order, axis=0)
+                links[:, cols] = used[np.take_along_axis(part, order, axis=0)]
             mask = np.zeros(self.n_links + 1, dtype=bool)
             mask[used] = True
-            self.base_busiest.append(
-                (
-                    np.take_along_axis(vals, order, axis=0),
-                    used[np.take_along_axis(part, order, axis=0)],
-                    mask,
-                )
-            )
+            self.base_busiest.append((vals, links, mask))
         legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
         self.base_latency = [
             self._busiest_latency(svc, snap, self.base_rho_ext, legs, {})
