@@ -11,6 +11,7 @@ Run one benchmark per process so that each peak-memory figure is its own::
     python benchmarks/bench_engine.py analytic     # national day in 1-minute bins
     python benchmarks/bench_engine.py analytic --scenario packet-zoom --bin-s 900
     python benchmarks/bench_engine.py n1           # N-1 sweep over backbone/prefecture links
+    python benchmarks/bench_engine.py n1 --scenario national-weekday  # lgwan-sim n1's cases
 
 ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). SimGrid is optional and
 built from source (``benchmarks/README.md``); without it ``concurrent`` prints the earlier
@@ -355,6 +356,36 @@ def bench_n1() -> None:
     )
 
 
+def bench_n1_study(name: str) -> None:
+    """``lgwan-sim n1``'s cases of a bundled scenario in one process: the study is built
+    first (``study_s``), then every case (the intact network first) runs in turn on it
+    (``sweep_cpu_s``: CPU of the cases alone)."""
+    from lgwan_sim.scenario import bundled_scenarios, load_with_settings
+    from lgwan_sim.scenario._n1 import study_of
+
+    path = {s.name: s.path for s in bundled_scenarios()}[name]
+    scenario = load_with_settings(path, ())
+    s0 = time.process_time()
+    study = study_of(scenario)
+    study_s = time.process_time() - s0
+    cases = study.cases()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    impacts = [study.case(c) for c in cases]
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    digest = hashlib.sha256(repr([dataclasses.astuple(i) for i in impacts]).encode())
+    emit(
+        "n1",
+        scenario=name,
+        cases=len(impacts),
+        study_s=round(study_s, 3),
+        wall_s=round(wall, 2),
+        sweep_cpu_s=round(cpu, 2),
+        impacts_sha256=digest.hexdigest(),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -365,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario",
         help="analytic: a bundled scenario's day instead (its network and demand, one day, "
-        "the engine call alone timed), e.g. national-weekday or packet-zoom",
+        "the engine call alone timed), e.g. national-weekday or packet-zoom; n1: the cases "
+        "of `lgwan-sim n1` on that scenario, in one process",
     )
     parser.add_argument("--flows", type=int, default=10_000)
     parser.add_argument(
@@ -416,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_analytic_scenario(args.scenario, args.bin_s)
     elif args.which == "analytic":
         bench_analytic(args.bin_s)
+    elif args.scenario:
+        bench_n1_study(args.scenario)
     else:
         bench_n1()
     return 0

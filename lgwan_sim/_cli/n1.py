@@ -1,4 +1,4 @@
-"""``lgwan-sim n1``: every single failure of the backbone in turn, in parallel on Dask."""
+"""``lgwan-sim n1``: every single failure of the backbone in turn, here or in parallel on Dask."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ __all__ = ["commands"]
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Worker processes of the local cluster (default: one per CPU).",
+    help="Worker processes of a local Dask cluster (default: none, the cases run in this "
+    "process, which is faster for a bundled scenario; 1 is the same).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
 @click.option("--no-plots", is_flag=True, help="Write the JSON and CSVs only (no PNGs, no HTML).")

@@ -49,6 +49,10 @@ BASE_CASE = "none"
 #: How many of a case's busiest links it reports.
 WORST_LINKS = 5
 _HOLD = "n1"
+#: How many of a service's busiest intact links per bin a case looks among first.
+_BUSIEST = 8
+#: Bins per block in which those are found.
+_BUSIEST_BINS = 32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,8 +164,13 @@ class N1Study:
         *,
         duration_s: float = 86400.0,
         config: EngineConfig | None = None,
+        shortcuts: bool = True,
     ) -> None:
         self.topology = topology
+        #: ``False`` works every case out in full: routing restored and converged, every
+        #: service routed, every link loaded, every latency summed on its own. The same
+        #: numbers, slower: the reference the shortcuts are held to.
+        self.shortcuts = shortcuts
         self.demand = demand
         self.config = config = config or EngineConfig()
         self.state = state = NetState(topology, demand, config)
@@ -193,6 +202,41 @@ class N1Study:
             [self._utilisation(self.base_weights).T, np.zeros((1, n_bins))]
         )
         self.base_peaks = self.base_rho_ext[:-1].T.max(axis=0, initial=0.0)
+        # the links each service's intact routes load or cross: a case that reloads none of
+        # them and keeps its snapshot leaves its busiest bin and latency as they are
+        self.base_links = [
+            np.union1d(np.flatnonzero(s.weight_bytes), np.union1d(s.req_paths, s.resp_paths))
+            for s in self.base_snaps
+        ]
+        # each service's busiest links in every bin over its intact links, busiest first: a
+        # case finds a bin's maximum over the intact links it keeps among them
+        self.base_busiest: list[tuple[FloatArray, IntArray, npt.NDArray[np.bool_]] | None] = []
+        for s in self.base_snaps:
+            used = np.flatnonzero(s.weight_bytes)
+            if not used.size or not np.isfinite(self.base_rho_ext[used]).all():
+                self.base_busiest.append(None)
+                continue
+            n_top = min(_BUSIEST, used.size)
+            vals = np.empty((n_top, n_bins))
+            links = np.empty((n_top, n_bins), dtype=np.int64)
+            for b0 in range(0, n_bins, _BUSIEST_BINS):  # a block of bins at a time (memory)
+                cols = slice(b0, b0 + _BUSIEST_BINS)
+                rows = self.base_rho_ext[used, cols]
+                part = np.argpartition(-rows, n_top - 1, axis=0)[:n_top]  # n_top x bins
+                top = np.take_along_axis(rows, part, axis=0)
+                order = np.argsort(-top, axis=0, kind="stable")
+                vals[:, cols] = np.take_along_axis(top, order, axis=0)
+                links[:, cols] = used[np.take_along_axis(part, order, axis=0)]
+            mask = np.zeros(self.n_links + 1, dtype=bool)
+            mask[used] = True
+            self.base_busiest.append((vals, links, mask))
+        legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
+        self.base_latency = [
+            self._busiest_latency(svc, snap, self.base_rho_ext, legs, {})
+            if snap.ok_callers.size
+            else None
+            for svc, snap in zip(services, self.base_snaps, strict=True)
+        ]
 
     def cases(self, *, sites: bool = False) -> list[N1Case]:
         return n1_cases(self.topology, sites=sites)
@@ -206,6 +250,7 @@ class N1Study:
         if case.sites:
             events.append(EventKind.SITE_DOWN)
         before = dict(state.root_version)
+        checkpoint = state.routing_checkpoint()
         for kind in events:
             self._outage(kind, case)
         changed = {r for r, v in state.root_version.items() if before.get(r) != v}
@@ -225,17 +270,21 @@ class N1Study:
                 for name in moved:
                     state.apply(TimelineEvent(at_s=0.0, kind=EventKind.FAILBACK, service=name))
         finally:
+            # the elements come back in the physical view; routing goes back to the trees
+            # it had (what converging after the restoration would recompute, unsearched)
             up = {EventKind.LINK_DOWN: EventKind.LINK_UP, EventKind.SITE_DOWN: EventKind.SITE_UP}
             for kind in reversed(events):
-                self._outage(up[kind], case)
+                self._outage(up[kind], case, converge=not self.shortcuts)
+            if self.shortcuts:
+                state.rollback_routing(checkpoint)
 
-    def _outage(self, kind: EventKind, case: N1Case) -> None:
+    def _outage(self, kind: EventKind, case: N1Case, *, converge: bool = True) -> None:
         links = case.links if kind in (EventKind.LINK_DOWN, EventKind.LINK_UP) else ()
         sites = case.sites if kind in (EventKind.SITE_DOWN, EventKind.SITE_UP) else ()
         change = self.state.apply(
             TimelineEvent(at_s=0.0, kind=kind, links=links, sites=sites, hold=_HOLD)
         )
-        if change.converge is not None:
+        if converge and change.converge is not None:
             change.converge()
 
     def _measure(self, case: N1Case, moved: tuple[str, ...], changed: set[str]) -> N1Impact:
@@ -243,7 +292,8 @@ class N1Study:
         down = state.down_sites
         snaps = [
             base
-            if svc.name not in moved
+            if self.shortcuts
+            and svc.name not in moved
             and svc.primary not in changed
             and svc.primary not in down
             and not down.intersection(svc.callers)
@@ -252,12 +302,18 @@ class N1Study:
         ]
         unreachable = tuple(sorted(state.unreachable_local_body_ids()))
         weights = self._weights(snaps)
-        reloaded = np.flatnonzero((weights != self.base_weights).any(axis=0))
+        reloaded = (
+            np.flatnonzero((weights != self.base_weights).any(axis=0))
+            if self.shortcuts
+            else np.arange(self.n_links)
+        )
         rho_ext = self.base_rho_ext.copy()  # (links + 1) x bins
+        peaks = self.base_peaks.copy()  # a link's peak is its own bins' maximum
         if reloaded.size:
-            rho_ext[reloaded] = self._utilisation(weights, reloaded).T
+            rows = self._utilisation(weights, reloaded).T
+            rho_ext[reloaded] = rows
+            peaks[reloaded] = rows.max(axis=1, initial=0.0)
         util = rho_ext[:-1].T  # bins x links
-        peaks = util.max(axis=0, initial=0.0)
         rise = peaks - self.base_peaks
         up = int(np.argmax(rise))
         raised = (
@@ -278,6 +334,10 @@ class N1Study:
         lost = {"site_down": 0.0, "no_route": 0.0, "overload": 0.0}
         breaches: dict[str, str] = {}
         p95: dict[str, float | None] = {}
+        hit = np.zeros(self.n_links + 1, dtype=bool)  # the links this case reloads
+        hit[reloaded] = True
+        legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray] = {}
+        busiest: dict[bytes, int] = {}
         offered = 0.0
         for k, (svc, snap) in enumerate(zip(services, snaps, strict=True)):
             day = float(self.day_per_caller[k])
@@ -299,9 +359,16 @@ class N1Study:
                 if over > 0:
                     lost["overload"] += over
                     why.append("overload")
-            used = np.flatnonzero(snap.weight_bytes)
-            b = int(np.argmax(util[:, used].max(axis=1))) if used.size else 0
-            p95_s = self._p95_latency(svc, snap, rho_ext[:, b])
+            base = self.base_latency[k]
+            if (
+                self.shortcuts
+                and base is not None
+                and snap is self.base_snaps[k]
+                and not hit[self.base_links[k]].any()
+            ):
+                p95_s = base
+            else:
+                p95_s = self._busiest_latency(svc, snap, rho_ext, legs, busiest, k, hit)
             p95[svc.name] = p95_s
             if svc.slo_latency_s is not None and p95_s > svc.slo_latency_s:
                 why.append("latency")
@@ -351,19 +418,89 @@ class N1Study:
             keep = keep / np.maximum(1.0, rho[snap.resp_paths].max(axis=1))
         return float(((1.0 - keep) * per_caller[bins][None, :]).sum())
 
-    def _p95_latency(
-        self, svc: ServiceDemand, snap: _ServiceSnapshot, rho_bin: FloatArray
+    def _busiest_latency(
+        self,
+        svc: ServiceDemand,
+        snap: _ServiceSnapshot,
+        rho_ext: FloatArray,
+        legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray],
+        busiest: dict[bytes, int],
+        k: int = -1,
+        hit: npt.NDArray[np.bool_] | None = None,
     ) -> float:
-        """The 95th percentile over callers of the latency in one bin (equal weights)."""
+        """:meth:`_p95_latency` in the bin where the links ``snap`` loads are busiest
+        (``busiest``: that bin of each set of links already looked at, over ``rho_ext``).
+
+        Service ``k`` under a case that reloads the links ``hit``: a bin's maximum over the
+        links ``snap`` loads is the larger of the maximum over those of its intact links
+        that the case keeps (found among the intact busiest) and over the others."""
+        used = np.flatnonzero(snap.weight_bytes)
+        key = used.tobytes()
+        if not self.shortcuts:
+            busiest = {}
+        b = busiest.get(key, -1)
+        if b >= 0:
+            pass
+        elif (
+            self.shortcuts
+            and hit is not None
+            and used.size
+            and (found := self.base_busiest[k]) is not None
+        ):
+            # the links kept: intact links of the service, still used, not reloaded (their
+            # rows are the intact ones); a bin's maximum over them is the first of its
+            # busiest intact links that is kept (every other intact link is at most that),
+            # worked out over them all only where none of those is kept
+            vals, links, was_used = found
+            now_used = np.zeros(self.n_links + 1, dtype=bool)
+            now_used[used] = True
+            kept = was_used & now_used & ~hit
+            kept_top = kept[links]  # n_top x bins
+            has = kept_top.any(axis=0)
+            top = vals[kept_top.argmax(axis=0), np.arange(vals.shape[1])]
+            redo = np.flatnonzero(~has)
+            if redo.size:
+                keep_links = np.flatnonzero(kept)
+                top[redo] = (
+                    self.base_rho_ext[np.ix_(keep_links, redo)].max(axis=0)
+                    if keep_links.size
+                    else -np.inf
+                )
+            rest = used[~kept[used]]  # reloaded, or newly used: this case's rows
+            if rest.size:
+                top = np.maximum(top, rho_ext[rest].max(axis=0))
+            b = busiest[key] = int(np.argmax(top))
+        else:
+            b = busiest[key] = int(np.argmax(rho_ext[used].max(axis=0))) if used.size else 0
+        return self._p95_latency(svc, snap, rho_ext[:, b], b, legs)
+
+    def _p95_latency(
+        self,
+        svc: ServiceDemand,
+        snap: _ServiceSnapshot,
+        rho_bin: FloatArray,
+        b: int,
+        legs: dict[tuple[int, tuple[int, ...], bytes], FloatArray],
+    ) -> float:
+        """The 95th percentile over callers of the latency in one bin ``b`` (equal weights).
+
+        ``legs`` holds the bottleneck terms of the legs already worked out over bin ``b``
+        of the same loads: services routed alike (one host, the same callers) share them."""
         rho_c = np.minimum(rho_bin, self.config.analytic_max_utilisation)[:, None]
         inv = self.inv_ext
-        lat = snap.base_s + _bottleneck_seconds_per_bit(rho_c, snap.req_paths, inv[snap.req_paths])[
-            :, 0
-        ] * (8.0 * svc.request_size.mean_bytes)
+        if not self.shortcuts:
+            legs = {}
+
+        def per_bit(paths: IntArray) -> FloatArray:
+            key = (b, paths.shape, paths.tobytes())
+            found = legs.get(key)
+            if found is None:
+                found = legs[key] = _bottleneck_seconds_per_bit(rho_c, paths, inv[paths])[:, 0]
+            return found
+
+        lat = snap.base_s + per_bit(snap.req_paths) * (8.0 * svc.request_size.mean_bytes)
         if not svc.one_way:
-            lat = lat + _bottleneck_seconds_per_bit(rho_c, snap.resp_paths, inv[snap.resp_paths])[
-                :, 0
-            ] * (8.0 * svc.response_size.mean_bytes)
+            lat = lat + per_bit(snap.resp_paths) * (8.0 * svc.response_size.mean_bytes)
         ordered = np.sort(lat)
         return float(ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)])
 

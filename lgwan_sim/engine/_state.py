@@ -27,6 +27,7 @@ from lgwan_sim.engine._types import (
 )
 from lgwan_sim.errors import InputError, NoRouteError
 from lgwan_sim.network import Router, Topology, great_circle_km
+from lgwan_sim.network._routing import RouterCheckpoint
 from lgwan_sim.traffic import Demand
 
 __all__ = ["LossProcess", "NetState", "Outages", "Path", "directed_link_ids"]
@@ -252,6 +253,7 @@ class NetState:
         self.link_ids = directed_link_ids(topology)
         self.undirected = sorted(topology.links)
         self.link_pos = {link_id: i for i, link_id in enumerate(self.undirected)}
+        self._link_pos_of = {id(topology.links[x]): i for x, i in self.link_pos.items()}
         caps: list[float] = []
         delays: list[float] = []
         for link_id in self.undirected:
@@ -324,7 +326,8 @@ class NetState:
         found = self._trees.get(root)
         if found is not None:
             return found
-        index, pos, dummy = self.site_index, self.link_pos, 2 * len(self.link_pos)
+        index, dummy = self.site_index, 2 * len(self.link_pos)
+        pos = self._link_pos_of  # by the link object itself: its id is formatted when asked
         n = len(index)
         r = index[root]
         next_site = np.arange(n, dtype=np.int64)
@@ -336,7 +339,7 @@ class NetState:
             i = index[site]
             reach[i] = True
             next_site[i] = index[nxt]
-            hop[i] = 2 * pos[link.id] + (0 if link.a == site else 1)
+            hop[i] = 2 * pos[id(link)] + (0 if link.a == site else 1)
             hop_delay[i] = link.delay_s
         found = self._trees[root] = TreeArrays(r, reach, next_site, hop, hop_delay)
         return found
@@ -384,6 +387,21 @@ class NetState:
             self._trees.pop(root, None)
             self.root_version[root] = self.root_version.get(root, 0) + 1
         self.route_version += 1
+
+    def routing_checkpoint(self) -> tuple[RouterCheckpoint, dict[str, TreeArrays]]:
+        """The routing view now (the router's trees and their arrays), for
+        :meth:`rollback_routing`."""
+        return self.router.checkpoint(), dict(self._trees)
+
+    def rollback_routing(self, checkpoint: tuple[RouterCheckpoint, dict[str, TreeArrays]]) -> None:
+        """Put the routing view back as it was at ``checkpoint`` (the physical view is the
+        events' business): the same as restoring what failed since and converging."""
+        router_cp, arrays = checkpoint
+        changed = self.router.rollback(router_cp)
+        self._routing_changed(changed)
+        for root in changed:
+            if root in arrays:
+                self._trees[root] = arrays[root]
 
     def blackholed(self, path: Path) -> bool:
         """True when the path crosses a physically dead link."""

@@ -18,7 +18,7 @@ from lgwan_sim.errors import NoRouteError, UnknownSiteError
 from lgwan_sim.network._model import Link
 from lgwan_sim.network._topology import Topology
 
-__all__ = ["Route", "Router", "RoutingChange"]
+__all__ = ["Route", "Router", "RouterCheckpoint", "RoutingChange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,17 @@ class RoutingChange:
         return tuple(sorted({*self.recomputed_roots, *self.pruned_roots}))
 
 
+@dataclass(frozen=True, slots=True)
+class RouterCheckpoint:
+    """What :meth:`Router.rollback` goes back to: the down elements and the trees."""
+
+    down_links: frozenset[str]
+    down_sites: frozenset[str]
+    trees: Mapping[str, _Tree]
+
+
 class _Tree:
-    __slots__ = ("dist", "parents", "pred", "root", "tree_links")
+    __slots__ = ("_parents", "_tree_links", "dist", "pred", "root")
 
     def __init__(
         self,
@@ -80,8 +89,24 @@ class _Tree:
         self.root = root
         self.dist = dist
         self.pred = pred  # node -> (next hop toward root, link to it)
-        self.tree_links = frozenset(link.id for _, link in pred.values())
-        self.parents = frozenset(hop for hop, _ in pred.values())
+        # worked out when first asked: a tree replaced before the next failure (as an N-1
+        # case's are, rolled back) never needs them
+        self._tree_links: frozenset[str] | None = None
+        self._parents: frozenset[str] | None = None
+
+    @property
+    def tree_links(self) -> frozenset[str]:
+        """The ids of the links the tree uses."""
+        if self._tree_links is None:
+            self._tree_links = frozenset(link.id for _, link in self.pred.values())
+        return self._tree_links
+
+    @property
+    def parents(self) -> frozenset[str]:
+        """The sites some other site's route to the root goes through next."""
+        if self._parents is None:
+            self._parents = frozenset(hop for hop, _ in self.pred.values())
+        return self._parents
 
 
 class Router:
@@ -220,6 +245,35 @@ class Router:
             )
         return lost
 
+    # -- checkpoints ------------------------------------------------------------------------
+    def checkpoint(self) -> RouterCheckpoint:
+        """The routing state now, to :meth:`rollback` to after a failure and its restoration.
+
+        A failure replaces the trees it touches (recomputed, or pruned into a new tree) and
+        never changes one in place, so the checkpoint keeps the trees themselves, not copies.
+        """
+        return RouterCheckpoint(
+            frozenset(self._down_links), frozenset(self._down_sites), dict(self._trees)
+        )
+
+    def rollback(self, checkpoint: RouterCheckpoint) -> tuple[str, ...]:
+        """Go back to ``checkpoint``'s state: its down elements and its very trees.
+
+        What restoring the elements failed since would give, without searching again: a
+        restoration recomputes every tree the restored element shortens or ties, and the
+        search from scratch is deterministic. Trees first built since are forgotten (they
+        are built again when asked). Returns the roots whose tree changed, in id order.
+        """
+        trees = checkpoint.trees
+        changed = sorted(
+            {r for r, t in self._trees.items() if trees.get(r) is not t}
+            | {r for r in trees if r not in self._trees}
+        )
+        self._down_links = set(checkpoint.down_links)
+        self._down_sites = set(checkpoint.down_sites)
+        self._trees = dict(trees)
+        return tuple(changed)
+
     # -- failures and restorations ----------------------------------------------------------
     def _recompute(self, roots: Iterable[str]) -> tuple[str, ...]:
         done = tuple(sorted(set(roots)))
@@ -272,11 +326,12 @@ class Router:
             for nbr, link in self._adj[node]:
                 if nbr not in below and nbr in tree.dist and self.link_is_up(link):
                     return True
-        for node in below:
-            tree.dist.pop(node, None)
-            tree.pred.pop(node, None)
-        tree.tree_links = frozenset(link.id for _, link in tree.pred.values())
-        tree.parents = frozenset(hop for hop, _ in tree.pred.values())
+        # a new tree in its place (the old one is left as it was: a checkpoint may hold it)
+        self._trees[tree.root] = _Tree(
+            tree.root,
+            {node: d for node, d in tree.dist.items() if node not in below},
+            {node: p for node, p in tree.pred.items() if node not in below},
+        )
         return False
 
     def restore_links(self, link_ids: Iterable[str]) -> RoutingChange:

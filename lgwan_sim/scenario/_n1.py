@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lgwan_sim.engine import N1Impact, N1Study, n1_cases
+from lgwan_sim.engine import N1Case, N1Impact, N1Study, n1_cases
 from lgwan_sim.errors import LgwanSimError
 from lgwan_sim.scenario._model import Scenario
 
@@ -113,6 +113,48 @@ def run_case(
     return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
 
 
+def default_workers() -> int:
+    """How many worker processes ``lgwan-sim n1`` runs without ``--workers``: one, this
+    process, with no cluster. The cases of a bundled scenario take a few seconds of CPU in
+    all; starting a local cluster and building the study in each of its workers takes as
+    long again, so one process finishes first (``benchmarks/README.md``)."""
+    return 1
+
+
+def _run_here(
+    path: str,
+    scenario: Scenario,
+    cases: Sequence[N1Case],
+    sites: bool,
+    began: float,
+    on_done: Callable[[N1Impact], None] | None,
+) -> N1Result:
+    """Every case in this process, on one study, in order (the numbers are a worker's)."""
+    from lgwan_sim.scenario._runner import peak_rss_mib
+
+    study = study_of(scenario)
+    impacts: list[N1Impact] = []
+    walls: dict[str, float] = {}
+    for case in cases:
+        t0 = time.perf_counter()
+        impact = study.case(case)
+        walls[case.id] = time.perf_counter() - t0
+        impacts.append(impact)
+        if on_done is not None:
+            on_done(impact)
+    return N1Result(
+        scenario=path,
+        name=scenario.name,
+        sites=sites,
+        impacts=tuple(impacts),
+        site_names={s.id: s.name for s in scenario.topology.sites.values()},
+        workers=1,
+        wall_s=time.perf_counter() - began,
+        case_wall_s=walls,
+        worker_peak_rss_mib=(peak_rss_mib(),),
+    )
+
+
 def run_n1(
     scenario_path: str | Path,
     scenario: Scenario,
@@ -131,15 +173,17 @@ def run_n1(
     A case that fails raises (every case runs the same code on the same network: a failure
     is a defect, not a result).
     """
-    from distributed import Client, as_completed
-
-    from lgwan_sim.scenario._sweep import local_cluster
-
     path = str(Path(scenario_path).absolute())
     cases = n1_cases(scenario.topology, sites=sites)
     if on_started is not None:
         on_started(len(cases))
     began = time.perf_counter()
+    if scheduler is None and (workers or default_workers()) == 1:
+        return _run_here(path, scenario, cases, sites, began, on_done)
+    from distributed import Client, as_completed
+
+    from lgwan_sim.scenario._sweep import local_cluster
+
     cluster = None
     if scheduler is None:
         cluster = local_cluster(workers or os.cpu_count() or 1)

@@ -204,3 +204,34 @@ def test_restoring_an_equal_cost_link_routes_as_a_fresh_router_would() -> None:
     assert router.route("a", "d").sites == ("a", "c", "d")
     router.restore_links(["a~b"])
     assert router.route("a", "d").sites == before
+
+
+def test_a_rollback_gives_the_trees_a_restoration_recomputes_and_keeps_its_own(
+    national: Topology,
+) -> None:
+    # Each backbone link and one prefecture node failed in turn: rolling back to the
+    # checkpoint gives the trees that restoring the element and recomputing gives, and a
+    # failure never changes a tree the checkpoint holds (it builds a new one in its place).
+    roots = ["asp-jlis-east", "asp-eltax-west", "mun-13-001"]
+    rolled, restored = Router(national), Router(national)
+    rolled.warm(roots)
+    restored.warm(roots)
+
+    def trees(router: Router) -> dict[str, tuple[dict, dict]]:
+        return {r: (dict(router._trees[r].dist), dict(router._trees[r].pred)) for r in roots}
+
+    held = trees(rolled)
+    backbone = sorted(lk.id for lk in national.links.values() if lk.kind.value == "backbone")
+    for element in [*backbone[:12], "pn-13"]:
+        checkpoint = rolled.checkpoint()
+        if element in national.sites:
+            changed = rolled.fail_sites([element]).changed_roots
+            restored.fail_sites([element])
+            restored.restore_sites([element])
+        else:
+            changed = rolled.fail_links([element]).changed_roots
+            restored.fail_links([element])
+            restored.restore_links([element])
+        assert rolled.rollback(checkpoint) == changed
+        assert trees(rolled) == trees(restored) == held
+        assert rolled.down_links == rolled.down_sites == frozenset()

@@ -62,11 +62,20 @@ def test_n1_writes_every_case_with_progress_and_a_report(cli, tiny_path, tmp_pat
     )
 
 
-def test_n1_is_the_same_on_one_worker_or_two(cli, tiny_path, tmp_path):
+def test_n1_is_the_same_in_this_process_or_on_two_dask_workers(cli, tiny_path, tmp_path):
+    # by default (and with --workers 1) the cases run in the command's process, with no
+    # cluster; --workers 2 starts a local Dask cluster: the files are the same, byte for byte
+    assert cli("n1", tiny_path, "-o", tmp_path / "here", "-q").code == 0
     assert cli("n1", tiny_path, "-o", tmp_path / "a", "--workers", "1", "-q").code == 0
     assert cli("n1", tiny_path, "-o", tmp_path / "b", "--workers", "2", "-q").code == 0
+    workers = [
+        json.loads((tmp_path / d / "n1_timing.json").read_text())["workers"]
+        for d in ("here", "a", "b")
+    ]
+    assert workers == [1, 1, 2]
     for name in ("n1.json", "n1_cases.csv", "n1_worst_links.csv", "n1_unreachable.csv"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        here = (tmp_path / "here" / name).read_bytes()
+        assert here == (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_n1_refuses_a_full_folder_and_replaces_its_own_with_overwrite(cli, tiny_path, tmp_path):
