@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -102,6 +103,10 @@ _ERR_OF_DROP: dict[str, tuple[ErrorCode, str]] = {
     DropReason.BACKLOG: (ErrorCode.OVERLOADED, "the program's backlog is full"),
     DropReason.UNANSWERED: (ErrorCode.TIMEOUT, "the program did not answer within the ttl"),
 }
+
+SWITCH_S = 0.0005
+"""The interpreter's switch interval while the loop runs in real time (``sys``'s default is
+5 ms): how long the control API's thread may wait for the lock the busy loop holds."""
 
 TURN_S = 0.005
 """Wall seconds the loop gives the engine at a time when it is behind: between two turns it
@@ -489,6 +494,16 @@ class Emulator:
         end = self.inputs.duration_s if until_s is None else min(until_s, self.inputs.duration_s)
         if self.speed == math.inf:
             return self._run_virtual(end)
+        # the control API's thread waits for the interpreter lock each time it wakes; with
+        # the default 5 ms switch interval a busy loop keeps it several times that long
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_S)
+        try:
+            return self._run_real(end)
+        finally:
+            sys.setswitchinterval(switch)
+
+    def _run_real(self, end: float) -> Lateness:
         driver = self.driver = RealtimeDriver(
             _Pace(self), speed=self.speed, wait=self._wait, turn_s=TURN_S
         )
