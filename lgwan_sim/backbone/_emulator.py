@@ -953,6 +953,11 @@ class Emulator:
                 else:
                     self.held_by_fault.setdefault(fault.name, []).append(later)
                 return
+        if conn.outstanding >= self.max_outstanding:
+            # before it is signed: a full backlog costs no signature
+            self.stats.backlog_full += 1
+            self.engine.discard(message, DropReason.BACKLOG)
+            return
         injected = self.injected.get(message.id)
         if injected is not None:
             frames = injected.frames  # as the client sent them (never changed in place)
@@ -987,10 +992,6 @@ class Emulator:
             frames = [*frames[:7], encode_delivery(info)]
         if fault is not None and fault.kind == "corrupt":
             frames = _corrupted(frames)
-        if conn.outstanding >= self.max_outstanding:
-            self.stats.backlog_full += 1
-            self.engine.discard(message, DropReason.BACKLOG)
-            return
         if not self._send(conn.rid, frames):
             self._hold(message)
             return
