@@ -93,7 +93,7 @@ def main() -> None:
     )
     print(
         f"the broker meanwhile forwarded {carried:,.0f} signed requests/s to the service "
-        f"(and as many replies back)"
+        f"and as many replies back: {2 * carried:,.0f} messages/s"
     )
     print(
         f"accounting: offered {totals['offered']:,} = delivered {totals['delivered']:,} + "

@@ -82,6 +82,21 @@ def _speed(text: str) -> float:
     help="Wall seconds after which a silent client (a program serving nothing) is forgotten.",
 )
 @click.option(
+    "--max-outstanding",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Requests a program may have unanswered; beyond that they are lost as backlog (503).",
+)
+@click.option(
+    "--ttl",
+    "request_ttl",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Wall seconds a simulated local body waits for a program's answer (unanswered after).",
+)
+@click.option(
     "--control-host",
     default="127.0.0.1",
     show_default=True,
@@ -104,6 +119,8 @@ def emulate(
     delivery_info: bool,
     hold: float,
     client_idle: float,
+    max_outstanding: int,
+    request_ttl: float,
     control_host: str,
     no_control: bool,
     overwrite: bool,
@@ -163,6 +180,8 @@ def emulate(
         bind=bind,
         hold_s=hold,
         client_idle_s=client_idle,
+        max_outstanding=max_outstanding,
+        request_ttl_s=request_ttl,
         delivery_info=delivery_info,
         trace=trace,
     )

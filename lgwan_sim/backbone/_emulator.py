@@ -28,6 +28,7 @@ import json
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -86,7 +87,8 @@ _POLLIN = int(zmq.POLLIN)
 
 ZAP_DOMAIN = "lgwan-sim"
 DEFAULT_TTL_NS = 30_000_000_000
-"""``ttl`` of the requests simulated local bodies send to real programs (30 s)."""
+"""``ttl`` of the requests simulated local bodies send to real programs (30 s), unless the
+emulator is given another (``request_ttl_s``)."""
 CURVE_FRAME_OVERHEAD = 33
 """What CURVE adds to a frame on the wire (a MESSAGE command: its name, flags, nonce and
 MAC), which libzmq counts against ``ZMQ_MAXMSGSIZE``."""
@@ -98,7 +100,17 @@ _ERR_OF_DROP: dict[str, tuple[ErrorCode, str]] = {
     DropReason.NO_ROUTE: (ErrorCode.UNREACHABLE, "no route to the destination"),
     DropReason.OVERLOAD: (ErrorCode.OVERLOADED, "the network is overloaded"),
     DropReason.NO_SERVICE: (ErrorCode.TIMEOUT, "no program served the address in time"),
+    DropReason.BACKLOG: (ErrorCode.OVERLOADED, "the program's backlog is full"),
+    DropReason.UNANSWERED: (ErrorCode.TIMEOUT, "the program did not answer within the ttl"),
 }
+
+SWITCH_S = 0.0005
+"""The interpreter's switch interval while the loop runs in real time (``sys``'s default is
+5 ms): how long the control API's thread may wait for the lock the busy loop holds."""
+
+TURN_S = 0.005
+"""Wall seconds the loop gives the engine at a time when it is behind: between two turns it
+answers the control API and reads its socket (``RealtimeDriver``'s ``turn_s``)."""
 
 
 @dataclass(slots=True)
@@ -110,6 +122,8 @@ class _Conn:
     last_seen: float
     hb_s: float = 1.0
     addresses: set[tuple[str, str]] = field(default_factory=set)
+    outstanding: int = 0
+    """Requests forwarded to it and not yet answered (its backlog)."""
     connected: bool = True
     """False after a send found the peer gone (EHOSTUNREACH): what is for it waits, until it
     reconnects with its routing id or misses three heartbeats."""
@@ -127,11 +141,13 @@ class _Injected:
 
 @dataclass(slots=True)
 class _AtService:
-    """A request forwarded to a real service, awaiting its REP."""
+    """A request forwarded to a real service, awaiting its REP until ``deadline`` (wall
+    seconds of ``time.monotonic``; ``math.inf``: no ttl)."""
 
     message: EngineMessage
     conn: _Conn
     injected: _Injected | None
+    deadline: float = math.inf
 
 
 @dataclass(slots=True)
@@ -154,6 +170,8 @@ class EmulatorStats:
     replies_unmatched: int = 0
     errors_sent: dict[int, int] = field(default_factory=dict)
     held_expired: int = 0
+    backlog_full: int = 0
+    unanswered: int = 0
     services_lost: int = 0
     send_failed: int = 0
 
@@ -273,7 +291,12 @@ class Emulator:
     frame 7 (modelled delay and path) to what real programs receive. ``trace`` keeps a row
     per message that crossed a real program. A client (a program that serves no address)
     is forgotten after ``client_idle_s`` wall seconds without a message, or at once when a
-    send finds it gone; its next message makes it known again.
+    send finds it gone; its next message makes it known again. A program has at most
+    ``max_outstanding`` requests forwarded to it and not answered: a request beyond that is
+    dropped as ``backlog`` (a real client is told ERR 503), so a program that falls behind
+    costs the broker bounded memory; one not answered within its ``ttl`` (wall time) is
+    dropped as ``unanswered`` (ERR 504 to a real client), and a late answer is unmatched.
+    ``request_ttl_s`` is the ``ttl`` of the requests simulated local bodies send.
     """
 
     def __init__(
@@ -291,6 +314,8 @@ class Emulator:
         observer: Observer | None = None,
         curve: bool = True,
         client_idle_s: float = 60.0,
+        max_outstanding: int = 10_000,
+        request_ttl_s: float = DEFAULT_TTL_NS / 1e9,
     ) -> None:
         if not (speed > 0):
             raise InputError("speed must be > 0 (or max)", field="speed", value=speed)
@@ -298,6 +323,20 @@ class Emulator:
             raise InputError(
                 "client_idle_s must be > 0", field="client_idle_s", value=client_idle_s
             )
+        if isinstance(max_outstanding, bool) or not (
+            isinstance(max_outstanding, int) and max_outstanding >= 1
+        ):
+            raise InputError(
+                "max_outstanding must be a whole number >= 1",
+                field="max_outstanding",
+                value=max_outstanding,
+            )
+        if not (math.isfinite(request_ttl_s) and request_ttl_s > 0):
+            raise InputError(
+                "request_ttl_s must be finite and > 0", field="request_ttl_s", value=request_ttl_s
+            )
+        self.max_outstanding = max_outstanding
+        self.request_ttl_ns = round(request_ttl_s * 1e9)
         self.inputs = inputs
         self.testbed = testbed
         self.hosts = {svc: frozenset(sites) for svc, sites in hosts.items()}
@@ -331,6 +370,9 @@ class Emulator:
         self.held: dict[tuple[str, str], deque[tuple[EngineMessage, float]]] = {}
         self.injected: dict[int, _Injected] = {}
         self.at_service: dict[bytes, _AtService] = {}
+        # (deadline, wid) of what is at a service, earliest first; stale entries (answered
+        # since) are skipped when they come up
+        self.deadlines: list[tuple[float, bytes]] = []
         self.replies: dict[int, list[bytes]] = {}
         self.attached: set[str] = set()
         self.driver: RealtimeDriver | None = None
@@ -452,7 +494,19 @@ class Emulator:
         end = self.inputs.duration_s if until_s is None else min(until_s, self.inputs.duration_s)
         if self.speed == math.inf:
             return self._run_virtual(end)
-        driver = self.driver = RealtimeDriver(_Pace(self), speed=self.speed, wait=self._wait)
+        # the control API's thread waits for the interpreter lock each time it wakes; with
+        # the default 5 ms switch interval a busy loop keeps it several times that long
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_S)
+        try:
+            return self._run_real(end)
+        finally:
+            sys.setswitchinterval(switch)
+
+    def _run_real(self, end: float) -> Lateness:
+        driver = self.driver = RealtimeDriver(
+            _Pace(self), speed=self.speed, wait=self._wait, turn_s=TURN_S
+        )
         stop = self._stop
         while not stop.is_set():
             if self.paused and self.step_to is None:  # paused: answer, but do not advance
@@ -550,6 +604,7 @@ class Emulator:
                 # A client serves nothing and nothing waits on its entry (answers go by
                 # routing id): forget it, or every reconnect with a new id leaves one behind.
                 del self.conns[conn.rid]
+        self._expire(wall)
         now = self.sim_now()
         for key, queue in list(self.held.items()):
             while queue and queue[0][1] <= now:
@@ -748,7 +803,7 @@ class Emulator:
         self.conns.pop(conn.rid, None)
         for wid, pending in list(self.at_service.items()):  # its requests will get no answer
             if pending.conn is conn:
-                del self.at_service[wid]
+                self._unpend(wid)
                 self._hold(pending.message)
 
     def _request(self, conn: _Conn, message: Message, frames: list[bytes]) -> None:
@@ -777,7 +832,7 @@ class Emulator:
         self, conn: _Conn, message: Message, frames: list[bytes], *, faulted: bool = False
     ) -> None:
         h = message.header
-        pending = self.at_service.pop(h.corr, None) if h.corr is not None else None
+        pending = self._unpend(h.corr) if h.corr is not None else None
         if pending is None:
             self.stats.replies_unmatched += 1
             return
@@ -798,6 +853,7 @@ class Emulator:
 
                 def later(at: float = 0.0) -> None:
                     again[h.corr or b""] = pending_again
+                    pending_again.conn.outstanding += 1
                     self._reply(conn, message, frames, faulted=True)
 
                 if kind == "delay":
@@ -897,6 +953,11 @@ class Emulator:
                 else:
                     self.held_by_fault.setdefault(fault.name, []).append(later)
                 return
+        if conn.outstanding >= self.max_outstanding:
+            # before it is signed: a full backlog costs no signature
+            self.stats.backlog_full += 1
+            self.engine.discard(message, DropReason.BACKLOG)
+            return
         injected = self.injected.get(message.id)
         if injected is not None:
             frames = injected.frames  # as the client sent them (never changed in place)
@@ -917,7 +978,7 @@ class Emulator:
                 body,
                 id=wid,
                 ts_ns=time.time_ns(),
-                ttl_ns=DEFAULT_TTL_NS,
+                ttl_ns=self.request_ttl_ns,
                 seq=self.seq,
                 ct="application/msgpack",
             )
@@ -943,9 +1004,38 @@ class Emulator:
             # how much later than the model said the request left for the program (wall s)
             late = time.monotonic() - driver.wall_of(due_s)
             self.delivery_late.add(late)
-        self.at_service[wid] = _AtService(message, conn, injected)
+        wall = time.monotonic()
+        if injected is not None:  # the client's own deadline: its ts plus its ttl
+            d_ns = injected.deadline_ns
+            deadline = math.inf if d_ns is None else wall + (d_ns - time.time_ns()) / 1e9
+        else:
+            deadline = wall + self.request_ttl_ns / 1e9
+        self.at_service[wid] = _AtService(message, conn, injected, deadline)
+        conn.outstanding += 1
+        if deadline != math.inf:
+            heapq.heappush(self.deadlines, (deadline, wid))
         if self.tracing:
             self._trace(message, "at_service", wid, modelled_s=delay)
+
+    def _unpend(self, wid: bytes) -> _AtService | None:
+        """Take a request off what waits at a service (answered, expired or given up)."""
+        pending = self.at_service.pop(wid, None)
+        if pending is not None:
+            pending.conn.outstanding -= 1
+        return pending
+
+    def _expire(self, wall: float) -> None:
+        """Drop what a program did not answer within its ttl as ``unanswered``."""
+        deadlines = self.deadlines
+        at_service = self.at_service
+        while deadlines and deadlines[0][0] <= wall:
+            deadline, wid = heapq.heappop(deadlines)
+            pending = at_service.get(wid)
+            if pending is None or pending.deadline != deadline:
+                continue  # answered (or forwarded again) since
+            self._unpend(wid)
+            self.stats.unanswered += 1
+            self.engine.discard(pending.message, DropReason.UNANSWERED)
 
     def _hold(self, message: EngineMessage) -> None:
         key = (message.host, message.service)
@@ -1268,6 +1358,10 @@ class Emulator:
             "hosts": dict(sorted(getattr(st, "hosts", {}).items())),
             "programs": sorted(f"{site}/{svc}" for site, svc in self.routes),
             "connections": len(self.conns),
+            "outstanding": {
+                f"{site}/{svc}": conn.outstanding
+                for (site, svc), conn in sorted(self.routes.items())
+            },
             "faults": sorted(self.faults),
             "paused": self.paused,
             "speed": "max" if self.speed == math.inf else self.speed,
@@ -1286,6 +1380,11 @@ class Emulator:
         lines.append(f"lgwan_emulator_sim_seconds {self.sim_now():.6f}")
         lines.append("# TYPE lgwan_emulator_connections gauge")
         lines.append(f"lgwan_emulator_connections {len(self.conns)}")
+        lines.append("# TYPE lgwan_emulator_outstanding gauge")
+        lines.append(f"lgwan_emulator_outstanding {len(self.at_service)}")
+        if self.driver is not None:
+            lines.append("# TYPE lgwan_emulator_turns_cut_total counter")
+            lines.append(f"lgwan_emulator_turns_cut_total {self.driver.turns_cut}")
         lines.append("# TYPE lgwan_emulator_faults gauge")
         lines.append(f"lgwan_emulator_faults {len(self.faults)}")
         for fault in self.faults.values():

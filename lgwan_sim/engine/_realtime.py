@@ -12,6 +12,12 @@ is exact but burns a core. The spin yields the interpreter lock at every turn, s
 thread beside the loop (a control API, a service in the same process) is not starved. ``wait`` is the blocking part: the emulator passes its poll loop
 there, so a message that arrives while the driver waits is handled at once and the driver
 looks at ``peek()`` again.
+
+A driver that has fallen behind the wall clock catches up in *turns*: with ``turn_s`` set,
+one step advances at most as much simulated time as the last steps showed to take about
+``turn_s`` of wall time, so the caller gets control back every few milliseconds (to answer
+a control request, to read its sockets) however far behind it is. Cutting an advance in
+two changes nothing simulated: ``advance_to(a)`` then ``advance_to(b)`` is ``advance_to(b)``.
 """
 
 from __future__ import annotations
@@ -129,6 +135,7 @@ class RealtimeDriver:
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], object] = time.sleep,
         spin_s: float = 0.001,
+        turn_s: float | None = None,
     ) -> None:
         if not (isinstance(speed, int | float) and speed > 0) or math.isnan(speed):
             raise InputError(
@@ -136,12 +143,20 @@ class RealtimeDriver:
             )
         if not (math.isfinite(spin_s) and spin_s >= 0):
             raise InputError("spin_s must be finite and >= 0", field="spin_s", value=spin_s)
+        if turn_s is not None and not (math.isfinite(turn_s) and turn_s > 0):
+            raise InputError("turn_s must be finite and > 0", field="turn_s", value=turn_s)
         self.engine = engine
         self.speed = float(speed)
         self.spin_s = spin_s
         self._clock = clock
         self._wait = wait
         self._samples = Reservoir()
+        self.turn_s = turn_s
+        # simulated seconds one step may cover (with turn_s): one turn's worth at first,
+        # then whatever the last step showed to take about turn_s of wall time
+        self._slice = math.inf if turn_s is None else turn_s * self.speed
+        self.turns_cut = 0
+        """Steps whose advance was cut short to keep to ``turn_s``."""
         self.now_s = start_s
         self.sync()
 
@@ -208,9 +223,31 @@ class RealtimeDriver:
         target = min(until_s, max(target, math.nextafter(due, math.inf)))
         if due < until_s:
             self._samples.add(late)
-        self.engine.advance_to(target)
+        if self.turn_s is None:
+            self.engine.advance_to(target)
+        else:
+            target = self._advance_in_turn(due, target)
         self.now_s = target
         return target < until_s
+
+    def _advance_in_turn(self, due: float, target: float) -> float:
+        """Advance towards ``target`` by at most one turn's slice; returns where it stopped."""
+        turn = self.turn_s
+        assert turn is not None
+        cut = max(math.nextafter(due, math.inf), due + self._slice)
+        if cut < target:
+            target = cut
+            self.turns_cut += 1
+        began = self._clock()
+        self.engine.advance_to(target)
+        took = self._clock() - began
+        covered = target - due
+        if took > turn:
+            # too long: next time cover what would have taken one turn at this pace
+            self._slice = max(covered * turn / took, 1e-9)
+        elif took < turn / 2 and self._slice < 1e12:
+            self._slice *= 2.0
+        return target
 
     def run(self, until_s: float) -> Lateness:
         """Step until simulated time ``until_s``; returns the lateness of the steps."""

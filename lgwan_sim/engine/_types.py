@@ -59,6 +59,10 @@ class DropReason(StrEnum):
     """Emulation: a message fault of the control API took it (``drop`` or ``error``)."""
     LINK_LOSS = "link_loss"
     """A packet of the message was lost on a lossy link (a ``link_loss`` event)."""
+    BACKLOG = "backlog"
+    """Emulation: the program's backlog of unanswered requests was full (``max_outstanding``)."""
+    UNANSWERED = "unanswered"
+    """Emulation: the program did not answer the request within its ``ttl`` (wall time)."""
 
 
 class EventKind(StrEnum):

@@ -538,3 +538,118 @@ def test_a_client_idle_time_that_is_not_positive_is_refused_naming_it(tmp_path):
         "lgwan-sim: error: Invalid value for '--client-idle': 0.0 is not in the range x>0."
     ]
     assert not out.exists()
+
+
+class Mute:
+    """A registered program that keeps up its heartbeats and never answers (a hung service)."""
+
+    def __init__(self, endpoints) -> None:
+        self.service = Service(endpoints, "dc-b", {"directory": directory})
+        self.service.register()
+        self.received = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        peer = self.service.peer
+        last = 0.0
+        while not self._stop.is_set():
+            message = peer.receive(0.1)
+            if message is not None and message.command is Command.REQ:
+                self.received += 1
+            if time.monotonic() - last > 0.5:
+                peer.send(peer.seal(Command.HEARTBEAT, ""))
+                last = time.monotonic()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.service.close()
+
+
+def test_a_program_that_falls_behind_has_a_bounded_backlog_and_clients_get_503(
+    lgwan_emulator, tmp_path
+):
+    # 2,000,000 look-ups a day at 10x: about 230 a wall second reach a service that takes
+    # them and never answers; it may hold 3, the rest are lost as backlog
+    emu = lgwan_emulator(
+        small_scenario(tmp_path, rate=2_000_000, duration="3600s"),
+        speed=10,
+        extra=("--max-outstanding", "3"),
+    )
+    silent = Mute(emu.endpoints)
+    control = Control(emu.endpoints)
+    client = Client(emu.endpoints, "m1", timeout_s=10)
+    try:
+        time.sleep(4)  # past three heartbeats: the program is kept while it beats
+        with pytest.raises(EmulatorError) as caught:
+            client.request("dc-b/directory", b"")
+        assert caught.value.code == 503
+        assert "backlog" in caught.value.reason
+        assert control.state()["outstanding"] == {"dc-b/directory": 3}
+        assert "lgwan_emulator_outstanding 3" in control.metrics()
+    finally:
+        client.close()
+        summary = emu.stop()
+        silent.close()
+    messages = summary["emulation"]["messages"]
+    assert messages["requests_to_services"] == 3
+    assert silent.received == 3  # what the program saw: its backlog, no more
+    assert messages["backlog_full"] > 100
+    dropped = summary["services"]["directory"]["dropped"]
+    assert dropped.get("backlog") == messages["backlog_full"]
+    assert messages["errors_sent"].get("503", 0) >= 1
+    totals = summary["totals"]
+    assert totals["in_flight"] >= 3
+    assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+
+
+def test_requests_a_program_never_answers_are_lost_as_unanswered_after_their_ttl(
+    lgwan_emulator, tmp_path
+):
+    emu = lgwan_emulator(
+        small_scenario(tmp_path, rate=20_000, duration="3600s"),
+        speed=10,
+        extra=("--ttl", "1"),
+    )
+    silent = Mute(emu.endpoints)
+    control = Control(emu.endpoints)
+    client = Client(emu.endpoints, "m1", timeout_s=10)
+    try:
+        began = time.monotonic()
+        with pytest.raises(EmulatorError) as caught:
+            client.request("dc-b/directory", b"", ttl_s=1.0)
+        assert caught.value.code == 504
+        assert "ttl" in caught.value.reason
+        assert 0.9 < time.monotonic() - began < 5
+        time.sleep(2)
+        # what still waits is about a ttl's worth of requests (some 16 a wall second), not
+        # all that came
+        assert 0 < control.state()["outstanding"]["dc-b/directory"] < 50
+    finally:
+        client.close()
+        summary = emu.stop()
+        silent.close()
+    messages = summary["emulation"]["messages"]
+    assert messages["unanswered"] > 10
+    assert silent.received == messages["requests_to_services"]
+    dropped = summary["services"]["directory"]["dropped"]
+    assert dropped.get("unanswered") == messages["unanswered"]
+    totals = summary["totals"]
+    assert totals["offered"] == totals["delivered"] + totals["dropped_total"] + totals["in_flight"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"max_outstanding": 0}, "max_outstanding"),
+        ({"max_outstanding": 2.5}, "max_outstanding"),
+        ({"request_ttl_s": 0.0}, "request_ttl_s"),
+        ({"request_ttl_s": float("inf")}, "request_ttl_s"),
+    ],
+)
+def test_a_backlog_or_ttl_that_makes_no_sense_is_refused_naming_it(kwargs, field):
+    with pytest.raises(InputError) as caught:
+        Emulator(None, None, hosts={}, **kwargs)  # type: ignore[arg-type]
+    assert caught.value.field == field

@@ -349,3 +349,56 @@ def test_a_wakeup_a_rounding_error_before_the_spin_window_blocks_once_more(monke
     assert clock.waits == [1.0 - 0.5 - 0.001, 1.0 - 0.999 - 0.001]
     assert yields == []
     assert engine.advanced == [math.nextafter(1.0, math.inf)]
+
+
+class Busy(Timed):
+    """A steppable whose every event costs ``cost`` seconds of the clock (a loaded engine)."""
+
+    def __init__(self, times: list[float], clock: FakeClock, cost: float) -> None:
+        super().__init__(times, clock)
+        self.cost = cost
+        self.took: list[float] = []  # wall seconds of each advance_to
+
+    def advance_to(self, t_s: float) -> None:
+        assert self.clock is not None
+        began = self.clock.t
+        self.advanced.append(t_s)
+        while self.heap and self.heap[0] < t_s:
+            due = heapq.heappop(self.heap)
+            self.clock.t += self.cost
+            self.ran.append((due, self.clock.t))
+        self.took.append(self.clock.t - began)
+
+
+def test_a_driver_behind_the_clock_catches_up_in_turns_and_runs_every_event():
+    # 2 s of events every 0.5 ms, each costing 2 ms of wall time: the engine cannot keep
+    # pace, so the driver falls ever further behind; with turns no advance holds the
+    # caller for much more than one turn (a first slice of one turn's simulated time would
+    # take four), and every event still runs once, in order
+    times = [i * 0.0005 for i in range(1, 4000)]
+    clock = FakeClock()
+    engine = Busy(times, clock, cost=0.002)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait, turn_s=0.005)
+    driver.run(2.0)
+    assert [due for due, _ in engine.ran] == sorted(times)
+    assert driver.turns_cut > 100
+    assert max(engine.took[5:]) <= 0.0125, max(engine.took)
+    assert engine.advanced == sorted(engine.advanced)
+
+
+def test_without_turns_a_driver_behind_the_clock_advances_in_long_steps():
+    # the same load without turn_s: the contrast that shows what turns change
+    times = [i * 0.0005 for i in range(1, 4000)]
+    clock = FakeClock()
+    engine = Busy(times, clock, cost=0.001)
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait)
+    driver.run(2.0)
+    assert [due for due, _ in engine.ran] == sorted(times)
+    assert driver.turns_cut == 0
+    assert max(engine.took) > 0.5
+
+
+@pytest.mark.parametrize("turn", [0.0, -1.0, math.inf, math.nan])
+def test_a_turn_that_is_not_a_positive_time_is_refused(turn):
+    with pytest.raises(InputError, match="turn_s"):
+        RealtimeDriver(Timed([]), clock=FakeClock(), turn_s=turn)
