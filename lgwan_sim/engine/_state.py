@@ -26,8 +26,7 @@ from lgwan_sim.engine._types import (
     TimelineEvent,
 )
 from lgwan_sim.errors import InputError, NoRouteError
-from lgwan_sim.network import Router, Topology, great_circle_km
-from lgwan_sim.network._routing import RouterCheckpoint
+from lgwan_sim.network import Router, RouterCheckpoint, Topology, great_circle_km
 from lgwan_sim.traffic import Demand
 
 __all__ = ["LossProcess", "NetState", "Outages", "Path", "directed_link_ids"]

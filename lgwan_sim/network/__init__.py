@@ -33,7 +33,7 @@ from lgwan_sim.network._roster import (
     load_roster,
     roster_gaps,
 )
-from lgwan_sim.network._routing import Route, Router, RoutingChange
+from lgwan_sim.network._routing import Route, Router, RouterCheckpoint, RoutingChange
 from lgwan_sim.network._topology import Topology
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "RosterWarning",
     "Route",
     "Router",
+    "RouterCheckpoint",
     "RoutingChange",
     "Site",
     "SiteKind",
