@@ -848,12 +848,10 @@ class Emulator:
                 self._fault_loses(fault, engine_message)
                 return
             if kind in ("delay", "hold"):
-                again = self.at_service
                 pending_again = pending
 
                 def later(at: float = 0.0) -> None:
-                    again[h.corr or b""] = pending_again
-                    pending_again.conn.outstanding += 1
+                    self._pend(h.corr or b"", pending_again)
                     self._reply(conn, message, frames, faulted=True)
 
                 if kind == "delay":
@@ -1000,22 +998,25 @@ class Emulator:
         self.stats.requests_to_services += 1
         self.callers_served.add(message.caller)
         driver = self.driver
+        wall = time.monotonic()
         if due_s is not None and driver is not None:
             # how much later than the model said the request left for the program (wall s)
-            late = time.monotonic() - driver.wall_of(due_s)
-            self.delivery_late.add(late)
-        wall = time.monotonic()
+            self.delivery_late.add(wall - driver.wall_of(due_s))
         if injected is not None:  # the client's own deadline: its ts plus its ttl
             d_ns = injected.deadline_ns
             deadline = math.inf if d_ns is None else wall + (d_ns - time.time_ns()) / 1e9
         else:
             deadline = wall + self.request_ttl_ns / 1e9
-        self.at_service[wid] = _AtService(message, conn, injected, deadline)
-        conn.outstanding += 1
+        self._pend(wid, _AtService(message, conn, injected, deadline))
         if deadline != math.inf:
             heapq.heappush(self.deadlines, (deadline, wid))
         if self.tracing:
             self._trace(message, "at_service", wid, modelled_s=delay)
+
+    def _pend(self, wid: bytes, pending: _AtService) -> None:
+        """Put a request on what waits at a service; its program's backlog counts it."""
+        self.at_service[wid] = pending
+        pending.conn.outstanding += 1
 
     def _unpend(self, wid: bytes) -> _AtService | None:
         """Take a request off what waits at a service (answered, expired or given up)."""
