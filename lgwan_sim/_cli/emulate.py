@@ -36,6 +36,22 @@ def _speed(text: str) -> float:
     return value
 
 
+class _Seconds(click.FloatRange):
+    """A ``FloatRange`` of seconds that refuses NaN, and infinity unless ``forever`` allows it
+    (click's range lets NaN through, and the emulator would refuse it only after issuing the
+    test bed's keys into the output folder)."""
+
+    def __init__(self, *, min_open: bool, forever: bool) -> None:
+        super().__init__(min=0, min_open=min_open)
+        self.forever = forever
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds) or (math.isinf(seconds) and not self.forever):
+            self.fail(f"{seconds} is not a finite number of seconds.", param, ctx)
+        return seconds
+
+
 @click.command("emulate")
 @click.argument("scenario")
 @out_option(
@@ -71,14 +87,14 @@ def _speed(text: str) -> float:
     "--hold",
     default=5.0,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=_Seconds(min_open=False, forever=True),
     help="Simulated seconds a request waits for a restarted service before it is lost.",
 )
 @click.option(
     "--client-idle",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Seconds(min_open=True, forever=True),
     help="Wall seconds after which a silent client (a program serving nothing) is forgotten.",
 )
 @click.option(
@@ -93,7 +109,7 @@ def _speed(text: str) -> float:
     "request_ttl",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(min=0, min_open=True),
+    type=_Seconds(min_open=True, forever=False),
     help="Wall seconds a simulated local body waits for a program's answer (unanswered after).",
 )
 @click.option(

@@ -653,3 +653,24 @@ def test_a_backlog_or_ttl_that_makes_no_sense_is_refused_naming_it(kwargs, field
     with pytest.raises(InputError) as caught:
         Emulator(None, None, hosts={}, **kwargs)  # type: ignore[arg-type]
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--ttl", "inf"),
+        ("--ttl", "nan"),
+        ("--ttl", "0"),
+        ("--hold", "nan"),
+        ("--client-idle", "nan"),
+    ],
+)
+def test_a_time_option_that_is_not_a_number_of_seconds_is_refused_before_anything_is_written(
+    tmp_path, option, value
+):
+    out = tmp_path / "emu"
+    done = run_cli("emulate", "packet-zoom", "-o", str(out), option, value)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"'{option}'" in lines[0] and value in lines[0], lines
+    assert not out.exists()
