@@ -672,5 +672,7 @@ def test_a_time_option_that_is_not_a_number_of_seconds_is_refused_before_anythin
     done = run_cli("emulate", "packet-zoom", "-o", str(out), option, value)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"'{option}'" in lines[0] and value in lines[0], lines
+    assert len(lines) == 1, lines
+    assert f"'{option}'" in lines[0]
+    assert value in lines[0]
     assert not out.exists()
