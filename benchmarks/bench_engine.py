@@ -14,8 +14,8 @@ Run one benchmark per process so that each peak-memory figure is its own::
     python benchmarks/bench_engine.py n1 --scenario national-weekday  # lgwan-sim n1's cases
 
 ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). SimGrid is optional and
-built from source (``benchmarks/README.md``); without it ``concurrent`` prints the earlier
-SimGrid figure, marked as quoted. Figures are printed as one JSON line per benchmark. Not part
+built from source (``benchmarks/README.md``); without it ``concurrent`` prints SimGrid's
+figures measured earlier on the same workload (``SIMGRID_QUOTED``), marked as quoted. Figures are printed as one JSON line per benchmark. Not part
 of the test suite.
 """
 
@@ -186,12 +186,67 @@ def bench_flow_day(duration_s: float) -> None:
 
 
 # -- 10,000 concurrent flows on a shared bottleneck -----------------------------------------
-SIMGRID_QUOTED = {
-    "flows_per_s": 703,
-    "wall_s": 14.2,
-    "model": "LV08",
-    "source": "quoted: SimGrid 4.1 measured earlier on the reference 2-core machine, not run here",
+# SimGrid 4.1 on this benchmark's own workload, for a run without SimGrid: 10,000 flows at 100,
+# 10 and 1 flows per path, measured on the reference 2-core machine by
+# `bench_engine.py concurrent --flows 10000 --simgrid-models LV08,CM02,LV08-full,raw,raw-full`
+# (three runs), SimGrid built by the recipe in benchmarks/README.md. Per flows per path and
+# model: flows per CPU second of `Engine.run()` (min, median, max), the simulated makespan
+# in seconds and the peer process's peak RSS in MiB (medians).
+SIMGRID_QUOTED_FLOWS = 10_000
+SIMGRID_QUOTED_SOURCE = (
+    "quoted, not run here: SimGrid 4.1 on this workload, measured 2026-12-03 on the reference "
+    "2-core machine (3 runs), built by `pip install --no-build-isolation simgrid==4.1` "
+    '(benchmarks/README.md, "SimGrid for `concurrent`")'
+)
+SIMGRID_QUOTED: dict[int, dict[str, tuple[tuple[int, int, int], float, float]]] = {
+    100: {
+        "LV08": ((125, 125, 162), 82.231, 44.1),
+        "CM02": ((133, 138, 139), 79.741, 44.1),
+        "LV08-full": ((229, 275, 280), 82.231, 43.5),
+        "raw": ((225, 225, 236), 79.741, 42.6),
+        "raw-full": ((495, 508, 610), 79.741, 41.9),
+    },
+    10: {
+        "LV08": ((118, 118, 185), 82.16, 57.9),
+        "CM02": ((123, 123, 171), 79.672, 58.0),
+        "LV08-full": ((292, 292, 346), 82.16, 57.4),
+        "raw": ((239, 240, 269), 79.672, 56.4),
+        "raw-full": ((450, 457, 547), 79.672, 55.8),
+    },
+    1: {
+        "LV08": ((78, 78, 84), 82.16, 982.6),
+        "CM02": ((79, 80, 82), 79.672, 982.7),
+        "LV08-full": ((170, 185, 187), 82.16, 983.2),
+        "raw": ((137, 249, 272), 79.672, 982.6),
+        "raw-full": ((239, 387, 399), 79.672, 982.8),
+    },
 }
+
+
+def quoted_simgrid(n_flows: int, n_sources: int) -> list[dict[str, object]]:
+    """SimGrid's rows measured earlier on this shape, each marked as quoted; [] for another."""
+    per_path = n_flows / n_sources
+    if n_flows != SIMGRID_QUOTED_FLOWS or per_path not in SIMGRID_QUOTED:
+        return []
+    rows: list[dict[str, object]] = []
+    for model, ((low, median, high), makespan_s, rss_mib) in SIMGRID_QUOTED[int(per_path)].items():
+        rows.append(
+            {
+                "model": model,
+                "flows_per_cpu_s": median,
+                "flows_per_cpu_s_min_max": [low, high],
+                "makespan_s": makespan_s,
+                "peak_rss_mib": rss_mib,
+                "source": SIMGRID_QUOTED_SOURCE,
+            }
+        )
+    return rows
+
+
+def fastest_simgrid(rows: list[dict[str, object]]) -> dict[str, object] | None:
+    """The row with the most flows per CPU second, or None when no row has that figure."""
+    timed = [r for r in rows if isinstance(r.get("flows_per_cpu_s"), int)]
+    return max(timed, key=lambda r: int(str(r["flows_per_cpu_s"]))) if timed else None
 
 
 def concurrent_sizes(n_flows: int, seed: int, mean_bytes: float) -> list[float]:
@@ -269,6 +324,7 @@ def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) ->
         "bottleneck_bound_lv08_s": round(total_bytes * 8.0 / (0.97 * 1e9), 2),
         "ours": ours,
     }
+    rows: list[dict[str, object]] = []
     if simgrid_models and simgrid_available():
         rows = [run_simgrid_peer(sizes, n_sources, model) for model in simgrid_models]
         figures["simgrid"] = rows
@@ -277,11 +333,22 @@ def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) ->
             figures["ratio_ours_to_simgrid"] = round(n_flows / wall / peer_fps, 2)
             figures["ratio_model"] = rows[0]["model"]
     elif simgrid_models:
-        figures["simgrid"] = [SIMGRID_QUOTED]
-        if (n_flows, n_sources) == (10_000, 100):  # the quoted figure is for this case only
-            figures["ratio_ours_to_simgrid_quoted"] = round(
-                n_flows / wall / float(SIMGRID_QUOTED["flows_per_s"]), 2
-            )
+        rows = quoted_simgrid(n_flows, n_sources)
+        figures["simgrid"] = rows or [
+            {
+                "source": "not run (SimGrid is not installed) and none quoted: SimGrid was "
+                f"measured on {SIMGRID_QUOTED_FLOWS:,} flows at "
+                f"{', '.join(map(str, SIMGRID_QUOTED))} flows per path only"
+            }
+        ]
+    # our run's CPU seconds against SimGrid's fastest row (its `Engine.run()` alone), run or
+    # quoted; both are CPU time, so the figure does not move with the machine's load
+    fastest = fastest_simgrid(rows)
+    if fastest is not None:
+        quoted = "source" in fastest
+        figures["simgrid_fastest_model"] = fastest["model"]
+        key = "ratio_ours_to_simgrid_fastest_cpu" + ("_quoted" if quoted else "")
+        figures[key] = round(n_flows / run_cpu / int(str(fastest["flows_per_cpu_s"])), 2)
     emit("concurrent", **figures)
 
 
@@ -414,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         "--simgrid-models",
         default="LV08",
         help="concurrent: SimGrid models to run side by side, comma-separated, the first one "
-        "giving the ratio (LV08, CM02, LV08-full), or none; without SimGrid the quoted figure",
+        "giving the wall-time ratio (LV08, CM02, LV08-full, raw, raw-full), or none; without "
+        "SimGrid the figures measured earlier on the same shape, marked as quoted",
     )
     parser.add_argument(
         "--engines",

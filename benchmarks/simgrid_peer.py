@@ -42,6 +42,14 @@ MODELS: dict[str, tuple[str, ...]] = {
         "--cfg=network/optim:Full",
         "--cfg=network/maxmin-selective-update:no",
     ),
+    # SimGrid's simplest model (its --help-models): fair sharing, time = size / bw + lat, no
+    # cross traffic, no TCP gamma, no correction factors; with its default lazy update
+    "raw": ("--cfg=network/model:raw",),
+    "raw-full": (
+        "--cfg=network/model:raw",
+        "--cfg=network/optim:Full",
+        "--cfg=network/maxmin-selective-update:no",
+    ),
 }
 
 
@@ -64,7 +72,7 @@ def _load_libsimgrid() -> None:
 
 
 def run_peer(sizes: Sequence[float], n_sources: int, model: str = "LV08") -> dict[str, object]:
-    """Run the flows in SimGrid; return wall times, flows/s and the simulated makespan."""
+    """Run the flows in SimGrid; return wall and CPU times, flows/s and the simulated makespan."""
     try:
         import simgrid  # noqa: F401
     except ImportError:
@@ -102,9 +110,9 @@ def run_peer(sizes: Sequence[float], n_sources: int, model: str = "LV08") -> dic
         done.append(len(sizes))
 
     sink.add_actor("issuer", issuer)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     e.run()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = len(sizes)
     return {
         "simgrid_version": version("simgrid"),
@@ -114,6 +122,9 @@ def run_peer(sizes: Sequence[float], n_sources: int, model: str = "LV08") -> dic
         "build_s": round(build_s, 4),
         "wall_s": round(wall, 3),
         "flows_per_s": round(n / wall) if wall > 0 else None,
+        # the run alone, in CPU seconds of every thread of the process: load-independent
+        "cpu_s": round(cpu, 3),
+        "flows_per_cpu_s": round(n / cpu) if cpu > 0 else None,
         "makespan_s": round(Engine.clock, 3),
     }
 
