@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
-__all__ = ["MORIOKA_CUT", "CliResult", "five_sites"]
+__all__ = ["BENCHMARKS", "MORIOKA_CUT", "CliResult", "benchmark_module", "five_sites"]
 
 
 class CliResult(NamedTuple):
@@ -73,3 +76,19 @@ def modules_loaded(code: str, prefixes: tuple[str, ...]) -> list[str]:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout
     return out.split("-- modules loaded --\n")[-1].split()
+
+
+#: The repository's ``benchmarks/`` folder (scripts, not a package).
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_module(name: str) -> ModuleType:
+    """Load ``benchmarks/<name>.py`` afresh, with its folder importable for its neighbours."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-
-
-def _bench_module():
-    sys.path.insert(0, str(BENCH))  # bench_engine imports its neighbours by name
-    spec = importlib.util.spec_from_file_location("bench_engine", BENCH / "bench_engine.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.support import benchmark_module
 
 
 def _line_without_simgrid(monkeypatch, capsys, flows: int, sources: int) -> dict:
-    bench = _bench_module()
+    bench = benchmark_module("bench_engine")
     import simgrid_peer
 
     # the run as on a machine where SimGrid's bindings are not installed

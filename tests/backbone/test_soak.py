@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+
+from tests.support import benchmark_module
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "soak_backbone.py"
-
-
-def _soak_module():
-    spec = importlib.util.spec_from_file_location("soak_backbone", BENCH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_a_minute_of_signed_traffic_through_flaps_and_failovers(tmp_path):
-    result = _soak_module().soak(
+    result = benchmark_module("soak_backbone").soak(
         seconds=60.0,
         rate=60.0,
         flap_every=10.0,
