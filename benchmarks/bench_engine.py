@@ -15,8 +15,8 @@ Run one benchmark per process so that each peak-memory figure is its own::
 
 ns.py comes from the ``bench`` extra (``pip install -e .[bench]``). SimGrid is optional and
 built from source (``benchmarks/README.md``); without it ``concurrent`` prints SimGrid's
-figures measured earlier on the same workload (``SIMGRID_QUOTED``), marked as quoted. Figures are printed as one JSON line per benchmark. Not part
-of the test suite.
+figures measured earlier on the same workload (``SIMGRID_QUOTED``), marked as quoted. Figures
+are printed as one JSON line per benchmark. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -225,11 +225,11 @@ SIMGRID_QUOTED: dict[int, dict[str, tuple[tuple[int, int, int], float, float]]] 
 
 def quoted_simgrid(n_flows: int, n_sources: int) -> list[dict[str, object]]:
     """SimGrid's rows measured earlier on this shape, each marked as quoted; [] for another."""
-    per_path = n_flows / n_sources
-    if n_flows != SIMGRID_QUOTED_FLOWS or per_path not in SIMGRID_QUOTED:
+    per_path, rest = divmod(n_flows, n_sources)
+    if n_flows != SIMGRID_QUOTED_FLOWS or rest or per_path not in SIMGRID_QUOTED:
         return []
     rows: list[dict[str, object]] = []
-    for model, ((low, median, high), makespan_s, rss_mib) in SIMGRID_QUOTED[int(per_path)].items():
+    for model, ((low, median, high), makespan_s, rss_mib) in SIMGRID_QUOTED[per_path].items():
         rows.append(
             {
                 "model": model,
@@ -243,10 +243,10 @@ def quoted_simgrid(n_flows: int, n_sources: int) -> list[dict[str, object]]:
     return rows
 
 
-def fastest_simgrid(rows: list[dict[str, object]]) -> dict[str, object] | None:
-    """The row with the most flows per CPU second, or None when no row has that figure."""
-    timed = [r for r in rows if isinstance(r.get("flows_per_cpu_s"), int)]
-    return max(timed, key=lambda r: int(str(r["flows_per_cpu_s"]))) if timed else None
+def fastest_simgrid(rows: list[dict[str, object]]) -> tuple[dict[str, object], int] | None:
+    """The row with the most flows per CPU second and that figure; None when no row has it."""
+    timed = [(r, fps) for r in rows if isinstance(fps := r.get("flows_per_cpu_s"), int)]
+    return max(timed, key=lambda pair: pair[1]) if timed else None
 
 
 def concurrent_sizes(n_flows: int, seed: int, mean_bytes: float) -> list[float]:
@@ -345,10 +345,10 @@ def bench_concurrent(n_flows: int, n_sources: int, simgrid_models: list[str]) ->
     # quoted; both are CPU time, so the figure does not move with the machine's load
     fastest = fastest_simgrid(rows)
     if fastest is not None:
-        quoted = "source" in fastest
-        figures["simgrid_fastest_model"] = fastest["model"]
-        key = "ratio_ours_to_simgrid_fastest_cpu" + ("_quoted" if quoted else "")
-        figures[key] = round(n_flows / run_cpu / int(str(fastest["flows_per_cpu_s"])), 2)
+        row, peer_fps_cpu = fastest
+        figures["simgrid_fastest_model"] = row["model"]
+        key = "ratio_ours_to_simgrid_fastest_cpu" + ("_quoted" if "source" in row else "")
+        figures[key] = round(n_flows / run_cpu / peer_fps_cpu, 2)
     emit("concurrent", **figures)
 
 
