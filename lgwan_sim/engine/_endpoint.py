@@ -94,7 +94,13 @@ program serves at their site."""
 
 
 class Endpoint(Protocol):
-    """A program at a site. ``receive`` is called at the simulated time the leg arrives."""
+    """A program at a site. ``receive`` is called at the simulated time the leg arrives.
+
+    An endpoint may also have ``departing(message, at_s)``: the engine then calls it when a
+    leg toward the site leaves (``at_s``, the simulated time), with the ``id`` that
+    ``receive`` will carry, so that the program can prepare it (the emulator signs a
+    simulated body's request then). The leg may still be lost on its way.
+    """
 
     def receive(self, message: Message, at_s: float) -> Reply | _Simulate | None:
         """Take a message; return a :class:`Reply` to answer now, ``None`` to answer later
@@ -142,8 +148,9 @@ class BinRecord:
 class DropRecord:
     """A message lost at ``at_s`` for ``reason`` (a drop reason of ``docs/engine.md``).
 
-    ``message_id`` is the exchange's id when the seam gave it one (it was injected or handed
-    to an endpoint), so that the program behind it can be told; ``None`` otherwise.
+    ``message_id`` is the exchange's id when the seam gave it one (it was injected, handed
+    to an endpoint or announced to one by ``departing``), so that the program behind it can
+    be told; ``None`` otherwise.
     """
 
     at_s: float

@@ -20,7 +20,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -165,6 +165,10 @@ class EventEngine:
         self.ids: dict[Msg, int] = {}
         self.waiting: dict[int, Msg] = {}  # requests at an endpoint, awaiting respond()
         self.next_id = 0
+        # sites whose endpoint is told when a leg toward it leaves (``Endpoint.departing``)
+        self.departures: dict[str, Callable[[Message, float], None]] = {}
+        for site, endpoint in self.endpoints.items():
+            self._watch_departures(site, endpoint)
         self.service_index = {s.name: i for i, s in enumerate(services)}
         self.bin_dropped: list[dict[str, int]] = [{} for _ in services]
 
@@ -211,6 +215,10 @@ class EventEngine:
         path = state.route(src, dst) if msg.leg == 0 else state.route_back(src, dst)
         if path is None:
             self.drop(msg, DropReason.NO_ROUTE)
+        elif self.departures:
+            departing = self.departures.get(dst)
+            if departing is not None:
+                departing(self._seam_message(msg), self.now)
         return path
 
     def deliver(self, msg: Msg, t: float) -> None:
@@ -662,26 +670,32 @@ class EventEngine:
         """Whether the site this leg arrives at has an endpoint (callers test ``endpoints`` first)."""
         return (msg.host if msg.leg == 0 else msg.caller) in self.endpoints
 
-    def hand_over(self, msg: Msg, t: float) -> None:
-        """A leg reached a site with an endpoint: give it the message at ``t``."""
-        if not msg.alive:
-            return
+    def _seam_message(self, msg: Msg) -> Message:
+        """The endpoints' view of ``msg``'s leg under way, its exchange given an id if it
+        has none yet (the id stays until the exchange is delivered or dropped)."""
         mid = self.ids.get(msg)
-        fresh = mid is None
         if mid is None:
             mid = self.ids[msg] = self.next_id
             self.next_id += 1
-        name = self.services[msg.svc].name
         request = msg.leg == 0
-        awaits = request and not self.one_way[msg.svc]
-        message = Message(
+        return Message(
             id=mid,
-            service=name,
+            service=self.services[msg.svc].name,
             caller=msg.caller,
             host=msg.host,
             leg="request" if request else "response",
             sent_at_s=msg.t0,
         )
+
+    def hand_over(self, msg: Msg, t: float) -> None:
+        """A leg reached a site with an endpoint: give it the message at ``t``."""
+        if not msg.alive:
+            return
+        fresh = msg not in self.ids
+        message = self._seam_message(msg)
+        mid = message.id
+        request = msg.leg == 0
+        awaits = request and not self.one_way[msg.svc]
         endpoint = self.endpoints.get(msg.host if request else msg.caller)
         if endpoint is None:  # detached while the leg was under way
             self.ids.pop(msg, None)
@@ -721,10 +735,19 @@ class EventEngine:
         if site not in self.topology.sites:
             raise InputError("an endpoint names an unknown site", field="site", value=site)
         self.endpoints[site] = endpoint
+        self._watch_departures(site, endpoint)
 
     def detach(self, site: str) -> None:
         """Take the endpoint away from ``site``: legs arriving there are simulated again."""
         self.endpoints.pop(site, None)
+        self.departures.pop(site, None)
+
+    def _watch_departures(self, site: str, endpoint: Endpoint) -> None:
+        departing = getattr(endpoint, "departing", None)
+        if callable(departing):
+            self.departures[site] = departing
+        else:
+            self.departures.pop(site, None)
 
     def discard(self, message: Message, reason: DropReason | str) -> None:
         """Lose the exchange ``message`` that waits at an endpoint, for ``reason``.

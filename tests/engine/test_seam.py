@@ -382,11 +382,24 @@ def test_the_observer_sees_what_the_result_records(fidelity):
             assert record.delivered["dir"] == result.delivered_per_bin["dir"][record.index]
 
 
+class Announced(FakeEndpoint):
+    """A fake endpoint that is also told when a leg toward its site leaves (``departing``)."""
+
+    def __init__(self, handler) -> None:
+        super().__init__(handler)
+        self.departed: list[tuple[Message, float]] = []
+
+    def departing(self, message: Message, at_s: float) -> None:
+        self.departed.append((message, at_s))
+
+
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
-def test_an_endpoint_that_leaves_every_message_to_the_engine_changes_nothing(fidelity):
+@pytest.mark.parametrize("told", [False, True], ids=["receive", "and-departing"])
+def test_an_endpoint_that_leaves_every_message_to_the_engine_changes_nothing(fidelity, told):
+    """Nor does being told of every leg's departure (the ids it mints go with the exchange)."""
     inputs = zoom_inputs(fidelity, 0.5)
     whole = build(inputs).finish()
-    passing = FakeEndpoint(lambda m, t: SIMULATE)
+    passing = (Announced if told else FakeEndpoint)(lambda m, t: SIMULATE)
     hosts = sorted({s.primary for s in inputs.demand.services})
     callers = sorted({c for s in inputs.demand.services for c in s.callers})[:20]
     engine = build(inputs, endpoints={site: passing for site in hosts + callers})
@@ -398,6 +411,70 @@ def test_an_endpoint_that_leaves_every_message_to_the_engine_changes_nothing(fid
     b.pop("wall_s", None)
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert not engine.ids, "simulated exchanges keep no seam ids"  # type: ignore[attr-defined]
+    if told:
+        departed = passing.departed  # type: ignore[attr-defined]
+        assert len(departed) >= len(passing.received)
+        assert {m.id for m, _ in passing.received} <= {m.id for m, _ in departed}
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_an_endpoint_is_told_when_a_leg_toward_it_leaves_with_the_id_it_will_receive(fidelity):
+    topo, d = rpc_world()
+    service = Announced(lambda m, t: Reply(size_bytes=1000.0, after_s=0.005))
+    caller = Announced(lambda m, t: None)
+    inputs = EngineInputs(topology=topo, demand=d, fidelity=fidelity, duration_s=10.0, seed=1)
+    engine = build(inputs, endpoints={"c": service, "a": caller})
+    engine.advance_to(2.0)
+    # the first request left at 1.0 and was received; the second has not left yet
+    assert [(m.leg, t) for m, t in service.departed] == [("request", 1.0)]
+    result = engine.finish()
+    leg = LEG[fidelity]
+    # each request: announced as it leaves a (its offer), then received with the same id
+    assert [(m.leg, m.caller, m.host, t) for m, t in service.departed] == [
+        ("request", "a", "c", t0) for t0 in (1.0, 2.5, 4.0)
+    ]
+    assert [m for m, _ in service.departed] == [m for m, _ in service.received]
+    # each response: announced to the caller's endpoint when the service's reply leaves c
+    replies = [t0 + leg(1250.0) + 0.005 for t0 in (1.0, 2.5, 4.0)]
+    assert [m.leg for m, _ in caller.departed] == ["response"] * 3
+    assert [t for _, t in caller.departed] == pytest.approx(replies, abs=1e-12)
+    assert [m.id for m, _ in caller.departed] == [m.id for m, _ in service.received]
+    assert [m for m, _ in caller.departed] == [m for m, _ in caller.received]
+    stats = result.services["dir"]
+    assert (stats.offered, stats.delivered, stats.in_flight) == (3, 3, 0)
+    assert engine.ids == {}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fidelity", ["flow", "packet"])
+def test_a_leg_lost_on_its_way_was_announced_and_its_drop_carries_the_id(fidelity):
+    topo, d = rpc_world()
+    service = Announced(lambda m, t: Reply(size_bytes=1000.0))
+    drops: list = []
+
+    class Drops(Observer):
+        def on_drop(self, record):
+            drops.append(record)
+
+    lossy = TimelineEvent(
+        at_s=0.0, kind=EventKind.LINK_LOSS, links=("a~b",), loss=LossModel.random(1.0)
+    )
+    inputs = EngineInputs(
+        topology=topo,
+        demand=d,
+        timeline=Timeline(events=(lossy,)),
+        fidelity=fidelity,
+        duration_s=10.0,
+        seed=1,
+    )
+    engine = build(inputs, endpoints={"c": service}, observer=Drops())
+    result = engine.finish()
+    assert service.received == []
+    assert len(service.departed) == 3
+    assert [(r.reason, r.message_id) for r in drops] == [
+        ("link_loss", m.id) for m, _ in service.departed
+    ]
+    assert result.services["dir"].dropped == {"link_loss": 3}
+    assert engine.ids == {}  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("fidelity", ["flow", "packet"])
