@@ -108,6 +108,11 @@ SWITCH_S = 0.0005
 """The interpreter's switch interval while the loop runs in real time (``sys``'s default is
 5 ms): how long the control API's thread may wait for the lock the busy loop holds."""
 
+#: A simulated body's request is signed when it leaves the caller and sent with that
+#: signature when the model delivers it, unless the seal is older than this (wall seconds:
+#: a paused clock, a slow speed), when it is signed again so that its ``ts`` stays fresh.
+PRESEAL_MAX_AGE_S = 1.0
+
 TURN_S = 0.005
 """Wall seconds the loop gives the engine at a time when it is behind: between two turns it
 answers the control API and reads its socket (``RealtimeDriver``'s ``turn_s``)."""
@@ -174,6 +179,7 @@ class EmulatorStats:
     unanswered: int = 0
     services_lost: int = 0
     send_failed: int = 0
+    presealed: int = 0  # simulated requests sent as signed when they left their caller
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -216,6 +222,9 @@ class _SiteEndpoint:
 
     def receive(self, message: EngineMessage, at_s: float) -> Any:
         return self.emulator._arrived(self.site, message, at_s)
+
+    def departing(self, message: EngineMessage, at_s: float) -> None:
+        self.emulator._departing(self.site, message)
 
 
 class _DropWatch(Observer):
@@ -374,6 +383,9 @@ class Emulator:
         # since) are skipped when they come up
         self.deadlines: list[tuple[float, bytes]] = []
         self.replies: dict[int, list[bytes]] = {}
+        # simulated bodies' requests to a program, signed when they left the caller:
+        # exchange id -> (wire id, frames, wall time of the seal)
+        self.presealed: dict[int, tuple[bytes, list[bytes], float]] = {}
         self.attached: set[str] = set()
         self.driver: RealtimeDriver | None = None
         self.seq = 0
@@ -884,12 +896,49 @@ class Emulator:
         self.engine.respond(engine_message, float(size), self.sim_now())
 
     # -- what the engine hands over --------------------------------------------------------
+    def _departing(self, site: str, message: EngineMessage) -> None:
+        """A simulated body's request for a program at ``site`` left the caller: sign it
+        now, as the body does when it sends, so that the signature is not on the path from
+        the engine's handover to the program (the request's ``ts`` is when it was sent)."""
+        if message.leg != "request" or message.id in self.presealed:
+            return
+        if message.id in self.injected:  # a real client's request: its own frames go on
+            return
+        conn = self.routes.get((site, message.service))
+        if conn is None or not conn.connected:
+            return
+        signer = self.sim_signers.get(message.caller)
+        if signer is None:
+            return
+        wid, frames = self._seal_request(signer, site, message)
+        self.presealed[message.id] = (wid, frames, time.monotonic())
+
+    def _seal_request(
+        self, signer: Any, site: str, message: EngineMessage
+    ) -> tuple[bytes, list[bytes]]:
+        """A simulated body's signed REQ for ``message``: its wire id and frames."""
+        self.seq += 1
+        body = msgpack.packb({"service": message.service, "caller": message.caller, "n": self.seq})
+        wid = os.urandom(16)
+        req = signer.seal(
+            Command.REQ,
+            f"{site}/{message.service}",
+            body,
+            id=wid,
+            ts_ns=time.time_ns(),
+            ttl_ns=self.request_ttl_ns,
+            seq=self.seq,
+            ct="application/msgpack",
+        )
+        return wid, req.frames()
+
     def _arrived(self, site: str, message: EngineMessage, at_s: float) -> Any:
         if message.leg == "request":
             key = (site, message.service)
             conn = self.routes.get(key)
+            pre = self.presealed.pop(message.id, None)
             if conn is not None and conn.connected:
-                self._forward(conn, site, message, due_s=at_s)
+                self._forward(conn, site, message, due_s=at_s, presealed=pre)
                 return None
             if key in self.real:
                 self._hold(message)
@@ -930,6 +979,7 @@ class Emulator:
         *,
         due_s: float | None = None,
         faulted: bool = False,
+        presealed: tuple[bytes, list[bytes], float] | None = None,
     ) -> None:
         fault = None if faulted else self._message_fault("request", message, message.caller, site)
         if fault is not None:
@@ -952,7 +1002,7 @@ class Emulator:
                     self.held_by_fault.setdefault(fault.name, []).append(later)
                 return
         if conn.outstanding >= self.max_outstanding:
-            # before it is signed: a full backlog costs no signature
+            # before it is signed (unless it was as it left its caller)
             self.stats.backlog_full += 1
             self.engine.discard(message, DropReason.BACKLOG)
             return
@@ -960,27 +1010,15 @@ class Emulator:
         if injected is not None:
             frames = injected.frames  # as the client sent them (never changed in place)
             wid = injected.request.header.id
+        elif presealed is not None and time.monotonic() - presealed[2] <= PRESEAL_MAX_AGE_S:
+            wid, frames, _ = presealed
+            self.stats.presealed += 1
         else:
             signer = self.sim_signers.get(message.caller)
             if signer is None:
                 self.engine.discard(message, DropReason.REJECTED)
                 return
-            self.seq += 1
-            body = msgpack.packb(
-                {"service": message.service, "caller": message.caller, "n": self.seq}
-            )
-            wid = os.urandom(16)
-            req = signer.seal(
-                Command.REQ,
-                f"{site}/{message.service}",
-                body,
-                id=wid,
-                ts_ns=time.time_ns(),
-                ttl_ns=self.request_ttl_ns,
-                seq=self.seq,
-                ct="application/msgpack",
-            )
-            frames = req.frames()
+            wid, frames = self._seal_request(signer, site, message)
         # the model's delay to the service: when the engine delivered the leg (the wall
         # clock may be a little later), or now for a request released from a hold
         delay = (due_s if due_s is not None else self.sim_now()) - message.sent_at_s
@@ -1054,6 +1092,7 @@ class Emulator:
     def _dropped(self, record: DropRecord) -> None:
         mid = record.message_id
         assert mid is not None
+        self.presealed.pop(mid, None)
         injected = self.injected.pop(mid, None)
         self.replies.pop(mid, None)
         if self.tracing and mid in self._traced:

@@ -464,6 +464,47 @@ def test_frame_seven_and_the_trace_say_the_modelled_path_and_delay(lgwan_emulato
     assert float(steps["answered"]["modelled_s"]) > float(steps["at_service"]["modelled_s"]) > 0
 
 
+def test_simulated_bodies_sign_their_requests_when_they_send_them(lgwan_emulator, tmp_path):
+    """A simulated body's request is signed as it leaves the body, not when the model
+    delivers it: its ``ts`` is the send, the modelled delay (frame 7) before the program
+    sees it, and the broker sends the frames it sealed then."""
+    speed = 0.2  # slow motion: the way to the program takes 5 times its modelled delay
+    emu = lgwan_emulator(
+        small_scenario(tmp_path, rate=200_000, duration="120s"),
+        speed=speed,
+        extra=("--delivery-info",),
+    )
+    seen: list[tuple[str, int, int, int]] = []
+
+    def record(request):
+        seen.append(
+            (request.src, request.header.ts_ns, time.time_ns(), request.message.delivery.delay_ns)
+        )
+        return b"ok"
+
+    service = Service(emu.endpoints, "dc-b", {"directory": record})
+    thread = threading.Thread(target=service.serve, daemon=True)
+    thread.start()
+    assert service.ready.wait(30), "the service did not register"
+    deadline = time.monotonic() + 30
+    while len(seen) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    summary = emu.stop()
+    service.stop()
+    thread.join(10)
+    service.close()
+    assert len(seen) >= 5, "simulated bodies' requests reached the service"
+    for src, ts_ns, received_ns, delay_ns in seen:
+        # the request left its body the modelled delay (5 times it on the wall clock)
+        # before the program got it; signed on arrival, its ts would be a few ms before
+        assert delay_ns > 5_000_000, src
+        waited = received_ns - ts_ns
+        assert waited > 0.8 * delay_ns / speed, (src, waited, delay_ns)
+    messages = summary["emulation"]["messages"]
+    assert messages["requests_from_clients"] == 0
+    assert messages["presealed"] == messages["requests_to_services"] >= len(seen)
+
+
 def test_in_virtual_time_real_programs_are_refused_with_503(lgwan_emulator, tmp_path):
     # a long run at a low rate: the broker is still up when the programs come
     emu = lgwan_emulator(small_scenario(tmp_path, rate=200_000, duration="11d"), speed="max")
