@@ -50,6 +50,7 @@ from lgwan_sim.backbone._wire import (
     Delivery,
     ErrorCode,
     Message,
+    Signer,
     WireError,
     decode,
     decode_header,
@@ -914,7 +915,7 @@ class Emulator:
         self.presealed[message.id] = (wid, frames, time.monotonic())
 
     def _seal_request(
-        self, signer: Any, site: str, message: EngineMessage
+        self, signer: Signer, site: str, message: EngineMessage
     ) -> tuple[bytes, list[bytes]]:
         """A simulated body's signed REQ for ``message``: its wire id and frames."""
         self.seq += 1
