@@ -263,6 +263,11 @@ def emulate(
         "delivery_error_ms": _error_ms(emu.delivery_late),
         "callers_of_real_programs": len(emu.callers_served),
         "messages": emu.stats.to_json(),
+        "signing_nonces": {
+            "made": emu.nonces.made,
+            "used": emu.nonces.used,
+            "signed_without": emu.nonces.without,
+        },
         "replies_rejected_by_reason": dict(sorted(emu.e2e.rejected.items())),
         "faults": emu.fault_log,
     }

@@ -30,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lgwan_sim._files import atomic_write
+from lgwan_sim.backbone._presign import NoncePool
 from lgwan_sim.backbone._wire import Signer
 from lgwan_sim.errors import InputError
 from lgwan_sim.lgpki import (
@@ -139,8 +140,9 @@ class Credentials:
     def site(self) -> str:
         return self.identity.site
 
-    def signer(self) -> Signer:
-        return Signer(self.identity.site, self.key)
+    def signer(self, nonces: NoncePool | None = None) -> Signer:
+        """This identity's signer (with ``nonces``, made ahead: for simulated bodies)."""
+        return Signer(self.identity.site, self.key, nonces)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

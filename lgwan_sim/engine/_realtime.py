@@ -9,9 +9,12 @@ as fast as the CPU allows (planning) or at ``speed`` simulated seconds per wall 
 Waiting blocks for whole milliseconds and spins the last one, because a blocking wait
 (``time.sleep``, ``zmq.Poller.poll``) wakes up to a millisecond late on Linux, while a spin
 is exact but burns a core. The spin yields the interpreter lock at every turn, so that a
-thread beside the loop (a control API, a service in the same process) is not starved. ``wait`` is the blocking part: the emulator passes its poll loop
-there, so a message that arrives while the driver waits is handled at once and the driver
-looks at ``peek()`` again.
+thread beside the loop (a control API, a service in the same process) is not starved.
+``wait`` is the blocking part: the emulator passes its poll loop there, so a message that
+arrives while the driver waits is handled at once and the driver looks at ``peek()``
+again. ``idle(remaining_s)``, when given, is offered each turn of the spin instead of the
+yield: it may do a short piece of work that the caller would otherwise do later on its
+critical path (the emulator makes signing nonces there) and returns whether it did.
 
 A driver that has fallen behind the wall clock catches up in *turns*: with ``turn_s`` set,
 one step advances at most as much simulated time as the last steps showed to take about
@@ -136,6 +139,7 @@ class RealtimeDriver:
         wait: Callable[[float], object] = time.sleep,
         spin_s: float = 0.001,
         turn_s: float | None = None,
+        idle: Callable[[float], bool] | None = None,
     ) -> None:
         if not (isinstance(speed, int | float) and speed > 0) or math.isnan(speed):
             raise InputError(
@@ -150,6 +154,7 @@ class RealtimeDriver:
         self.spin_s = spin_s
         self._clock = clock
         self._wait = wait
+        self._idle = idle
         self._samples = Reservoir()
         self.turn_s = turn_s
         # simulated seconds one step may cover (with turn_s): one turn's worth at first,
@@ -182,8 +187,10 @@ class RealtimeDriver:
         while wall - now > self.spin_s:
             self._wait(wall - now - self.spin_s)
             now = clock()
+        idle = self._idle
         while now < wall:
-            time.sleep(0)  # let other threads (a control API, a service) take the GIL
+            if idle is None or not idle(wall - now):
+                time.sleep(0)  # let other threads (a control API, a service) take the GIL
             now = clock()
         return now
 

@@ -27,6 +27,7 @@ from lgwan_sim.backbone import (
     Testbed,
     decode,
 )
+from lgwan_sim.backbone._presign import NoncePool
 from lgwan_sim.errors import InputError
 from lgwan_sim.scenario import load_scenario
 from tests.backbone.support import small_scenario
@@ -464,16 +465,13 @@ def test_frame_seven_and_the_trace_say_the_modelled_path_and_delay(lgwan_emulato
     assert float(steps["answered"]["modelled_s"]) > float(steps["at_service"]["modelled_s"]) > 0
 
 
-def test_simulated_bodies_sign_their_requests_when_they_send_them(lgwan_emulator, tmp_path):
-    """A simulated body's request is signed as it leaves the body, not when the model
-    delivers it: its ``ts`` is the send, the modelled delay (frame 7) before the program
-    sees it, and the broker sends the frames it sealed then."""
-    speed = 0.2  # slow motion: the way to the program takes 5 times its modelled delay
-    emu = lgwan_emulator(
-        small_scenario(tmp_path, rate=200_000, duration="120s"),
-        speed=speed,
-        extra=("--delivery-info",),
-    )
+DELAYS = ("--delivery-info",)  # frame 7: each request's modelled delay
+
+
+def _timed_requests(emu, *, count: int, within_s: float):
+    """Serve the directory at dc-b until ``count`` requests came (or ``within_s``), stop the
+    emulator; returns its summary and each request's (src, ts, received, modelled delay) in
+    ns."""
     seen: list[tuple[str, int, int, int]] = []
 
     def record(request):
@@ -486,14 +484,24 @@ def test_simulated_bodies_sign_their_requests_when_they_send_them(lgwan_emulator
     thread = threading.Thread(target=service.serve, daemon=True)
     thread.start()
     assert service.ready.wait(30), "the service did not register"
-    deadline = time.monotonic() + 30
-    while len(seen) < 5 and time.monotonic() < deadline:
+    deadline = time.monotonic() + within_s
+    while len(seen) < count and time.monotonic() < deadline:
         time.sleep(0.2)
     summary = emu.stop()
     service.stop()
     thread.join(10)
     service.close()
-    assert len(seen) >= 5, "simulated bodies' requests reached the service"
+    assert len(seen) >= count, "simulated bodies' requests reached the service"
+    return summary, seen
+
+
+def test_simulated_bodies_sign_their_requests_when_they_send_them(lgwan_emulator, tmp_path):
+    """A simulated body's request is signed as it leaves the body, not when the model
+    delivers it: its ``ts`` is the send, the modelled delay (frame 7) before the program
+    sees it, and the broker sends the frames it sealed then."""
+    speed = 0.2  # slow motion: the way to the program takes 5 times its modelled delay
+    emu = lgwan_emulator(small_scenario(tmp_path, rate=200_000), speed=speed, extra=DELAYS)
+    summary, seen = _timed_requests(emu, count=5, within_s=30)
     for src, ts_ns, received_ns, delay_ns in seen:
         # the request left its body the modelled delay (5 times it on the wall clock)
         # before the program got it; signed on arrival, its ts would be a few ms before
@@ -503,6 +511,72 @@ def test_simulated_bodies_sign_their_requests_when_they_send_them(lgwan_emulator
     messages = summary["emulation"]["messages"]
     assert messages["requests_from_clients"] == 0
     assert messages["presealed"] == messages["requests_to_services"] >= len(seen)
+    # signed with nonces made ahead, and the service verified every one
+    nonces = summary["emulation"]["signing_nonces"]
+    assert nonces["used"] >= messages["requests_to_services"]
+    assert nonces["signed_without"] == 0
+
+
+def test_a_seal_older_than_a_wall_second_is_made_again_with_a_fresh_ts(lgwan_emulator, tmp_path):
+    """At a speed so slow that the way to the program takes seconds of wall time, the seal
+    made at the departure is stale when the model delivers the request: the broker signs
+    it again, so the program sees a ``ts`` of the delivery, not of seconds before."""
+    speed = 0.002  # a 5 ms way takes 2.5 wall seconds, over PRESEAL_MAX_AGE_S
+    # about 2,000 requests a simulated second: a few a wall second at this speed
+    emu = lgwan_emulator(small_scenario(tmp_path, rate=172_800_000), speed=speed, extra=DELAYS)
+    summary, seen = _timed_requests(emu, count=3, within_s=40)
+    for _, ts_ns, received_ns, delay_ns in seen:
+        on_the_wall_ns = delay_ns / speed
+        assert on_the_wall_ns > 2e9, delay_ns
+        # sealed again at the delivery: its ts a few ms before the program got it, not the
+        # seconds of the way
+        assert 0 < received_ns - ts_ns < 0.2e9, (received_ns - ts_ns, on_the_wall_ns)
+    messages = summary["emulation"]["messages"]
+    assert messages["requests_to_services"] >= len(seen)
+    assert messages["presealed"] == 0
+    # each delivered request was signed twice: when it left and when it was delivered
+    nonces = summary["emulation"]["signing_nonces"]
+    signed = nonces["used"] + nonces["signed_without"]
+    assert signed >= 2 * messages["requests_to_services"]
+
+
+class _Waits:
+    """The parts of an emulator that its wait and idle work touch."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.nonces = NoncePool(size)
+        self.polled: list[int] = []
+        self.poller = self
+        self.router = None
+        self.control = None
+
+    def poll(self, timeout: int) -> list[object]:
+        self.polled.append(timeout)
+        return []
+
+    def _has_input(self) -> bool:
+        return False
+
+
+def test_the_broker_makes_nonces_while_it_waits_and_leaves_the_last_bit_free():
+    idle = _Waits()
+    assert Emulator._idle(idle, 0.0009) is True  # type: ignore[arg-type]
+    assert len(idle.nonces) == 1
+    assert Emulator._idle(idle, 0.0003) is False  # type: ignore[arg-type]
+    assert len(idle.nonces) == 1
+    waits = _Waits()
+    Emulator._wait(waits, 0.010)  # type: ignore[arg-type]
+    # a long wait makes nonces instead of polling, and returns for the loop to look again
+    assert waits.polled == []
+    assert 1 <= len(waits.nonces) <= 4
+    while len(waits.nonces) < waits.nonces.size:
+        Emulator._wait(waits, 0.010)  # type: ignore[arg-type]
+    Emulator._wait(waits, 0.010)  # type: ignore[arg-type]
+    assert waits.polled == [10]  # full: it polls
+    short = _Waits()
+    Emulator._wait(short, 0.0015)  # type: ignore[arg-type]
+    assert short.polled == [1]
+    assert len(short.nonces) == 0
 
 
 def test_in_virtual_time_real_programs_are_refused_with_503(lgwan_emulator, tmp_path):

@@ -285,6 +285,27 @@ def test_within_the_spin_window_the_driver_spins_and_yields_at_every_turn(monkey
     assert driver.lateness() == Lateness(steps=1, p50_s=0.0, p99_s=0.0, max_s=0.0)
 
 
+def test_the_spin_offers_its_turns_to_idle_work_and_yields_when_there_is_none(monkeypatch):
+    # as above, with an idle hook: it is asked at each early reading (0.8, 0.9) with the
+    # time left, does work at the first (no yield then) and declines at the second (a yield)
+    yields = []
+    monkeypatch.setattr("lgwan_sim.engine._realtime.time.sleep", yields.append)
+    clock = ScriptedClock(0.0, 0.75, 0.8, 0.9, 1.0)
+    engine = Timed([1.0], clock)
+    offered = []
+
+    def idle(remaining_s: float) -> bool:
+        offered.append(round(remaining_s, 9))
+        return len(offered) == 1
+
+    driver = RealtimeDriver(engine, clock=clock, wait=clock.wait, spin_s=0.25, idle=idle)
+    assert driver.step(2.0) is True
+    assert offered == [0.2, 0.1]
+    assert yields == [0]
+    assert engine.advanced == [math.nextafter(1.0, math.inf)]
+    assert driver.lateness().max_s == 0.0
+
+
 def test_a_step_at_or_past_the_end_does_nothing():
     clock = FakeClock()
     engine = Timed([0.5], clock)
