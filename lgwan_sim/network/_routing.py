@@ -78,7 +78,7 @@ class RouterCheckpoint:
 
 
 class _Tree:
-    __slots__ = ("_parents", "_tree_links", "dist", "pred", "root")
+    __slots__ = ("_tree_links", "dist", "pred", "root")
 
     def __init__(
         self,
@@ -92,7 +92,6 @@ class _Tree:
         # worked out when first asked: a tree replaced before the next failure (as an N-1
         # case's are, rolled back) never needs them
         self._tree_links: frozenset[str] | None = None
-        self._parents: frozenset[str] | None = None
 
     @property
     def tree_links(self) -> frozenset[str]:
@@ -100,13 +99,6 @@ class _Tree:
         if self._tree_links is None:
             self._tree_links = frozenset(link.id for _, link in self.pred.values())
         return self._tree_links
-
-    @property
-    def parents(self) -> frozenset[str]:
-        """The sites some other site's route to the root goes through next."""
-        if self._parents is None:
-            self._parents = frozenset(hop for hop, _ in self.pred.values())
-        return self._parents
 
 
 class Router:
