@@ -562,7 +562,7 @@ def test_the_broker_makes_nonces_while_it_waits_and_leaves_the_last_bit_free():
     idle = _Waits()
     assert Emulator._idle(idle, 0.0009) is True  # type: ignore[arg-type]
     assert len(idle.nonces) == 1
-    assert Emulator._idle(idle, 0.0003) is False  # type: ignore[arg-type]
+    assert Emulator._idle(idle, 0.00015) is False  # type: ignore[arg-type]
     assert len(idle.nonces) == 1
     waits = _Waits()
     Emulator._wait(waits, 0.010)  # type: ignore[arg-type]
