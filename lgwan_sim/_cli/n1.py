@@ -33,8 +33,9 @@ __all__ = ["commands"]
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Worker processes of a local Dask cluster (default: none, the cases run in this "
-    "process, which is faster for a bundled scenario; 1 is the same).",
+    help="Worker processes, forked from this one once the study is built (default: one per "
+    "core, at most 8; 1 runs the cases in this process; where processes cannot be forked, "
+    "a local Dask cluster's workers).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
 @click.option("--no-plots", is_flag=True, help="Write the JSON and CSVs only (no PNGs, no HTML).")
@@ -68,7 +69,7 @@ def n1(
     from lgwan_sim.scenario import check_out_dir, events_note, load_with_settings, run_n1, write_n1
 
     if scheduler is not None and workers is not None:
-        raise click.UsageError("--workers applies to the local cluster, not with --scheduler")
+        raise click.UsageError("--workers applies to this machine, not with --scheduler")
     path = resolve_scenario(scenario)
     params = tuple((p, values[0]) for p, values in parse_set(settings, single=True))
     with options_named(out="--out", settings="--set"):

@@ -1,10 +1,12 @@
-"""``lgwan-sim n1``: the N-1 study of a scenario's network and demand, case by case on Dask.
+"""``lgwan-sim n1``: the N-1 study of a scenario's network and demand, case by case.
 
 The cases (:func:`lgwan_sim.engine.n1_cases`) are found in this process from the loaded
-scenario; each runs as one Dask task. A worker process builds the study once (load the
-scenario, map it to the engine's inputs, route the intact network) and keeps it for the
-next cases it is given, so the cores share the cases and the set-up is paid once per
-worker. A case's numbers do not depend on which worker ran it or what it ran before.
+scenario. On this machine's cores they run in worker processes forked from this one once
+the study is built (load the scenario, map it to the engine's inputs, route the intact
+network), so each worker inherits it and none builds it again; where processes cannot be
+forked, and on a Dask cluster (``--scheduler``), each case is one Dask task and a worker
+builds the study once and keeps it for the next cases it is given. A case's numbers do not
+depend on which worker ran it or what it ran before.
 
 The study is the scenario's network (its edits applied) and its day of demand, steady
 state with one element down all day; the scenario's timeline events are not applied
@@ -13,6 +15,7 @@ state with one element down all day; the scenario's timeline events are not appl
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -113,45 +116,83 @@ def run_case(
     return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
 
 
+#: At most this many forked workers by default (``--workers`` may ask for more).
+MAX_DEFAULT_WORKERS = 8
+
+
+def can_fork() -> bool:
+    """Whether worker processes can be forked from this one (Linux, the BSDs)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def default_workers() -> int:
-    """How many worker processes ``lgwan-sim n1`` runs without ``--workers``: one, this
-    process, with no cluster. The cases of a bundled scenario take a few seconds of CPU in
-    all; starting a local cluster and building the study in each of its workers takes as
-    long again, so one process finishes first (``benchmarks/README.md``)."""
-    return 1
+    """How many worker processes ``lgwan-sim n1`` runs without ``--workers``: one per core
+    (at most :data:`MAX_DEFAULT_WORKERS`), forked from this process once it has built the
+    study; one, this process, where processes cannot be forked, since starting a local Dask
+    cluster and building the study in each of its workers takes as long as the cases of a
+    bundled scenario (``benchmarks/README.md``)."""
+    if not can_fork():
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
-def _run_here(
+_LOCAL_STUDY: N1Study | None = None
+"""The study of :func:`_run_local`, which forked workers inherit (set only while it runs)."""
+
+
+def _local_case(case: N1Case) -> tuple[N1Impact, float, int, float]:
+    """One case on the study of :func:`_run_local` (see :func:`run_case`)."""
+    from lgwan_sim.scenario._runner import peak_rss_mib
+
+    study = _LOCAL_STUDY
+    if study is None:  # not run or forked from _run_local
+        raise LgwanSimError("an N-1 worker has no study")
+    began = time.perf_counter()
+    impact = study.case(case)
+    return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
+
+
+def _run_local(
     path: str,
     scenario: Scenario,
     cases: Sequence[N1Case],
     sites: bool,
     began: float,
     on_done: Callable[[N1Impact], None] | None,
+    workers: int,
 ) -> N1Result:
-    """Every case in this process, on one study, in order (the numbers are a worker's)."""
-    from lgwan_sim.scenario._runner import peak_rss_mib
-
-    study = study_of(scenario)
+    """Every case on one study built here: in this process (``workers`` 1), or on
+    ``workers`` processes forked from it once the study is built."""
+    global _LOCAL_STUDY
+    _LOCAL_STUDY = study_of(scenario)
     impacts: list[N1Impact] = []
     walls: dict[str, float] = {}
-    for case in cases:
-        t0 = time.perf_counter()
-        impact = study.case(case)
-        walls[case.id] = time.perf_counter() - t0
-        impacts.append(impact)
-        if on_done is not None:
-            on_done(impact)
+    worker_rss: dict[int, float] = {}
+    pool = None if workers == 1 else multiprocessing.get_context("fork").Pool(workers)
+    try:
+        done = map(_local_case, cases) if pool is None else pool.imap(_local_case, cases)
+        # in the cases' order, whichever worker ran each: the result does not depend on it
+        for case, (impact, wall, pid, rss) in zip(cases, done, strict=True):
+            worker_rss[pid] = max(rss, worker_rss.get(pid, 0.0))
+            walls[case.id] = wall
+            impacts.append(impact)
+            if on_done is not None:
+                on_done(impact)
+    finally:
+        _LOCAL_STUDY = None
+        if pool is not None:
+            pool.terminate()
+            pool.join()
     return N1Result(
         scenario=path,
         name=scenario.name,
         sites=sites,
         impacts=tuple(impacts),
         site_names={s.id: s.name for s in scenario.topology.sites.values()},
-        workers=1,
+        workers=workers,
         wall_s=time.perf_counter() - began,
         case_wall_s=walls,
-        worker_peak_rss_mib=(peak_rss_mib(),),
+        worker_peak_rss_mib=tuple(worker_rss[p] for p in sorted(worker_rss)),
     )
 
 
@@ -167,7 +208,11 @@ def run_n1(
     on_started: Callable[[int], None] | None = None,
     on_done: Callable[[N1Impact], None] | None = None,
 ) -> N1Result:
-    """Run every case of ``scenario`` (loaded from ``scenario_path`` with ``params``) on Dask.
+    """Run every case of ``scenario`` (loaded from ``scenario_path`` with ``params``).
+
+    Without ``scheduler``, on ``workers`` processes (by default :func:`default_workers`):
+    one is this process; more are forked from it, or a local Dask cluster where processes
+    cannot be forked. With ``scheduler``, on that Dask cluster.
 
     ``on_started(n_cases)`` is called once the cases are known, ``on_done`` after each.
     A case that fails raises (every case runs the same code on the same network: a failure
@@ -178,15 +223,16 @@ def run_n1(
     if on_started is not None:
         on_started(len(cases))
     began = time.perf_counter()
-    if scheduler is None and (workers or default_workers()) == 1:
-        return _run_here(path, scenario, cases, sites, began, on_done)
+    n = workers or default_workers()
+    if scheduler is None and (n == 1 or can_fork()):
+        return _run_local(path, scenario, cases, sites, began, on_done, min(n, len(cases)))
     from distributed import Client, as_completed
 
     from lgwan_sim.scenario._sweep import local_cluster
 
     cluster = None
     if scheduler is None:
-        cluster = local_cluster(workers or os.cpu_count() or 1)
+        cluster = local_cluster(n)
         client = Client(cluster)  # type: ignore[no-untyped-call]
     else:
         try:

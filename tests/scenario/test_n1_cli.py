@@ -62,20 +62,45 @@ def test_n1_writes_every_case_with_progress_and_a_report(cli, tiny_path, tmp_pat
     )
 
 
-def test_n1_is_the_same_in_this_process_or_on_two_dask_workers(cli, tiny_path, tmp_path):
-    # by default (and with --workers 1) the cases run in the command's process, with no
-    # cluster; --workers 2 starts a local Dask cluster: the files are the same, byte for byte
-    assert cli("n1", tiny_path, "-o", tmp_path / "here", "-q").code == 0
-    assert cli("n1", tiny_path, "-o", tmp_path / "a", "--workers", "1", "-q").code == 0
-    assert cli("n1", tiny_path, "-o", tmp_path / "b", "--workers", "2", "-q").code == 0
-    workers = [
-        json.loads((tmp_path / d / "n1_timing.json").read_text())["workers"]
-        for d in ("here", "a", "b")
-    ]
-    assert workers == [1, 1, 2]
+def test_n1_is_the_same_in_this_process_on_forked_workers_or_on_dask(
+    cli, tiny_path, tmp_path, monkeypatch
+):
+    # by default the cases run on one forked worker per core (at most 8); --workers 1 runs
+    # them in the command's process; where processes cannot be forked, --workers 2 starts a
+    # local Dask cluster: the files are the same, byte for byte
+    from lgwan_sim.scenario import _n1
+
+    assert cli("n1", tiny_path, "-o", tmp_path / "default", "-q").code == 0
+    assert cli("n1", tiny_path, "-o", tmp_path / "here", "--workers", "1", "-q").code == 0
+    built = []
+    study_of = _n1.study_of
+    monkeypatch.setattr(_n1, "study_of", lambda sc: built.append(sc) or study_of(sc))
+    assert cli("n1", tiny_path, "-o", tmp_path / "forked", "--workers", "3", "-q").code == 0
+    assert len(built) == 1  # here, once: the forked workers inherit it
+    monkeypatch.setattr(_n1, "study_of", study_of)
+    by_default = _n1.default_workers()
+    monkeypatch.setattr(_n1, "can_fork", lambda: False)
+    assert cli("n1", tiny_path, "-o", tmp_path / "dask", "--workers", "2", "-q").code == 0
+    runs = ("default", "here", "forked", "dask")
+    timing = {d: json.loads((tmp_path / d / "n1_timing.json").read_text()) for d in runs}
+    expected = {"default": by_default, "here": 1, "forked": 3, "dask": 2}
+    assert {d: t["workers"] for d, t in timing.items()} == expected
+    # three forked processes ran cases, each reporting its own peak memory
+    assert len(timing["forked"]["worker_peak_rss_mib"]) == 3
     for name in ("n1.json", "n1_cases.csv", "n1_worst_links.csv", "n1_unreachable.csv"):
         here = (tmp_path / "here" / name).read_bytes()
-        assert here == (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        for other in ("default", "forked", "dask"):
+            assert (tmp_path / other / name).read_bytes() == here, (name, other)
+
+
+def test_by_default_n1_forks_one_worker_per_core_up_to_eight(monkeypatch):
+    from lgwan_sim.scenario import _n1
+
+    for cores, workers in ((1, 1), (2, 2), (8, 8), (64, 8), (None, 1)):
+        monkeypatch.setattr(_n1.os, "cpu_count", lambda cores=cores: cores)
+        assert _n1.default_workers() == workers
+    monkeypatch.setattr(_n1, "can_fork", lambda: False)
+    assert _n1.default_workers() == 1
 
 
 def test_n1_refuses_a_full_folder_and_replaces_its_own_with_overwrite(cli, tiny_path, tmp_path):
