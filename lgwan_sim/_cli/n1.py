@@ -1,8 +1,11 @@
-"""``lgwan-sim n1``: every single failure of the backbone in turn, here or in parallel on Dask."""
+"""``lgwan-sim n1``: every single failure of the backbone in turn, on this machine's CPUs or
+on Dask."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -34,8 +37,8 @@ __all__ = ["commands"]
     "--workers",
     type=click.IntRange(min=1),
     help="Worker processes, forked from this one once the study is built (default: one per "
-    "core, at most 8; 1 runs the cases in this process; where processes cannot be forked, "
-    "a local Dask cluster's workers).",
+    "CPU, at most 8); 1 runs the cases in this process. Where processes cannot be forked "
+    "the default is 1 and N > 1 starts a local Dask cluster.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty results folder.")
 @click.option("--no-plots", is_flag=True, help="Write the JSON and CSVs only (no PNGs, no HTML).")
@@ -83,15 +86,29 @@ def n1(
 
     total = len(n1_cases(sc.topology, sites=sites))
     done = 0
-    with count_progress_for(total, f"n1 {sc.name}", quiet=quiet) as progress:
+    with contextlib.ExitStack() as stack:
+        shown: list[Any] = []  # the progress display, once started
+
+        def start(n_cases: int) -> None:
+            # once the workers are forked: the display's thread must not be running then
+            shown.append(
+                stack.enter_context(count_progress_for(n_cases, f"n1 {sc.name}", quiet=quiet))
+            )
 
         def advance(_impact: object) -> None:
             nonlocal done
             done += 1
-            progress(done)
+            shown[0](done)
 
         result = run_n1(
-            path, sc, params, sites=sites, workers=workers, scheduler=scheduler, on_done=advance
+            path,
+            sc,
+            params,
+            sites=sites,
+            workers=workers,
+            scheduler=scheduler,
+            on_started=start,
+            on_done=advance,
         )
     render = None
     if not no_plots:

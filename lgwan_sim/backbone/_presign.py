@@ -8,17 +8,22 @@ signature is the ordinary one (DER, FIPS 186-4 section 6.4); any verifier accept
 
 Each nonce comes from OpenSSL's generator (a fresh key pair's private value, whose public
 point gives ``r``), is used for one signature and forgotten: a nonce used twice would give the
-key away. The arithmetic runs in Python integers, which are not constant-time, so the pool is
-for the keys of simulated identities (the emulator's test bodies), not for a program's own
-key, which the SDK signs with through ``cryptography`` as before.
+key away, and a kept ``k⁻¹`` is as secret as the key. So a pool cannot be copied or pickled,
+and a process forked from its owner starts with it empty. The arithmetic runs in Python
+integers, which are not constant-time, so the pool is for the keys of simulated identities
+(the emulator's test bodies), not for a program's own key, which the SDK signs with through
+``cryptography`` as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
@@ -32,11 +37,24 @@ _CURVE = ec.SECP256R1()
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
 
+_POOLS: weakref.WeakSet[NoncePool] = weakref.WeakSet()
+
+
+def _empty_pools_in_child() -> None:
+    for pool in list(_POOLS):
+        pool._pairs.clear()  # the parent goes on using these nonces
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_empty_pools_in_child)
+
+
 class NoncePool:
     """Up to ``size`` P-256 signing nonces, made by :meth:`fill` and each used once.
 
     ``made`` counts the nonces made, ``used`` the signatures that took one and ``without``
-    those that found the pool empty and were signed the ordinary way.
+    those that found the pool empty and were signed the ordinary way. A pool is not copied
+    nor pickled (:class:`TypeError`): two holders of the same nonces would reuse them.
     """
 
     def __init__(self, size: int = 512) -> None:
@@ -47,6 +65,10 @@ class NoncePool:
         self.made = 0
         self.used = 0
         self.without = 0
+        _POOLS.add(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a NoncePool holds single-use secrets: it cannot be copied or pickled")
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -59,13 +81,14 @@ class NoncePool:
         until: Callable[[], bool] | None = None,
     ) -> int:
         """Make nonces until the pool is full, ``budget_s`` has gone or ``until()`` is true
-        (asked after each one); returns how many.
+        (asked before the first and after each one); returns how many.
 
-        At least one is made when the pool is not full and ``budget_s`` > 0, so the caller
+        At least one is made when the pool is not full, ``budget_s`` > 0 and ``until()`` is
+        not true at first, so the caller
         should pass the time it can spare minus one nonce's cost (tens of µs, a few hundred
         on a cold cache).
         """
-        if budget_s <= 0:
+        if budget_s <= 0 or (until is not None and until()):
             return 0
         pairs = self._pairs
         n = 0

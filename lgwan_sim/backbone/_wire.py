@@ -749,7 +749,7 @@ def _seal(
     _check_bytes("body", body, limit=MAX_BODY_BYTES)
     header_bytes = encode_header(header)
     data = signed_bytes(command, raw_address, header_bytes, body)
-    if nonces is not None and isinstance(key, ec.EllipticCurvePrivateKey):
+    if nonces is not None and d and isinstance(key, ec.EllipticCurvePrivateKey):
         signature = nonces.sign(key, d, data)
     else:
         signature = _sign(key, data)

@@ -126,7 +126,8 @@ class RealtimeDriver:
     current time) is pinned to the wall clock when the driver is made or :meth:`sync` is
     called. ``clock`` returns wall seconds and ``wait(seconds)`` blocks for at most that
     long (it may return early, for example when a socket has input); both are injected so
-    that the pacing logic can be tested without the wall clock.
+    that the pacing logic can be tested without the wall clock. ``idle(remaining_s)`` is
+    offered each turn of the spin (see the module's description).
     """
 
     def __init__(

@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,39 +121,63 @@ def run_case(
     return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
 
 
-#: At most this many forked workers by default (``--workers`` may ask for more).
 MAX_DEFAULT_WORKERS = 8
+"""At most this many forked workers by default (``--workers`` may ask for more)."""
 
 
 def can_fork() -> bool:
-    """Whether worker processes can be forked from this one (Linux, the BSDs)."""
-    return "fork" in multiprocessing.get_all_start_methods()
+    """Whether worker processes can be forked from this one: Linux and the BSDs; not macOS,
+    where forking a process that has used system frameworks is unsafe (Python spawns there)."""
+    return "fork" in multiprocessing.get_all_start_methods() and sys.platform != "darwin"
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, so a container's limit counts)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def default_workers() -> int:
-    """How many worker processes ``lgwan-sim n1`` runs without ``--workers``: one per core
-    (at most :data:`MAX_DEFAULT_WORKERS`), forked from this process once it has built the
-    study; one, this process, where processes cannot be forked, since starting a local Dask
-    cluster and building the study in each of its workers takes as long as the cases of a
-    bundled scenario (``benchmarks/README.md``)."""
+    """How many worker processes ``lgwan-sim n1`` runs without ``--workers``: one per CPU it
+    may use (at most :data:`MAX_DEFAULT_WORKERS`), forked from this process once it has
+    built the study; one, this process, where processes cannot be forked, since starting a
+    local Dask cluster and building the study in each of its workers takes as long as the
+    cases of a bundled scenario (``benchmarks/README.md``)."""
     if not can_fork():
         return 1
-    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+    return max(1, min(_usable_cpus(), MAX_DEFAULT_WORKERS))
 
 
 _LOCAL_STUDY: N1Study | None = None
 """The study of :func:`_run_local`, which forked workers inherit (set only while it runs)."""
 
 
+def _quiet_worker() -> None:
+    # Ctrl-C reaches the whole process group: the command stops its workers itself, so a
+    # worker does not print a traceback of its own
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _local_case(case: N1Case) -> tuple[N1Impact, float, int, float]:
-    """One case on the study of :func:`_run_local` (see :func:`run_case`)."""
+    """One case on the study of :func:`_run_local` (see :func:`run_case`).
+
+    An error comes back as one :class:`~lgwan_sim.errors.LgwanSimError` naming the case,
+    with the worker's traceback: not every error of the package can be rebuilt from a
+    pickle, and one that cannot would be lost on its way back.
+    """
     from lgwan_sim.scenario._runner import peak_rss_mib
 
     study = _LOCAL_STUDY
     if study is None:  # not run or forked from _run_local
         raise LgwanSimError("an N-1 worker has no study")
     began = time.perf_counter()
-    impact = study.case(case)
+    try:
+        impact = study.case(case)
+    except Exception as exc:
+        detail = traceback.format_exc(limit=-3).rstrip()
+        raise LgwanSimError(f"N-1 case {case.id}: {exc}\n{detail}") from None
     return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
 
 
@@ -158,19 +187,33 @@ def _run_local(
     cases: Sequence[N1Case],
     sites: bool,
     began: float,
+    on_started: Callable[[int], None] | None,
     on_done: Callable[[N1Impact], None] | None,
     workers: int,
 ) -> N1Result:
     """Every case on one study built here: in this process (``workers`` 1), or on
-    ``workers`` processes forked from it once the study is built."""
+    ``workers`` processes forked from it once the study is built.
+
+    The workers are forked before ``on_started`` is called, so that a progress display it
+    starts (a thread writing to the terminal) is not running when they are. A worker that
+    dies (killed, out of memory) ends the study with an error instead of a wait.
+    """
     global _LOCAL_STUDY
-    _LOCAL_STUDY = study_of(scenario)
     impacts: list[N1Impact] = []
     walls: dict[str, float] = {}
     worker_rss: dict[int, float] = {}
-    pool = None if workers == 1 else multiprocessing.get_context("fork").Pool(workers)
+    pool: ProcessPoolExecutor | None = None
     try:
-        done = map(_local_case, cases) if pool is None else pool.imap(_local_case, cases)
+        _LOCAL_STUDY = study_of(scenario)
+        if workers == 1:
+            done: Iterator[tuple[N1Impact, float, int, float]] = map(_local_case, cases)
+        else:
+            pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker
+            )
+            done = pool.map(_local_case, cases)  # forks the workers, all at once
+        if on_started is not None:
+            on_started(len(cases))
         # in the cases' order, whichever worker ran each: the result does not depend on it
         for case, (impact, wall, pid, rss) in zip(cases, done, strict=True):
             worker_rss[pid] = max(rss, worker_rss.get(pid, 0.0))
@@ -178,11 +221,15 @@ def _run_local(
             impacts.append(impact)
             if on_done is not None:
                 on_done(impact)
+    except BrokenProcessPool:
+        raise LgwanSimError(
+            "an N-1 worker process died (killed, or out of memory?); "
+            "--workers 1 runs the cases in this process"
+        ) from None
     finally:
         _LOCAL_STUDY = None
         if pool is not None:
-            pool.terminate()
-            pool.join()
+            pool.shutdown(wait=True, cancel_futures=True)
     return N1Result(
         scenario=path,
         name=scenario.name,
@@ -214,18 +261,20 @@ def run_n1(
     one is this process; more are forked from it, or a local Dask cluster where processes
     cannot be forked. With ``scheduler``, on that Dask cluster.
 
-    ``on_started(n_cases)`` is called once the cases are known, ``on_done`` after each.
+    ``on_started(n_cases)`` is called once the cases are known (and any forked workers
+    started), ``on_done`` after each.
     A case that fails raises (every case runs the same code on the same network: a failure
     is a defect, not a result).
     """
     path = str(Path(scenario_path).absolute())
     cases = n1_cases(scenario.topology, sites=sites)
-    if on_started is not None:
-        on_started(len(cases))
     began = time.perf_counter()
     n = workers or default_workers()
     if scheduler is None and (n == 1 or can_fork()):
-        return _run_local(path, scenario, cases, sites, began, on_done, min(n, len(cases)))
+        n = min(n, len(cases))
+        return _run_local(path, scenario, cases, sites, began, on_started, on_done, n)
+    if on_started is not None:
+        on_started(len(cases))
     from distributed import Client, as_completed
 
     from lgwan_sim.scenario._sweep import local_cluster

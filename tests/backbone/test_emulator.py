@@ -27,6 +27,7 @@ from lgwan_sim.backbone import (
     Testbed,
     decode,
 )
+from lgwan_sim.backbone._emulator import NONCE_POOL_SIZE
 from lgwan_sim.backbone._presign import NoncePool
 from lgwan_sim.errors import InputError
 from lgwan_sim.scenario import load_scenario
@@ -515,6 +516,8 @@ def test_simulated_bodies_sign_their_requests_when_they_send_them(lgwan_emulator
     nonces = summary["emulation"]["signing_nonces"]
     assert nonces["used"] >= messages["requests_to_services"]
     assert nonces["signed_without"] == 0
+    # the first pool was filled again while the loop waited
+    assert nonces["made"] > NONCE_POOL_SIZE
 
 
 def test_a_seal_older_than_a_wall_second_is_made_again_with_a_fresh_ts(lgwan_emulator, tmp_path):
@@ -564,6 +567,8 @@ def test_the_broker_makes_nonces_while_it_waits_and_leaves_the_last_bit_free():
     assert len(idle.nonces) == 1
     assert Emulator._idle(idle, 0.00015) is False  # type: ignore[arg-type]
     assert len(idle.nonces) == 1
+    assert Emulator._idle(idle, 0.0003) is True  # type: ignore[arg-type]
+    assert len(idle.nonces) == 2
     waits = _Waits()
     Emulator._wait(waits, 0.010)  # type: ignore[arg-type]
     # a long wait makes nonces instead of polling, and returns for the loop to look again

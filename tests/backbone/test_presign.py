@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
+import os
+import pickle
 import shutil
 import subprocess
 
@@ -82,8 +86,9 @@ def test_fill_keeps_to_its_budget_and_its_stop():
     pool = NoncePool(50)
     assert pool.fill(0.0) == 0
     assert pool.fill(1e-9) == 1  # a budget makes one at least
+    assert pool.fill(until=lambda: True) == 0  # asked first: a waiting message goes first
     asked = []
-    assert pool.fill(until=lambda: asked.append(1) or len(asked) == 3) == 3
+    assert pool.fill(until=lambda: asked.append(1) or len(asked) == 4) == 3
     assert pool.fill() == 46
     assert len(pool) == 50
     assert pool.made == 50
@@ -114,3 +119,42 @@ def test_openssl_accepts_a_pooled_signature(tmp_path):
     (tmp_path / "data").write_bytes(message.signed_bytes() + b"x")
     out = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert out.returncode != 0
+
+
+def test_a_nonce_that_would_give_s_zero_is_passed_over():
+    # with d = -z / r (mod n) the first nonce gives s = 0, which is no signature: the next
+    # one is taken instead
+    pool = NoncePool(2)
+    pool.fill()
+    key = ec.generate_private_key(ec.SECP256R1())
+    data = b"signed bytes"
+    _, r = pool._pairs[0]
+    z = int.from_bytes(hashlib.sha256(data).digest(), "big")
+    d = (-z * pow(r, -1, P256_ORDER)) % P256_ORDER
+    signature = pool.sign(key, d, data)
+    r2, s2 = utils.decode_dss_signature(signature)
+    assert r2 != r
+    assert s2 != 0
+    assert (pool.used, len(pool)) == (1, 0)
+
+
+def test_a_pool_is_never_copied_pickled_or_inherited_by_a_fork():
+    pool = NoncePool(3)
+    pool.fill()
+    signer = Signer("m1", ec.generate_private_key(ec.SECP256R1()), pool)
+    for copy_of in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError, match="single-use secrets"):
+            copy_of(pool)
+    with pytest.raises(TypeError, match="single-use secrets"):
+        copy.deepcopy(signer)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child reports how many nonces it inherited, and goes
+        os.write(write, str(len(pool)).encode())
+        os._exit(0)
+    os.close(write)
+    inherited = os.read(read, 16)
+    os.close(read)
+    os.waitpid(child, 0)
+    assert inherited == b"0"
+    assert len(pool) == 3  # the parent keeps its own
