@@ -82,9 +82,6 @@ def n1(
     if note is not None:
         warn_on_stderr(note)
 
-    from lgwan_sim.engine import n1_cases
-
-    total = len(n1_cases(sc.topology, sites=sites))
     done = 0
     with contextlib.ExitStack() as stack:
         shown: list[Any] = []  # the progress display, once started
@@ -121,7 +118,7 @@ def n1(
     breach = sum(1 for i in result.impacts if i.kind != "none" and i.breaches)
     over = sum(1 for i in result.impacts if i.peak_utilisation > 1.0)
     click.echo(
-        f"{sc.name}: {plural(total - 1, 'failure')}: {cut} cut off local bodies, "
+        f"{sc.name}: {plural(len(result.impacts) - 1, 'failure')}: {cut} cut off local bodies, "
         f"{breach} put a service in breach, {over} overload a link; "
         f"{plural(result.workers, 'worker')}, {result.wall_s:.1f}s; results in {out}"
     )

@@ -703,10 +703,7 @@ class Signer:
         they are not derived again for every message.
         """
         header = self.header(id=id, ts_ns=ts_ns, **fields)
-        if self._d:
-            assert self.nonces is not None
-            return _seal(command, address, header, body, self.key, self.nonces, self._d)
-        return _seal(command, address, header, body, self.key)
+        return _seal(command, address, header, body, self.key, self.nonces, self._d)
 
 
 def _sign(key: PrivateKey, data: bytes) -> bytes:

@@ -113,11 +113,26 @@ def run_case(
     """One case in this process (what a worker executes): the impact, its wall time, and
     the process id and peak resident memory (MiB) of the process that ran it."""
     from lgwan_sim.engine import case_of
-    from lgwan_sim.scenario._runner import peak_rss_mib
 
     study = _study(path, params)
+    return _timed_case(study, case_of(study.topology, element))
+
+
+def _timed_case(study: N1Study, case: N1Case) -> tuple[N1Impact, float, int, float]:
+    """``case`` on ``study``: the impact, its wall time, this process's id and peak RSS.
+
+    An error comes back as one :class:`~lgwan_sim.errors.LgwanSimError` naming the case,
+    with the worker's traceback: not every error of the package can be rebuilt from a
+    pickle, and one that cannot would be lost on its way back from a worker.
+    """
+    from lgwan_sim.scenario._runner import peak_rss_mib
+
     began = time.perf_counter()
-    impact = study.case(case_of(study.topology, element))
+    try:
+        impact = study.case(case)
+    except Exception as exc:
+        detail = traceback.format_exc(limit=-3).rstrip()
+        raise LgwanSimError(f"N-1 case {case.id}: {exc}\n{detail}") from None
     return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
 
 
@@ -161,24 +176,11 @@ def _quiet_worker() -> None:
 
 
 def _local_case(case: N1Case) -> tuple[N1Impact, float, int, float]:
-    """One case on the study of :func:`_run_local` (see :func:`run_case`).
-
-    An error comes back as one :class:`~lgwan_sim.errors.LgwanSimError` naming the case,
-    with the worker's traceback: not every error of the package can be rebuilt from a
-    pickle, and one that cannot would be lost on its way back.
-    """
-    from lgwan_sim.scenario._runner import peak_rss_mib
-
+    """One case on the study of :func:`_run_local` (see :func:`_timed_case`)."""
     study = _LOCAL_STUDY
     if study is None:  # not run or forked from _run_local
         raise LgwanSimError("an N-1 worker has no study")
-    began = time.perf_counter()
-    try:
-        impact = study.case(case)
-    except Exception as exc:
-        detail = traceback.format_exc(limit=-3).rstrip()
-        raise LgwanSimError(f"N-1 case {case.id}: {exc}\n{detail}") from None
-    return impact, time.perf_counter() - began, os.getpid(), peak_rss_mib()
+    return _timed_case(study, case)
 
 
 def _run_local(
